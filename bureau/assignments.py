@@ -1,0 +1,101 @@
+"""Issuing, signing and listing assignments. Devices verify the bureau signature before showing one."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlmodel import Session, select
+
+from bureau.models import Assignment, AssignmentMember, Counter, Institution
+from sync.assignments import SIGNED_FIELDS, sign_assignment
+
+
+def utc_iso(moment: datetime) -> str:
+    """A stable text form: databases differ in whether they keep the time zone, the signature must not."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment.replace(microsecond=0).isoformat() + "Z"
+
+
+def signed_content(a: Assignment) -> dict[str, Any]:
+    """The fields a bureau signature covers (`sync.assignments.SIGNED_FIELDS`), as the device receives them."""
+    content = {
+        "id": a.id,
+        "plan_id": a.plan_id,
+        "institution_code": a.institution_code,
+        "team": list(a.team),
+        "reason": a.reason,
+        "issued_at": utc_iso(a.issued_at),
+        "due_date": a.due_date.isoformat() if a.due_date else None,
+        "revoked": a.revoked,
+    }
+    assert tuple(content) == SIGNED_FIELDS
+    return content
+
+
+def next_seq(session: Session, name: str = "assignments") -> int:
+    counter = session.exec(select(Counter).where(Counter.name == name).with_for_update()).first()
+    if counter is None:
+        counter = Counter(name=name, value=0)
+    counter.value += 1
+    session.add(counter)
+    return counter.value
+
+
+def issue_assignments(
+    session: Session,
+    signing_key: Ed25519PrivateKey,
+    *,
+    plan_id: str,
+    selected: list[dict[str, Any]],
+    issued_at: datetime,
+) -> list[Assignment]:
+    """Create one signed assignment per selected institution (status 已下达). The caller commits."""
+    created = []
+    for item in selected:
+        assignment = Assignment(
+            id=str(uuid.uuid4()),
+            plan_id=plan_id,
+            institution_code=item["institution"],
+            team=list(item["team"]),
+            reason=item.get("reason", "random"),
+            issued_at=issued_at,
+            seq=next_seq(session),
+        )
+        assignment.signature = sign_assignment(signed_content(assignment), signing_key)
+        session.add(assignment)
+        for code in assignment.team:
+            session.add(AssignmentMember(assignment_id=assignment.id, inspector_code=code))
+        created.append(assignment)
+    session.flush()
+    return created
+
+
+def assignments_for(session: Session, inspector_code: str, since: int = 0) -> list[dict[str, Any]]:
+    """What a device of this inspector pulls: its team's assignments changed after `since`, with the institution."""
+    rows = session.exec(
+        select(Assignment, Institution)
+        .join(AssignmentMember, AssignmentMember.assignment_id == Assignment.id)
+        .join(Institution, Institution.code == Assignment.institution_code)
+        .where(AssignmentMember.inspector_code == inspector_code, Assignment.seq > since)
+        .order_by(Assignment.seq)
+    ).all()
+    return [
+        {
+            **signed_content(a),
+            "status": a.status,
+            "seq": a.seq,
+            "signature": a.signature,
+            "institution": {
+                "code": inst.code,
+                "name": inst.name,
+                "kind": inst.kind,
+                "region": inst.region,
+                "address": inst.address,
+            },
+        }
+        for a, inst in rows
+    ]

@@ -1,0 +1,81 @@
+"""The device's HTTP client to the bureau (requests). Every call after enrollment is signed by the inspector's key."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlencode
+
+import requests
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from sync.canonical import canonical_bytes
+from sync.request_auth import sign_request
+
+DEFAULT_TIMEOUT = (5, 30)  # connect, read
+
+
+class BureauUnreachable(Exception):
+    """No answer from the bureau: the device keeps working from its own store."""
+
+
+class BureauRefused(Exception):
+    """The bureau answered and said no; `reason` is its machine-readable reason."""
+
+    def __init__(self, status: int, reason: str, message: str):
+        super().__init__(message)
+        self.status, self.reason, self.message = status, reason, message
+
+
+def _raise_for(response: requests.Response) -> None:
+    if response.status_code < 400:
+        return
+    try:
+        detail = response.json().get("detail")
+    except ValueError:
+        detail = None
+    if isinstance(detail, dict):
+        raise BureauRefused(response.status_code, detail.get("reason", "refused"), detail.get("message", ""))
+    raise BureauRefused(response.status_code, f"http_{response.status_code}", f"局端拒绝请求（HTTP {response.status_code}）")
+
+
+class BureauClient:
+    def __init__(self, server_url: str, key: Ed25519PrivateKey | None = None, key_id: str | None = None,
+                 session: requests.Session | None = None, timeout: tuple[float, float] = DEFAULT_TIMEOUT):
+        self.server_url = server_url.rstrip("/")
+        self.key, self.key_id = key, key_id
+        self.http = session or requests.Session()
+        self.timeout = timeout
+
+    def _send(self, method: str, path: str, params: dict[str, Any] | None = None, body: Any = None,
+              signed: bool = True) -> Any:
+        path_qs = path + (f"?{urlencode(params)}" if params else "")
+        data = canonical_bytes(body) if body is not None else b""
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        if signed:
+            assert self.key is not None and self.key_id is not None, "signed call on an unenrolled client"
+            headers.update(sign_request(self.key, self.key_id, method, path_qs, data))
+        try:
+            response = self.http.request(method, self.server_url + path_qs, data=data or None, headers=headers,
+                                         timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise BureauUnreachable(f"无法连接局端服务 {self.server_url}：{type(exc).__name__}") from None
+        _raise_for(response)
+        try:
+            return response.json()
+        except json.JSONDecodeError:
+            raise BureauRefused(response.status_code, "bad_response", "局端返回的内容无法解析") from None
+
+    def health(self) -> dict[str, Any]:
+        return self._send("GET", "/v1/health", signed=False)
+
+    def enroll(self, token: str, device_id: str, public_key_b64: str) -> dict[str, Any]:
+        return self._send("POST", "/v1/devices/enroll", body={"token": token, "device_id": device_id,
+                                                              "public_key": public_key_b64}, signed=False)
+
+    def pull_assignments(self, since: int) -> dict[str, Any]:
+        return self._send("GET", "/v1/assignments", params={"since": since})
+
+    def submit(self, record_id: str, assignment_id: str, record: dict[str, Any]) -> dict[str, Any]:
+        return self._send("POST", "/v1/submissions", body={"id": record_id, "assignment_id": assignment_id,
+                                                          "record": record})

@@ -1,0 +1,23 @@
+"""The one failure type of the sealed-sync core: a stable English reason code for logs and the API, and a
+Chinese message for the people who read it."""
+
+from __future__ import annotations
+
+
+class SealedSyncError(Exception):
+    def __init__(self, reason_code: str, message_zh: str):
+        super().__init__(f"{reason_code}: {message_zh}")
+        self.reason_code = reason_code
+        self.message_zh = message_zh
+
+
+class EnvelopeError(SealedSyncError):
+    """A record envelope, blob or receipt that must not be accepted."""
+
+
+class KeyHandlingError(SealedSyncError):
+    """A key file, recovery share or key-rotation statement that cannot be used."""
+
+
+class MerkleProofError(SealedSyncError):
+    """An inclusion proof, consistency proof or tree head that does not verify."""

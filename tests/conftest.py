@@ -1,0 +1,88 @@
+"""Fixtures: a bureau database on each backend (SQLite always; PostgreSQL when a server answers), running bureaus."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from bureau.settings import BureauSettings
+from tests.support import RunningBureau, init_bureau, seed_small, start_bureau, stop
+
+PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def _postgres_unavailable_reason() -> str | None:
+    try:
+        engine = create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+    except Exception as exc:  # any failure to reach the server means: skip, and say why
+        return f"PostgreSQL at 127.0.0.1:5432/test does not answer: {type(exc).__name__}: {exc}".splitlines()[0]
+    return None
+
+
+@pytest.fixture(scope="session")
+def postgres_available() -> None:
+    reason = _postgres_unavailable_reason()
+    if reason:
+        print(f"\nSKIP PostgreSQL tests: {reason}")
+        pytest.skip(reason)
+
+
+def _fresh_pg_schema_url() -> Iterator[str]:
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_ADMIN_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{PG_ADMIN_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def bureau_db_url(request, tmp_path) -> Iterator[str]:
+    """A fresh, empty bureau database URL on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'bureau.db'}"
+        return
+    request.getfixturevalue("postgres_available")
+    yield from _fresh_pg_schema_url()
+
+
+@pytest.fixture
+def bureau_settings(bureau_db_url, tmp_path) -> BureauSettings:
+    return BureauSettings(data_dir=tmp_path / "bureau-data", database_url=bureau_db_url)
+
+
+@pytest.fixture
+def seeded_bureau(bureau_settings) -> BureauSettings:
+    init_bureau(bureau_settings)
+    seed_small(bureau_settings)
+    return bureau_settings
+
+
+@pytest.fixture
+def running_bureau(seeded_bureau) -> Iterator[RunningBureau]:
+    bureau = start_bureau(seeded_bureau)
+    try:
+        yield bureau
+    finally:
+        stop(bureau.process)
+
+
+@pytest.fixture
+def bureau_engine(bureau_db_url):
+    """An engine with the bureau schema created, on each backend."""
+    from bureau.db import create_schema, make_engine
+
+    engine = make_engine(bureau_db_url)
+    create_schema(engine)
+    yield engine
+    engine.dispose()

@@ -1,0 +1,109 @@
+"""One inspection travels from the bureau to a device and back, through a real `yibao serve` on loopback."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+import requests
+from sqlmodel import Session, select
+
+from bureau.db import make_engine
+from bureau.models import Assignment, Submission
+from inspector_app import device
+from inspector_app.store import open_store
+from sync.client import BureauRefused
+from tests.support import run_cli
+
+
+def enroll_device(bureau, home, inspector="I0001"):
+    token = bureau.cli("bureau", "enroll-token", "--inspector", inspector).stdout.strip().splitlines()[-1]
+    engine = open_store(home)
+    return engine, device.enroll(engine, bureau.url, token)
+
+
+def test_health_and_openapi(running_bureau):
+    health = requests.get(running_bureau.url + "/v1/health", timeout=5)
+    assert health.status_code == 200 and health.json()["status"] == "ok"
+    spec = requests.get(running_bureau.url + "/openapi.json", timeout=5).json()
+    assert "/v1/assignments" in spec["paths"] and "/v1/devices/enroll" in spec["paths"]
+
+
+def test_assignment_round_trip(running_bureau, tmp_path):
+    engine, identity = enroll_device(running_bureau, tmp_path / "tablet")
+    pulled = device.pull_assignments(engine, identity)
+    assert pulled.received == 2 and pulled.refused == 0
+    assignment = device.assignments(engine, "I0001")[0]
+    inspection = device.open_inspection(engine, assignment.id, "I0001", "pharmacy", "0" * 64)
+    device.save_answer(engine, inspection.id, "item-1", "fail", "未公示投诉电话", "120.50")
+    device.finish(engine, inspection.id)
+    assert device.push_finished(engine, identity) == 1
+
+    bureau_engine = make_engine(running_bureau.settings.database_url)
+    with Session(bureau_engine) as session:
+        stored = session.get(Submission, inspection.id)
+        assert stored.payload["answers"]["item-1"] == {"result": "fail", "note": "未公示投诉电话", "amount_yuan": "120.50"}
+        assert session.get(Assignment, assignment.id).status == "已提交"
+    bureau_engine.dispose()
+
+    # A second pull brings nothing new: the cursor moved on.
+    assert device.pull_assignments(engine, identity).received == 0
+
+
+def test_unsigned_requests_and_foreign_assignments_are_refused(running_bureau, tmp_path):
+    assert requests.get(running_bureau.url + "/v1/assignments", timeout=5).status_code == 401
+    engine, identity = enroll_device(running_bureau, tmp_path / "tablet-3", inspector="I0003")
+    assert device.pull_assignments(engine, identity).received == 0  # I0003 is on no team
+    client = device.client_for(identity)
+    other_engine, other = enroll_device(running_bureau, tmp_path / "tablet-1")
+    device.pull_assignments(other_engine, other)
+    foreign = device.assignments(other_engine, "I0001")[0]
+    with pytest.raises(BureauRefused) as refused:
+        client.submit("rec-foreign-0001", foreign.id, {"answers": {}})
+    assert refused.value.reason == "not_your_assignment"
+
+
+def test_enrollment_token_is_single_use_but_retry_safe(running_bureau, tmp_path):
+    token = running_bureau.cli("bureau", "enroll-token", "--inspector", "I0002").stdout.strip().splitlines()[-1]
+    public = base64.b64encode(b"\x01" * 32).decode()
+    body = {"token": token, "device_id": "device-aaaa", "public_key": public}
+    first = requests.post(running_bureau.url + "/v1/devices/enroll", json=body, timeout=5)
+    retry = requests.post(running_bureau.url + "/v1/devices/enroll", json=body, timeout=5)
+    assert first.status_code == retry.status_code == 200 and first.json() == retry.json()
+    other_key = {**body, "public_key": base64.b64encode(b"\x02" * 32).decode()}
+    spent = requests.post(running_bureau.url + "/v1/devices/enroll", json=other_key, timeout=5)
+    assert spent.status_code == 403 and spent.json()["detail"]["reason"] == "token_spent"
+
+
+def test_tampered_assignment_is_refused_by_the_device(running_bureau, tmp_path):
+    engine, identity = enroll_device(running_bureau, tmp_path / "tablet")
+    answer = device.client_for(identity).pull_assignments(0)
+    assignment = answer["assignments"][0]
+    from sync.assignments import assignment_signature_valid
+
+    assert assignment_signature_valid(assignment, device.pinned_bureau_key(identity))
+    assert not assignment_signature_valid({**assignment, "team": ["I0001", "I0003"]}, device.pinned_bureau_key(identity))
+    assert not assignment_signature_valid({**assignment, "signature": ""}, device.pinned_bureau_key(identity))
+
+
+def test_serve_bad_inputs_exit_1_with_one_sentence(tmp_path):
+    bad_url = run_cli("serve", "--db", "nonsense://", "--data", str(tmp_path / "d"), check=False)
+    assert bad_url.returncode == 1 and "数据库" in bad_url.stderr and "Traceback" not in bad_url.stderr
+    unreachable = run_cli("serve", "--db", "postgresql+psycopg://nobody@127.0.0.1:1/none", "--data",
+                          str(tmp_path / "d"), check=False)
+    assert unreachable.returncode == 1 and "无法连接数据库" in unreachable.stderr
+    (tmp_path / "a-file").write_text("x")  # a directory cannot be made below a regular file, even by root
+    unwritable = run_cli("serve", "--data", str(tmp_path / "a-file" / "sub"), check=False)
+    assert unwritable.returncode == 1 and "数据目录不可写" in unwritable.stderr
+
+
+def test_serve_port_in_use(seeded_bureau):
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        busy = run_cli("serve", "--db", seeded_bureau.database_url, "--data", str(seeded_bureau.data_dir),
+                       "--port", str(port), check=False)
+    assert busy.returncode == 1 and "已被占用" in busy.stderr

@@ -1,0 +1,30 @@
+"""Root of the `yibao` command line. Each command group lives in `yibao/commands/<group>.py`."""
+
+from __future__ import annotations
+
+import typer
+
+from yibao.commands import app_cmd, bureau_cmd, checklist_cmd, demo_cmd, device_cmd, disclose_cmd, draw_cmd
+from yibao.commands import penalty_cmd, registry_cmd, serve_cmd
+
+app = typer.Typer(
+    help="医保基金现场检查 — bureau server, inspector app and the tools around them.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+app.command("demo", help="Seeded bureau + app in web mode on loopback; runs until Ctrl-C.")(demo_cmd.demo)
+app.command("serve", help="Run the bureau server.")(serve_cmd.serve)
+app.command("app", help="Run the Flet app in web mode on loopback.")(app_cmd.run_app)
+app.command("disclose", help="一公开 export of a period's draws and outcomes.")(disclose_cmd.disclose)
+app.add_typer(bureau_cmd.app, name="bureau", help="Bureau database, keys, enrollment tokens, statistics.")
+app.add_typer(registry_cmd.app, name="registry", help="Import the 名录库 registries (CSV or XLSX).")
+app.add_typer(draw_cmd.app, name="draw", help="The 双随机 draw: commit, run, verify.")
+app.add_typer(checklist_cmd.app, name="checklist", help="Checklist templates and scoring.")
+app.add_typer(penalty_cmd.app, name="penalty", help="Measures the regulation prescribes for a case.")
+app.add_typer(device_cmd.app, name="device", help="Headless device: enroll, fill demo inspections, sync, status.")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,30 @@
+"""`yibao app` — the Flet app in web mode on loopback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+import uvicorn
+
+from bureau.service import BureauStartError, check_port_free
+from yibao.errors import fail
+
+DEFAULT_HOME = Path.cwd() / "yibao-data" / "device"
+
+
+def run_app(
+    home: Path = typer.Option(DEFAULT_HOME, "--home", help="设备数据目录"),
+    server: str = typer.Option(None, "--server", help="局端地址（注册时使用）"),
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(8550, "--port"),
+) -> None:
+    """Serve the inspector app in web mode."""
+    from inspector_app.app import asgi_app
+
+    try:
+        check_port_free(host, port)
+    except BureauStartError as exc:
+        fail(str(exc))
+    typer.echo(f"检查端应用：http://{host}:{port}/", err=True)
+    uvicorn.run(asgi_app(home.resolve(), server), host=host, port=port, log_level="warning")

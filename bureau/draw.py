@@ -346,8 +346,9 @@ def make_commitment(plan: dict[str, Any], snapshot: dict[str, Any]) -> dict[str,
 
 def commitment_problems(commitment: Any, plan: dict[str, Any], registry_hash: str) -> list[str]:
     """Why this plan and registry are not the ones committed to (empty when they are)."""
-    if not isinstance(commitment, dict):
-        return ["commitment: 应为对象"]
+    fields = ("plan_id", "plan_hash", "registry_hash", "commitment_hash")
+    if not isinstance(commitment, dict) or not all(isinstance(commitment.get(k), str) for k in fields):
+        return ["commitment: 应为含 plan_id、plan_hash、registry_hash、commitment_hash 的对象"]
     problems = []
     if commitment.get("plan_id") != plan["plan_id"]:
         problems.append(f"commitment.plan_id: 承诺的是计划 {commitment.get('plan_id')!r}，不是 {plan['plan_id']!r}")

@@ -14,8 +14,7 @@ from decimal import Decimal
 from json.decoder import scanstring
 from typing import Any
 
-from checklists._toml import Path_
-from checklists.errors import InputError
+from checklists.errors import InputError, KeyPath
 
 _WS = re.compile(r"[ \t\n\r]*")
 _LITERAL = re.compile(r"[^,\]\}\s]+")
@@ -34,7 +33,7 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def parse_json(text: str, source: str) -> tuple[Any, dict[Path_, int]]:
+def parse_json(text: str, source: str) -> tuple[Any, dict[KeyPath, int]]:
     """The document and a map from key path to line; syntax errors as InputError with line and column."""
     try:
         data = json.loads(text, object_pairs_hook=_no_duplicates, parse_float=Decimal)
@@ -45,10 +44,10 @@ def parse_json(text: str, source: str) -> tuple[Any, dict[Path_, int]]:
     return data, json_lines(text)
 
 
-def json_lines(text: str) -> dict[Path_, int]:
+def json_lines(text: str) -> dict[KeyPath, int]:
     """Line (1-based) of each value's key path in well-formed JSON `text`; array entries as 0-based ints."""
     starts = [0] + [m.end() for m in re.finditer("\n", text)]
-    lines: dict[Path_, int] = {}
+    lines: dict[KeyPath, int] = {}
 
     def line(index: int) -> int:
         return bisect.bisect_right(starts, index)
@@ -56,7 +55,7 @@ def json_lines(text: str) -> dict[Path_, int]:
     def skip(index: int) -> int:
         return _WS.match(text, index).end()
 
-    def value(index: int, path: Path_) -> int:
+    def value(index: int, path: KeyPath) -> int:
         index = skip(index)
         lines.setdefault(path, line(index))
         char = text[index]

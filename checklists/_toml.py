@@ -13,11 +13,9 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from checklists.errors import InputError
+from checklists.errors import InputError, KeyPath
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-
-Path_ = tuple[str | int, ...]
 
 _HEADER = re.compile(r"^\s*(\[\[?)\s*(.+?)\s*\]\]?\s*(?:#.*)?$")
 _KEY = re.compile(r"""^\s*((?:"(?:[^"\\]|\\.)*"|'[^']*'|[A-Za-z0-9_\-]+)(?:\s*\.\s*(?:"(?:[^"\\]|\\.)*"|'[^']*'|[A-Za-z0-9_\-]+))*)\s*=""")
@@ -58,12 +56,12 @@ def _split_key(dotted: str) -> list[str]:
             for m in _PART.finditer(dotted)]
 
 
-def key_lines(text: str) -> dict[Path_, int]:
+def key_lines(text: str) -> dict[KeyPath, int]:
     """Map each key path (array-of-tables entries as 0-based ints) to its 1-based line."""
-    lines: dict[Path_, int] = {}
-    last_index: dict[Path_, int] = {}
+    lines: dict[KeyPath, int] = {}
+    last_index: dict[KeyPath, int] = {}
 
-    def resolve(parts: list[str]) -> Path_:
+    def resolve(parts: list[str]) -> KeyPath:
         concrete: list[str | int] = []
         for part in parts:
             concrete.append(part)
@@ -71,7 +69,7 @@ def key_lines(text: str) -> dict[Path_, int]:
                 concrete.append(last_index[tuple(concrete)])
         return tuple(concrete)
 
-    current: Path_ = ()
+    current: KeyPath = ()
     for number, line in enumerate(text.splitlines(), start=1):
         header = _HEADER.match(line)
         if header and not _KEY.match(line):
@@ -95,7 +93,7 @@ def key_lines(text: str) -> dict[Path_, int]:
     return lines
 
 
-def line_of(lines: dict[Path_, int], path: Path_) -> int | None:
+def line_of(lines: dict[KeyPath, int], path: KeyPath) -> int | None:
     """The line of `path`, or of its nearest written ancestor."""
     for end in range(len(path), 0, -1):
         if path[:end] in lines:
@@ -103,7 +101,7 @@ def line_of(lines: dict[Path_, int], path: Path_) -> int | None:
     return None
 
 
-def format_path(path: Path_) -> str:
+def format_path(path: KeyPath) -> str:
     """`items[第4个].weight`: array entries counted from 1, as a person counts them in the file."""
     out = ""
     for part in path:
@@ -118,15 +116,15 @@ class Problems:
     """Collects every problem of one input, each naming file, line (when known) and key."""
 
     def __init__(self, source: str | None = None, text: str | None = None,
-                 lines: dict[Path_, int] | None = None) -> None:
+                 lines: dict[KeyPath, int] | None = None) -> None:
         self.source = source
         self._lines = lines if lines is not None else key_lines(text) if text is not None else {}
-        self.entries: list[tuple[Path_, str]] = []
+        self.entries: list[tuple[KeyPath, str]] = []
 
-    def add(self, path: Path_, message: str) -> None:
+    def add(self, path: KeyPath, message: str) -> None:
         self.entries.append((tuple(path), message))
 
-    def format(self, path: Path_, message: str) -> str:
+    def format(self, path: KeyPath, message: str) -> str:
         where = []
         if self.source:
             where.append(self.source)

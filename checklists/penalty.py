@@ -248,10 +248,10 @@ def parse_case(case: Any, vocab: Vocabulary) -> tuple[dict[str, Any], list[Findi
     facts = set()
     for flag in CASE_FLAGS:
         value = case.get(flag)
-        if value is True:
-            facts.add(flag)
-        elif value not in (None, False):
+        if value is not None and not isinstance(value, bool):
             problems.add((flag,), f"应为 true 或 false，实际为 {value!r}")
+        elif value:
+            facts.add(flag)
 
     findings: list[Finding] = []
     raw_findings = case.get("findings")
@@ -289,7 +289,7 @@ def parse_case(case: Any, vocab: Vocabulary) -> tuple[dict[str, Any], list[Findi
             else:
                 amount = parse_money(amount)
         intent = raw.get("intent_to_defraud")
-        if intent not in (None, True, False):
+        if intent is not None and not isinstance(intent, bool):
             problems.add(path + ("intent_to_defraud",), f"应为 true 或 false，实际为 {intent!r}")
             ok = False
         if ok:
@@ -311,7 +311,7 @@ def _ordered(measures: set[str], order: tuple[str, ...]) -> list[str]:
 
 
 def _apply(finding: Finding, case_facts: frozenset[str], rules: PenaltyRules, vocab: Vocabulary) -> dict[str, Any]:
-    """One finding's consequences; `_combine` adds findings up."""
+    """One finding's consequences (with Decimal money); `decide` adds them up."""
     facts = set(case_facts)
     if finding.amount > 0:
         facts.add("loss")

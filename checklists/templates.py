@@ -3,6 +3,7 @@
 Template hash: SHA-256 (hex) of the template's canonical JSON — the parsed TOML document serialised with
 sorted keys, no whitespace (separators "," and ":") and UTF-8 without escaping (ensure_ascii=False).
 So the hash follows the content only: editing comments or layout keeps it, changing any value changes it.
+This is the project's one canonical JSON form (sync.canonical), restated here so checklists depends on nothing.
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ class Template:
 
 
 def canonical_json(doc: Any) -> bytes:
-    return json.dumps(doc, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    return json.dumps(doc, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False).encode("utf-8")
 
 
 def template_hash(doc: dict[str, Any]) -> str:
@@ -183,9 +184,11 @@ def _parse_item(raw: dict, index: int, section_ids: set[str], vocab: Vocabulary,
         if category not in vocab.categories:
             problems.add(path + ("category",), f"未知的违规类别 \"{category}\"（应为 {vocab.category_ranges()}）")
             ok = False
-        elif vocab.articles[vocab.categories[category].article].party != "institution":
-            problems.add(path + ("category",), f"违规类别 {category} 适用于{vocab.parties[vocab.articles[vocab.categories[category].article].party]}，不能用于机构检查表")
-            ok = False
+        else:
+            party = vocab.articles[vocab.categories[category].article].party
+            if party != "institution":
+                problems.add(path + ("category",), f"违规类别 {category} 适用于{vocab.parties[party]}，不能用于机构检查表")
+                ok = False
 
     weight = raw.get("weight")
     if weight is None:
@@ -253,11 +256,12 @@ def parse_template(doc: dict[str, Any], problems: Problems, source: str = "", vo
         elif isinstance(item_id, str):
             seen[item_id] = index
         item = _parse_item(raw, index, section_ids, vocab, problems)
-        if item is not None and item.id not in {i.id for i in items}:
+        if item is not None:
             items.append(item)
-    for index, section in enumerate(sections):
-        if raw_items and not any(raw.get("section") == section.id for raw in raw_items):
-            problems.add(("sections", index, "id"), f"分组 \"{section.id}\" 下没有任何条目")
+    used_sections = {raw.get("section") for raw in raw_items}
+    for index, raw in enumerate(raw_sections):
+        if raw_items and raw.get("id") in section_ids and raw.get("id") not in used_sections:
+            problems.add(("sections", index, "id"), f"分组 \"{raw['id']}\" 下没有任何条目")
 
     if len(problems.entries) > before:
         return None

@@ -19,7 +19,7 @@ TOUCH = 56  # px: comfortably above the 48 px minimum touch target
 def _big_button(text: str, on_click: Callable, filled: bool = True, icon=None) -> ft.Control:
     cls = ft.FilledButton if filled else ft.OutlinedButton
     return cls(content=text, icon=icon, on_click=on_click, height=TOUCH,
-               style=ft.ButtonStyle(text_style=ft.TextStyle(size=18), padding=ft.Padding.symmetric(horizontal=20)))
+               style=ft.ButtonStyle(text_style=ft.TextStyle(size=18, font_family=FONT_FAMILY), padding=ft.Padding.symmetric(horizontal=20)))
 
 
 def _banner(message: str, warn: bool) -> ft.Control:
@@ -37,6 +37,7 @@ def build_main(home: Path, server_url: str | None) -> Callable[[ft.Page], None]:
         page.theme = ft.Theme(font_family=FONT_FAMILY, color_scheme_seed=ft.Colors.BLUE_800)
         page.theme_mode = ft.ThemeMode.LIGHT
         state = AppState.open(home, server_url)
+        last_sync = {"message": ""}  # survives the re-render that follows a sync
 
         def go(route: str) -> None:
             page.navigate(route)
@@ -46,12 +47,12 @@ def build_main(home: Path, server_url: str | None) -> Callable[[ft.Page], None]:
                 return enroll_view()
             vm = HomeViewModel(state)
             vm.refresh()
-            status = ft.Text("", size=16)
+            status = ft.Text(last_sync["message"], size=16)
 
             def on_sync(_e) -> None:
                 status.value = "正在同步…"
                 page.update()
-                status.value = vm.sync()
+                last_sync["message"] = vm.sync()
                 render()
 
             cards = [
@@ -70,7 +71,7 @@ def build_main(home: Path, server_url: str | None) -> Callable[[ft.Page], None]:
                 _banner(vm.message, vm.offline),
                 ft.Row([_big_button("同步", on_sync, icon=ft.Icons.SYNC), status]),
                 ft.Column(cards, spacing=8),
-            ], scroll=ft.ScrollMode.AUTO, padding=20)
+            ], scroll=ft.ScrollMode.AUTO, padding=20, horizontal_alignment=ft.CrossAxisAlignment.STRETCH)
 
         def enroll_view() -> ft.View:
             server = ft.TextField(label="局端地址", value=state.server_url or "", height=TOUCH, text_size=18)
@@ -100,8 +101,9 @@ def build_main(home: Path, server_url: str | None) -> Callable[[ft.Page], None]:
             progress = vm.progress()
             rows = vm.rows()
             controls: list[ft.Control] = [
-                ft.AppBar(title=ft.Text(vm.assignment.institution_name),
-                          leading=ft.IconButton(ft.Icons.ARROW_BACK, on_click=lambda _e: go("/"), tooltip="返回")),
+                ft.AppBar(title=ft.Text(vm.assignment.institution_name), leading_width=110,
+                          leading=ft.TextButton("返回", icon=ft.Icons.ARROW_BACK, on_click=lambda _e: go("/"),
+                                                height=TOUCH)),
                 ft.Text(f"{vm.assignment.institution_code} · {vm.assignment.institution_address}", size=16),
                 ft.Text(f"检查表 {vm.template.title}（版本 {vm.template.version}，{vm.template.hash[:12]}）", size=14),
                 ft.ProgressBar(value=progress.answered / progress.total if progress.total else 0, height=10),
@@ -120,16 +122,20 @@ def build_main(home: Path, server_url: str | None) -> Callable[[ft.Page], None]:
             else:
                 controls.append(ft.Text("检查已完成，记录已锁定", size=18, color=ft.Colors.GREEN_800))
             return ft.View(route=f"/inspection/{assignment_id}", controls=controls, scroll=ft.ScrollMode.AUTO,
-                           padding=20)
+                           padding=20, horizontal_alignment=ft.CrossAxisAlignment.STRETCH)
 
         def item_card(vm: InspectionViewModel, row) -> ft.Control:
-            note = ft.TextField(label="不符合情况说明", value=row.note, multiline=True, text_size=16,
-                                visible=row.result == "fail", disabled=vm.locked,
-                                on_blur=lambda e, r=row: (vm.answer(r.item_id, "fail", e.control.value, r.amount_yuan)))
+            def save_note(e) -> None:
+                vm.answer(row.item_id, row.result, e.control.value, row.amount_yuan)
+                render()
+
+            note = ft.TextField(label="不适用理由" if row.result == "na" else "不符合情况说明", value=row.note,
+                                multiline=True, text_size=16, visible=row.result in ("fail", "na"),
+                                disabled=vm.locked, on_blur=save_note)
 
             def choose(result: str):
                 def handler(_e) -> None:
-                    vm.answer(row.item_id, result, note.value if result == "fail" else "", row.amount_yuan)
+                    vm.answer(row.item_id, result, note.value if result == row.result else "", row.amount_yuan)
                     render()
                 return handler
 

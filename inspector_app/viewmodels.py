@@ -127,7 +127,7 @@ class InspectionViewModel:
     def rows(self) -> list[ItemRow]:
         answers = device.answers_of(self.state.engine, self.inspection.id)
         return [
-            ItemRow(item.id, item.section, item.text, item.evidence, item.severity,
+            ItemRow(item.id, self.template.section_title(item.section), item.text, item.evidence, item.severity,
                     answers[item.id].result if item.id in answers else None,
                     answers[item.id].note if item.id in answers else "",
                     item.asks_amount, answers[item.id].amount_yuan if item.id in answers else None)
@@ -137,14 +137,24 @@ class InspectionViewModel:
     def answer(self, item_id: str, result: str, note: str = "", amount_yuan: str | None = None) -> None:
         device.save_answer(self.state.engine, self.inspection.id, item_id, result, note, amount_yuan)
 
+    def _raw_answers(self) -> dict[str, dict]:
+        return {k: {"result": a.result, "note": a.note, "amount_yuan": a.amount_yuan}
+                for k, a in device.answers_of(self.state.engine, self.inspection.id).items()}
+
     def progress(self) -> scoring.Progress:
-        answers = device.answers_of(self.state.engine, self.inspection.id)
-        return scoring.progress(self.template, {k: {"result": a.result} for k, a in answers.items()})
+        """Live progress; an `na` still waiting for its reason counts as unanswered."""
+        answers = {k: a for k, a in self._raw_answers().items() if a["result"] != "na" or a["note"].strip()}
+        return scoring.score_partial(self.template, answers)
 
     def finish(self) -> bool:
         progress = self.progress()
         if progress.answered < progress.total:
-            self.message = f"还有 {progress.total - progress.answered} 项未作答"
+            self.message = f"还有 {progress.total - progress.answered} 项未作答（不适用须填写理由）"
+            return False
+        try:
+            scoring.score(self.template, self._raw_answers())
+        except checklists.InputError as exc:
+            self.message = f"无法完成：{exc}"
             return False
         device.finish(self.state.engine, self.inspection.id)
         self.inspection = device.inspection_of(self.state.engine, self.assignment_id)

@@ -44,7 +44,7 @@ def wait_for_http(url: str, timeout: float = 30.0, proc: subprocess.Popen | None
     raise TimeoutError(url)
 
 
-def test_env() -> dict[str, str]:
+def child_env() -> dict[str, str]:
     return {**os.environ, keystore.PASSPHRASE_ENV: PASSPHRASE, "PYTHONUNBUFFERED": "1"}
 
 
@@ -92,7 +92,7 @@ class RunningBureau:
 
 
 def run_cli(*args: str, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess:
-    result = subprocess.run([*YIBAO, *args], capture_output=True, text=True, env=test_env(), input=input, timeout=120)
+    result = subprocess.run([*YIBAO, *args], capture_output=True, text=True, env=child_env(), input=input, timeout=120)
     if check and result.returncode != 0:
         raise AssertionError(f"yibao {' '.join(args)} exited {result.returncode}:\n{result.stderr}")
     return result
@@ -101,7 +101,7 @@ def run_cli(*args: str, check: bool = True, input: str | None = None) -> subproc
 def start_bureau(settings: BureauSettings) -> RunningBureau:
     port = free_port()
     proc = subprocess.Popen([*YIBAO, "serve", "--db", settings.database_url, "--data", str(settings.data_dir),
-                             "--port", str(port)], env=test_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             "--port", str(port)], env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     url = f"http://127.0.0.1:{port}"
     wait_for_http(url + "/v1/health", proc=proc)

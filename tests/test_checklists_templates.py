@@ -138,6 +138,14 @@ def test_hash_is_sha256_of_canonical_json_of_the_content():
     assert canonical_json({"b": 1, "a": "中"}) == '{"a":"中","b":1}'.encode("utf-8")
 
 
+def test_hash_agrees_with_the_project_canonical_json():
+    """Every hash in the system uses one canonical form (sync.canonical); template hashes must agree."""
+    canonical = pytest.importorskip("sync.canonical")
+    for template in load_templates().values():
+        doc = tomllib.loads((TEMPLATES_DIR / f"{template.id}.toml").read_text(encoding="utf-8"))
+        assert canonical.content_hash(doc) == template.hash
+
+
 def test_hash_ignores_comments_and_layout_but_not_values(tmp_path):
     base = load_template(write(tmp_path, VALID)).hash
     reformatted = "# 注释\n" + VALID.replace('weight = 5', 'weight    =   5   # 权重')

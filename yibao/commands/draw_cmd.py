@@ -1,25 +1,152 @@
-"""`yibao draw …`"""
+"""`yibao draw …` — the 双随机 draw: commit to a plan, run it from public random values, verify a transcript."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
 
 import typer
+from sqlmodel import Session
 
-from yibao.errors import not_yet
+from bureau.assignments import issue_assignments, utc_iso
+from bureau.draw import DrawError, PlanError, run_draw, validate_plan, verify_transcript
+from bureau.registry import commit_plan, draw_recorded, load_snapshot, record_draw, stored_commitment
+from bureau.service import BureauStartError, open_bureau, open_signing_key
+from bureau.settings import resolve_settings
+from sync.canonical import content_hash
+from yibao.errors import EXIT_USAGE, fail, print_json
 
 app = typer.Typer(no_args_is_help=True)
 
+DbOption = typer.Option(None, "--db", help="数据库地址，默认 sqlite:///<data>/bureau.db")
+DataOption = typer.Option(None, "--data", help="数据目录")
+
+
+def _read_json(path: Path, what: str) -> Any:
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except OSError as exc:
+        fail(f"{path}：无法读取{what}（{exc.strerror or exc}）", EXIT_USAGE)
+    except UnicodeDecodeError:
+        fail(f"{path}：{what}不是 UTF-8 编码")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        fail(f"{path} 第 {exc.lineno} 行第 {exc.colno} 列：不是有效的 JSON（{exc.msg}）")
+
+
+def _fail_plan(path: Path, errors: list[dict[str, str]]) -> None:
+    for error in errors:
+        typer.echo(f"{path}：{error['field']}: {error['message']}", err=True)
+    fail(f"{path}：抽查计划有 {len(errors)} 处错误")
+
+
+def _open(db: str | None, data: str | None):
+    settings = resolve_settings(db, data)
+    try:
+        return settings, open_bureau(settings)
+    except BureauStartError as exc:
+        fail(str(exc))
+
 
 @app.command("commit")
-def commit(plan_file: str) -> None:
-    """Record and print the commitment to a plan and the registry snapshot."""
-    not_yet("draw commit")
+def commit(plan_file: Path = typer.Argument(..., help="抽查计划 JSON"), db: str = DbOption, data: str = DataOption) -> None:
+    """Record and print the commitment to a plan and the registry snapshot (before the public random values exist)."""
+    plan = _read_json(plan_file, "抽查计划")
+    errors = validate_plan(plan, require_public_random=False)
+    if errors:
+        _fail_plan(plan_file, errors)
+    _, bureau = _open(db, data)
+    with Session(bureau.engine) as session:
+        try:
+            commitment = commit_plan(session, plan, datetime.now(timezone.utc))
+        except (PlanError, DrawError) as exc:
+            fail(f"{plan_file}：{exc}")
+        session.commit()
+    print_json(commitment)
+    typer.echo(f"已承诺计划 {commitment['plan_id']}：请在公开随机数产生之前公布 commitment_hash {commitment['commitment_hash']}",
+               err=True)
 
 
 @app.command("run")
-def run(plan_file: str, out: str = typer.Option(..., "--out"), dry_run: bool = typer.Option(False, "--dry-run")) -> None:
-    """Run the draw."""
-    not_yet("draw run")
+def run(
+    plan_file: Path = typer.Argument(..., help="含 public_random 的抽查计划 JSON"),
+    out: Path = typer.Option(..., "--out", help="抽取记录（transcript）输出文件"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="仅预览，不下达任务"),
+    db: str = DbOption,
+    data: str = DataOption,
+) -> None:
+    """Run the draw and write its transcript; issue the signed assignments (已下达) unless --dry-run."""
+    plan = _read_json(plan_file, "抽查计划")
+    errors = validate_plan(plan)
+    if errors:
+        _fail_plan(plan_file, errors)
+    settings, bureau = _open(db, data)
+    signing_key = None
+    if not dry_run:
+        try:
+            signing_key = open_signing_key(settings)
+        except BureauStartError as exc:
+            fail(str(exc))
+    with Session(bureau.engine) as session:
+        if not dry_run and draw_recorded(session, plan["plan_id"]):
+            fail(f"计划 {plan['plan_id']!r} 已抽取并下达任务，不能重复抽取（仅预览请加 --dry-run）")
+        try:
+            transcript = run_draw(plan, load_snapshot(session), stored_commitment(session, plan["plan_id"]))
+        except (PlanError, DrawError) as exc:
+            fail(f"{plan_file}：{exc}")
+        now = datetime.now(timezone.utc)
+        transcript["drawn_at"] = utc_iso(now)
+        partial = out.with_name(out.name + ".partial")
+        try:
+            partial.write_text(json.dumps(transcript, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
+        except OSError as exc:
+            fail(f"{out}：无法写入抽取记录（{exc.strerror or exc}）")
+        try:
+            if signing_key is not None:
+                issue_assignments(session, signing_key, plan_id=plan["plan_id"], selected=transcript["selected"],
+                                  issued_at=now)
+                record_draw(session, transcript, now)
+                session.commit()
+            os.replace(partial, out)
+        finally:
+            partial.unlink(missing_ok=True)
+    for warning in transcript["warnings"]:
+        typer.echo(f"警告：{warning}", err=True)
+    print_json({
+        "plan_id": plan["plan_id"],
+        "dry_run": dry_run,
+        "committed": transcript["committed"],
+        "selected": len(transcript["selected"]),
+        "followups": sum(1 for item in transcript["selected"] if item["reason"] == "followup"),
+        "assignments_issued": 0 if dry_run else len(transcript["selected"]),
+        "transcript": str(out),
+        "transcript_hash": content_hash({k: v for k, v in transcript.items() if k != "drawn_at"}),
+    })
+    typer.echo(("预览（未下达任何任务）" if dry_run else "已下达检查任务") + f"：抽中 {len(transcript['selected'])} 家，记录见 {out}",
+               err=True)
 
 
 @app.command("verify")
-def verify(transcript_file: str) -> None:
-    """Re-run a transcript; exit 0 only if it reproduces."""
-    not_yet("draw verify")
+def verify(transcript_file: Path = typer.Argument(..., help="抽取记录 JSON")) -> None:
+    """Re-run a transcript from its own contents; exit 0 only if it reproduces exactly."""
+    transcript = _read_json(transcript_file, "抽取记录")
+    differences = verify_transcript(transcript)
+    if differences:
+        for difference in differences:
+            typer.echo(f"不一致：{difference}", err=True)
+        print_json({"valid": False, "differences": differences})
+        fail(f"{transcript_file}：抽取记录无法复现（{len(differences)} 处不一致）")
+    print_json({
+        "valid": True,
+        "plan_id": transcript["plan_id"],
+        "committed": transcript["committed"],
+        "selected": len(transcript["selected"]),
+        "transcript_hash": content_hash({k: v for k, v in transcript.items() if k != "drawn_at"}),
+    })
+    typer.echo(f"验证通过：抽取记录可完整复现（计划 {transcript['plan_id']}，抽中 {len(transcript['selected'])} 家）", err=True)
+    for warning in transcript["warnings"]:
+        typer.echo(f"警告：{warning}", err=True)

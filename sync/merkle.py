@@ -55,7 +55,7 @@ class MerkleTree:
 
     def append(self, leaf: bytes) -> int:
         """Add a leaf hash; returns its index."""
-        if len(leaf) != 32:
+        if not isinstance(leaf, bytes) or len(leaf) != 32:
             raise ValueError("a leaf hash is 32 bytes")
         self._levels[0].append(leaf)
         height = 0
@@ -207,7 +207,8 @@ def _tree_head_message(size: int, root_hex: str, timestamp: int) -> bytes:
     return _TREE_HEAD_DOMAIN + canonical_bytes({"size": size, "root": root_hex, "timestamp": timestamp})
 
 
-def sign_tree_head(size: int, root_hash: bytes, timestamp: int, bureau_signing_key: Ed25519PrivateKey) -> dict[str, Any]:
+def sign_tree_head(size: int, root_hash: bytes, timestamp: int,
+                   bureau_signing_key: Ed25519PrivateKey) -> dict[str, Any]:
     """``{"size", "root" (hex), "timestamp" (integer, ms since the epoch), "signature" (base64 Ed25519)}``."""
     if type(size) is not int or size < 0 or type(timestamp) is not int or timestamp < 0 or len(root_hash) != 32:
         raise ValueError("tree head needs size >= 0, a 32-byte root and an integer timestamp >= 0")

@@ -65,7 +65,8 @@ def test_every_altered_proof_element():
         for digit in range(64):
             altered = copy.deepcopy(receipt)
             node = altered["inclusion_proof"][position]
-            altered["inclusion_proof"][position] = node[:digit] + format(int(node[digit], 16) ^ 1, "x") + node[digit + 1:]
+            flipped = format(int(node[digit], 16) ^ 1, "x")
+            altered["inclusion_proof"][position] = node[:digit] + flipped + node[digit + 1:]
             assert reason(altered) == "receipt_proof_invalid"
     assert reason({**receipt, "inclusion_proof": proof[:-1]}) == "receipt_proof_invalid"
     assert reason({**receipt, "inclusion_proof": proof + [proof[0]]}) == "receipt_proof_invalid"

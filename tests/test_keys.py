@@ -194,7 +194,8 @@ def test_rotation_chain():
 
 def test_rotation_not_signed_by_the_pinned_key_is_refused():
     attacker, attacker_public = new_bureau_keys()
-    assert rotation_error(SIGNING.public_key(), keys.sign_key_rotation(attacker, attacker_public)) == "rotation_wrong_key"
+    statement = keys.sign_key_rotation(attacker, attacker_public)
+    assert rotation_error(SIGNING.public_key(), statement) == "rotation_wrong_key"
     forged = keys.sign_key_rotation(attacker, attacker_public)
     forged["old_signing_key_id"] = keys.key_id(SIGNING.public_key())
     assert rotation_error(SIGNING.public_key(), forged) == "rotation_signature_invalid"

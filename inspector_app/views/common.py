@@ -1,0 +1,61 @@
+"""What every view shares: the UI context, touch-sized controls, the font."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import flet as ft
+
+from inspector_app.viewmodels import AppState
+
+FONT_FAMILY = "NotoSansSC"
+TOUCH = 56  # px: comfortably above the 48 px minimum touch target
+
+
+@dataclass
+class UiContext:
+    """One browser session: its page, the device state, navigation, and messages that survive a re-render."""
+
+    page: ft.Page
+    state: AppState
+    render: Callable[[], None]
+    flash: dict[str, Any] = field(default_factory=dict)
+
+    def go(self, route: str) -> None:
+        self.page.navigate(route)
+
+
+@dataclass(frozen=True)
+class Route:
+    pattern: str  # a regular expression over page.route; named groups become builder arguments
+    build: Callable[..., ft.View]
+    parent: str | None = None  # the route shown beneath this one (back goes there)
+
+
+def big_button(text: str, on_click: Callable | None, filled: bool = True, icon=None) -> ft.Control:
+    cls = ft.FilledButton if filled else ft.OutlinedButton
+    return cls(content=text, icon=icon, on_click=on_click, height=TOUCH,
+               style=ft.ButtonStyle(text_style=ft.TextStyle(size=18, font_family=FONT_FAMILY),
+                                    padding=ft.Padding.symmetric(horizontal=20)))
+
+
+def banner(message: str, warn: bool) -> ft.Control:
+    return ft.Container(
+        content=ft.Text(message, size=16, color=ft.Colors.BLACK),
+        bgcolor=ft.Colors.AMBER_100 if warn else ft.Colors.GREEN_50, padding=12, border_radius=8,
+        visible=bool(message),
+    )
+
+
+def back_button(ctx: UiContext, route: str) -> ft.Control:
+    return ft.TextButton("返回", icon=ft.Icons.ARROW_BACK, on_click=lambda _e: ctx.go(route), height=TOUCH)
+
+
+def page_view(route: str, title: str, controls: list[ft.Control], back_to: str | None = None,
+              ctx: UiContext | None = None, actions: list[ft.Control] | None = None) -> ft.View:
+    app_bar = ft.AppBar(title=ft.Text(title), actions=actions or [],
+                        leading=back_button(ctx, back_to) if back_to and ctx else None,
+                        leading_width=110 if back_to else None)
+    return ft.View(route=route, controls=[app_bar, *controls], scroll=ft.ScrollMode.AUTO, padding=20,
+                   horizontal_alignment=ft.CrossAxisAlignment.STRETCH)

@@ -28,6 +28,7 @@ is ever relaxed.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
@@ -389,13 +390,13 @@ def _transcript(plan: dict[str, Any], snapshot: dict[str, list], registry: dict[
     return {
         "format": FORMAT,
         "plan_id": plan["plan_id"],
-        "plan": plan,
+        "plan": copy.deepcopy(plan),
         "plan_hash": plan_hash(plan),
         "committed": commitment is not None,
         "commitment": commitment,
         "warnings": [] if commitment is not None else [NOT_COMMITTED_WARNING],
         "registry": {**registry, **snapshot},
-        "method": METHOD,
+        "method": copy.deepcopy(METHOD),
         "key_string": key,
         "strata": strata,
         "steps": selector.steps,
@@ -415,10 +416,13 @@ def _draw_institutions(plan: dict[str, Any], snapshot: dict[str, list],
     selected = [{"institution": code, "stratum": kind_of[code], "team": [], "reason": "followup"} for code in followups]
     names = kind_names()
     weighted = plan.get("risk_weighted", False)
+    by_kind: dict[str, list[list]] = {kind: [] for kind in names}
+    for row in snapshot["institutions"]:
+        by_kind[row[1]].append(row)
     strata = []
     for stratum in plan["strata"]:
         kind = stratum["kind"]
-        members = [row for row in snapshot["institutions"] if row[1] == kind]
+        members = by_kind[kind]
         pool = [row for row in members if row[0] not in followup_set]
         if "ratio" in stratum:
             quota = math.ceil(Decimal(stratum["ratio"]) * len(members))

@@ -182,3 +182,23 @@ class DeviceKey(SQLModel, table=True):
     enrolled_at: datetime = Field(default_factory=utcnow)
     revoked_at: Optional[datetime] = None
     revoked_reason: str = ""
+
+
+# ---- Bureau staff --------------------------------------------------------------------------------------------
+
+
+class StaffAccount(SQLModel, table=True):
+    username: str = Field(primary_key=True)
+    name: str
+    role: str  # supervisor | reviewer | admin
+    password_hash: str
+    inspector_code: Optional[str] = None  # set when the person also inspects (a reviewer cannot decide their own)
+    active: bool = True
+    failed_logins: int = 0
+    locked_until: Optional[datetime] = None
+
+
+class StaffSession(SQLModel, table=True):
+    token_hash: str = Field(primary_key=True)
+    username: str = Field(index=True)
+    expires_at: datetime

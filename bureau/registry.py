@@ -24,7 +24,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from bureau.assignments import utc_iso
-from bureau.draw import DrawError, kind_names, make_commitment
+from bureau.draw import DrawError, PlanError, kind_names, make_commitment, run_draw, validate_plan
 from bureau.models import (Conflict, DrawCommitment, DrawRecord, Inspector, Institution, RectificationOrder,
                            RegistryChange, RegistryImport)
 from sync.canonical import content_hash
@@ -34,11 +34,6 @@ REQUIRED_COLUMNS = {
     "institutions": ("机构编码", "机构名称", "机构类别", "区划代码", "统一社会信用代码"),
     "inspectors": ("人员编号", "姓名", "执法证号", "区划代码"),
     "conflicts": ("人员编号", "机构编码", "原因"),
-}
-OPTIONAL_COLUMNS = {
-    "institutions": ("风险分", "上次检查日期", "地址"),
-    "inspectors": (),
-    "conflicts": (),
 }
 KIND_LABELS = {"institutions": "定点医药机构名录", "inspectors": "执法检查人员名录", "conflicts": "利益冲突登记"}
 
@@ -537,6 +532,17 @@ def commit_plan(session: Session, plan: dict[str, Any], now: datetime) -> dict[s
 def stored_commitment(session: Session, plan_id: str) -> dict[str, str] | None:
     row = session.get(DrawCommitment, plan_id)
     return _commitment_dict(row) if row is not None else None
+
+
+def draw_on_current_registry(session: Session, plan: dict[str, Any]) -> dict[str, Any]:
+    """The transcript `plan` gives on the registry as it is now, checked against its commitment if it has one.
+
+    Writes nothing: this is the preview a screen shows, and what `draw run` then issues. Raises PlanError or DrawError.
+    """
+    errors = validate_plan(plan)
+    if errors:
+        raise PlanError(errors)
+    return run_draw(plan, load_snapshot(session), stored_commitment(session, plan["plan_id"]))
 
 
 def draw_recorded(session: Session, plan_id: str) -> bool:

@@ -13,11 +13,11 @@ import flet as ft
 
 from inspector_app import device
 from inspector_app.viewmodels import AppState
-from inspector_app.views import inspector
+from inspector_app.views import inspector, supervisor
 from inspector_app.views.common import FONT_FAMILY, Route, UiContext, banner
 
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
-ROUTES: list[Route] = [*inspector.ROUTES]
+ROUTES: list[Route] = [*inspector.ROUTES, *supervisor.ROUTES]
 
 
 def _match(route: str) -> tuple[Route, dict[str, str]] | None:

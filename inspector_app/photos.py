@@ -35,7 +35,7 @@ from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
 FONT_PATH = Path(__file__).resolve().parent.parent / "assets" / "fonts" / "NotoSansSC-Subset.otf"
 
-ACCEPTED_FORMATS = ("JPEG", "MPO", "PNG", "WEBP")  # MPO: multi-picture JPEG some phone cameras write
+ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP")  # JPEG includes MPO, the multi-picture JPEG some phone cameras write
 MAX_BYTES = 30 * 1024 * 1024
 MAX_PIXELS = 64_000_000  # declared size; above Pillow's 89 MP warning threshold nothing is ever decoded
 MAX_EDGE = 2048
@@ -117,30 +117,29 @@ def process_photo(
 ) -> ProcessedPhoto:
     """Validate, orient, downscale and encode one photo; raises PhotoError for anything unusable."""
     image = _open_checked(data, max_bytes=max_bytes, max_pixels=max_pixels)
-    exif = image.getexif()
-    orientation = exif.get(_ORIENTATION, 1)
-    orientation = orientation if orientation in _TRANSPOSE_FOR_ORIENTATION else 1
     source_size = image.size
     source_format = image.format or ""
-
+    target = _fit(source_size, max_edge)  # from the declared size: draft() rounds its reduced size up
     if image.format in ("JPEG", "MPO"):
         # DCT scaling: libjpeg decodes at 1/2, 1/4 or 1/8 scale, never below the requested size.
-        image.draft("RGB", _fit(source_size, max_edge))
+        image.draft("RGB", target)
     try:
         image.load()
+        exif = image.getexif()
     except (OSError, SyntaxError, ValueError) as exc:
         raise PhotoError("corrupt", "照片文件已损坏或不完整（可能未完整传输），请重新拍摄") from exc
+    orientation = exif.get(_ORIENTATION, 1)
+    orientation = orientation if orientation in _TRANSPOSE_FOR_ORIENTATION else 1
 
     stored = _to_rgb(image)
-    target = _fit(stored.size, max_edge)
-    if target != stored.size:
-        stored = stored.resize(target, Image.Resampling.BICUBIC)
+    if stored.size != target:
+        # reducing_gap: a cheap box reduce() first when shrinking 3x or more, then bicubic for the rest
+        stored = stored.resize(target, Image.Resampling.BICUBIC, reducing_gap=3.0)
     if orientation != 1:
         stored = stored.transpose(_TRANSPOSE_FOR_ORIENTATION[orientation])
     stored_jpeg = _jpeg(stored, quality)
 
-    thumbnail = stored.copy()
-    thumbnail.thumbnail((thumb_edge, thumb_edge), Image.Resampling.BICUBIC, reducing_gap=2.0)
+    thumbnail = stored.resize(_fit(stored.size, thumb_edge), Image.Resampling.BICUBIC, reducing_gap=2.0)
 
     displayed = source_size if orientation < 5 else (source_size[1], source_size[0])
     captured_at, gps_lat, gps_lon = _exif_time_and_position(exif)

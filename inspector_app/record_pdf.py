@@ -62,8 +62,9 @@ from inspector_app.signature import ROLE_LABELS
 
 FONT_DIR = Path(__file__).resolve().parent.parent / "assets" / "fonts"
 FONT_FAMILY = "NotoSansSC"
+_FALLBACK_FAMILY = "NotoSansSCExt"
 TITLE = "医疗保障基金现场检查笔录"
-PHOTO_EMBED_EDGE = 900
+PHOTO_EMBED_EDGE = 640  # about 280 dpi in a 57 mm wide cell
 SIGNATURE_ROLES = ("inspector_1", "inspector_2", "representative")
 
 _MARGIN = 15  # mm
@@ -188,6 +189,9 @@ class _RecordPdf(FPDF):
         self.record = record
         self.add_font(FONT_FAMILY, "", str(FONT_DIR / "NotoSansSC-Subset.otf"))
         self.add_font(FONT_FAMILY, "B", str(FONT_DIR / "NotoSansSC-Subset-Bold.otf"))
+        # Rare characters outside GB2312 (names such as 王堃) come from the Ext font, in every style.
+        self.add_font(_FALLBACK_FAMILY, "", str(FONT_DIR / "NotoSansSC-Subset-Ext.otf"))
+        self.set_fallback_fonts([_FALLBACK_FAMILY], exact_match=False)
         self.set_margins(_MARGIN, _MARGIN + 4, _MARGIN)
         self.set_auto_page_break(True, margin=_MARGIN + 8)
         self.alias_nb_pages("{nb}")
@@ -237,7 +241,11 @@ def _check_record(record: RecordForPdf, signatures: Sequence[SignatureEntry]) ->
     if unknown or len(set(roles)) != len(roles):
         raise RecordPdfError(f"签名角色应为 {'、'.join(SIGNATURE_ROLES)} 且各出现一次，实际为 {roles}")
     for role, _name, png, refusal in signatures:
-        if refusal is not None and (png is not None or not refusal.get("reason") or not refusal.get("witness_name")):
+        if refusal is None:
+            continue
+        if role != "representative":
+            raise RecordPdfError(f"{role}：只有被检查单位人员可以拒签")
+        if png is not None or not refusal.get("reason") or not refusal.get("witness_name"):
             raise RecordPdfError(f"{role}：拒签须写明理由和见证人，且不能同时有签名")
 
 
@@ -310,7 +318,7 @@ def _items(pdf: _RecordPdf, items: ItemsSummary) -> None:
             str(index), description, f"{severity} {SEVERITIES.get(severity, '')}".strip(),
             f"{item['category']}\n{item['legal_basis']}", _money(item.get("amount"), f"failed_items[{index - 1}]"),
         ])
-    _table(pdf, ["序号", "不符合项目及说明", "性质", "违规类别及依据", "涉及金额（元）"], [12, 70, 30, 44, 24], rows)
+    _table(pdf, ["序号", "不符合项目及说明", "性质", "违规类别及依据", "金额（元）"], [12, 70, 30, 44, 24], rows)
 
 
 def _findings(pdf: _RecordPdf, findings: list[Finding]) -> None:
@@ -327,28 +335,32 @@ def _findings(pdf: _RecordPdf, findings: list[Finding]) -> None:
         rows.append([str(index), finding["description"], f"{finding['category']}\n{finding['legal_basis']}",
                      _money(amount, f"findings[{index - 1}]")])
     rows.append(["", "合计", "", f"{total:,}"])
-    _table(pdf, ["序号", "问题描述", "违规类别及依据", "涉及金额（元）"], [12, 96, 48, 24], rows)
+    _table(pdf, ["序号", "问题描述", "违规类别及依据", "金额（元）"], [12, 96, 48, 24], rows)
 
 
 def _photos(pdf: _RecordPdf, photos: Sequence[tuple[str, bytes]]) -> None:
     _section(pdf, "五、现场照片")
-    columns, gutter = 2, 6
+    columns, gutter, caption_line = 3, 5, 4
     cell_width = (pdf.epw - gutter * (columns - 1)) / columns
     image_height = cell_width * 0.75
-    caption_height = 10
     for start in range(0, len(photos), columns):
-        if pdf.get_y() + image_height + caption_height + 4 > pdf.page_break_trigger:
+        row = list(enumerate(photos[start:start + columns], start + 1))
+        pdf.set_font(FONT_FAMILY, size=8)
+        captions = {number: f"照片 {number}：{caption}" for number, (caption, _jpeg) in row}
+        caption_lines = max(len(pdf.multi_cell(cell_width, caption_line, text, wrapmode=WrapMode.CHAR,
+                                               dry_run=True, output="LINES")) for text in captions.values())
+        row_height = image_height + 1 + caption_lines * caption_line
+        if pdf.get_y() + row_height > pdf.page_break_trigger:
             pdf.add_page()
+            pdf.set_font(FONT_FAMILY, size=8)
         top = pdf.get_y()
-        for column, (caption, jpeg) in enumerate(photos[start:start + columns]):
+        for column, (number, (_caption, jpeg)) in enumerate(row):
             x = _MARGIN + column * (cell_width + gutter)
             _photo_cell(pdf, x, top, cell_width, image_height, jpeg)
             pdf.set_xy(x, top + image_height + 1)
-            pdf.set_font(FONT_FAMILY, size=8)
-            pdf.multi_cell(cell_width, 4, f"照片 {start + column + 1}：{caption}", align=Align.L,
-                           wrapmode=WrapMode.CHAR, max_line_height=4)
+            pdf.multi_cell(cell_width, caption_line, captions[number], align=Align.L, wrapmode=WrapMode.CHAR)
         pdf.set_font(FONT_FAMILY, size=_BODY_PT)
-        pdf.set_xy(_MARGIN, top + image_height + caption_height + 3)
+        pdf.set_xy(_MARGIN, top + row_height + 4)
 
 
 def _photo_cell(pdf: _RecordPdf, x: float, y: float, width: float, height: float, jpeg: bytes) -> None:
@@ -373,13 +385,17 @@ def _photo_cell(pdf: _RecordPdf, x: float, y: float, width: float, height: float
 
 def _signatures(pdf: _RecordPdf, record: RecordForPdf, signatures: Sequence[SignatureEntry]) -> None:
     by_role = {entry[0]: entry for entry in signatures}
+    representative = by_role.get("representative")
+    refusal = representative[3] if representative else None
     box_height = 34
-    needed = 10 + 8 + 2 * (box_height + 4) + 24
+    refusal_width = pdf.epw * 0.58
+    representative_height = max(box_height, 9 + _refusal_text_height(pdf, refusal, refusal_width)) if refusal \
+        else box_height
+    needed = 10 + 8 + box_height + 4 + representative_height
     if pdf.get_y() + needed > pdf.page_break_trigger:
         pdf.add_page()
     _section(pdf, "六、签名")
-    representative = by_role.get("representative")
-    if representative and representative[3] is not None:
+    if refusal is not None:
         _paragraph(pdf, "以上笔录已向被检查单位在场人员宣读（或交其阅看），其拒绝签名，情况记录如下。")
     else:
         _paragraph(pdf, "以上笔录已经被检查单位在场人员核对（或向其宣读），确认与事实相符。")
@@ -387,28 +403,28 @@ def _signatures(pdf: _RecordPdf, record: RecordForPdf, signatures: Sequence[Sign
     top = pdf.get_y()
     for column, role in enumerate(("inspector_1", "inspector_2")):
         _signature_box(pdf, _MARGIN + column * (half + 6), top, half, box_height, role, by_role.get(role))
-    _signature_box(pdf, _MARGIN, top + box_height + 4, pdf.epw, box_height, "representative",
-                   representative, representative_name=record["representative"]["name"])
-    pdf.set_xy(_MARGIN, top + 2 * box_height + 8)
+    representative_top = top + box_height + 4
+    _signature_box(pdf, _MARGIN, representative_top, pdf.epw, representative_height, "representative",
+                   representative, default_name=record["representative"]["name"])
+    if refusal is not None:
+        _refusal(pdf, _MARGIN, representative_top, pdf.epw, representative_height, refusal_width, refusal)
+    pdf.set_xy(_MARGIN, representative_top + representative_height + 4)
 
 
 def _signature_box(pdf: _RecordPdf, x: float, y: float, width: float, height: float, role: str,
-                   entry: SignatureEntry | None, representative_name: str = "") -> None:
+                   entry: SignatureEntry | None, default_name: str = "") -> None:
+    """Frame, role and name, and the signature image, or a visible 未签名. A refusal is drawn by ``_refusal``."""
     pdf.set_draw_color(160)
     pdf.rect(x, y, width, height)
-    label = ROLE_LABELS[role]
-    name = entry[1] if entry else representative_name
+    name = entry[1] if entry else default_name
     pdf.set_xy(x + 2, y + 1.5)
     pdf.set_font(FONT_FAMILY, "B", 9)
-    pdf.cell(width - 4, 5, f"{label}：{name}" if name else f"{label}：", align=Align.L)
+    pdf.cell(width - 4, 5, f"{ROLE_LABELS[role]}：{name}", align=Align.L)
     pdf.set_font(FONT_FAMILY, size=9)
-    refusal = entry[3] if entry else None
-    png = entry[2] if entry else None
-    if refusal is not None:
-        _refusal(pdf, x, y, width, height, refusal)
-    elif png:
+    png, refusal = (entry[2], entry[3]) if entry else (None, None)
+    if png:
         _fit_png(pdf, png, x + 2, y + 7, width - 4, height - 9)
-    else:
+    elif refusal is None:
         pdf.set_text_color(*_GREY)
         pdf.set_xy(x + 2, y + height / 2)
         pdf.cell(width - 4, 6, "（未签名）", align=Align.C)
@@ -416,30 +432,45 @@ def _signature_box(pdf: _RecordPdf, x: float, y: float, width: float, height: fl
     pdf.set_font(FONT_FAMILY, size=_BODY_PT)
 
 
-def _refusal(pdf: _RecordPdf, x: float, y: float, width: float, height: float, refusal: Refusal) -> None:
-    text_width = width * 0.58
+def _refusal_lines(refusal: Refusal) -> str:
     lines = [f"拒绝签名。理由：{refusal['reason']}"]
     if refusal.get("recorded_at"):
         lines.append(f"记录时间：{_wall_time(refusal['recorded_at'], 'refusal.recorded_at')}")
     if refusal.get("media_note"):
         lines.append(f"录音录像：{refusal['media_note']}")
+    return "\n".join(lines)
+
+
+def _refusal_text_height(pdf: _RecordPdf, refusal: Refusal, text_width: float) -> float:
+    pdf.set_font(FONT_FAMILY, size=9)
+    lines = pdf.multi_cell(text_width - 4, 4.5, _refusal_lines(refusal), wrapmode=WrapMode.CHAR, dry_run=True,
+                           output="LINES")
+    pdf.set_font(FONT_FAMILY, size=_BODY_PT)
+    return len(lines) * 4.5 + 2
+
+
+def _refusal(pdf: _RecordPdf, x: float, y: float, width: float, height: float, text_width: float,
+             refusal: Refusal) -> None:
+    """Inside the representative's box: the refusal on the left, the witness and their signature on the right."""
+    pdf.set_font(FONT_FAMILY, size=9)
     pdf.set_xy(x + 2, y + 7)
-    pdf.multi_cell(text_width - 4, 4.5, "\n".join(lines), align=Align.L, wrapmode=WrapMode.CHAR,
-                   max_line_height=4.5)
-    witness_x = x + text_width
+    pdf.multi_cell(text_width - 4, 4.5, _refusal_lines(refusal), align=Align.L, wrapmode=WrapMode.CHAR)
+    witness_x, witness_width = x + text_width, width - text_width
     pdf.set_draw_color(200)
     pdf.line(witness_x, y + 7, witness_x, y + height - 2)
     pdf.set_xy(witness_x + 2, y + 7)
     pdf.set_font(FONT_FAMILY, "B", 9)
-    pdf.cell(width - text_width - 4, 5, f"{ROLE_LABELS['witness']}：{refusal['witness_name']}", align=Align.L)
+    pdf.cell(witness_width - 4, 5, f"{ROLE_LABELS['witness']}：{refusal['witness_name']}", align=Align.L)
     pdf.set_font(FONT_FAMILY, size=9)
     if refusal.get("witness_signature_png"):
-        _fit_png(pdf, refusal["witness_signature_png"], witness_x + 2, y + 13, width - text_width - 4, height - 15)
+        _fit_png(pdf, refusal["witness_signature_png"], witness_x + 2, y + 13, witness_width - 4,
+                 min(height, 34) - 15)
     else:
         pdf.set_text_color(*_GREY)
-        pdf.set_xy(witness_x + 2, y + height / 2 + 2)
-        pdf.cell(width - text_width - 4, 6, "（见证人未签名）", align=Align.C)
+        pdf.set_xy(witness_x + 2, y + 16)
+        pdf.cell(witness_width - 4, 6, "（见证人未签名）", align=Align.C)
         pdf.set_text_color(0)
+    pdf.set_font(FONT_FAMILY, size=_BODY_PT)
 
 
 def _fit_png(pdf: _RecordPdf, png: bytes, x: float, y: float, width: float, height: float) -> None:

@@ -146,8 +146,8 @@ def validate_strokes(strokes: tuple[Stroke, ...] | list, width: int, height: int
             previous_t = t_ms
 
 
-def render_signature_png(strokes: tuple[Stroke, ...] | list, width: int, height: int, *,
-                         line_width: int = 4, transparent: bool = False, ink: tuple[int, int, int] = (0, 0, 0)) -> bytes:
+def render_signature_png(strokes: tuple[Stroke, ...] | list, width: int, height: int, *, line_width: int = 4,
+                         transparent: bool = False, ink: tuple[int, int, int] = (0, 0, 0)) -> bytes:
     """PNG of the strokes on a ``width`` x ``height`` canvas: anti-aliased round-capped lines in ``ink`` on white, or
     on a transparent background. Deterministic: the same strokes give the same bytes."""
     big = SUPERSAMPLE

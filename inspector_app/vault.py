@@ -164,7 +164,8 @@ class InspectorKeyEntry:
             "kdf": {"name": "scrypt", "n": self.scrypt_n, "r": self.scrypt_r, "p": self.scrypt_p,
                     "salt": b64encode(self.salt), "device_secret": self.uses_device_secret},
             "data_key": {"nonce": b64encode(self.data_key_nonce), "ciphertext": b64encode(self.wrapped_data_key)},
-            "signing_key": {"nonce": b64encode(self.signing_key_nonce), "ciphertext": b64encode(self.wrapped_signing_key)},
+            "signing_key": {"nonce": b64encode(self.signing_key_nonce),
+                            "ciphertext": b64encode(self.wrapped_signing_key)},
         }
 
     @classmethod
@@ -275,12 +276,12 @@ def unlock(entry: InspectorKeyEntry, pin: str, *, device_secret: bytes = b"") ->
 
 
 def change_pin(entry: InspectorKeyEntry, old_pin: str, new_pin: str, *, device_secret: bytes = b"",
-               scrypt_n: int | None = None) -> InspectorKeyEntry:
-    """A new entry for the same keys under ``new_pin`` (fresh salt and nonces). Raises WrongPin or WeakPin."""
+               scrypt_n: int = SCRYPT_N) -> InspectorKeyEntry:
+    """A new entry for the same keys under ``new_pin`` (fresh salt and nonces, current scrypt cost); content
+    encrypted under the data key stays as it is. Raises WrongPin or WeakPin."""
     unlocked = unlock(entry, old_pin, device_secret=device_secret)
     return enroll_inspector(entry.inspector_code, new_pin, data_key=unlocked.data_key,
-                            signing_key=unlocked.signing_key, device_secret=device_secret,
-                            scrypt_n=entry.scrypt_n if scrypt_n is None else scrypt_n)
+                            signing_key=unlocked.signing_key, device_secret=device_secret, scrypt_n=scrypt_n)
 
 
 def encrypt_content(data_key: DataKey, plaintext: bytes, slot: Slot) -> bytes:
@@ -303,7 +304,8 @@ def decrypt_content(data_key: DataKey, blob: bytes, slot: Slot) -> bytes:
 def _key_encryption_key(entry: InspectorKeyEntry, pin: str, device_secret: bytes) -> bytes:
     # NFC so the same PIN typed with different input methods gives the same bytes.
     pin_bytes = unicodedata.normalize("NFC", pin).encode("utf-8")
-    derived = Scrypt(salt=entry.salt, length=_KEY, n=entry.scrypt_n, r=entry.scrypt_r, p=entry.scrypt_p).derive(pin_bytes)
+    kdf = Scrypt(salt=entry.salt, length=_KEY, n=entry.scrypt_n, r=entry.scrypt_r, p=entry.scrypt_p)
+    derived = kdf.derive(pin_bytes)
     if not device_secret:
         return derived
     return hmac.new(device_secret, b"yibao-pin-kek\x00" + derived, hashlib.sha256).digest()

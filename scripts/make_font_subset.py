@@ -9,10 +9,14 @@ ships a subset of Noto Sans CJK SC (SIL OFL 1.1) instead of the 19 MB collection
 - every non-ASCII character that appears in the repository's .py/.toml/.md/.csv files and in the
   shared domain reference at generation time, so any label the code uses is covered.
 
+Regular and bold of that set are what the app registers. A third file, "Ext" (regular only), holds the rest
+of the CJK Unified Ideographs block that GB2312 lacks (rare characters in people's and place names, such as
+堃 or 喆); the 笔录 PDF uses it as a fallback font so that a name is never printed as a blank.
+
 The output depends only on the source font and the scanned text (sorted code points, no
 timestamps), so re-running on the same tree gives byte-identical files.
 
-Usage: python scripts/make_font_subset.py [--repo DIR] [--extra-text FILE ...]
+Usage: .venv/bin/python scripts/make_font_subset.py [--repo DIR] [--extra-text FILE ...]  (about a minute)
 """
 
 from __future__ import annotations
@@ -29,9 +33,10 @@ SOURCES = {
     "Regular": Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"),
     "Bold": Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc"),
 }
-FILE_NAMES = {"Regular": "NotoSansSC-Subset.otf", "Bold": "NotoSansSC-Subset-Bold.otf"}
 SOURCE_FAMILY = "Noto Sans CJK SC"
 SUBSET_FAMILY = "Noto Sans SC Subset"
+EXT_FAMILY = "Noto Sans SC Subset Ext"
+CJK_UNIFIED = range(0x4E00, 0xA000)
 OUT_DIR = REPO / "assets" / "fonts"
 SCANNED_SUFFIXES = {".py", ".toml", ".md", ".csv"}
 SKIPPED_DIRS = {".venv", ".git", "node_modules", "__pycache__", "build", "dist"}
@@ -108,10 +113,10 @@ def load_sc_face(collection_path: Path) -> TTFont:
     raise SystemExit(f"{collection_path}: no face named {SOURCE_FAMILY!r}")
 
 
-def rename(font: TTFont, style: str) -> None:
+def rename(font: TTFont, family: str, style: str) -> None:
     """A modified version gets its own name (OFL §3 courtesy); copyright and licence records stay."""
-    postscript = f"NotoSansSCSubset-{style}"
-    names = {1: SUBSET_FAMILY, 2: style, 3: f"{postscript};subset", 4: f"{SUBSET_FAMILY} {style}", 6: postscript}
+    postscript = f"{family.replace(' ', '')}-{style}"
+    names = {1: family, 2: style, 3: f"{postscript};subset", 4: f"{family} {style}", 6: postscript}
     table = font["name"]
     for record in list(table.names):
         if record.nameID in names or record.nameID in (16, 17):
@@ -122,8 +127,7 @@ def rename(font: TTFont, style: str) -> None:
     font["CFF "].cff.fontNames = [postscript]
 
 
-def make_subset(source: Path, style: str, codepoints: list[int], out_path: Path) -> None:
-    font = load_sc_face(source)
+def make_subset(font: TTFont, family: str, style: str, codepoints: list[int], out_path: Path) -> None:
     options = subset.Options()
     options.name_IDs = list(range(0, 15))  # keep copyright, trademark, vendor and licence records
     options.name_languages = [0x409]
@@ -135,7 +139,7 @@ def make_subset(source: Path, style: str, codepoints: list[int], out_path: Path)
     subsetter = subset.Subsetter(options)
     subsetter.populate(unicodes=codepoints)
     subsetter.subset(font)
-    rename(font, style)
+    rename(font, family, style)
     font.save(str(out_path), reorderTables=True)
 
 
@@ -143,17 +147,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repo", type=Path, default=REPO)
     parser.add_argument("--extra-text", type=Path, action="append", default=[])
-    parser.add_argument("--no-bold", action="store_true", help="only the regular weight")
     args = parser.parse_args()
 
     codepoints = wanted_codepoints(args.repo, args.extra_text)
+    regular = load_sc_face(SOURCES["Regular"])
+    covered, in_main = regular.getBestCmap(), set(codepoints)
+    ext_codepoints = [cp for cp in CJK_UNIFIED if cp in covered and cp not in in_main]
+    outputs = [
+        ("NotoSansSC-Subset.otf", regular, SUBSET_FAMILY, "Regular", codepoints),
+        ("NotoSansSC-Subset-Bold.otf", load_sc_face(SOURCES["Bold"]), SUBSET_FAMILY, "Bold", codepoints),
+        ("NotoSansSC-Subset-Ext.otf", load_sc_face(SOURCES["Regular"]), EXT_FAMILY, "Regular", ext_codepoints),
+    ]
     OUT_DIR.mkdir(parents=True, exist_ok=True)
-    styles = ["Regular"] if args.no_bold else ["Regular", "Bold"]
-    for style in styles:
-        out_path = OUT_DIR / FILE_NAMES[style]
-        make_subset(SOURCES[style], style, codepoints, out_path)
+    for file_name, font, family, style, wanted in outputs:
+        out_path = OUT_DIR / file_name
+        make_subset(font, family, style, wanted, out_path)
         digest = hashlib.sha256(out_path.read_bytes()).hexdigest()[:16]
-        print(f"{out_path} {out_path.stat().st_size} bytes, {len(codepoints)} code points, sha256 {digest}…")
+        print(f"{out_path} {out_path.stat().st_size} bytes, {len(wanted)} code points, sha256 {digest}…")
 
 
 if __name__ == "__main__":

@@ -22,12 +22,13 @@ class BureauUnreachable(Exception):
 class BureauRefused(Exception):
     """The bureau answered and said no; `reason` is its machine-readable reason."""
 
-    def __init__(self, status: int, reason: str, message: str):
+    def __init__(self, status: int, reason: str, message: str, detail: dict[str, Any] | None = None):
         super().__init__(message)
         self.status, self.reason, self.message = status, reason, message
+        self.detail = detail or {}
 
 
-def _raise_for(response: requests.Response) -> None:
+def raise_for_refusal(response: requests.Response) -> None:
     if response.status_code < 400:
         return
     try:
@@ -35,7 +36,7 @@ def _raise_for(response: requests.Response) -> None:
     except ValueError:
         detail = None
     if isinstance(detail, dict):
-        raise BureauRefused(response.status_code, detail.get("reason", "refused"), detail.get("message", ""))
+        raise BureauRefused(response.status_code, detail.get("reason", "refused"), detail.get("message", ""), detail)
     raise BureauRefused(response.status_code, f"http_{response.status_code}", f"局端拒绝请求（HTTP {response.status_code}）")
 
 
@@ -60,7 +61,7 @@ class BureauClient:
                                          timeout=self.timeout)
         except requests.RequestException as exc:
             raise BureauUnreachable(f"无法连接局端服务 {self.server_url}：{type(exc).__name__}") from None
-        _raise_for(response)
+        raise_for_refusal(response)
         try:
             return response.json()
         except json.JSONDecodeError:

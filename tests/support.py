@@ -119,3 +119,20 @@ def stop(proc: subprocess.Popen) -> None:
 
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+STAFF_PASSWORD = "correct-horse-电池-staple"
+
+
+def add_staff(settings: BureauSettings, username: str, role: str, inspector_code: str | None = None) -> None:
+    from bureau import staff
+
+    bureau = open_bureau(settings)
+    with Session(bureau.engine) as session:
+        staff.add_account(session, username, f"测试{username}", role, STAFF_PASSWORD, inspector_code)
+        session.commit()
+    bureau.engine.dispose()
+
+
+def demo_file(name: str) -> Path:
+    return repo_root() / "bureau" / "demo" / name

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from yibao.commands import app_cmd, bureau_cmd, checklist_cmd, demo_cmd, device_cmd, disclose_cmd, draw_cmd
-from yibao.commands import penalty_cmd, registry_cmd, serve_cmd
+from yibao.commands import penalty_cmd, registry_cmd, serve_cmd, staff_cmd
 
 app = typer.Typer(
     help="医保基金现场检查 — bureau server, inspector app and the tools around them.",
@@ -18,6 +18,7 @@ app.command("demo", help="Seeded bureau + app in web mode on loopback; runs unti
 app.command("serve", help="Run the bureau server.")(serve_cmd.serve)
 app.command("app", help="Run the Flet app in web mode on loopback.")(app_cmd.run_app)
 app.command("disclose", help="一公开 export of a period's draws and outcomes.")(disclose_cmd.disclose)
+bureau_cmd.app.command("add-staff", help="Create a bureau staff account.")(staff_cmd.add_staff)
 app.add_typer(bureau_cmd.app, name="bureau", help="Bureau database, keys, enrollment tokens, statistics.")
 app.add_typer(registry_cmd.app, name="registry", help="Import the 名录库 registries (CSV or XLSX).")
 app.add_typer(draw_cmd.app, name="draw", help="The 双随机 draw: commit, run, verify.")

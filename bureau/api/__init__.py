@@ -6,7 +6,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
-from bureau.api import routes_device, routes_health
+from bureau.api import routes_device, routes_health, routes_staff, routes_supervisor
 from bureau.settings import BureauSettings
 
 
@@ -17,4 +17,6 @@ def create_app(settings: BureauSettings, engine: Engine, signing_key: Ed25519Pri
     app.state.signing_key = signing_key
     app.include_router(routes_health.router)
     app.include_router(routes_device.router)
+    app.include_router(routes_staff.router)
+    app.include_router(routes_supervisor.router)
     return app

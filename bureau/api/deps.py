@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
-from typing import Annotated
+from datetime import datetime, timezone
+from typing import Annotated, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import Depends, HTTPException, Request
 from sqlmodel import Session
 
-from bureau.models import DeviceKey
+from bureau import staff
+from bureau.models import DeviceKey, StaffAccount
 from sync.request_auth import HEADER_KEY, RequestAuthError, verify_request
 
 
@@ -22,8 +24,9 @@ def get_session(request: Request) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def refuse(status: int, reason: str, message: str) -> HTTPException:
-    return HTTPException(status_code=status, detail={"reason": reason, "message": message})
+def refuse(status: int, reason: str, message: str, **extra: Any) -> HTTPException:
+    """The one error shape of the API: `{"detail": {"reason": <code>, "message": <中文>, …}}`."""
+    return HTTPException(status_code=status, detail={"reason": reason, "message": message, **extra})
 
 
 async def current_device(request: Request, session: SessionDep) -> DeviceKey:
@@ -45,3 +48,29 @@ async def current_device(request: Request, session: SessionDep) -> DeviceKey:
 
 
 DeviceDep = Annotated[DeviceKey, Depends(current_device)]
+
+
+def current_staff(request: Request, session: SessionDep) -> StaffAccount:
+    """The signed-in staff member behind `Authorization: Bearer <token>`."""
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Bearer "):
+        raise refuse(401, "not_signed_in", "请先登录")
+    try:
+        return staff.account_for_token(session, header.removeprefix("Bearer ").strip(), datetime.now(timezone.utc))
+    except staff.StaffError as exc:
+        raise refuse(401, exc.reason, exc.message) from None
+
+
+StaffDep = Annotated[StaffAccount, Depends(current_staff)]
+
+
+def require_role(*roles: str):
+    """A dependency admitting only staff with one of these roles (管理员 is not a superuser: roles are explicit)."""
+
+    def check(account: StaffDep) -> StaffAccount:
+        if account.role not in roles:
+            allowed = "、".join(staff.ROLES[r] for r in roles)
+            raise refuse(403, "wrong_role", f"无权限：此操作仅限{allowed}")
+        return account
+
+    return Depends(check)

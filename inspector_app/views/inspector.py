@@ -10,6 +10,11 @@ from inspector_app.views.common import TOUCH, Route, UiContext, back_button, ban
 from sync.client import BureauRefused, BureauUnreachable
 
 
+def staff_entry(ctx: UiContext) -> ft.Control:
+    return ft.TextButton("局端人员登录", icon=ft.Icons.ADMIN_PANEL_SETTINGS, on_click=lambda _e: ctx.go("/staff/login"),
+                         height=TOUCH)
+
+
 def home_view(ctx: UiContext) -> ft.View:
     if ctx.state.identity is None:
         return enroll_view(ctx)
@@ -35,7 +40,7 @@ def home_view(ctx: UiContext) -> ft.View:
         for c in vm.cards
     ] or [ft.Text("暂无检查任务", size=18)]
     return ft.View(route="/", controls=[
-        ft.AppBar(title=ft.Text(f"我的检查任务 · {ctx.state.identity.inspector_code}")),
+        ft.AppBar(title=ft.Text(f"我的检查任务 · {ctx.state.identity.inspector_code}"), actions=[staff_entry(ctx)]),
         banner(vm.message, vm.offline),
         ft.Row([big_button("同步", on_sync, icon=ft.Icons.SYNC), status]),
         ft.Column(cards, spacing=8),
@@ -59,7 +64,7 @@ def enroll_view(ctx: UiContext) -> ft.View:
         ctx.page.update()
 
     return ft.View(route="/", controls=[
-        ft.AppBar(title=ft.Text("设备注册")),
+        ft.AppBar(title=ft.Text("设备注册"), actions=[staff_entry(ctx)]),
         ft.Text("请输入科室负责人提供的注册码", size=18), server, token,
         big_button("注册", on_enroll), message,
     ], padding=20)

@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from bureau.assignments import issue_assignments, utc_iso
-from bureau.draw import DrawError, PlanError, run_draw, validate_plan, verify_transcript
-from bureau.registry import commit_plan, draw_recorded, load_snapshot, record_draw, stored_commitment
+from bureau.draw import DrawError, PlanError, validate_plan, verify_transcript
+from bureau.registry import commit_plan, draw_on_current_registry, draw_recorded, record_draw
 from bureau.service import BureauStartError, open_bureau, open_signing_key
 from bureau.settings import resolve_settings
 from sync.canonical import content_hash
@@ -95,7 +96,7 @@ def run(
         if not dry_run and draw_recorded(session, plan["plan_id"]):
             fail(f"计划 {plan['plan_id']!r} 已抽取并下达任务，不能重复抽取（仅预览请加 --dry-run）")
         try:
-            transcript = run_draw(plan, load_snapshot(session), stored_commitment(session, plan["plan_id"]))
+            transcript = draw_on_current_registry(session, plan)
         except (PlanError, DrawError) as exc:
             fail(f"{plan_file}：{exc}")
         now = datetime.now(timezone.utc)
@@ -112,6 +113,8 @@ def run(
                 record_draw(session, transcript, now)
                 session.commit()
             os.replace(partial, out)
+        except SQLAlchemyError as exc:
+            fail(f"下达任务失败，未写入任何任务：{str(getattr(exc, 'orig', exc) or exc).splitlines()[0]}")
         finally:
             partial.unlink(missing_ok=True)
     for warning in transcript["warnings"]:

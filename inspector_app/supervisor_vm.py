@@ -1,0 +1,223 @@
+"""View-models of the bureau staff screens (科室负责人): sign-in, registry import, the draw, coverage, tokens.
+
+They talk to the bureau only through `StaffClient` (HTTP), so the tablet build carries no bureau code.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import qrcode
+
+from inspector_app.staff_client import BureauRefused, BureauUnreachable, StaffClient
+
+REGISTRY_LABELS = {"institutions": "定点医药机构名录", "inspectors": "执法检查人员名录", "conflicts": "利益冲突登记"}
+KIND_LABELS = {"hospital": "二级及以上医院", "primary": "基层医疗机构", "private": "社会办医疗机构", "pharmacy": "定点零售药店"}
+
+
+def _refusal_text(exc: Exception) -> str:
+    if isinstance(exc, BureauUnreachable):
+        return "无法连接局端服务"
+    return exc.message if isinstance(exc, BureauRefused) else str(exc)
+
+
+@dataclass
+class LoginViewModel:
+    server_url: str
+    message: str = ""
+
+    def login(self, username: str, password: str) -> StaffClient | None:
+        client = StaffClient(self.server_url)
+        try:
+            client.login(username.strip(), password)
+        except (BureauRefused, BureauUnreachable) as exc:
+            self.message = _refusal_text(exc)
+            return None
+        return client
+
+
+@dataclass
+class RegistryImportViewModel:
+    client: StaffClient
+    kind: str = "institutions"
+    filename: str = ""
+    data: bytes = b""
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    message: str = ""
+    imported: dict[str, Any] | None = None
+
+    def choose(self, filename: str, data: bytes) -> None:
+        """A new file: check it at once (dry run) so the table of problems shows before anything is imported."""
+        self.filename, self.data, self.imported = filename, data, None
+        self.check()
+
+    def check(self) -> None:
+        try:
+            answer = self.client.upload_registry(self.kind, self.filename, self.data, dry_run=True)
+        except (BureauRefused, BureauUnreachable) as exc:
+            self.errors, self.message = [], _refusal_text(exc)
+            return
+        self.errors = answer["errors"]
+        self.message = (f"{self.filename}：发现 {len(self.errors)} 处错误，修改后重新选择文件" if self.errors
+                        else f"{self.filename}：检查通过，可以导入")
+
+    @property
+    def can_import(self) -> bool:
+        return bool(self.data) and not self.errors and self.imported is None
+
+    def run_import(self) -> None:
+        try:
+            self.imported = self.client.upload_registry(self.kind, self.filename, self.data, dry_run=False)
+        except BureauRefused as exc:
+            self.errors = exc.detail.get("errors", [])
+            self.message = exc.message
+            return
+        except BureauUnreachable as exc:
+            self.message = _refusal_text(exc)
+            return
+        i = self.imported
+        self.message = (f"已导入 {REGISTRY_LABELS[self.kind]} {i['rows']} 行：新增 {i['created']}，更新 {i['updated']}，"
+                        f"停用 {i['deactivated']}")
+
+
+@dataclass
+class StratumInput:
+    kind: str
+    mode: str = "ratio"  # ratio | count
+    value: str = ""
+
+
+@dataclass
+class DrawViewModel:
+    """The plan form, commit, public random values, preview and publish."""
+
+    client: StaffClient
+    plan_id: str = ""
+    strata: list[StratumInput] = field(default_factory=lambda: [StratumInput(k) for k in KIND_LABELS])
+    team_size: str = "2"
+    max_per_inspector: str = "4"
+    risk_weighted: bool = False
+    include_followups: bool = True
+    public_random: str = ""
+    commitment: dict[str, Any] | None = None
+    preview: dict[str, Any] | None = None
+    published: dict[str, Any] | None = None
+    errors: list[str] = field(default_factory=list)
+    message: str = ""
+
+    def plan(self, with_random: bool) -> dict[str, Any] | None:
+        """The plan JSON from the form; None (with `errors` set) when the form itself is incomplete."""
+        self.errors = []
+        strata = []
+        for s in self.strata:
+            value = s.value.strip()
+            if not value:
+                continue
+            if s.mode == "ratio":
+                try:
+                    ratio = Decimal(value.rstrip("%")) / (100 if value.endswith("%") else 1)
+                except InvalidOperation:
+                    self.errors.append(f"{KIND_LABELS[s.kind]}：比例应为小数（如 0.10）或百分数（如 10%）")
+                    continue
+                strata.append({"kind": s.kind, "ratio": str(ratio)})
+            elif value.isdigit():
+                strata.append({"kind": s.kind, "count": int(value)})
+            else:
+                self.errors.append(f"{KIND_LABELS[s.kind]}：家数应为整数")
+        if not self.plan_id.strip():
+            self.errors.append("请填写计划编号")
+        if not strata:
+            self.errors.append("至少填写一类机构的抽取比例或家数")
+        numbers = {}
+        for label, text in (("每组人数", self.team_size), ("每人任务上限", self.max_per_inspector)):
+            if not text.strip().isdigit():
+                self.errors.append(f"{label}应为整数")
+            else:
+                numbers[label] = int(text)
+        values = [v.strip() for v in self.public_random.replace("，", ",").replace("\n", ",").split(",") if v.strip()]
+        if with_random and not values:
+            self.errors.append("请填写公开随机数（如某期福利彩票开奖号码）")
+        if self.errors:
+            return None
+        plan = {"plan_id": self.plan_id.strip(), "strata": strata, "team_size": numbers["每组人数"],
+                "max_assignments_per_inspector": numbers["每人任务上限"], "risk_weighted": self.risk_weighted,
+                "include_followups": self.include_followups}
+        if with_random:
+            plan["public_random"] = values
+        return plan
+
+    def _call(self, action) -> Any:
+        try:
+            return action()
+        except BureauRefused as exc:
+            self.errors = [f"{e['field']}: {e['message']}" for e in exc.detail.get("errors", [])] or [exc.message]
+        except BureauUnreachable as exc:
+            self.errors = [_refusal_text(exc)]
+        return None
+
+    def commit(self) -> None:
+        plan = self.plan(with_random=False)
+        if plan is not None:
+            self.commitment = self._call(lambda: self.client.commit_plan(plan))
+            if self.commitment:
+                self.message = f"已承诺：请在公开随机数产生之前公布承诺值 {self.commitment['commitment_hash']}"
+
+    def run_preview(self) -> None:
+        plan = self.plan(with_random=True)
+        if plan is not None:
+            self.preview = self._call(lambda: self.client.run_draw(plan, dry_run=True))
+
+    def publish(self) -> None:
+        plan = self.plan(with_random=True)
+        if plan is not None:
+            self.published = self._call(lambda: self.client.run_draw(plan, dry_run=False))
+            if self.published:
+                n = len(self.published["transcript"]["selected"])
+                self.message = f"已下达 {n} 项检查任务；抽取记录哈希 {self.published['transcript_hash']}"
+
+    @property
+    def warnings(self) -> list[str]:
+        return (self.preview or {}).get("transcript", {}).get("warnings", [])
+
+
+@dataclass
+class CoverageViewModel:
+    client: StaffClient
+    report: dict[str, Any] | None = None
+    message: str = ""
+
+    def load(self) -> None:
+        try:
+            self.report = self.client.coverage()
+        except (BureauRefused, BureauUnreachable) as exc:
+            self.message = _refusal_text(exc)
+
+
+def qr_png(text: str) -> bytes:
+    image = qrcode.make(text, box_size=8, border=2)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+@dataclass
+class EnrollTokenViewModel:
+    client: StaffClient
+    token: str = ""
+    inspector_code: str = ""
+    message: str = ""
+
+    def issue(self, inspector_code: str) -> None:
+        try:
+            answer = self.client.enroll_token(inspector_code.strip())
+        except (BureauRefused, BureauUnreachable) as exc:
+            self.token, self.message = "", _refusal_text(exc)
+            return
+        self.token, self.inspector_code = answer["token"], answer["inspector_code"]
+        self.message = f"人员 {self.inspector_code} 的注册码（72 小时内有效，仅可使用一次）"
+
+    def qr(self) -> bytes:
+        return qr_png(f"{self.client.server_url}#enroll={self.token}")

@@ -1,0 +1,252 @@
+"""The supervisor's (科室负责人) screens: sign-in, registry import, the 双随机 draw, coverage, enrollment tokens."""
+
+from __future__ import annotations
+
+import flet as ft
+import flet_charts as fch
+
+from inspector_app.supervisor_vm import (
+    KIND_LABELS,
+    REGISTRY_LABELS,
+    CoverageViewModel,
+    DrawViewModel,
+    EnrollTokenViewModel,
+    LoginViewModel,
+    RegistryImportViewModel,
+)
+from inspector_app.views.common import Route, UiContext, banner, big_button, page_view
+
+
+def _server_url(ctx: UiContext) -> str:
+    identity = ctx.state.identity
+    return ctx.state.server_url or (identity.server_url if identity else "")
+
+
+def _signed_in(ctx: UiContext):
+    """The staff client of this browser session, or None (the caller sends the user to sign in)."""
+    return ctx.flash.get("staff")
+
+
+def _vm(ctx: UiContext, key: str, factory):
+    """One view-model per screen per session, so a re-render keeps what the user typed."""
+    if key not in ctx.flash:
+        ctx.flash[key] = factory()
+    return ctx.flash[key]
+
+
+def login_view(ctx: UiContext) -> ft.View:
+    vm: LoginViewModel = _vm(ctx, "login_vm", lambda: LoginViewModel(_server_url(ctx)))
+    server = ft.TextField(label="局端地址", value=vm.server_url, text_size=18)
+    username = ft.TextField(label="账号", text_size=18, autofocus=True)
+    password = ft.TextField(label="密码", password=True, can_reveal_password=True, text_size=18)
+
+    def on_login(_e) -> None:
+        vm.server_url = server.value.strip()
+        client = vm.login(username.value or "", password.value or "")
+        if client is not None:
+            ctx.flash["staff"] = client
+            ctx.go("/supervisor")
+        else:
+            ctx.render()
+
+    return page_view("/staff/login", "局端人员登录", [
+        server, username, password, big_button("登录", on_login), banner(vm.message, True),
+    ], back_to="/", ctx=ctx)
+
+
+def menu_view(ctx: UiContext) -> ft.View:
+    client = _signed_in(ctx)
+    if client is None:
+        return login_view(ctx)
+    entries = [("名录库导入", "/supervisor/registry", ft.Icons.UPLOAD_FILE),
+               ("双随机抽查", "/supervisor/draw", ft.Icons.CASINO),
+               ("覆盖情况", "/supervisor/coverage", ft.Icons.BAR_CHART),
+               ("设备注册码", "/supervisor/tokens", ft.Icons.QR_CODE)]
+    tiles = [ft.Card(content=ft.ListTile(leading=ft.Icon(icon, size=32), title=ft.Text(label, size=20),
+                                         on_click=lambda _e, r=route: ctx.go(r), min_height=72))
+             for label, route, icon in entries]
+    who = f"{client.account['name']}（{client.account['role_label']}）"
+    return page_view("/supervisor", f"科室负责人工作台 · {who}", tiles, back_to="/", ctx=ctx)
+
+
+def registry_view(ctx: UiContext) -> ft.View:
+    client = _signed_in(ctx)
+    if client is None:
+        return login_view(ctx)
+    vm: RegistryImportViewModel = _vm(ctx, "registry_vm", lambda: RegistryImportViewModel(client))
+
+    def on_kind(e) -> None:
+        vm.kind, vm.data, vm.filename, vm.errors, vm.message, vm.imported = e.control.value, b"", "", [], "", None
+        ctx.render()
+
+    async def on_pick(_e) -> None:
+        files = await ft.FilePicker().pick_files(allowed_extensions=["csv", "xlsx"], file_type=ft.FilePickerFileType.CUSTOM,
+                                                 with_data=True, dialog_title="选择名录文件")
+        if files:
+            vm.choose(files[0].name, files[0].bytes or b"")
+            ctx.render()
+
+    def on_import(_e) -> None:
+        vm.run_import()
+        ctx.render()
+
+    kind = ft.Dropdown(label="名录类别", value=vm.kind, on_select=on_kind, text_size=18,
+                       options=[ft.DropdownOption(key=k, text=v) for k, v in REGISTRY_LABELS.items()])
+    controls: list[ft.Control] = [
+        ft.Text("支持 CSV（UTF-8 或 GBK）与 XLSX；任何一行有错误则整份文件不导入。", size=16),
+        kind,
+        ft.Row([big_button("选择文件", on_pick, icon=ft.Icons.FOLDER_OPEN),
+                big_button("导入", on_import if vm.can_import else None, icon=ft.Icons.CHECK)]),
+        banner(vm.message, bool(vm.errors)),
+    ]
+    if vm.errors:
+        controls.append(ft.DataTable(
+            columns=[ft.DataColumn(ft.Text(h)) for h in ("行号", "列", "内容", "问题")],
+            rows=[ft.DataRow(cells=[ft.DataCell(ft.Text(str(e["line"]))), ft.DataCell(ft.Text(e["column"])),
+                                    ft.DataCell(ft.Text(str(e["value"]))), ft.DataCell(ft.Text(e["message"]))])
+                  for e in vm.errors[:500]],
+        ))
+    return page_view("/supervisor/registry", "名录库导入", controls, back_to="/supervisor", ctx=ctx)
+
+
+def draw_view(ctx: UiContext) -> ft.View:
+    client = _signed_in(ctx)
+    if client is None:
+        return login_view(ctx)
+    vm: DrawViewModel = _vm(ctx, "draw_vm", lambda: DrawViewModel(client))
+
+    def bind(attr: str):
+        def handler(e) -> None:
+            setattr(vm, attr, e.control.value)
+        return handler
+
+    def stratum_row(s) -> ft.Control:
+        def on_mode(e) -> None:
+            s.mode = e.control.value
+        def on_value(e) -> None:
+            s.value = e.control.value
+        return ft.Row([
+            ft.Text(KIND_LABELS[s.kind], size=18, width=180),
+            ft.Dropdown(value=s.mode, width=140, on_select=on_mode,
+                        options=[ft.DropdownOption(key="ratio", text="按比例"), ft.DropdownOption(key="count", text="按家数")]),
+            ft.TextField(value=s.value, label="比例（如 0.10）或家数", width=240, on_change=on_value,
+                         text_size=18),
+        ])
+
+    def act(method):
+        def handler(_e) -> None:
+            method()
+            ctx.render()
+        return handler
+
+    controls: list[ft.Control] = [
+        ft.TextField(label="计划编号", value=vm.plan_id, on_change=bind("plan_id"), text_size=18),
+        ft.Text("各类机构抽取比例或家数（留空则不抽）", size=18, weight=ft.FontWeight.BOLD),
+        *[stratum_row(s) for s in vm.strata],
+        ft.Row([
+            ft.TextField(label="每组检查人员数（≥2）", value=vm.team_size, on_change=bind("team_size"), width=220),
+            ft.TextField(label="每人任务上限", value=vm.max_per_inspector, on_change=bind("max_per_inspector"), width=220),
+        ]),
+        ft.Switch(label="按风险分加权（风险越高，被抽中的机会越大）", value=vm.risk_weighted, on_change=bind("risk_weighted")),
+        ft.Switch(label="纳入回头看（整改未销号的机构先行列入）", value=vm.include_followups, on_change=bind("include_followups")),
+        big_button("承诺计划（公布承诺值）", act(vm.commit), icon=ft.Icons.LOCK),
+        ft.TextField(label="公开随机数（承诺之后产生，如某期彩票开奖号码，用逗号或换行分隔）", value=vm.public_random,
+                     multiline=True, on_change=bind("public_random"), text_size=18),
+        ft.Row([big_button("预览抽取结果", act(vm.run_preview), filled=False, icon=ft.Icons.PREVIEW),
+                big_button("发布并下达任务", act(vm.publish), icon=ft.Icons.SEND)]),
+        banner("\n".join(vm.errors), True),
+        banner(vm.message, False),
+    ]
+    if vm.preview and vm.commitment is None and not vm.preview["transcript"].get("committed"):
+        controls.append(banner("警告：此计划未事先承诺，抽取结果的公正性无法向公众证明", True))
+    for warning in vm.warnings:
+        controls.append(banner(f"警告：{warning}", True))
+    if vm.preview:
+        transcript = vm.preview["transcript"]
+        controls.append(ft.Text(f"预览：抽中 {len(transcript['selected'])} 家（抽取记录哈希 {vm.preview['transcript_hash'][:16]}…）",
+                                size=18, weight=ft.FontWeight.BOLD))
+        controls.append(ft.DataTable(
+            columns=[ft.DataColumn(ft.Text(h)) for h in ("机构编码", "类别", "检查组", "来源")],
+            rows=[ft.DataRow(cells=[ft.DataCell(ft.Text(s["institution"])),
+                                    ft.DataCell(ft.Text(KIND_LABELS.get(s["stratum"], s["stratum"]))),
+                                    ft.DataCell(ft.Text("、".join(s["team"]))),
+                                    ft.DataCell(ft.Text("回头看" if s["reason"] == "followup" else "随机"))])
+                  for s in transcript["selected"]],
+        ))
+        recusals = transcript.get("recusals", [])
+        if recusals:
+            controls.append(ft.Text(f"回避 {len(recusals)} 人次", size=18, weight=ft.FontWeight.BOLD))
+            controls.append(ft.DataTable(
+                columns=[ft.DataColumn(ft.Text(h)) for h in ("检查人员", "机构", "原因")],
+                rows=[ft.DataRow(cells=[ft.DataCell(ft.Text(r["inspector"])), ft.DataCell(ft.Text(r["institution"])),
+                                        ft.DataCell(ft.Text(r["reason"]))]) for r in recusals[:200]],
+            ))
+    return page_view("/supervisor/draw", "双随机抽查", controls, back_to="/supervisor", ctx=ctx)
+
+
+def coverage_view(ctx: UiContext) -> ft.View:
+    client = _signed_in(ctx)
+    if client is None:
+        return login_view(ctx)
+    vm = CoverageViewModel(client)
+    vm.load()
+    if vm.report is None:
+        return page_view("/supervisor/coverage", "覆盖情况", [banner(vm.message, True)], back_to="/supervisor", ctx=ctx)
+    r = vm.report
+    kinds = r["by_kind"]
+    top = max([k["total"] for k in kinds] + [1])
+    chart = fch.BarChart(
+        groups=[fch.BarChartGroup(x=i, rods=[
+            fch.BarChartRod(from_y=0, to_y=k["total"], width=22, color=ft.Colors.BLUE_100, tooltip=f"在册 {k['total']}"),
+            fch.BarChartRod(from_y=0, to_y=k["covered"], width=22, color=ft.Colors.GREEN_600, tooltip=f"已覆盖 {k['covered']}"),
+        ]) for i, k in enumerate(kinds)],
+        bottom_axis=fch.ChartAxis(labels=[fch.ChartAxisLabel(value=i, label=ft.Text(k["name"], size=14))
+                                          for i, k in enumerate(kinds)], label_size=40),
+        left_axis=fch.ChartAxis(label_size=40),
+        max_y=top * 1.1, height=300, interactive=True,
+    )
+    controls: list[ft.Control] = [
+        ft.Text(f"三年全覆盖进度：{r['covered']} / {r['total']}（{r['progress_percent']}%），截至 {r['as_of']}", size=20),
+        ft.ProgressBar(value=r["covered"] / r["total"] if r["total"] else 0, height=12),
+        ft.Text("按机构类别（浅色：在册；深色：三年内已检查）", size=16),
+        chart,
+        ft.Text("按区划", size=18, weight=ft.FontWeight.BOLD),
+        ft.DataTable(columns=[ft.DataColumn(ft.Text(h)) for h in ("区划代码", "在册", "已覆盖")],
+                     rows=[ft.DataRow(cells=[ft.DataCell(ft.Text(g["region"])), ft.DataCell(ft.Text(str(g["total"]))),
+                                             ft.DataCell(ft.Text(str(g["covered"])))]) for g in r["by_region"]]),
+        ft.Text(f"逾期未检查 {r['overdue']} 家", size=18, weight=ft.FontWeight.BOLD, color=ft.Colors.RED_800),
+        ft.DataTable(columns=[ft.DataColumn(ft.Text(h)) for h in ("机构编码", "名称", "上次检查", "应检日期")],
+                     rows=[ft.DataRow(cells=[ft.DataCell(ft.Text(o["code"])), ft.DataCell(ft.Text(o["name"])),
+                                             ft.DataCell(ft.Text(o["last_inspected"] or "从未检查")),
+                                             ft.DataCell(ft.Text(o["due_date"] or "—"))])
+                           for o in r["overdue_institutions"][:200]]),
+    ]
+    return page_view("/supervisor/coverage", "覆盖情况", controls, back_to="/supervisor", ctx=ctx)
+
+
+def tokens_view(ctx: UiContext) -> ft.View:
+    client = _signed_in(ctx)
+    if client is None:
+        return login_view(ctx)
+    vm: EnrollTokenViewModel = _vm(ctx, "token_vm", lambda: EnrollTokenViewModel(client))
+    code = ft.TextField(label="人员编号", value=vm.inspector_code, text_size=18)
+
+    def on_issue(_e) -> None:
+        vm.issue(code.value or "")
+        ctx.render()
+
+    controls: list[ft.Control] = [code, big_button("生成注册码", on_issue, icon=ft.Icons.QR_CODE),
+                                  banner(vm.message, not vm.token)]
+    if vm.token:
+        controls += [ft.Image(src=vm.qr(), width=280, height=280), ft.Text(vm.token, size=20, selectable=True)]
+    return page_view("/supervisor/tokens", "设备注册码", controls, back_to="/supervisor", ctx=ctx)
+
+
+ROUTES = [
+    Route(r"^/staff/login$", login_view),
+    Route(r"^/supervisor$", menu_view),
+    Route(r"^/supervisor/registry$", registry_view, parent="/supervisor"),
+    Route(r"^/supervisor/draw$", draw_view, parent="/supervisor"),
+    Route(r"^/supervisor/coverage$", coverage_view, parent="/supervisor"),
+    Route(r"^/supervisor/tokens$", tokens_view, parent="/supervisor"),
+]

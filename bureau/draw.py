@@ -490,6 +490,11 @@ def _draw_teams(plan: dict[str, Any], snapshot: dict[str, list], selector: Selec
 # ---- verification ----------------------------------------------------------------------------------------------
 
 
+def transcript_hash(transcript: dict[str, Any]) -> str:
+    """The hash published for a transcript: everything but the wall-clock time it was drawn at."""
+    return content_hash({k: v for k, v in transcript.items() if k != "drawn_at"})
+
+
 def verify_transcript(transcript: Any, *, limit: int = 20) -> list[str]:
     """Re-run the draw from the transcript alone; every difference as `path: 说明`. Empty means it reproduces."""
     if not isinstance(transcript, dict) or transcript.get("format") != FORMAT:

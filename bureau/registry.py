@@ -24,10 +24,9 @@ from typing import Any
 from sqlmodel import Session, select
 
 from bureau.assignments import utc_iso
-from bureau.draw import DrawError, PlanError, kind_names, make_commitment, run_draw, validate_plan
+from bureau.draw import DrawError, kind_names, make_commitment, transcript_hash
 from bureau.models import (Conflict, DrawCommitment, DrawRecord, Inspector, Institution, RectificationOrder,
                            RegistryChange, RegistryImport)
-from sync.canonical import content_hash
 
 REGISTRY_KINDS = ("institutions", "inspectors", "conflicts")
 REQUIRED_COLUMNS = {
@@ -534,23 +533,12 @@ def stored_commitment(session: Session, plan_id: str) -> dict[str, str] | None:
     return _commitment_dict(row) if row is not None else None
 
 
-def draw_on_current_registry(session: Session, plan: dict[str, Any]) -> dict[str, Any]:
-    """The transcript `plan` gives on the registry as it is now, checked against its commitment if it has one.
-
-    Writes nothing: this is the preview a screen shows, and what `draw run` then issues. Raises PlanError or DrawError.
-    """
-    errors = validate_plan(plan)
-    if errors:
-        raise PlanError(errors)
-    return run_draw(plan, load_snapshot(session), stored_commitment(session, plan["plan_id"]))
-
-
 def draw_recorded(session: Session, plan_id: str) -> bool:
     return session.get(DrawRecord, plan_id) is not None
 
 
 def record_draw(session: Session, transcript: dict[str, Any], now: datetime) -> DrawRecord:
-    row = DrawRecord(plan_id=transcript["plan_id"], transcript_hash=content_hash(transcript),
+    row = DrawRecord(plan_id=transcript["plan_id"], transcript_hash=transcript_hash(transcript),
                      selected=len(transcript["selected"]), transcript=transcript, drawn_at=now)
     session.add(row)
     session.flush()

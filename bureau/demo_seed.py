@@ -1,0 +1,50 @@
+"""Seeding a demo bureau: the demo registries (福州, all four kinds), two staff accounts and a committed, drawn plan."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timezone
+from importlib import resources
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlmodel import Session, select
+
+from bureau import registry, staff
+from bureau.draws import perform_draw
+from bureau.models import Assignment, Institution
+
+DEMO_STAFF = [("zhuren", "郑主任", "supervisor"), ("shenhe", "黄审核", "reviewer")]
+DEMO_PLAN = {
+    "plan_id": "演示-2026-第四季度",
+    "strata": [{"kind": "hospital", "count": 2}, {"kind": "primary", "ratio": "0.25"},
+               {"kind": "private", "ratio": "0.25"}, {"kind": "pharmacy", "ratio": "0.34"}],
+    "team_size": 2,
+    "max_assignments_per_inspector": 4,
+    "risk_weighted": True,
+    "include_followups": True,
+}
+DEMO_PUBLIC_RANDOM = ["2026-11-20 福彩3D 3 9 4", "双色球 2026134 05 11 17 22 28 31 + 07"]
+
+
+def is_seeded(session: Session) -> bool:
+    return session.exec(select(Institution)).first() is not None
+
+
+def seed(session: Session, signing_key: Ed25519PrivateKey, staff_password: str) -> dict[str, Any]:
+    """Import the demo registries, create the staff accounts, commit and draw the demo plan. The caller commits."""
+    now = datetime.now(timezone.utc)
+    for kind in registry.REGISTRY_KINDS:
+        data = resources.files("bureau").joinpath("demo", f"{kind}.csv").read_bytes()
+        registry.import_registry(session, kind, data, f"{kind}.csv", now)
+    for username, name, role in DEMO_STAFF:
+        staff.add_account(session, username, name, role, staff_password)
+    registry.commit_plan(session, DEMO_PLAN, now)
+    transcript = perform_draw(session, {**DEMO_PLAN, "public_random": DEMO_PUBLIC_RANDOM}, now, signing_key)
+    return transcript
+
+
+def busiest_inspector(session: Session) -> str:
+    """The inspector with the most assignments: the demo tablet is theirs."""
+    counts = Counter(code for a in session.exec(select(Assignment)) for code in a.team)
+    return counts.most_common(1)[0][0]

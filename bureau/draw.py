@@ -128,7 +128,7 @@ def validate_plan(plan: Any, *, require_public_random: bool = True) -> list[dict
         if key in plan and not isinstance(plan[key], bool):
             bad(key, "应为 true 或 false")
     sources = plan.get("random_sources")
-    if sources is not None and (not isinstance(sources, list) or not all(isinstance(s, str) and s.strip() for s in sources)):
+    if sources is not None and not (isinstance(sources, list) and all(isinstance(s, str) and s.strip() for s in sources)):
         bad("random_sources", "应为字符串数组，逐项说明公开随机数的来源（如“2025-07-01 福利彩票双色球开奖号码”）")
     if require_public_random:
         _validate_public_random(plan.get("public_random"), sources if isinstance(sources, list) else None, bad)
@@ -189,7 +189,7 @@ def plan_hash(plan: dict[str, Any]) -> str:
 
 
 def registry_hashes(snapshot: dict[str, Any]) -> dict[str, Any]:
-    """`{"hash", "parts": {part: hash}}`; the registry hash covers the four part hashes, so a difference can be located."""
+    """`{"hash", "parts": {part: hash}}`; the registry hash covers the four part hashes, so differences can be located."""
     parts = {part: content_hash(snapshot[part]) for part in REGISTRY_PARTS}
     return {"hash": content_hash(parts), "parts": parts}
 
@@ -363,7 +363,8 @@ def commitment_problems(commitment: Any, plan: dict[str, Any], registry_hash: st
     return problems
 
 
-def run_draw(plan: dict[str, Any], snapshot: dict[str, Any], commitment: dict[str, Any] | None = None) -> dict[str, Any]:
+def run_draw(plan: dict[str, Any], snapshot: dict[str, Any],
+             commitment: dict[str, Any] | None = None) -> dict[str, Any]:
     """The transcript of the draw (without `drawn_at`, which the caller adds).
 
     `commitment` is the stored commitment for this plan, or None when it was never committed (the transcript then
@@ -408,10 +409,10 @@ def _transcript(plan: dict[str, Any], snapshot: dict[str, list], registry: dict[
 def _draw_institutions(plan: dict[str, Any], snapshot: dict[str, list],
                        selector: Selector) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     kind_of = {row[0]: row[1] for row in snapshot["institutions"]}
-    followups = [code for code in snapshot["followups"] if code in kind_of] if plan.get("include_followups", True) else []
     unknown = [code for code in snapshot["followups"] if code not in kind_of]
     if unknown:
         raise DrawError(f"registry.followups: 回头看机构不在在册机构名录中：{'、'.join(unknown[:5])}")
+    followups = snapshot["followups"] if plan.get("include_followups", True) else []
     followup_set = set(followups)
     selected = [{"institution": code, "stratum": kind_of[code], "team": [], "reason": "followup"} for code in followups]
     names = kind_names()

@@ -14,12 +14,6 @@ from sqlmodel import Session
 from bureau.assignments import issue_assignments, utc_iso
 from bureau.draw import DrawError, run_draw
 from bureau.registry import draw_recorded, load_snapshot, record_draw, stored_commitment
-from sync.canonical import content_hash
-
-
-def transcript_hash(transcript: dict[str, Any]) -> str:
-    """The hash published for a transcript: everything but the wall-clock time it was drawn at."""
-    return content_hash({k: v for k, v in transcript.items() if k != "drawn_at"})
 
 
 def perform_draw(session: Session, plan: dict[str, Any], now: datetime,

@@ -193,9 +193,11 @@ def rotate_keys(settings: BureauSettings, passphrase: bytes, *, shares: int = DE
     return kit
 
 
-def recover_keys(settings: BureauSettings, share_lines: Sequence[str], new_passphrase: bytes) -> list[str]:
+def recover_keys(settings: BureauSettings, share_lines: Sequence[str],
+                 new_passphrase: bytes) -> tuple[list[str], list[str]]:
     """Rebuild keys from recovery shares (lines of several keys may be mixed) and store each one again under
-    `new_passphrase`, in the file that holds that key id. Returns the recovered key ids."""
+    `new_passphrase`, in the file that holds that key id. Returns (recovered key ids, key files not recovered:
+    those still need their own shares, or the old passphrase)."""
     text = _text(new_passphrase)
     by_key: dict[str, list[str]] = {}
     for line in (raw.strip() for raw in share_lines):
@@ -217,4 +219,4 @@ def recover_keys(settings: BureauSettings, share_lines: Sequence[str], new_passp
             raise KeystoreError(f"密钥 {kid} 不属于本机构的密钥文件（{keys_dir(settings)}）")
         _write_json(by_id[kid], sync_keys.encrypt_private_key(key, text))
         recovered.append(kid)
-    return recovered
+    return recovered, sorted(path.name for kid, path in by_id.items() if kid not in recovered)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from typing import Any, Optional
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -140,18 +140,6 @@ class AssignmentMember(SQLModel, table=True):
     inspector_code: str = Field(primary_key=True, index=True)
 
 
-# ---- Received inspections (plain JSON until sealed sync lands) ------------------------------------------------
-
-
-class Submission(SQLModel, table=True):
-    id: str = Field(primary_key=True)  # the inspection's record id
-    assignment_id: str = Field(index=True)
-    inspector_code: str
-    content_hash: str
-    payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
-    received_at: datetime = Field(default_factory=utcnow)
-
-
 class Counter(SQLModel, table=True):
     """Named monotonic counters (e.g. the assignment change sequence)."""
 
@@ -202,3 +190,101 @@ class StaffSession(SQLModel, table=True):
     token_hash: str = Field(primary_key=True)
     username: str = Field(index=True)
     expires_at: datetime
+
+
+# ---- Sealed sync: received records and blobs, the transparency log (bureau/ingest.py, bureau/transparency.py) ---
+
+
+class ReceivedRecord(SQLModel, table=True):
+    """An accepted inspection record, exactly as signed (a correction is a new version, never an edit)."""
+
+    record_id: str = Field(primary_key=True)
+    version: int = Field(primary_key=True)
+    record_hash: str
+    previous_hash: Optional[str] = None
+    device_id: str = Field(index=True)
+    assignment_id: str = Field(index=True)
+    institution_code: str = Field(index=True)
+    template_pin: str  # "template id@hash" the answers were given against
+    signers: list[str] = Field(sa_column=Column(JSON, nullable=False))  # inspector codes
+    signatures: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
+    record: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    sealed_bytes: int  # size of the envelope as received
+    score_claimed: Optional[str] = None  # what the tablet showed (decimal string)
+    score_computed: Optional[str] = None  # recomputed here from the raw answers with the pinned template
+    critical: bool = False
+    score_mismatch: bool = False
+    log_index: int = Field(sa_column=Column(BigInteger, nullable=False, unique=True))
+    received_at: datetime = Field(default_factory=utcnow)
+
+
+class RecordBlob(SQLModel, table=True):
+    """A record's blob manifest: which blobs the record names (and so which uploads the bureau expects)."""
+
+    record_id: str = Field(primary_key=True)
+    version: int = Field(primary_key=True)
+    sha256: str = Field(primary_key=True, index=True)
+    size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    media_type: str
+
+
+class StoredBlob(SQLModel, table=True):
+    """A blob held under `<data>/blobs/`, content-addressed: one file per hash however many records name it."""
+
+    sha256: str = Field(primary_key=True)
+    size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    media_type: str
+    stored_at: datetime = Field(default_factory=utcnow)
+
+
+class BlobUpload(SQLModel, table=True):
+    """A resumable upload in progress: the sealed header and how many chunks are durably received."""
+
+    sha256: str = Field(primary_key=True)
+    device_id: str = Field(primary_key=True)
+    header: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    received_chunks: int = 0
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Rejection(SQLModel, table=True):
+    """A refused record or blob, with its reason code (the device shows the reason to the inspector)."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    device_id: str = Field(index=True)
+    subject: str  # record id or blob hash
+    reason: str
+    message: str
+    received_at: datetime = Field(default_factory=utcnow)
+
+
+class LogLeaf(SQLModel, table=True):
+    """The merkle log, one row per accepted record version (RFC 6962 leaf hash over record id and hash)."""
+
+    leaf_index: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    record_id: str
+    version: int
+    leaf_hash: str  # hex
+    appended_at: datetime = Field(default_factory=utcnow)
+
+
+class SignedTreeHead(SQLModel, table=True):
+    """Every tree head the bureau signed (one per size), so a receipt can be given again unchanged."""
+
+    size: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    root: str  # hex
+    timestamp: int = Field(sa_column=Column(BigInteger, nullable=False))  # ms since the epoch
+    signature: str  # base64 Ed25519
+
+
+class CorrectionRequest(SQLModel, table=True):
+    """A reviewer's request that the inspectors send a corrected version; devices pull these by `seq`."""
+
+    id: str = Field(primary_key=True)
+    record_id: str = Field(index=True)
+    version: int  # the version to be corrected
+    assignment_id: str = Field(index=True)
+    reason: str
+    status: str = "open"  # open | answered
+    requested_at: datetime = Field(default_factory=utcnow)
+    seq: int = Field(default=0, index=True)

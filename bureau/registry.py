@@ -34,6 +34,7 @@ REQUIRED_COLUMNS = {
     "inspectors": ("人员编号", "姓名", "执法证号", "区划代码"),
     "conflicts": ("人员编号", "机构编码", "原因"),
 }
+KIND_ALIASES = {"社会办医疗机构/诊所": "private", "社会办诊所": "private"}  # as DESIGN.md and some bureaus write it
 KIND_LABELS = {"institutions": "定点医药机构名录", "inspectors": "执法检查人员名录", "conflicts": "利益冲突登记"}
 
 INSTITUTION_CODE = re.compile(r"^[HP]\d{11}$")
@@ -106,7 +107,7 @@ def normalize_kind(value: str) -> str | None:
     names = kind_names()
     if text.lower() in names:
         return text.lower()
-    return next((kind for kind, name in names.items() if name == text), None)
+    return next((kind for kind, name in names.items() if name == text), KIND_ALIASES.get(text))
 
 
 # ---- reading files ---------------------------------------------------------------------------------------------
@@ -133,7 +134,8 @@ def read_table(data: bytes, filename: str, kind: str) -> Table:
     for line, cells in raw_rows:
         if line <= header_line or not any(cells):
             continue
-        table.rows.append((line, {name: (cells[n] if n < len(cells) else "") for n, name in enumerate(columns) if name}))
+        padded = cells + [""] * (len(columns) - len(cells))
+        table.rows.append((line, {name: padded[n] for n, name in enumerate(columns) if name}))
     return table
 
 
@@ -498,9 +500,11 @@ def load_snapshot(session: Session) -> dict[str, list]:
     active_inspectors = {row[0] for row in inspectors}
     conflicts = sorted(
         [inspector, institution, reason] for inspector, institution, reason in session.exec(
-            select(Conflict.inspector_code, Conflict.institution_code, Conflict.reason).where(Conflict.active == True))  # noqa: E712
+            select(Conflict.inspector_code, Conflict.institution_code, Conflict.reason)
+            .where(Conflict.active == True))  # noqa: E712
         if inspector in active_inspectors and institution in active_institutions)
-    open_orders = session.exec(select(RectificationOrder.institution_code).where(RectificationOrder.closed_at == None))  # noqa: E711
+    open_orders = session.exec(select(RectificationOrder.institution_code)
+                               .where(RectificationOrder.closed_at == None))  # noqa: E711
     followups = sorted({code for code in open_orders if code in active_institutions})
     return {"institutions": institutions, "inspectors": inspectors, "conflicts": conflicts, "followups": followups}
 

@@ -51,6 +51,14 @@ def open_signing_key(settings: BureauSettings) -> Ed25519PrivateKey:
         raise BureauStartError(str(exc)) from None
 
 
+def open_keys(settings: BureauSettings) -> keystore.BureauKeys:
+    """All the bureau's keys, decrypted with the operator passphrase; the server cannot open a record without them."""
+    try:
+        return keystore.open_keys(settings)
+    except keystore.KeystoreError as exc:
+        raise BureauStartError(str(exc)) from None
+
+
 def check_port_free(host: str, port: int) -> None:
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -1,4 +1,5 @@
-"""The tablet's operations over its store and the bureau client: enroll, pull assignments, keep answers, push.
+"""The tablet's operations over its store and the bureau client: enroll, pull assignments, keep answers, lock and
+queue signed records, sync.
 
 The view-models and the headless `yibao device …` commands both call these; nothing here knows about screens.
 """
@@ -9,16 +10,22 @@ import base64
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Sequence
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+import checklists
+from checklists import scoring
+from checklists.money import format_money
+from sync import outbox, protocol
 from sync.assignments import assignment_signature_valid
-from sync.client import BureauClient
-from inspector_app.store import Answer, DeviceAssignment, Identity, Inspection, utcnow
+from sync.canonical import content_hash
+from sync.client import BureauClient, BureauRefused, BureauUnreachable
+from sync.envelope import build_record, sign_record
+from inspector_app.store import Answer, DeviceAssignment, Identity, Inspection, identities, utcnow
 
 
 class DeviceError(Exception):
@@ -56,14 +63,21 @@ def enroll(engine: Engine, server_url: str, token: str, client: BureauClient | N
                                       serialization.NoEncryption()),
         bureau_signing_key=answer["bureau_signing_key"],
     )
+    outbox.open_outbox(engine)
     with Session(engine) as session:
         session.merge(identity)
+        outbox.pin_bureau_keys(session, answer["bureau_signing_key"], answer["bureau_sealing_key"])
         session.commit()
     return identity
 
 
+def signing_key(identity: Identity) -> Ed25519PrivateKey:
+    """The inspector's signing key on this tablet: the one place that reads it from the store."""
+    return Ed25519PrivateKey.from_private_bytes(identity.private_key)
+
+
 def client_for(identity: Identity) -> BureauClient:
-    return BureauClient(identity.server_url, Ed25519PrivateKey.from_private_bytes(identity.private_key), identity.key_id)
+    return BureauClient(identity.server_url, signing_key(identity), identity.key_id)
 
 
 def pinned_bureau_key(identity: Identity) -> Ed25519PublicKey:
@@ -154,47 +168,112 @@ def answers_of(engine: Engine, inspection_id: str) -> dict[str, Answer]:
         return {a.item_id: a for a in session.exec(select(Answer).where(Answer.inspection_id == inspection_id))}
 
 
-def finish(engine: Engine, inspection_id: str) -> None:
-    with Session(engine) as session:
-        inspection = session.get(Inspection, inspection_id)
-        if inspection.status == "draft":
-            inspection.status = "finished"
-            inspection.updated_at = utcnow()
-            session.add(inspection)
-            session.commit()
+@dataclass(frozen=True)
+class Evidence:
+    """A photo (or other blob) attached to a checklist item of an inspection."""
+
+    item_id: str
+    blob: outbox.BlobSource
 
 
-def record_of(engine: Engine, inspection_id: str) -> dict[str, Any]:
-    """The plain JSON form of a finished inspection, as pushed to the bureau."""
+def _iso(moment: datetime) -> str:
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(timezone.utc).isoformat()
+
+
+def record_of(engine: Engine, inspection_id: str, evidence: Sequence[Evidence] = (),
+              locked_at: datetime | None = None) -> dict[str, Any]:
+    """The record fields of an inspection as it is locked and signed (`build_record` adds the blob manifest).
+    The score is the one the tablet showed; the bureau recomputes it from the raw answers."""
     with Session(engine) as session:
         inspection = session.get(Inspection, inspection_id)
         assignment = session.get(DeviceAssignment, inspection.assignment_id)
-        rows = session.exec(select(Answer).where(Answer.inspection_id == inspection_id).order_by(Answer.item_id))
-        return {
-            "record_id": inspection.id,
-            "assignment_id": inspection.assignment_id,
-            "institution_code": assignment.institution_code,
-            "inspector_code": inspection.inspector_code,
-            "template_id": inspection.template_id,
-            "template_hash": inspection.template_hash,
-            "answers": {a.item_id: {"result": a.result, "note": a.note, "amount_yuan": a.amount_yuan} for a in rows},
-            "finished_at": inspection.updated_at.replace(tzinfo=inspection.updated_at.tzinfo or timezone.utc).isoformat(),
-        }
+        rows = list(session.exec(select(Answer).where(Answer.inspection_id == inspection_id).order_by(Answer.item_id)))
+    photos: dict[str, list[str]] = {}
+    for item in evidence:
+        photos.setdefault(item.item_id, []).append(item.blob.sha256)
+    answers = {a.item_id: {"result": a.result, "note": a.note, "amount_yuan": a.amount_yuan,
+                           **({"photos": photos[a.item_id]} if a.item_id in photos else {})} for a in rows}
+    template = checklists.resolve_template(f"{inspection.template_id}@{inspection.template_hash}")
+    result = scoring.score(template, answers)
+    return {
+        "record_id": inspection.id,
+        "version": 1,
+        "device_id": device_id_of(engine),
+        "assignment_id": inspection.assignment_id,
+        "institution_code": assignment.institution_code,
+        "inspector_code": inspection.inspector_code,
+        "team": list(assignment.team),
+        "template_id": inspection.template_id,
+        "template_hash": inspection.template_hash,
+        "answers": answers,
+        "findings": [{"item_id": f.item.id, "category": f.item.category, "severity": f.item.severity,
+                      "amount_yuan": None if f.amount_yuan is None else format_money(f.amount_yuan)}
+                     for f in result.failed],
+        "score": {"value": None if result.score is None else str(result.score), "critical": result.critical},
+        "created_at": _iso(inspection.created_at),
+        "locked_at": _iso(locked_at or utcnow()),
+    }
 
 
-def push_finished(engine: Engine, identity: Identity, client: BureauClient | None = None) -> int:
-    """Send every finished inspection; mark it sent only after the bureau acknowledged it."""
-    client = client or client_for(identity)
+def finish(engine: Engine, inspection_id: str, evidence: Sequence[Evidence] = (),
+           signers: Sequence[Identity] | None = None) -> None:
+    """Lock the inspection and queue its record, signed by `signers` (default: every inspector of the assignment's
+    team enrolled on this tablet) and sealed to the bureau, in one transaction: a locked inspection is always in the
+    outbox, and an inspection that changed while it was being signed is not locked."""
+    outbox.open_outbox(engine)
     with Session(engine) as session:
-        pending = list(session.exec(select(Inspection).where(Inspection.status == "finished",
-                                                              Inspection.inspector_code == identity.inspector_code)))
-    sent = 0
-    for inspection in pending:
-        client.submit(inspection.id, inspection.assignment_id, record_of(engine, inspection.id))
-        with Session(engine) as session:
-            row = session.get(Inspection, inspection.id)
-            row.status, row.sent_at = "sent", datetime.now(timezone.utc)
-            session.add(row)
-            session.commit()
-        sent += 1
-    return sent
+        inspection = session.get(Inspection, inspection_id)
+        if inspection is None:
+            raise DeviceError("检查记录不存在")
+        if inspection.status != "draft":
+            return
+        team, edited_at = set(session.get(DeviceAssignment, inspection.assignment_id).team), inspection.updated_at
+    chosen = {i.inspector_code: i for i in reversed(signers if signers is not None else identities(engine))
+              if i.inspector_code in team}
+    if not chosen:
+        raise DeviceError("本机没有该检查组成员的签名密钥，无法完成检查")
+    blobs = list({item.blob.sha256: item.blob for item in evidence}.values())
+    locked_at = utcnow()
+    record = build_record(record_of(engine, inspection_id, evidence, locked_at), outbox.manifest(blobs))
+    record_hash = content_hash(record)
+    signatures = [sign_record(record_hash, signing_key(i), code) for code, i in sorted(chosen.items())]
+    with Session(engine) as session:
+        inspection = session.get(Inspection, inspection_id)
+        if inspection.status != "draft" or inspection.updated_at != edited_at:
+            raise DeviceError("检查记录在签名时被修改，请重新完成")
+        inspection.status, inspection.updated_at = "finished", locked_at
+        session.add(inspection)
+        try:
+            outbox.enqueue(session, record, signatures, blobs)
+        except outbox.OutboxError as exc:
+            raise DeviceError(exc.message_zh) from None
+        session.commit()
+
+
+def sync(engine: Engine, timeout: float = 60.0, **options: Any) -> protocol.SyncReport:
+    """Send the outbox (`sync.protocol.run`, `options` passed on), mark inspections sent once their receipts
+    verified, follow bureau key rotations into every identity's pin, then pull each inspector's assignments."""
+    known = identities(engine)
+    if not known:
+        raise DeviceError("本设备尚未注册检查人员")
+    report = protocol.run(engine, client_for(known[0]), timeout=timeout, **options)
+    with Session(engine) as session:
+        pin = session.get(outbox.BureauPin, 1)
+        sent = set(session.exec(select(outbox.OutboxRecord.record_id).where(outbox.OutboxRecord.state == "sent")))
+        for inspection in session.exec(select(Inspection).where(Inspection.status == "finished")):
+            if inspection.id in sent:
+                inspection.status, inspection.sent_at = "sent", utcnow()
+                session.add(inspection)
+        for identity in session.exec(select(Identity)):
+            if pin is not None and identity.bureau_signing_key != pin.signing_public:
+                identity.bureau_signing_key = pin.signing_public
+                session.add(identity)
+        session.commit()
+    if report.error is None:
+        for identity in identities(engine):
+            try:
+                pull_assignments(engine, identity)
+            except (BureauUnreachable, BureauRefused) as exc:
+                report.error, report.reason = f"任务更新失败：{exc}", "assignments_pull_failed"
+                break
+    return report

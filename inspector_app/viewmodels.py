@@ -16,6 +16,7 @@ from inspector_app import device
 from inspector_app.store import Identity, identities, open_store
 from sync.client import BureauRefused, BureauUnreachable
 
+SYNC_TIMEOUT_SECONDS = 20
 RESULT_LABELS = {"pass": "符合", "fail": "不符合", "na": "不适用"}
 
 
@@ -81,17 +82,19 @@ class HomeViewModel:
                               a.institution_address, status, answered, total)
 
     def sync(self) -> str:
-        identity = self.state.identity
-        if identity is None:
+        """Send the outbox; say what was sent, what the bureau refused (and why), and what is still waiting."""
+        if self.state.identity is None:
             return "本设备尚未注册检查人员"
-        try:
-            sent = device.push_finished(self.state.engine, identity)
-        except BureauUnreachable:
-            return "无法连接局端，记录保留在本机，稍后再同步"
-        except BureauRefused as exc:
-            return f"局端拒收：{exc.message}"
+        report = device.sync(self.state.engine, timeout=SYNC_TIMEOUT_SECONDS)
         self.refresh()
-        return f"已同步 {sent} 份检查记录" if sent else "没有待同步的检查记录"
+        parts = [f"已同步 {report.records_sent} 份检查记录"] if report.records_sent else []
+        if report.set_aside:
+            parts.append(f"{len(report.set_aside)} 份记录被局端拒收：" + "；".join(m["message"] for m in report.set_aside))
+        if report.unverified:
+            parts.append(f"{len(report.unverified)} 份记录的局端回执无法验证，已保留待重试")
+        if report.error:
+            parts.append(report.error if report.reason != "timeout" else "无法连接局端，记录保留在本机，稍后再同步")
+        return "；".join(parts) or "没有待同步的检查记录"
 
 
 @dataclass

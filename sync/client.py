@@ -49,10 +49,14 @@ class BureauClient:
         self.timeout = timeout
 
     def _send(self, method: str, path: str, params: dict[str, Any] | None = None, body: Any = None,
-              signed: bool = True) -> Any:
+              signed: bool = True, raw: bytes | None = None) -> Any:
+        """`body` goes as canonical JSON, `raw` as application/octet-stream."""
         path_qs = path + (f"?{urlencode(params)}" if params else "")
-        data = canonical_bytes(body) if body is not None else b""
-        headers = {"Content-Type": "application/json"} if body is not None else {}
+        if raw is not None:
+            data, headers = raw, {"Content-Type": "application/octet-stream"}
+        else:
+            data = canonical_bytes(body) if body is not None else b""
+            headers = {"Content-Type": "application/json"} if body is not None else {}
         if signed:
             assert self.key is not None and self.key_id is not None, "signed call on an unenrolled client"
             headers.update(sign_request(self.key, self.key_id, method, path_qs, data))
@@ -77,6 +81,19 @@ class BureauClient:
     def pull_assignments(self, since: int) -> dict[str, Any]:
         return self._send("GET", "/v1/assignments", params={"since": since})
 
-    def submit(self, record_id: str, assignment_id: str, record: dict[str, Any]) -> dict[str, Any]:
-        return self._send("POST", "/v1/submissions", body={"id": record_id, "assignment_id": assignment_id,
-                                                          "record": record})
+    # --- sealed sync (see bureau/api/routes_sync.py) ---
+
+    def put_record(self, record_id: str, envelope: dict[str, Any]) -> dict[str, Any]:
+        return self._send("PUT", f"/v1/records/{record_id}", body=envelope)
+
+    def put_blob_header(self, sha256: str, header: dict[str, Any]) -> dict[str, Any]:
+        return self._send("PUT", f"/v1/blobs/{sha256}", body=header)
+
+    def put_blob_chunk(self, sha256: str, index: int, chunk: bytes) -> dict[str, Any]:
+        return self._send("PUT", f"/v1/blobs/{sha256}/chunks/{index}", raw=chunk)
+
+    def pull_updates(self, since: int) -> dict[str, Any]:
+        return self._send("GET", "/v1/sync/pull", params={"since": since})
+
+    def log_consistency(self, first: int, second: int) -> dict[str, Any]:
+        return self._send("GET", "/v1/log/consistency", params={"first": first, "second": second})

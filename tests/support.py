@@ -136,3 +136,11 @@ def add_staff(settings: BureauSettings, username: str, role: str, inspector_code
 
 def demo_file(name: str) -> Path:
     return repo_root() / "bureau" / "demo" / name
+
+
+def start_app(home, server_url=None):
+    port = free_port()
+    args = [*YIBAO, "app", "--home", str(home), "--port", str(port)] + (["--server", server_url] if server_url else [])
+    proc = subprocess.Popen(args, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for_http(f"http://127.0.0.1:{port}/", proc=proc)
+    return proc, f"http://127.0.0.1:{port}/"

@@ -13,7 +13,7 @@ from bureau.models import Submission
 from inspector_app import device
 from inspector_app.store import open_store
 from tests.browser import chromium_page, open_app, screenshot
-from tests.support import YIBAO, free_port, stop, child_env, wait_for_http
+from tests.support import start_app, stop
 
 pytestmark = pytest.mark.browser
 
@@ -22,14 +22,6 @@ pytestmark = pytest.mark.browser
 def sqlite_only(bureau_db_url):
     if not bureau_db_url.startswith("sqlite"):
         pytest.skip("the browser walk runs once, on SQLite; the bureau API is covered on PostgreSQL elsewhere")
-
-
-def start_app(home, server_url=None):
-    port = free_port()
-    args = [*YIBAO, "app", "--home", str(home), "--port", str(port)] + (["--server", server_url] if server_url else [])
-    proc = subprocess.Popen(args, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    wait_for_http(f"http://127.0.0.1:{port}/", proc=proc)
-    return proc, f"http://127.0.0.1:{port}/"
 
 
 def test_answer_reload_finish_sync(sqlite_only, running_bureau, tmp_path):

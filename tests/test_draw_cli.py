@@ -40,7 +40,8 @@ def bureau(bureau_settings):
     engine = make_engine(bureau_settings.database_url)
     with Session(engine) as session:
         for kind in ("institutions", "inspectors", "conflicts"):
-            import_registry(session, kind, (DEMO / f"{kind}.csv").read_bytes(), f"{kind}.csv", datetime.now(timezone.utc))
+            data = (DEMO / f"{kind}.csv").read_bytes()
+            import_registry(session, kind, data, f"{kind}.csv", datetime.now(timezone.utc))
         session.commit()
     engine.dispose()
     return bureau_settings
@@ -72,7 +73,8 @@ def test_commit_then_run_issues_signed_assignments_that_match_a_verifiable_trans
     preview_transcript = json.loads((tmp_path / "preview.json").read_text(encoding="utf-8"))
     assert {k: v for k, v in transcript.items() if k != "drawn_at"} == \
            {k: v for k, v in preview_transcript.items() if k != "drawn_at"}
-    assert transcript["committed"] is True and transcript["commitment"]["commitment_hash"] == committed["commitment_hash"]
+    assert transcript["committed"] is True
+    assert transcript["commitment"]["commitment_hash"] == committed["commitment_hash"]
     assert [s["quota"] for s in transcript["strata"]] == [2, 2, 2, 3]
     assert summary["selected"] == summary["assignments_issued"] == 9
 
@@ -84,7 +86,8 @@ def test_commit_then_run_issues_signed_assignments_that_match_a_verifiable_trans
         assert {a.status for a in issued} == {"已下达"}
         assert all(assignment_signature_valid({**signed_content(a), "signature": a.signature}, public) for a in issued)
         assert len(session.exec(select(AssignmentMember)).all()) == 18
-        assert session.get(DrawRecord, PLAN["plan_id"]).selected == 9
+        record = session.get(DrawRecord, PLAN["plan_id"])
+        assert record.selected == 9 and record.transcript_hash == summary["transcript_hash"]
     engine.dispose()
 
     verified = run_cli("draw", "verify", str(tmp_path / "t.json"))

@@ -52,8 +52,8 @@ def test_a_single_risk_weighted_pick_is_proportional_to_one_plus_risk():
     codes = codes_of(snapshot, "pharmacy")
     snapshot = make_snapshot({"pharmacy": 5}, risk=dict(zip(codes, risks)))
     runs = 3000
-    counts = Counter(t["selected"][0]["institution"]
-                     for t in draws({"strata": [{"kind": "pharmacy", "count": 1}], "risk_weighted": True}, snapshot, runs))
+    plan = {"strata": [{"kind": "pharmacy", "count": 1}], "risk_weighted": True}
+    counts = Counter(t["selected"][0]["institution"] for t in draws(plan, snapshot, runs))
     observed = [counts[code] for code in codes]
     weights = [1 + r for r in risks]
     assert chi_square(observed, [runs * w / sum(weights) for w in weights]) < CHI2_CRITICAL_0_001[4]

@@ -14,9 +14,10 @@ import pytest
 from openpyxl import Workbook
 from sqlmodel import Session, func, select
 
-from bureau.models import Conflict, Inspector, Institution, RectificationOrder, RegistryChange, RegistryImport
+from bureau.models import Conflict, Institution, RectificationOrder, RegistryChange, RegistryImport
 from bureau.registry import (RegistryFileError, RegistryImportError, check_file, credit_code_check_char,
-                             credit_code_problem, import_registry, load_snapshot, read_table, validate_table)
+                             credit_code_problem, import_registry, load_snapshot, normalize_kind, read_table,
+                             validate_table)
 from tests.support import repo_root, run_cli
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
@@ -46,7 +47,8 @@ def count(session: Session, model) -> int:
 # ---- identifiers -----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("code", ["91350100M000100Y43", "91110000100006485K", "12100000400000624D", "9144030071526726XG"])
+@pytest.mark.parametrize("code", ["91350100M000100Y43", "91110000100006485K", "12100000400000624D",
+                                  "9144030071526726XG"])
 def test_reference_credit_codes_are_valid(code):
     assert credit_code_problem(code) is None
     assert credit_code_check_char(code[:17]) == code[17]
@@ -60,6 +62,14 @@ def test_reference_credit_codes_are_valid(code):
 ])
 def test_bad_credit_codes_say_why(code, message):
     assert message in credit_code_problem(code)
+
+
+@pytest.mark.parametrize(("text", "kind"), [
+    ("hospital", "hospital"), ("二级及以上医院", "hospital"), ("基层医疗机构", "primary"), (" Pharmacy ", "pharmacy"),
+    ("社会办医疗机构", "private"), ("社会办医疗机构/诊所", "private"), ("定点零售药店", "pharmacy"), ("药店", None),
+])
+def test_kinds_are_accepted_as_ids_or_chinese_names(text, kind):
+    assert normalize_kind(text) == kind
 
 
 # ---- reading files ---------------------------------------------------------------------------------------------

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
-from bureau.api import routes_device, routes_health, routes_staff, routes_supervisor
+from bureau.api import routes_device, routes_health, routes_sync, routes_staff, routes_supervisor
+from bureau.keystore import BureauKeys
 from bureau.settings import BureauSettings
+from bureau.transparency import TransparencyLog
 
 
-def create_app(settings: BureauSettings, engine: Engine, signing_key: Ed25519PrivateKey) -> FastAPI:
+def create_app(settings: BureauSettings, engine: Engine, keys: BureauKeys) -> FastAPI:
     app = FastAPI(title="医保基金现场检查 · 局端服务", version="1", openapi_url="/openapi.json")
     app.state.settings = settings
     app.state.engine = engine
-    app.state.signing_key = signing_key
+    app.state.signing_key = keys.signing
+    app.state.keys = keys
+    app.state.log = TransparencyLog(engine, keys.signing)
+    app.state.log.load()
     app.include_router(routes_health.router)
     app.include_router(routes_device.router)
+    app.include_router(routes_sync.router)
+    app.add_exception_handler(routes_sync.ClientDisconnect, routes_sync.client_gone)
     app.include_router(routes_staff.router)
     app.include_router(routes_supervisor.router)
     return app

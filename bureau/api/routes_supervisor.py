@@ -12,7 +12,8 @@ from bureau import registry
 from bureau.api.deps import SessionDep, refuse, require_role
 from bureau.coverage import coverage_report
 from bureau.draw import DrawError, PlanError, validate_plan
-from bureau.draws import perform_draw, transcript_hash
+from bureau.draw import transcript_hash
+from bureau.draws import perform_draw
 from bureau.models import DrawCommitment, DrawRecord, StaffAccount
 
 router = APIRouter(prefix="/v1", tags=["supervisor"])

@@ -75,9 +75,11 @@ def registry_view(ctx: UiContext) -> ft.View:
         return login_view(ctx)
     vm: RegistryImportViewModel = _vm(ctx, "registry_vm", lambda: RegistryImportViewModel(client))
 
-    def on_kind(e) -> None:
-        vm.kind, vm.data, vm.filename, vm.errors, vm.message, vm.imported = e.control.value, b"", "", [], "", None
-        ctx.render()
+    def choose_kind(kind: str):
+        def handler(_e) -> None:
+            vm.kind, vm.data, vm.filename, vm.errors, vm.message, vm.imported = kind, b"", "", [], "", None
+            ctx.render()
+        return handler
 
     async def on_pick(_e) -> None:
         files = await ft.FilePicker().pick_files(allowed_extensions=["csv", "xlsx"], file_type=ft.FilePickerFileType.CUSTOM,
@@ -90,8 +92,8 @@ def registry_view(ctx: UiContext) -> ft.View:
         vm.run_import()
         ctx.render()
 
-    kind = ft.Dropdown(label="名录类别", value=vm.kind, on_select=on_kind, text_size=18,
-                       options=[ft.DropdownOption(key=k, text=v) for k, v in REGISTRY_LABELS.items()])
+    kind = ft.Row([big_button(label, choose_kind(k), filled=vm.kind == k) for k, label in REGISTRY_LABELS.items()],
+                  wrap=True)
     controls: list[ft.Control] = [
         ft.Text("支持 CSV（UTF-8 或 GBK）与 XLSX；任何一行有错误则整份文件不导入。", size=16),
         kind,
@@ -122,15 +124,15 @@ def draw_view(ctx: UiContext) -> ft.View:
 
     def stratum_row(s) -> ft.Control:
         def on_mode(e) -> None:
-            s.mode = e.control.value
+            s.mode = "count" if e.control.value else "ratio"
+
         def on_value(e) -> None:
             s.value = e.control.value
+
         return ft.Row([
             ft.Text(KIND_LABELS[s.kind], size=18, width=180),
-            ft.Dropdown(value=s.mode, width=140, on_select=on_mode,
-                        options=[ft.DropdownOption(key="ratio", text="按比例"), ft.DropdownOption(key="count", text="按家数")]),
-            ft.TextField(value=s.value, label="比例（如 0.10）或家数", width=240, on_change=on_value,
-                         text_size=18),
+            ft.TextField(value=s.value, label="比例（如 0.10）或家数", width=240, on_change=on_value, text_size=18),
+            ft.Switch(label="按家数", value=s.mode == "count", on_change=on_mode),
         ])
 
     def act(method):
@@ -203,7 +205,7 @@ def coverage_view(ctx: UiContext) -> ft.View:
         bottom_axis=fch.ChartAxis(labels=[fch.ChartAxisLabel(value=i, label=ft.Text(k["name"], size=14))
                                           for i, k in enumerate(kinds)], label_size=40),
         left_axis=fch.ChartAxis(label_size=40),
-        max_y=top * 1.1, height=300, interactive=True,
+        max_y=top + max(1, top // 10), height=300, interactive=True,
     )
     controls: list[ft.Control] = [
         ft.Text(f"三年全覆盖进度：{r['covered']} / {r['total']}（{r['progress_percent']}%），截至 {r['as_of']}", size=20),

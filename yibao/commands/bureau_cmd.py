@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from pathlib import Path
 
 import typer
-from sqlmodel import Session
+from sqlmodel import Session, select
 
-from bureau import enrollment, keystore
+from bureau import enrollment, ingest, keystore
+from bureau.models import DeviceKey
 from bureau.service import BureauStartError, open_bureau
 from bureau.settings import resolve_settings
-from yibao.errors import fail, not_yet
+from sync.keys import key_id
+from yibao.errors import EXIT_USAGE, fail, print_json
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -25,9 +28,30 @@ def _passphrase() -> bytes:
         return typer.prompt("机构密钥口令", hide_input=True, confirmation_prompt=True).encode()
 
 
+SharesOption = typer.Option(keystore.DEFAULT_SHARES, "--shares", help="恢复分片份数 N（交给 N 位保管人）")
+ThresholdOption = typer.Option(keystore.DEFAULT_THRESHOLD, "--threshold", help="恢复所需份数 M")
+
+
+def _print_recovery_kit(kit: keystore.RecoveryKit) -> None:
+    """The shares go to stdout once, never to disk: each custodian keeps the two lines under their heading."""
+    for number, lines in enumerate(kit.shares, start=1):
+        typer.echo(f"# 保管人 {number}/{len(kit.shares)}（任意 {kit.threshold} 位保管人的分片可恢复机构密钥）")
+        for line in lines:
+            typer.echo(line)
+    typer.echo(f"以上 {len(kit.shares)} 组恢复分片只显示这一次：请分别交给 {len(kit.shares)} 位保管人离线保存；"
+               f"忘记口令时，任意 {kit.threshold} 组可用 yibao bureau recover-keys 恢复密钥。", err=True)
+
+
+def _check_split(shares: int, threshold: int) -> None:
+    if not 2 <= threshold <= shares <= 255:
+        fail(f"恢复分片参数不正确：需要 2 ≤ --threshold ≤ --shares ≤ 255（现为 {threshold}/{shares}）", EXIT_USAGE)
+
+
 @app.command("init")
-def init(db: str = DbOption, data: str = DataOption) -> None:
-    """Create the bureau database and keys (keys are never overwritten)."""
+def init(db: str = DbOption, data: str = DataOption, shares: int = SharesOption,
+         threshold: int = ThresholdOption) -> None:
+    """Create the bureau database and keys (keys are never overwritten); print the M-of-N recovery shares once."""
+    _check_split(shares, threshold)
     settings = resolve_settings(db, data)
     try:
         open_bureau(settings)
@@ -37,10 +61,46 @@ def init(db: str = DbOption, data: str = DataOption) -> None:
         typer.echo(f"数据库已就绪；密钥已存在，未改动：{keystore.keys_dir(settings)}", err=True)
         return
     try:
-        keystore.create_keys(settings, _passphrase())
+        kit = keystore.create_keys(settings, _passphrase(), shares=shares, threshold=threshold)
     except keystore.KeystoreError as exc:
         fail(str(exc))
-    typer.echo(f"已创建数据库与机构密钥：{settings.data_dir}", err=True)
+    typer.echo(f"已创建数据库与机构密钥（签名密钥 {key_id(kit.public.signing)}，封装密钥 "
+               f"{key_id(kit.public.sealing)}）：{settings.data_dir}", err=True)
+    _print_recovery_kit(kit)
+
+
+@app.command("rotate-keys")
+def rotate_keys(db: str = DbOption, data: str = DataOption, shares: int = SharesOption,
+                threshold: int = ThresholdOption) -> None:
+    """Replace the bureau keys; devices adopt the new ones through a statement signed by the old signing key.
+    Old keys are kept (records sealed to them still open). Restart `yibao serve` afterwards."""
+    _check_split(shares, threshold)
+    settings = resolve_settings(db, data)
+    try:
+        kit = keystore.rotate_keys(settings, _passphrase(), shares=shares, threshold=threshold)
+    except keystore.KeystoreError as exc:
+        fail(str(exc))
+    typer.echo(f"已轮换机构密钥（新签名密钥 {key_id(kit.public.signing)}），请重启局端服务", err=True)
+    _print_recovery_kit(kit)
+
+
+@app.command("recover-keys")
+def recover_keys(shares_file: Path = typer.Argument(..., help="恢复分片文件：至少 M 位保管人的分片，每行一个"),
+                 db: str = DbOption, data: str = DataOption) -> None:
+    """Rebuild the keys from M recovery shares and store them under a new passphrase (the one given now)."""
+    settings = resolve_settings(db, data)
+    try:
+        text = shares_file.read_text(encoding="utf-8")
+    except OSError as exc:
+        fail(f"无法读取恢复分片文件 {shares_file}：{exc.strerror or exc}")
+    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    try:
+        recovered, remaining = keystore.recover_keys(settings, lines, _passphrase())
+    except keystore.KeystoreError as exc:
+        fail(str(exc))
+    typer.echo(f"已用新口令重新保存密钥：{'、'.join(recovered)}", err=True)
+    if remaining:
+        typer.echo(f"以下密钥文件仍使用旧口令，需要各自的恢复分片：{'、'.join(remaining)}", err=True)
 
 
 @app.command("enroll-token")
@@ -65,4 +125,41 @@ def enroll_token(inspector: str = typer.Option(..., "--inspector", help="人员�
 @app.command("stats")
 def stats(as_json: bool = typer.Option(False, "--json"), db: str = DbOption, data: str = DataOption) -> None:
     """Counts of records, blobs, rejections and the log size."""
-    not_yet("bureau stats")
+    settings = resolve_settings(db, data)
+    try:
+        bureau = open_bureau(settings)
+    except BureauStartError as exc:
+        fail(str(exc))
+    with Session(bureau.engine) as session:
+        numbers = ingest.stats(session)
+    if as_json:
+        print_json(numbers)
+        return
+    typer.echo(f"检查记录 {numbers['records']} 份；附件 {numbers['blobs']} 个（{numbers['blob_bytes']} 字节）；"
+               f"拒收 {numbers['rejected']} 次；忽略重复 {numbers['duplicates_ignored']} 次；日志 {numbers['log_size']} 条")
+
+
+@app.command("revoke-device")
+def revoke_device(device: str = typer.Option(None, "--device", help="设备编号：吊销该设备上的全部密钥"),
+                  key: str = typer.Option(None, "--key", help="密钥标识：只吊销这一把"),
+                  reason: str = typer.Option(..., "--reason", help="吊销原因（设备会看到）"),
+                  db: str = DbOption, data: str = DataOption) -> None:
+    """Revoke a tablet (or one inspector's key on it): every later request and record signed by it is refused."""
+    if (device is None) == (key is None):
+        fail("请指定 --device 或 --key 之一", EXIT_USAGE)
+    settings = resolve_settings(db, data)
+    try:
+        bureau = open_bureau(settings)
+    except BureauStartError as exc:
+        fail(str(exc))
+    with Session(bureau.engine) as session:
+        key_ids = [key] if key else list(session.exec(select(DeviceKey.key_id).where(DeviceKey.device_id == device)))
+        if not key_ids:
+            fail(f"没有设备 {device} 的密钥")
+        try:
+            for key_id_ in key_ids:
+                enrollment.revoke(session, key_id_, reason, datetime.now(timezone.utc))
+        except enrollment.EnrollmentError as exc:
+            fail(exc.message)
+        session.commit()
+    typer.echo(f"已吊销 {len(key_ids)} 把设备密钥", err=True)

@@ -6,18 +6,17 @@ import json
 import os
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
-from bureau.assignments import issue_assignments, utc_iso
-from bureau.draw import DrawError, PlanError, validate_plan, verify_transcript
-from bureau.registry import commit_plan, draw_on_current_registry, draw_recorded, record_draw
+from bureau.draw import DrawError, PlanError, transcript_hash, validate_plan, verify_transcript
+from bureau.draws import perform_draw
+from bureau.registry import commit_plan
 from bureau.service import BureauStartError, open_bureau, open_signing_key
 from bureau.settings import resolve_settings
-from sync.canonical import content_hash
 from yibao.errors import EXIT_USAGE, fail, print_json
 
 app = typer.Typer(no_args_is_help=True)
@@ -43,6 +42,10 @@ def _fail_plan(path: Path, errors: list[dict[str, str]]) -> None:
     for error in errors:
         typer.echo(f"{path}：{error['field']}: {error['message']}", err=True)
     fail(f"{path}：抽查计划有 {len(errors)} 处错误")
+
+
+def _fail_database(exc: SQLAlchemyError) -> NoReturn:
+    fail(f"下达任务失败，未写入任何任务：{str(getattr(exc, 'orig', exc) or exc).splitlines()[0]}")
 
 
 def _open(db: str | None, data: str | None):
@@ -93,30 +96,24 @@ def run(
         except BureauStartError as exc:
             fail(str(exc))
     with Session(bureau.engine) as session:
-        if not dry_run and draw_recorded(session, plan["plan_id"]):
-            fail(f"计划 {plan['plan_id']!r} 已抽取并下达任务，不能重复抽取（仅预览请加 --dry-run）")
         try:
-            transcript = draw_on_current_registry(session, plan)
+            transcript = perform_draw(session, plan, datetime.now(timezone.utc), signing_key)
         except (PlanError, DrawError) as exc:
             fail(f"{plan_file}：{exc}")
-        now = datetime.now(timezone.utc)
-        transcript["drawn_at"] = utc_iso(now)
+        except SQLAlchemyError as exc:
+            _fail_database(exc)
         partial = out.with_name(out.name + ".partial")
         try:
-            partial.write_text(json.dumps(transcript, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
+            text = json.dumps(transcript, ensure_ascii=False, separators=(",", ":"))
+            partial.write_text(text + "\n", encoding="utf-8")
         except OSError as exc:
-            fail(f"{out}：无法写入抽取记录（{exc.strerror or exc}）")
+            fail(f"{out}：无法写入抽取记录，未下达任何任务（{exc.strerror or exc}）")
         try:
-            if signing_key is not None:
-                issue_assignments(session, signing_key, plan_id=plan["plan_id"], selected=transcript["selected"],
-                                  issued_at=now)
-                record_draw(session, transcript, now)
-                session.commit()
-            os.replace(partial, out)
+            session.commit()
         except SQLAlchemyError as exc:
-            fail(f"下达任务失败，未写入任何任务：{str(getattr(exc, 'orig', exc) or exc).splitlines()[0]}")
-        finally:
             partial.unlink(missing_ok=True)
+            _fail_database(exc)
+        os.replace(partial, out)
     for warning in transcript["warnings"]:
         typer.echo(f"警告：{warning}", err=True)
     print_json({
@@ -127,7 +124,7 @@ def run(
         "followups": sum(1 for item in transcript["selected"] if item["reason"] == "followup"),
         "assignments_issued": 0 if dry_run else len(transcript["selected"]),
         "transcript": str(out),
-        "transcript_hash": content_hash({k: v for k, v in transcript.items() if k != "drawn_at"}),
+        "transcript_hash": transcript_hash(transcript),
     })
     typer.echo(("预览（未下达任何任务）" if dry_run else "已下达检查任务") + f"：抽中 {len(transcript['selected'])} 家，记录见 {out}",
                err=True)
@@ -148,7 +145,7 @@ def verify(transcript_file: Path = typer.Argument(..., help="抽取记录 JSON")
         "plan_id": transcript["plan_id"],
         "committed": transcript["committed"],
         "selected": len(transcript["selected"]),
-        "transcript_hash": content_hash({k: v for k, v in transcript.items() if k != "drawn_at"}),
+        "transcript_hash": transcript_hash(transcript),
     })
     typer.echo(f"验证通过：抽取记录可完整复现（计划 {transcript['plan_id']}，抽中 {len(transcript['selected'])} 家）", err=True)
     for warning in transcript["warnings"]:

@@ -6,7 +6,7 @@ import typer
 import uvicorn
 
 from bureau.api import create_app
-from bureau.service import BureauStartError, check_port_free, open_bureau, open_signing_key
+from bureau.service import BureauStartError, check_port_free, open_bureau, open_keys
 from bureau.settings import resolve_settings
 from yibao.errors import fail
 
@@ -21,9 +21,9 @@ def serve(
     settings = resolve_settings(db, data)
     try:
         bureau = open_bureau(settings)
-        key = open_signing_key(settings)
+        keys = open_keys(settings)
         check_port_free(host, port)
     except BureauStartError as exc:
         fail(str(exc))
     typer.echo(f"局端服务：http://{host}:{port}  （数据目录 {settings.data_dir}）", err=True)
-    uvicorn.run(create_app(settings, bureau.engine, key), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(settings, bureau.engine, keys), host=host, port=port, log_level="warning")

@@ -1,0 +1,440 @@
+"""Bureau ingest: verify, open, check and store sealed records and their blobs; corrections; statistics. No HTTP.
+
+A record (`accept_record`) is accepted only when, in this order:
+
+1. the envelope opens with one of the bureau's sealing keys, for the record id and device the transport names, and
+   every signature verifies under a registered, active device key of the inspector it names
+   (`sync.envelope.open_envelope`);
+2. every signing key belongs to the sending tablet (`signer_foreign_device`);
+3. the assignment exists, is not revoked, is for the record's institution, and every signer is on its team;
+4. the answers are complete and valid for the pinned template (``checklists.resolve_template("id@hash")``); the score
+   is recomputed from them and a difference from the score the tablet showed is flagged, not refused;
+5. a correction (version > 1) names the stored previous version's hash.
+
+It is then appended to the merkle log in the same transaction, and the answer is a receipt. The same record again
+(same id, version and hash) gets the same receipt and counts as a duplicate; different content under the same id
+and version is refused (409). Every refusal is stored as a `Rejection` with its reason code.
+
+Blobs (`start_blob`, `put_chunk`) are accepted only when named by an accepted record of the sending tablet. Chunks
+arrive in order; each is opened (AES-GCM, bound to its blob, position and device) and appended durably to
+`<data>/uploads/`, and the count received is the offset the device resumes from. The finished blob must hash to its
+name; it then moves to `<data>/blobs/ab/<sha256>`, one file per hash however many records or devices send it.
+
+Every function works on the caller's session (one database connection per request) and commits it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import func, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+import checklists
+from bureau.assignments import next_seq
+from bureau.keystore import BureauKeys
+from bureau.models import (Assignment, AssignmentMember, BlobUpload, CorrectionRequest, Counter, DeviceKey, LogLeaf,
+                           ReceivedRecord, RecordBlob, Rejection, StoredBlob)
+from bureau.settings import BureauSettings
+from bureau.transparency import TransparencyLog
+from checklists import scoring
+from sync.canonical import canonical_bytes
+from sync.envelope import BlobOpener, KnownSigner, OpenedRecord, open_blob_header, open_envelope
+from sync.errors import EnvelopeError
+from sync.keys import b64decode_strict
+
+DUPLICATES_COUNTER = "duplicates_ignored"
+CORRECTIONS_COUNTER = "corrections"
+_APPEND_ATTEMPTS = 3
+
+# Envelope reason codes that are about who signed rather than what was sent.
+_FORBIDDEN_REASONS = {"signer_unknown", "signer_revoked", "signer_inspector_mismatch", "device_id_mismatch"}
+
+
+class IngestRefused(Exception):
+    def __init__(self, status: int, reason: str, message: str):
+        super().__init__(f"{reason}: {message}")
+        self.status, self.reason, self.message = status, reason, message
+
+
+@dataclass(frozen=True)
+class RecordAccepted:
+    receipt: dict[str, Any]
+    duplicate: bool
+
+
+@dataclass(frozen=True)
+class UploadState:
+    sha256: str
+    complete: bool
+    received_chunks: int
+    chunk_count: int
+    offset: int  # sealed bytes the bureau holds durably: where the device continues
+
+    def to_json(self) -> dict[str, Any]:
+        return {"sha256": self.sha256, "complete": self.complete, "received_chunks": self.received_chunks,
+                "chunk_count": self.chunk_count, "offset": self.offset}
+
+
+def _refuse(session: Session, device_id: str, subject: str, status: int, reason: str, message: str,
+            now: datetime) -> IngestRefused:
+    """Store the refusal (its own commit) and return the exception to raise."""
+    session.rollback()
+    session.add(Rejection(device_id=device_id, subject=subject[:128], reason=reason, message=message, received_at=now))
+    session.commit()
+    return IngestRefused(status, reason, message)
+
+
+def _bump(session: Session, name: str) -> None:
+    if session.exec(update(Counter).where(Counter.name == name).values(value=Counter.value + 1)).rowcount == 0:
+        session.add(Counter(name=name, value=1))
+
+
+# --- records --------------------------------------------------------------------------------------------------
+
+def _signer_lookup(session: Session, seen: dict[str, DeviceKey]) -> Callable[[str], KnownSigner | None]:
+    def lookup(key_id: str) -> KnownSigner | None:
+        row = session.get(DeviceKey, key_id)
+        if row is None:
+            return None
+        seen[key_id] = row
+        return KnownSigner(Ed25519PublicKey.from_public_bytes(b64decode_strict(row.public_key)), row.inspector_code,
+                           revoked=row.status != "active")
+    return lookup
+
+
+def _check_policy(session: Session, opened: OpenedRecord, signer_keys: dict[str, DeviceKey]) -> None:
+    """Raises IngestRefused unless the signers may submit this record for this assignment."""
+    foreign = [k for k in signer_keys.values() if k.device_id != opened.device_id]
+    if foreign:
+        raise IngestRefused(403, "signer_foreign_device", f"签名密钥 {foreign[0].key_id} 不属于发送记录的设备")
+    record = opened.record
+    assignment = session.get(Assignment, record["assignment_id"])
+    if assignment is None:
+        raise IngestRefused(403, "unknown_assignment", f"局端没有检查任务 {record['assignment_id']}")
+    if assignment.revoked:
+        raise IngestRefused(403, "assignment_revoked", "该检查任务已被撤销")
+    if assignment.institution_code != record["institution_code"]:
+        raise IngestRefused(422, "institution_mismatch", "检查记录的机构与检查任务不符")
+    team = set(session.exec(select(AssignmentMember.inspector_code)
+                            .where(AssignmentMember.assignment_id == assignment.id)))
+    outsiders = sorted({s["inspector"] for s in opened.signatures} - team)
+    if outsiders:
+        raise IngestRefused(403, "not_your_assignment", f"签名人员 {'、'.join(outsiders)} 不在该检查任务的检查组中")
+
+
+@dataclass(frozen=True)
+class _Score:
+    claimed: str | None
+    computed: str | None
+    critical: bool
+    mismatch: bool
+
+
+def _rescore(record: dict[str, Any]) -> _Score:
+    """Recompute the score from the raw answers with the pinned template; flag a difference from the claim."""
+    try:
+        template = checklists.resolve_template(f"{record['template_id']}@{record['template_hash']}")
+    except checklists.InputError as exc:
+        raise IngestRefused(422, "template_unknown", f"检查表模板无法确认：{exc}") from None
+    try:
+        result = scoring.score(template, record["answers"])
+    except checklists.InputError as exc:
+        raise IngestRefused(422, "answers_invalid", f"答卷不完整或有误：{'；'.join(exc.problems[:5])}") from None
+    computed = None if result.score is None else str(result.score)
+    claim = record.get("score")
+    claimed = claim.get("value") if isinstance(claim, dict) else None
+    mismatch = claim is not None and (not isinstance(claim, dict) or claimed != computed
+                                      or claim.get("critical") != result.critical)
+    return _Score(claimed if isinstance(claimed, str) else None, computed, result.critical, mismatch)
+
+
+def _check_previous(session: Session, opened: OpenedRecord) -> None:
+    record = opened.record
+    if record["version"] == 1:
+        return
+    previous = session.get(ReceivedRecord, (opened.record_id, record["version"] - 1))
+    if previous is None:
+        raise IngestRefused(409, "previous_version_unknown", f"局端没有该记录的第 {record['version'] - 1} 版，无法更正")
+    if previous.record_hash != record["previous_hash"] or previous.assignment_id != record["assignment_id"]:
+        raise IngestRefused(409, "previous_hash_mismatch", "更正版本所指的上一版本与局端保存的不符")
+
+
+def _store(session: Session, opened: OpenedRecord, score: _Score, sealed_bytes: int, index: int,
+           now: datetime) -> None:
+    record = opened.record
+    session.add(ReceivedRecord(
+        record_id=opened.record_id, version=record["version"], record_hash=opened.record_hash,
+        previous_hash=record.get("previous_hash"), device_id=opened.device_id, assignment_id=record["assignment_id"],
+        institution_code=record["institution_code"], template_pin=f"{record['template_id']}@{record['template_hash']}",
+        signers=[s["inspector"] for s in opened.signatures], signatures=opened.signatures, record=record,
+        sealed_bytes=sealed_bytes, score_claimed=score.claimed, score_computed=score.computed,
+        critical=score.critical, score_mismatch=score.mismatch, log_index=index, received_at=now))
+    for blob in record["blobs"]:
+        session.add(RecordBlob(record_id=opened.record_id, version=record["version"], sha256=blob["sha256"],
+                               size=blob["size"], media_type=blob["media_type"]))
+    assignment = session.get(Assignment, record["assignment_id"])
+    assignment.status = "已提交"
+    session.add(assignment)
+    for request in session.exec(select(CorrectionRequest).where(
+            CorrectionRequest.record_id == opened.record_id, CorrectionRequest.version < record["version"],
+            CorrectionRequest.status == "open")):
+        request.status = "answered"
+        session.add(request)
+
+
+def _status_for(error: EnvelopeError) -> int:
+    return 403 if error.reason_code in _FORBIDDEN_REASONS else 422
+
+
+def accept_record(session: Session, keys: BureauKeys, log: TransparencyLog, envelope: dict[str, Any], *,
+                  record_id: str, device: DeviceKey, now: datetime) -> RecordAccepted:
+    """Verify and store one sealed record (see the module docstring); raises IngestRefused."""
+    device_id = device.device_id
+    signer_keys: dict[str, DeviceKey] = {}
+    try:
+        opened = open_envelope(envelope, keys.all_sealing, _signer_lookup(session, signer_keys),
+                               expected_record_id=record_id, expected_device_id=device_id)
+        _check_policy(session, opened, signer_keys)
+        score = _rescore(opened.record)
+    except EnvelopeError as exc:
+        raise _refuse(session, device_id, record_id, _status_for(exc), exc.reason_code, exc.message_zh, now) from None
+    except IngestRefused as exc:
+        raise _refuse(session, device_id, record_id, exc.status, exc.reason, exc.message, now) from None
+    version = opened.record["version"]
+    sealed_bytes = len(canonical_bytes(envelope))
+    for _ in range(_APPEND_ATTEMPTS):
+        with log.lock:
+            existing = session.get(ReceivedRecord, (opened.record_id, version))
+            if existing is not None:
+                if existing.record_hash != opened.record_hash:
+                    raise _refuse(session, device_id, record_id, 409, "conflicting_content",
+                                  f"局端已收到编号相同（第 {version} 版）但内容不同的记录", now)
+                _bump(session, DUPLICATES_COUNTER)
+                session.commit()
+                return RecordAccepted(log.receipt(session, existing.record_id, existing.record_hash,
+                                                  existing.log_index), duplicate=True)
+            try:
+                _check_previous(session, opened)
+            except IngestRefused as exc:
+                raise _refuse(session, device_id, record_id, exc.status, exc.reason, exc.message, now) from None
+            index = log.append(session, opened.record_id, version, opened.record_hash)
+            _store(session, opened, score, sealed_bytes, index, now)
+            try:
+                session.commit()
+            except IntegrityError:  # another process appended or stored first: look again
+                session.rollback()
+                log.forget()
+                continue
+            return RecordAccepted(log.receipt(session, opened.record_id, opened.record_hash, index), duplicate=False)
+    raise IngestRefused(503, "busy", "局端繁忙，请稍后重试")
+
+
+# --- blobs ----------------------------------------------------------------------------------------------------
+
+_upload_locks = [threading.Lock() for _ in range(64)]  # one upload's chunks are appended one at a time
+
+
+def _upload_lock(sha256: str, device_id: str) -> threading.Lock:
+    return _upload_locks[hash((sha256, device_id)) % len(_upload_locks)]
+
+
+def blob_path(settings: BureauSettings, sha256: str) -> Path:
+    return settings.data_dir / "blobs" / sha256[:2] / sha256
+
+
+def _part_path(settings: BureauSettings, sha256: str, device_id: str) -> Path:
+    return settings.data_dir / "uploads" / f"{sha256}-{device_id}.part"
+
+
+def _state(sha256: str, opener: BlobOpener, received: int) -> UploadState:
+    complete = received == opener.chunk_count
+    return UploadState(sha256, complete, received, opener.chunk_count,
+                       received * (opener.chunk_size + 16) if not complete else _sealed_size(opener))
+
+
+def _sealed_size(opener: BlobOpener) -> int:
+    return opener.size + 16 * opener.chunk_count
+
+
+def _complete(sha256: str, size: int) -> UploadState:
+    return UploadState(sha256, True, 0, 0, size)
+
+
+def _expected(session: Session, sha256: str, device_id: str) -> RecordBlob | None:
+    return session.exec(select(RecordBlob).join(ReceivedRecord, (ReceivedRecord.record_id == RecordBlob.record_id)
+                                                & (ReceivedRecord.version == RecordBlob.version))
+                        .where(RecordBlob.sha256 == sha256, ReceivedRecord.device_id == device_id)).first()
+
+
+def _open_header(session: Session, keys: BureauKeys, device_id: str, sha256: str, header: Any,
+                 now: datetime) -> BlobOpener:
+    try:
+        opener = open_blob_header(header, keys.all_sealing)
+    except EnvelopeError as exc:
+        raise _refuse(session, device_id, sha256, 422, exc.reason_code, exc.message_zh, now) from None
+    if opener.blob_sha256 != sha256 or opener.device_id != device_id:
+        raise _refuse(session, device_id, sha256, 422, "blob_header_mismatch", "附件封装头与请求的附件或设备不符", now)
+    return opener
+
+
+def start_blob(session: Session, settings: BureauSettings, keys: BureauKeys, device: DeviceKey, sha256: str,
+               header: Any, now: datetime) -> UploadState:
+    """Begin or resume an upload; the answer says how many chunks the bureau already holds (or that it has the
+    whole blob). The same header again keeps the upload; a different one (the device lost its sealed copy)
+    starts it over."""
+    device_id = device.device_id
+    expected = _expected(session, sha256, device_id)
+    if expected is None:
+        raise _refuse(session, device_id, sha256, 403, "blob_not_expected", "该附件不在本设备已被接收的检查记录中", now)
+    opener = _open_header(session, keys, device_id, sha256, header, now)
+    if opener.size != expected.size:
+        raise _refuse(session, device_id, sha256, 422, "blob_size_mismatch", "附件大小与检查记录的附件清单不符", now)
+    with _upload_lock(sha256, device_id):
+        stored = session.get(StoredBlob, sha256)
+        if stored is not None:
+            return _complete(sha256, stored.size)
+        upload = session.get(BlobUpload, (sha256, device_id))
+        if upload is not None and upload.header == header:
+            return _state(sha256, opener, upload.received_chunks)
+        upload = upload or BlobUpload(sha256=sha256, device_id=device_id, header=header)
+        upload.header, upload.received_chunks, upload.updated_at = header, 0, now
+        session.add(upload)
+        part = _part_path(settings, sha256, device_id)
+        part.parent.mkdir(parents=True, exist_ok=True)
+        part.write_bytes(b"")
+        session.commit()
+        return _state(sha256, opener, 0)
+
+
+def _append_chunk(part: Path, position: int, plain: bytes) -> None:
+    with open(part, "r+b") as handle:
+        handle.truncate(position)  # bytes past the confirmed offset are from a write whose commit never happened
+        handle.seek(position)
+        handle.write(plain)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _finish_blob(session: Session, settings: BureauSettings, upload: BlobUpload, opener: BlobOpener,
+                 now: datetime) -> None:
+    """Verify the whole blob against its name and move it into the content-addressed store."""
+    part = _part_path(settings, upload.sha256, upload.device_id)
+    if _file_sha256(part) != upload.sha256:
+        part.unlink(missing_ok=True)
+        session.delete(upload)
+        session.commit()
+        raise _refuse(session, upload.device_id, upload.sha256, 422, "blob_hash_mismatch",
+                      "附件内容与其哈希不符，已丢弃，请重新发送", now)
+    target = blob_path(settings, upload.sha256)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(part, target)
+    media_type = session.exec(select(RecordBlob.media_type).where(RecordBlob.sha256 == upload.sha256)).first()
+    session.delete(upload)
+    session.add(StoredBlob(sha256=upload.sha256, size=opener.size, media_type=media_type, stored_at=now))
+    try:
+        session.commit()
+    except IntegrityError:  # the same blob finished from another device at the same moment
+        session.rollback()
+        session.delete(session.get(BlobUpload, (upload.sha256, upload.device_id)))
+        session.commit()
+
+
+def put_chunk(session: Session, settings: BureauSettings, keys: BureauKeys, device: DeviceKey, sha256: str,
+              index: int, chunk: bytes, now: datetime) -> UploadState:
+    """Append chunk `index` of an upload. Only the next chunk is taken; one already held is acknowledged again
+    (a duplicated request), one further on is refused with 409 so the device asks where to continue."""
+    device_id = device.device_id
+    with _upload_lock(sha256, device_id):
+        stored = session.get(StoredBlob, sha256)
+        if stored is not None:
+            _bump(session, DUPLICATES_COUNTER)
+            session.commit()
+            return _complete(sha256, stored.size)
+        upload = session.exec(select(BlobUpload).where(BlobUpload.sha256 == sha256, BlobUpload.device_id == device_id)
+                              .with_for_update()).first()
+        if upload is None:
+            raise IngestRefused(409, "upload_not_started", "附件上传尚未开始：请先发送附件封装头")
+        opener = _open_header(session, keys, device_id, sha256, upload.header, now)
+        part = _part_path(settings, sha256, device_id)
+        held = min(upload.received_chunks, part.stat().st_size // opener.chunk_size if part.exists() else 0)
+        if held != upload.received_chunks:  # the file lost what the database promised (a crash): go back
+            upload.received_chunks = held
+            session.add(upload)
+            session.commit()
+        if index < held:
+            _bump(session, DUPLICATES_COUNTER)
+            session.commit()
+            return _state(sha256, opener, held)
+        if index > held:
+            raise IngestRefused(409, "chunk_out_of_order", f"局端已确认 {held} 个分块，请从第 {held} 块继续")
+        try:
+            plain = opener.open_chunk(index, chunk)
+        except EnvelopeError as exc:
+            raise _refuse(session, device_id, sha256, 422, exc.reason_code, exc.message_zh, now) from None
+        _append_chunk(part, index * opener.chunk_size, plain)
+        upload.received_chunks, upload.updated_at = index + 1, now
+        session.add(upload)
+        if upload.received_chunks == opener.chunk_count:
+            _finish_blob(session, settings, upload, opener, now)
+            return _state(sha256, opener, opener.chunk_count)
+        session.commit()
+        return _state(sha256, opener, upload.received_chunks)
+
+
+# --- corrections, updates for devices, statistics --------------------------------------------------------------
+
+def request_correction(session: Session, record_id: str, version: int, reason: str, now: datetime) -> CorrectionRequest:
+    """A reviewer returns a record for correction; the team's devices receive it on their next pull. The caller
+    commits."""
+    record = session.get(ReceivedRecord, (record_id, version))
+    if record is None:
+        raise IngestRefused(404, "unknown_record", f"局端没有记录 {record_id}（第 {version} 版）")
+    request = CorrectionRequest(id=str(uuid.uuid4()), record_id=record_id, version=version,
+                                assignment_id=record.assignment_id, reason=reason, requested_at=now,
+                                seq=next_seq(session, CORRECTIONS_COUNTER))
+    session.add(request)
+    return request
+
+
+def updates_for(session: Session, keys: BureauKeys, inspector_code: str, since: int) -> dict[str, Any]:
+    """What a device pulls besides its assignments: correction requests for its inspector's teams after `since`,
+    and every bureau key rotation statement (a handful at most; the device follows the signed chain)."""
+    rows = session.exec(select(CorrectionRequest)
+                        .join(AssignmentMember, AssignmentMember.assignment_id == CorrectionRequest.assignment_id)
+                        .where(AssignmentMember.inspector_code == inspector_code, CorrectionRequest.seq > since)
+                        .order_by(CorrectionRequest.seq)).all()
+    corrections = [{"id": r.id, "record_id": r.record_id, "version": r.version, "assignment_id": r.assignment_id,
+                    "reason": r.reason, "status": r.status, "seq": r.seq,
+                    "requested_at": r.requested_at.isoformat()} for r in rows]
+    return {"cursor": max([since, *(r.seq for r in rows)]), "corrections": corrections,
+            "key_updates": list(keys.rotations)}
+
+
+def stats(session: Session) -> dict[str, int]:
+    """The `yibao bureau stats` numbers."""
+    def count(model) -> int:
+        return session.exec(select(func.count()).select_from(model)).one()
+
+    duplicates = session.get(Counter, DUPLICATES_COUNTER)
+    return {"records": count(ReceivedRecord), "blobs": count(StoredBlob),
+            "blob_bytes": int(session.exec(select(func.coalesce(func.sum(StoredBlob.size), 0))).one()),
+            "rejected": count(Rejection), "duplicates_ignored": duplicates.value if duplicates else 0,
+            "log_size": count(LogLeaf)}

@@ -1,0 +1,102 @@
+"""Helpers for the sealed-sync tests: tablets enrolled in-process against a running bureau, filled inspections,
+and a look at what the bureau holds."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, func, select
+
+import checklists
+from bureau import enrollment
+from bureau.db import make_engine
+from bureau.models import LogLeaf, ReceivedRecord, StoredBlob
+from bureau.ingest import blob_path
+from inspector_app import device
+from inspector_app.store import DeviceAssignment, open_store
+from sync import outbox
+from yibao.commands.device_cmd import _new_inspection
+
+
+def issue_token(settings, inspector: str) -> str:
+    engine = make_engine(settings.database_url)
+    try:
+        with Session(engine) as session:
+            token = enrollment.issue_token(session, inspector, datetime.now(timezone.utc))
+            session.commit()
+    finally:
+        engine.dispose()
+    return token
+
+
+@dataclass
+class Tablet:
+    home: Path
+    engine: Engine
+    identities: list
+
+
+def enroll_tablet(bureau, home: Path, inspectors=("I0001", "I0002")) -> Tablet:
+    engine = open_store(home)
+    known = [device.enroll(engine, bureau.url, issue_token(bureau.settings, code)) for code in inspectors]
+    return Tablet(home, engine, known)
+
+
+def blob_bytes(seed: int, size: int) -> bytes:
+    return random.Random(seed).randbytes(size)
+
+
+def fill_inspection(tablet: Tablet, photos: list[bytes] = (), assignment_index: int = 0, signers=None,
+                    new: bool = False) -> str:
+    """A complete inspection of one of the tablet's assignments, with `photos` as evidence, locked and queued.
+    Returns the record id. `new`: another inspection even if the assignment has one (load runs)."""
+    engine = tablet.engine
+    for identity in tablet.identities:
+        device.pull_assignments(engine, identity)
+    with Session(engine) as session:  # every assignment on the tablet, whichever of its inspectors pulled it last
+        assignment = session.exec(select(DeviceAssignment).order_by(DeviceAssignment.seq)).all()[assignment_index]
+    template = checklists.template_for_kind(assignment.institution_kind)
+    if new or device.inspection_of(engine, assignment.id) is None:
+        inspection = _new_inspection(engine, assignment, tablet.identities[0].inspector_code)
+    else:
+        inspection = device.inspection_of(engine, assignment.id)
+    for item in template.items:
+        device.save_answer(engine, inspection.id, item.id, "pass")
+    evidence = []
+    for number, data in enumerate(photos):
+        path = tablet.home / "photos" / f"{hashlib.sha256(data).hexdigest()}.jpg"
+        original = tablet.home / "originals" / path.name
+        for target in (path, original):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        evidence.append(device.Evidence(template.items[number % len(template.items)].id,
+                                        outbox.BlobSource.from_file(path, "image/jpeg", free_after_receipt=original)))
+    device.finish(engine, inspection.id, evidence, signers=signers)
+    return inspection.id
+
+
+@dataclass
+class BureauHoldings:
+    records: list[tuple[str, int]]
+    log_size: int
+    blobs: dict[str, int]  # sha256 -> size, each checked on disk against its hash
+
+
+def bureau_holdings(settings) -> BureauHoldings:
+    engine = make_engine(settings.database_url)
+    try:
+        with Session(engine) as session:
+            records = [(r.record_id, r.version) for r in session.exec(select(ReceivedRecord))]
+            log_size = session.exec(select(func.count()).select_from(LogLeaf)).one()
+            blobs = {b.sha256: b.size for b in session.exec(select(StoredBlob))}
+    finally:
+        engine.dispose()
+    for sha256, size in blobs.items():
+        data = blob_path(settings, sha256).read_bytes()
+        assert len(data) == size and hashlib.sha256(data).hexdigest() == sha256
+    return BureauHoldings(records, log_size, blobs)

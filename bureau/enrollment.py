@@ -10,7 +10,9 @@ from datetime import datetime, timedelta, timezone
 from sqlmodel import Session, select
 
 from bureau.models import DeviceKey, EnrollToken, Inspector
-from sync.request_auth import key_id_for
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from sync.keys import key_id as key_id_of
 
 TOKEN_LIFETIME = timedelta(hours=72)
 
@@ -46,18 +48,18 @@ def enroll(session: Session, token: str, device_id: str, public_key_b64: str, no
     row = session.exec(select(EnrollToken).where(EnrollToken.token_hash == _hash(token)).with_for_update()).first()
     if row is None:
         raise EnrollmentError("unknown_token", "注册码无效")
-    key_id = key_id_for(public_raw)
+    new_key_id = key_id_of(Ed25519PublicKey.from_public_bytes(public_raw))
     if row.used_by_key_id is not None:
         existing = session.get(DeviceKey, row.used_by_key_id)
-        if row.used_by_key_id == key_id and existing is not None and existing.device_id == device_id:
+        if row.used_by_key_id == new_key_id and existing is not None and existing.device_id == device_id:
             return existing
         raise EnrollmentError("token_spent", "注册码已被使用")
     expires_at = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=timezone.utc)
     if expires_at < now:
         raise EnrollmentError("token_expired", "注册码已过期，请向科室负责人重新申请")
-    device_key = DeviceKey(key_id=key_id, device_id=device_id, inspector_code=row.inspector_code,
+    device_key = DeviceKey(key_id=new_key_id, device_id=device_id, inspector_code=row.inspector_code,
                            public_key=public_key_b64, enrolled_at=now)
-    row.used_by_key_id = key_id
+    row.used_by_key_id = new_key_id
     session.add(row)
     session.add(device_key)
     return device_key

@@ -3,13 +3,11 @@
 Template hash: SHA-256 (hex) of the template's canonical JSON — the parsed TOML document serialised with
 sorted keys, no whitespace (separators "," and ":") and UTF-8 without escaping (ensure_ascii=False).
 So the hash follows the content only: editing comments or layout keeps it, changing any value changes it.
-This is the project's one canonical JSON form (sync.canonical), restated here so checklists depends on nothing.
+It is computed with the project's one canonical JSON form, `sync.canonical`, which refuses floats.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from dataclasses import dataclass
 from functools import cache, cached_property
@@ -19,6 +17,7 @@ from typing import Any, Mapping
 from checklists._toml import PACKAGE_DIR, Problems, display_name, read_toml
 from checklists.errors import InputError
 from checklists.vocabulary import Vocabulary, vocabulary
+from sync.canonical import content_hash
 
 TEMPLATES_DIR = PACKAGE_DIR / "templates"
 
@@ -102,13 +101,9 @@ class Template:
         return [(s, tuple(i for i in self.items if i.section == s.id)) for s in self.sections]
 
 
-def canonical_json(doc: Any) -> bytes:
-    return json.dumps(doc, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False).encode("utf-8")
-
-
 def template_hash(doc: dict[str, Any]) -> str:
-    """SHA-256 hex of the parsed template's canonical JSON (see the module docstring)."""
-    return hashlib.sha256(canonical_json(doc)).hexdigest()
+    """SHA-256 hex of the parsed template's canonical JSON (`sync.canonical`, the one canonical form of the project)."""
+    return content_hash(doc)
 
 
 def _text(raw: dict, key: str, path: tuple, problems: Problems, what: str) -> str | None:
@@ -265,7 +260,12 @@ def parse_template(doc: dict[str, Any], problems: Problems, source: str = "", vo
 
     if len(problems.entries) > before:
         return None
-    return Template(header["id"], header["kind"], header["version"], header["title"], template_hash(doc),
+    try:
+        digest = template_hash(doc)
+    except TypeError as exc:  # a float or a date somewhere: canonical JSON has no exact form for it
+        problems.add((), f"模板含有无法规范化的值（数值请用整数或字符串）：{exc}")
+        return None
+    return Template(header["id"], header["kind"], header["version"], header["title"], digest,
                     tuple(sections), tuple(items), source)
 
 

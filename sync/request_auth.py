@@ -56,7 +56,3 @@ def verify_request(public_key: Ed25519PublicKey, headers: dict[str, str], method
         public_key.verify(signature, _payload(method, path_qs, ts, nonce, body))
     except InvalidSignature:
         raise RequestAuthError("bad_signature", "请求签名无效") from None
-
-
-def key_id_for(public_raw: bytes) -> str:
-    return hashlib.sha256(public_raw).hexdigest()[:32]

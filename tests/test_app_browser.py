@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import Session, select
 
 from bureau.db import make_engine
-from bureau.models import Submission
+from bureau.models import ReceivedRecord
 from inspector_app import device
 from inspector_app.store import open_store
 from tests.browser import chromium_page, open_app, screenshot
@@ -69,10 +69,10 @@ def test_answer_reload_finish_sync(sqlite_only, running_bureau, tmp_path):
 
     bureau_engine = make_engine(running_bureau.settings.database_url)
     with Session(bureau_engine) as session:
-        received = session.exec(select(Submission)).all()
+        received = session.exec(select(ReceivedRecord)).all()
     bureau_engine.dispose()
-    assert [s.id for s in received] == [inspection.id]
-    assert len(received[0].payload["answers"]) == 21
+    assert [r.record_id for r in received] == [inspection.id]
+    assert len(received[0].record["answers"]) == 21 and received[0].signers == ["I0001"]
 
 
 def test_app_works_offline_from_the_device_store(sqlite_only, running_bureau, tmp_path):

@@ -9,10 +9,15 @@ import requests
 from sqlmodel import Session, select
 
 from bureau.db import make_engine
-from bureau.models import Assignment, Submission
+from bureau.models import Assignment, ReceivedRecord
 from inspector_app import device
 from inspector_app.store import open_store
+from checklists import template_for_kind
+from sync import outbox
+from sync.canonical import content_hash
 from sync.client import BureauRefused
+from sync.envelope import build_record, seal_record, sign_record
+from sync.keys import sealing_public_from_b64
 from tests.support import run_cli
 
 
@@ -33,18 +38,17 @@ def test_assignment_round_trip(running_bureau, tmp_path):
     engine, identity = enroll_device(running_bureau, tmp_path / "tablet")
     pulled = device.pull_assignments(engine, identity)
     assert pulled.received == 2 and pulled.refused == 0
-    assignment = device.assignments(engine, "I0001")[0]
-    inspection = device.open_inspection(engine, assignment.id, "I0001", "pharmacy", "0" * 64)
-    device.save_answer(engine, inspection.id, "item-1", "fail", "未公示投诉电话", "120.50")
-    device.finish(engine, inspection.id)
-    assert device.push_finished(engine, identity) == 1
+    assigned = {a.id for a in device.assignments(engine, "I0001")}
 
+    # The whole trip through the command line: a finished, signed inspection is sealed, sent and acknowledged.
+    home = str(tmp_path / "tablet")
+    run_cli("device", "demo-inspections", "--home", home, "--n", "1", "--photos", "1")
+    run_cli("device", "sync", "--home", home, "--timeout", "60")
     bureau_engine = make_engine(running_bureau.settings.database_url)
     with Session(bureau_engine) as session:
-        stored = session.get(Submission, inspection.id)
-        assert stored.payload["answers"]["item-1"] == {"result": "fail", "note": "未公示投诉电话", "amount_yuan": "120.50"}
-        assert session.get(Assignment, assignment.id).status == "已提交"
+        received = session.exec(select(ReceivedRecord)).all()
     bureau_engine.dispose()
+    assert len(received) == 1 and received[0].assignment_id in assigned and "I0001" in received[0].signers
 
     # A second pull brings nothing new: the cursor moved on.
     assert device.pull_assignments(engine, identity).received == 0
@@ -54,12 +58,21 @@ def test_unsigned_requests_and_foreign_assignments_are_refused(running_bureau, t
     assert requests.get(running_bureau.url + "/v1/assignments", timeout=5).status_code == 401
     engine, identity = enroll_device(running_bureau, tmp_path / "tablet-3", inspector="I0003")
     assert device.pull_assignments(engine, identity).received == 0  # I0003 is on no team
-    client = device.client_for(identity)
     other_engine, other = enroll_device(running_bureau, tmp_path / "tablet-1")
     device.pull_assignments(other_engine, other)
     foreign = device.assignments(other_engine, "I0001")[0]
+    template = template_for_kind(foreign.institution_kind)
+    record = build_record({
+        "record_id": "rec-foreign-0001", "version": 1, "device_id": identity.device_id, "assignment_id": foreign.id,
+        "institution_code": foreign.institution_code, "template_id": template.id, "template_hash": template.hash,
+        "answers": {item.id: {"result": "pass"} for item in template.items}, "findings": [],
+        "created_at": "2026-01-01T00:00:00+00:00"}, [])
+    signature = sign_record(content_hash(record), device.signing_key(identity), "I0003")
+    with Session(engine) as session:
+        bureau_key = session.get(outbox.BureauPin, 1).sealing_public
+    envelope = seal_record(record, [signature], sealing_public_from_b64(bureau_key))
     with pytest.raises(BureauRefused) as refused:
-        client.submit("rec-foreign-0001", foreign.id, {"answers": {}})
+        device.client_for(identity).put_record("rec-foreign-0001", envelope)
     assert refused.value.reason == "not_your_assignment"
 
 

@@ -20,7 +20,8 @@ arrive in order; each is opened (AES-GCM, bound to its blob, position and device
 `<data>/uploads/`, and the count received is the offset the device resumes from. The finished blob must hash to its
 name; it then moves to `<data>/blobs/ab/<sha256>`, one file per hash however many records or devices send it.
 
-Every function works on the caller's session (one database connection per request) and commits it.
+Every function works on the caller's session (one database connection per request) and commits it; none holds a
+pooled connection while it waits for a lock, so a hundred tablets at once cannot exhaust the pool.
 """
 
 from __future__ import annotations
@@ -212,6 +213,7 @@ def accept_record(session: Session, keys: BureauKeys, log: TransparencyLog, enve
         raise _refuse(session, device_id, record_id, exc.status, exc.reason, exc.message, now) from None
     version = opened.record["version"]
     sealed_bytes = len(canonical_bytes(envelope))
+    session.commit()  # hold no pooled connection while waiting for the log: the holder may need one
     for _ in range(_APPEND_ATTEMPTS):
         with log.lock:
             existing = session.get(ReceivedRecord, (opened.record_id, version))
@@ -222,7 +224,7 @@ def accept_record(session: Session, keys: BureauKeys, log: TransparencyLog, enve
                 _bump(session, DUPLICATES_COUNTER)
                 session.commit()
                 return RecordAccepted(log.receipt(session, existing.record_id, existing.record_hash,
-                                                  existing.log_index), duplicate=True)
+                                               existing.log_index), duplicate=True)
             try:
                 _check_previous(session, opened)
             except IngestRefused as exc:
@@ -235,7 +237,8 @@ def accept_record(session: Session, keys: BureauKeys, log: TransparencyLog, enve
                 session.rollback()
                 log.forget()
                 continue
-            return RecordAccepted(log.receipt(session, opened.record_id, opened.record_hash, index), duplicate=False)
+            return RecordAccepted(log.receipt(session, opened.record_id, opened.record_hash, index),
+                                  duplicate=False)
     raise IngestRefused(503, "busy", "局端繁忙，请稍后重试")
 
 
@@ -299,6 +302,7 @@ def start_blob(session: Session, settings: BureauSettings, keys: BureauKeys, dev
     opener = _open_header(session, keys, device_id, sha256, header, now)
     if opener.size != expected.size:
         raise _refuse(session, device_id, sha256, 422, "blob_size_mismatch", "附件大小与检查记录的附件清单不符", now)
+    session.commit()  # as in accept_record: no connection held while waiting for the lock
     with _upload_lock(sha256, device_id):
         stored = session.get(StoredBlob, sha256)
         if stored is not None:

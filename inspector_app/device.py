@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import base64
 import uuid
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any, Sequence
 
 from cryptography.hazmat.primitives import serialization
@@ -17,14 +17,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-import checklists
-from checklists import scoring
-from checklists.money import format_money
 from sync import outbox, protocol
 from sync.assignments import assignment_signature_valid
 from sync.canonical import content_hash
 from sync.client import BureauClient, BureauRefused, BureauUnreachable
 from sync.envelope import build_record, sign_record
+from inspector_app import keyring, vault
 from inspector_app.store import Answer, DeviceAssignment, Identity, Inspection, identities, utcnow
 
 
@@ -49,8 +47,16 @@ def device_id_of(engine: Engine) -> str:
     return first.device_id if first else uuid.uuid4().hex
 
 
-def enroll(engine: Engine, server_url: str, token: str, client: BureauClient | None = None) -> Identity:
+def enroll(engine: Engine, server_url: str, token: str, client: BureauClient | None = None, pin: str | None = None,
+           data_key: vault.DataKey | None = None) -> Identity:
+    """Make this inspector's signing key, register it with the bureau and pin the bureau's keys. With `pin` the key
+    is stored only PIN-wrapped (with the device data key: new on a fresh tablet, else `data_key` from an inspector
+    who unlocked); without, it waits in the store for `keyring.set_pin`."""
     key = Ed25519PrivateKey.generate()
+    if pin is not None and (problem := vault.pin_problem(pin)):
+        raise DeviceError(problem)  # before the one-time token is spent
+    if pin is not None and data_key is None and keyring.has_entries(engine):
+        raise DeviceError("本机已有检查人员：请先由其输入 PIN 解锁，再添加新的检查人员")
     device_id = device_id_of(engine)
     client = client or BureauClient(server_url)
     answer = client.enroll(token, device_id, base64.b64encode(_raw_public(key)).decode())
@@ -65,19 +71,35 @@ def enroll(engine: Engine, server_url: str, token: str, client: BureauClient | N
     )
     outbox.open_outbox(engine)
     with Session(engine) as session:
-        session.merge(identity)
+        identity = session.merge(identity)
+        if pin is not None:
+            try:
+                keyring.protect(session, identity, key, pin, data_key)
+            except keyring.PinError as exc:
+                raise DeviceError(str(exc)) from None
         outbox.pin_bureau_keys(session, answer["bureau_signing_key"], answer["bureau_sealing_key"])
         session.commit()
+        session.refresh(identity)
+        session.expunge(identity)
     return identity
 
 
-def signing_key(identity: Identity) -> Ed25519PrivateKey:
-    """The inspector's signing key on this tablet: the one place that reads it from the store."""
-    return Ed25519PrivateKey.from_private_bytes(identity.private_key)
+def signing_key(identity: Identity | keyring.Unlocked) -> Ed25519PrivateKey:
+    """The inspector's signing key: from an unlocked inspector, or one unlocked in the current `keyring.session`,
+    or (an identity still without a PIN) from the store."""
+    if isinstance(identity, keyring.Unlocked):
+        return identity.signing_key
+    unlocked = keyring.in_session(identity.inspector_code)
+    if unlocked is not None and unlocked.identity.key_id == identity.key_id:
+        return unlocked.signing_key
+    if identity.private_key:
+        return Ed25519PrivateKey.from_private_bytes(identity.private_key)
+    raise DeviceError(f"检查人员 {identity.inspector_code} 须先输入 PIN 解锁才能签名或联系局端")
 
 
-def client_for(identity: Identity) -> BureauClient:
-    return BureauClient(identity.server_url, signing_key(identity), identity.key_id)
+def client_for(identity: Identity | keyring.Unlocked) -> BureauClient:
+    stored = identity.identity if isinstance(identity, keyring.Unlocked) else identity
+    return BureauClient(stored.server_url, signing_key(identity), stored.key_id)
 
 
 def pinned_bureau_key(identity: Identity) -> Ed25519PublicKey:
@@ -176,43 +198,21 @@ class Evidence:
     blob: outbox.BlobSource
 
 
-def _iso(moment: datetime) -> str:
-    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(timezone.utc).isoformat()
-
-
 def record_of(engine: Engine, inspection_id: str, evidence: Sequence[Evidence] = (),
               locked_at: datetime | None = None) -> dict[str, Any]:
-    """The record fields of an inspection as it is locked and signed (`build_record` adds the blob manifest).
-    The score is the one the tablet showed; the bureau recomputes it from the raw answers."""
-    with Session(engine) as session:
-        inspection = session.get(Inspection, inspection_id)
-        assignment = session.get(DeviceAssignment, inspection.assignment_id)
-        rows = list(session.exec(select(Answer).where(Answer.inspection_id == inspection_id).order_by(Answer.item_id)))
-    photos: dict[str, list[str]] = {}
-    for item in evidence:
-        photos.setdefault(item.item_id, []).append(item.blob.sha256)
-    answers = {a.item_id: {"result": a.result, "note": a.note, "amount_yuan": a.amount_yuan,
-                           **({"photos": photos[a.item_id]} if a.item_id in photos else {})} for a in rows}
-    template = checklists.resolve_template(f"{inspection.template_id}@{inspection.template_hash}")
-    result = scoring.score(template, answers)
-    return {
-        "record_id": inspection.id,
-        "version": 1,
-        "device_id": device_id_of(engine),
-        "assignment_id": inspection.assignment_id,
-        "institution_code": assignment.institution_code,
-        "inspector_code": inspection.inspector_code,
-        "team": list(assignment.team),
-        "template_id": inspection.template_id,
-        "template_hash": inspection.template_hash,
-        "answers": answers,
-        "findings": [{"item_id": f.item.id, "category": f.item.category, "severity": f.item.severity,
-                      "amount_yuan": None if f.amount_yuan is None else format_money(f.amount_yuan)}
-                     for f in result.failed],
-        "score": {"value": None if result.score is None else str(result.score), "critical": result.critical},
-        "created_at": _iso(inspection.created_at),
-        "locked_at": _iso(locked_at or utcnow()),
-    }
+    """The record fields of an inspection as it is locked and signed (`build_record` adds the blob manifest): the
+    reviewed content, its review hash, the handwritten signatures or the refusal (`onsite.record_fields`). Sealed
+    content is read with the data key of the current `keyring.session`. The score is the one the tablet showed;
+    the bureau recomputes it from the raw answers."""
+    from inspector_app import onsite  # onsite builds on this module
+
+    facts = onsite.facts(engine, keyring.session_data_key(), inspection_id)
+    listed = {p.sha256 for p in facts.photos}
+    extra = [onsite.PhotoInfo(f"evidence-{n}", item.item_id, item.blob.sha256, item.blob.size, 0, {})
+             for n, item in enumerate(evidence) if item.blob.sha256 not in listed]
+    if extra:  # blobs handed in by a headless caller that are not in the evidence store: named in the answers
+        facts = replace(facts, photos=[*facts.photos, *extra])
+    return onsite.record_fields(facts, locked_at or utcnow())
 
 
 def finish(engine: Engine, inspection_id: str, evidence: Sequence[Evidence] = (),
@@ -259,9 +259,10 @@ def sync(engine: Engine, timeout: float = 60.0, **options: Any) -> protocol.Sync
     report = protocol.run(engine, client_for(known[0]), timeout=timeout, **options)
     with Session(engine) as session:
         pin = session.get(outbox.BureauPin, 1)
-        sent = set(session.exec(select(outbox.OutboxRecord.record_id).where(outbox.OutboxRecord.state == "sent")))
+        sent = set(session.exec(select(outbox.OutboxRecord.record_id, outbox.OutboxRecord.version)
+                                .where(outbox.OutboxRecord.state == "sent")).all())
         for inspection in session.exec(select(Inspection).where(Inspection.status == "finished")):
-            if inspection.id in sent:
+            if (inspection.record_id or inspection.id, inspection.version) in sent:
                 inspection.status, inspection.sent_at = "sent", utcnow()
                 session.add(inspection)
         for identity in session.exec(select(Identity)):

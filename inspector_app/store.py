@@ -1,5 +1,12 @@
 """The tablet's own database: SQLite under the device home, WAL with synchronous=FULL so that every answer the
-inspector saw saved survives a crash or a dead battery. Rows are plain; rules live in the view-models."""
+inspector saw saved survives a crash or a dead battery. Rules live in `onsite` and the view-models.
+
+What the inspection holds that could identify people or describe violations (notes, amounts, check-in, photo
+metadata, staff codes, signature strokes, a refusal) is kept in ``sealed`` columns: AES-GCM under the device data key,
+each bound to its row (`inspector_app.vault` slots). Results (pass/fail/na) and photo hashes stay plain so that
+progress can be shown and evidence files found without decrypting anything. ``secure_delete`` overwrites freed pages,
+so a value replaced by its ciphertext (a signing key once its PIN is set) does not linger in the file.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional
 
-from sqlalchemy import JSON, Column, LargeBinary, event
+from sqlalchemy import JSON, Column, LargeBinary, event, inspect, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import registry
 from sqlmodel import Field, Session, SQLModel, create_engine, select
@@ -28,7 +35,7 @@ class Identity(DeviceModel, table=True):
     inspector_code: str = Field(index=True)
     device_id: str
     server_url: str
-    private_key: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    private_key: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # b"" once PIN-wrapped (KeyringEntry)
     bureau_signing_key: str  # pinned at enrollment, base64 raw Ed25519
     assignment_cursor: int = 0
     enrolled_at: datetime = Field(default_factory=utcnow)
@@ -49,7 +56,21 @@ class DeviceAssignment(DeviceModel, table=True):
     signed: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))  # exactly as received, for re-verification
 
 
+class KeyringEntry(DeviceModel, table=True):
+    """An inspector's PIN-wrapped data key and signing key (`vault.InspectorKeyEntry.to_dict()`), and the count of
+    wrong PINs that the lockout is based on."""
+
+    inspector_code: str = Field(primary_key=True)
+    entry: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    failed_attempts: int = 0
+    locked_until: Optional[datetime] = None
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
 class Inspection(DeviceModel, table=True):
+    """One version of an inspection record. A correction is a new row with the same ``record_id``, the next
+    ``version``, the hash of the version it corrects and why."""
+
     id: str = Field(primary_key=True)
     assignment_id: str = Field(index=True)
     inspector_code: str
@@ -59,23 +80,103 @@ class Inspection(DeviceModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     sent_at: Optional[datetime] = None
+    record_id: Optional[str] = None  # None: the row's own id (first versions)
+    version: int = 1
+    previous_hash: Optional[str] = None
+    correction_reason: str = ""
 
 
 class Answer(DeviceModel, table=True):
     inspection_id: str = Field(primary_key=True)
     item_id: str = Field(primary_key=True)
     result: str  # pass | fail | na
-    note: str = ""
+    note: str = ""  # plain only when saved without a data key (a headless tablet whose inspectors have no PIN)
     amount_yuan: Optional[str] = None
+    sealed: Optional[bytes] = Field(default=None, sa_column=Column(LargeBinary, nullable=True))  # {note, amount_yuan}
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class CheckIn(DeviceModel, table=True):
+    """到场登记: officers and the ID they showed, the institution's representative, time and place (sealed)."""
+
+    inspection_id: str = Field(primary_key=True)
+    sealed: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Photo(DeviceModel, table=True):
+    """A photo attached to a checklist item (or to a refusal to sign). The files are in `EvidenceStore`, named by
+    ``sha256`` (the evidence hash of the stored image); the row is written only after every file is durable."""
+
+    id: str = Field(primary_key=True)
+    inspection_id: str = Field(index=True)
+    item_id: str  # a checklist item id, or "refusal"
+    sha256: str = Field(index=True)
+    size: int
+    thumbnail_size: int
+    sealed: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # caption, capture time, GPS, source
+    added_at: datetime = Field(default_factory=utcnow)
+
+
+class FindingDetail(DeviceModel, table=True):
+    """What a finding adds to its failed item: the responsible staff (医保医师/药师 codes), sealed."""
+
+    inspection_id: str = Field(primary_key=True)
+    item_id: str = Field(primary_key=True)
+    sealed: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class SignatureStroke(DeviceModel, table=True):
+    """One pen stroke of a signature, saved when the finger lifts (sealed points)."""
+
+    inspection_id: str = Field(primary_key=True)
+    role: str = Field(primary_key=True)  # inspector_1 | inspector_2 | representative | witness
+    seq: int = Field(primary_key=True)
+    sealed: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class SignatureMark(DeviceModel, table=True):
+    """A confirmed signature: who signed, on which pad, when, and the review hash of the content they were shown."""
+
+    inspection_id: str = Field(primary_key=True)
+    role: str = Field(primary_key=True)
+    review_hash: str
+    sealed: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    signed_at: datetime = Field(default_factory=utcnow)
+
+
+class RefusalNote(DeviceModel, table=True):
+    """拒签: the representative refused to sign; reason, witness, and the review hash it was recorded against."""
+
+    inspection_id: str = Field(primary_key=True)
+    review_hash: str
+    sealed: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    recorded_at: datetime = Field(default_factory=utcnow)
 
 
 def _sqlite_durability(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Bring a store made by an older version up to date: columns added since are appended (SQLite ADD COLUMN)."""
+    existing = inspect(engine)
+    with engine.begin() as connection:
+        for table in DeviceModel.metadata.sorted_tables:
+            have = {column["name"] for column in existing.get_columns(table.name)}
+            for column in table.columns:
+                if column.name in have:
+                    continue
+                default = column.default.arg if column.default is not None and column.default.is_scalar else None
+                clause = "" if default is None else f" NOT NULL DEFAULT {default!r}"
+                connection.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" '
+                                        f"{column.type.compile(engine.dialect)}{clause}"))
 
 
 def open_store(home: Path) -> Engine:
@@ -83,6 +184,7 @@ def open_store(home: Path) -> Engine:
     engine = create_engine(f"sqlite:///{home / 'device.db'}", connect_args={"check_same_thread": False})
     event.listen(engine, "connect", _sqlite_durability)
     DeviceModel.metadata.create_all(engine)
+    _add_missing_columns(engine)
     return engine
 
 

@@ -1,39 +1,142 @@
 """View-models: everything a screen shows and every action it offers, testable without a browser.
 
-Views render these and forward taps; they hold no state of their own.
+Views render these and forward taps; they hold no state of their own. Every action that changes the inspection is
+durable when it returns (`onsite`); a message in Chinese says what went wrong.
 """
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
 
 import checklists
 from checklists import scoring
-from inspector_app import device
-from inspector_app.store import Identity, identities, open_store
+from checklists.templates import Item
+from inspector_app import device, keyring, onsite, photos, signature
+from inspector_app.evidence_store import EvidenceStore
+from inspector_app.store import CheckIn, DeviceAssignment, Identity, identities, open_store
+from inspector_app.vault import DataKey
 from sync.client import BureauRefused, BureauUnreachable
 
 SYNC_TIMEOUT_SECONDS = 20
 RESULT_LABELS = {"pass": "符合", "fail": "不符合", "na": "不适用"}
+ROLE_TITLES = {"inspector_1": "检查人员（一）", "inspector_2": "检查人员（二）", "representative": "被检查单位在场人员",
+               "witness": "见证人"}
+PAD_SIZE = (640, 240)  # the signature pad, logical px
 
 
 @dataclass
 class AppState:
-    """One running app: the device store and the inspector signed in on it."""
+    """One browser session of the app: the device store, the inspector using it, and the inspectors who unlocked
+    with their PIN in this session (their keys live here, in memory, and nowhere else)."""
 
     home: Path
     engine: Engine
     identity: Identity | None
     server_url: str | None = None
+    evidence: EvidenceStore | None = None
+    unlocked: dict[str, keyring.Unlocked] = field(default_factory=dict)
 
     @classmethod
     def open(cls, home: Path, server_url: str | None = None) -> "AppState":
         engine = open_store(home)
+        evidence = EvidenceStore(home)
+        evidence.sweep()
         known = identities(engine)
-        return cls(home=home, engine=engine, identity=known[0] if known else None, server_url=server_url)
+        return cls(home=home, engine=engine, identity=known[0] if known else None, server_url=server_url,
+                   evidence=evidence)
+
+    @property
+    def active(self) -> keyring.Unlocked | None:
+        return self.unlocked.get(self.identity.inspector_code) if self.identity else None
+
+    @property
+    def needs_pin(self) -> bool:
+        """The inspector enrolled headless and has not chosen a PIN yet."""
+        return self.identity is not None and not keyring.has_pin(self.engine, self.identity.inspector_code)
+
+    @property
+    def data_key(self) -> DataKey:
+        if self.active is None:
+            raise device.DeviceError("请先输入 PIN 解锁")
+        return self.active.data_key
+
+    def inspectors(self) -> list[str]:
+        """Inspector codes enrolled on this tablet, in enrollment order."""
+        return list(dict.fromkeys(i.inspector_code for i in identities(self.engine)))
+
+    def unlock(self, inspector_code: str, pin: str) -> str:
+        """"" when unlocked (and now the inspector using the app), else why not."""
+        try:
+            opened = keyring.unlock(self.engine, inspector_code, pin)
+        except keyring.PinError as exc:
+            return str(exc)
+        self.unlocked[inspector_code] = opened
+        if self.active is None or self.identity.inspector_code == inspector_code:
+            self.identity = opened.identity
+        return ""
+
+    def unlock_signer(self, inspector_code: str, pin: str) -> str:
+        """A second team member unlocks to sign; the app stays with the inspector using it."""
+        try:
+            self.unlocked[inspector_code] = keyring.unlock(self.engine, inspector_code, pin)
+        except keyring.PinError as exc:
+            return str(exc)
+        return ""
+
+    def set_pin(self, pin: str, again: str) -> str:
+        if pin != again:
+            return "两次输入的 PIN 不一致"
+        try:
+            opened = keyring.set_pin(self.engine, self.identity, pin, self.active.data_key if self.active else
+                                     next((u.data_key for u in self.unlocked.values()), None))
+        except keyring.PinError as exc:
+            return str(exc)
+        self.unlocked[opened.inspector_code] = opened
+        self.identity = opened.identity
+        return ""
+
+    def enroll(self, server_url: str, token: str, pin: str, again: str) -> str:
+        """Enroll an inspector on this tablet with their PIN: the first one, or another team member while an
+        inspector is unlocked (the device data key comes from them)."""
+        if pin != again:
+            return "两次输入的 PIN 不一致"
+        if not server_url or not token:
+            return "请填写局端地址和注册码"
+        try:
+            identity = device.enroll(self.engine, server_url, token, pin=pin,
+                                     data_key=self.active.data_key if self.active else None)
+        except BureauUnreachable:
+            return "无法连接局端，请检查网络或地址"
+        except BureauRefused as exc:
+            return f"注册失败：{exc.message}"
+        except device.DeviceError as exc:
+            return str(exc)
+        first = self.active is None
+        problem = self.unlock(identity.inspector_code, pin) if first else \
+            self.unlock_signer(identity.inspector_code, pin)
+        return problem
+
+    def lock(self) -> None:
+        self.unlocked.clear()
+
+    def session(self) -> AbstractContextManager[None]:
+        """Keys for device operations that look them up (`device.signing_key`, `device.record_of`)."""
+        ordered = sorted(self.unlocked.values(), key=lambda u: u is not self.active)
+        return keyring.session(ordered)
+
+    def load_blob(self, sha256: str) -> bytes:
+        """A photo's evidence image for the outbox (`sync.protocol.run(load_blob=...)`): it is encrypted here."""
+        return self.evidence.stored_image(self.data_key, sha256)
+
+    def signers(self, team: list[str]) -> list[keyring.Unlocked]:
+        return [u for code, u in self.unlocked.items() if code in team]
 
 
 @dataclass
@@ -46,6 +149,17 @@ class AssignmentCard:
     status_label: str
     answered: int
     total: int
+
+
+STATUS_LABELS = {None: "未开始", "draft": "检查中", "finished": "待同步", "sent": "已同步"}
+
+
+def team_assignments(engine: Engine, inspector_code: str) -> list[DeviceAssignment]:
+    """The assignments of every team this inspector is on, whoever pulled them."""
+    with Session(engine) as session:
+        rows = session.exec(select(DeviceAssignment).where(DeviceAssignment.revoked == False)  # noqa: E712
+                            .order_by(DeviceAssignment.seq)).all()
+    return [a for a in rows if inspector_code in a.team]
 
 
 @dataclass
@@ -63,21 +177,22 @@ class HomeViewModel:
             return
         self.offline, self.message = False, ""
         try:
-            result = device.pull_assignments(self.state.engine, identity)
+            result = device.pull_assignments(self.state.engine, identity, device.client_for(self.state.active))
             if result.refused:
                 self.message = f"有 {result.refused} 项任务的局端签名无效，已拒收"
         except BureauUnreachable:
             self.offline, self.message = True, "离线模式：无法连接局端，显示本机已保存的任务"
         except BureauRefused as exc:
             self.offline, self.message = True, f"局端拒绝：{exc.message}"
-        self.cards = [self._card(a) for a in device.assignments(self.state.engine, identity.inspector_code)]
+        self.cards = [self._card(a) for a in team_assignments(self.state.engine, identity.inspector_code)]
 
     def _card(self, a) -> AssignmentCard:
-        inspection = device.inspection_of(self.state.engine, a.id)
+        inspection = onsite.current_inspection(self.state.engine, a.id)
         answered = len(device.answers_of(self.state.engine, inspection.id)) if inspection else 0
         total = len(checklists.template_for_kind(a.institution_kind).items)
-        status = {None: "未开始", "draft": "检查中", "finished": "待同步", "sent": "已同步"}[
-            inspection.status if inspection else None]
+        status = STATUS_LABELS[inspection.status if inspection else None]
+        if inspection is not None and inspection.version > 1:
+            status = f"{status}（更正第 {inspection.version} 版）"
         return AssignmentCard(a.id, a.institution_name, a.institution_code, checklists.KINDS[a.institution_kind],
                               a.institution_address, status, answered, total)
 
@@ -99,67 +214,370 @@ class HomeViewModel:
 
 @dataclass
 class ItemRow:
-    item_id: str
-    section: str
-    text: str
-    evidence: str
-    severity: str
-    result: str | None
-    note: str
-    asks_amount: bool
-    amount_yuan: str | None
+    item: Item
+    section_title: str
+    category_title: str
+    answer: onsite.AnswerData | None
+    photos: list[onsite.PhotoInfo]
+    staff_codes: list[str]
+    problems: list[str]
+
+    @property
+    def result(self) -> str | None:
+        return self.answer.result if self.answer else None
 
 
-@dataclass
 class InspectionViewModel:
-    state: AppState
-    assignment_id: str
-    message: str = ""
+    """One inspection as the inspector works through it: check-in, the checklist, photos, findings."""
 
-    def __post_init__(self) -> None:
-        engine, identity = self.state.engine, self.state.identity
-        self.assignment = device.assignment(engine, self.assignment_id)
-        self.template = checklists.template_for_kind(self.assignment.institution_kind)
-        self.inspection = device.open_inspection(engine, self.assignment_id, identity.inspector_code,
-                                                 self.template.id, self.template.hash)
+    def __init__(self, state: AppState, assignment_id: str):
+        self.state, self.assignment_id = state, assignment_id
+        self.assignment = device.assignment(state.engine, assignment_id)
+        self.inspection = onsite.start_inspection(state.engine, assignment_id, state.identity.inspector_code)
+        self.template = checklists.resolve_template(
+            f"{self.inspection.template_id}@{self.inspection.template_hash}")
+        self._thumbs: dict[str, bytes] = {}
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.facts = onsite.facts(self.state.engine, self.state.data_key, self.inspection.id)
+        self.inspection = self.facts.inspection
+
+    @property
+    def key(self) -> DataKey:
+        return self.state.data_key
 
     @property
     def locked(self) -> bool:
         return self.inspection.status != "draft"
 
-    def rows(self) -> list[ItemRow]:
-        answers = device.answers_of(self.state.engine, self.inspection.id)
-        return [
-            ItemRow(item.id, self.template.section_title(item.section), item.text, item.evidence, item.severity,
-                    answers[item.id].result if item.id in answers else None,
-                    answers[item.id].note if item.id in answers else "",
-                    item.asks_amount, answers[item.id].amount_yuan if item.id in answers else None)
-            for item in self.template.items
-        ]
+    @property
+    def checked_in(self) -> bool:
+        return self.facts.checkin is not None
 
-    def answer(self, item_id: str, result: str, note: str = "", amount_yuan: str | None = None) -> None:
-        device.save_answer(self.state.engine, self.inspection.id, item_id, result, note, amount_yuan)
+    @property
+    def signed(self) -> bool:
+        """Someone has signed: the content is frozen until the signatures are voided."""
+        return bool(self.facts.marks) or self.facts.refusal is not None
 
-    def _raw_answers(self) -> dict[str, dict]:
-        return {k: {"result": a.result, "note": a.note, "amount_yuan": a.amount_yuan}
-                for k, a in device.answers_of(self.state.engine, self.inspection.id).items()}
+    def sections(self) -> list[tuple[checklists.Section, list[str]]]:
+        return [(section, [item.id for item in items]) for section, items in self.template.items_by_section()]
+
+    def row(self, item_id: str) -> ItemRow:
+        item = self.template.item(item_id)
+        answer = self.facts.answers.get(item_id)
+        item_photos = self.facts.photos_of(item_id)
+        return ItemRow(item, self.template.section_title(item.section), checklists.CATEGORIES[item.category].title,
+                       answer, item_photos, self.facts.staff.get(item_id, []),
+                       onsite.item_problems(item, answer, len(item_photos)) if answer else [])
 
     def progress(self) -> scoring.Progress:
-        """Live progress; an `na` still waiting for its reason counts as unanswered."""
-        answers = {k: a for k, a in self._raw_answers().items() if a["result"] != "na" or a["note"].strip()}
-        return scoring.score_partial(self.template, answers)
+        return onsite.progress(self.facts)
 
-    def finish(self) -> bool:
-        progress = self.progress()
-        if progress.answered < progress.total:
-            self.message = f"还有 {progress.total - progress.answered} 项未作答（不适用须填写理由）"
+    def section_progress(self, item_ids: list[str]) -> tuple[int, int]:
+        still_open = onsite.open_items(self.facts)
+        return sum(1 for i in item_ids if i not in still_open), len(item_ids)
+
+    def _do(self, action, *args, **kwargs) -> str:
+        try:
+            action(*args, **kwargs)
+        except device.DeviceError as exc:
+            return str(exc)
+        finally:
+            self.refresh()
+        return ""
+
+    def answer(self, item_id: str, result: str, note: str = "", amount: str | None = None) -> str:
+        """Store an answer; "" when saved, else why not (the previous answer stays)."""
+        return self._do(onsite.save_answer, self.state.engine, self.key, self.inspection.id, item_id, result, note,
+                        amount)
+
+    def add_photo(self, item_id: str, data: bytes, source: str) -> str:
+        item = self.template.item(item_id) if item_id != onsite.REFUSAL_ITEM else None
+        caption = f"{item.id} {item.text}" if item else "拒签现场"
+        try:
+            return self._do(onsite.add_photo, self.state.engine, self.state.evidence, self.key, self.inspection.id,
+                            item_id, data, source=source, caption_item=caption)
+        except photos.PhotoError as exc:
+            return exc.message_zh
+
+    def remove_photo(self, photo_id: str) -> str:
+        return self._do(onsite.remove_photo, self.state.engine, self.state.evidence, self.inspection.id, photo_id)
+
+    def set_staff_codes(self, item_id: str, text: str) -> str:
+        return self._do(onsite.save_staff_codes, self.state.engine, self.key, self.inspection.id, item_id, text)
+
+    def thumbnail(self, sha256: str) -> bytes:
+        """Decrypted once per screen: opening an inspection reads thumbnails and nothing bigger."""
+        if sha256 not in self._thumbs:
+            self._thumbs[sha256] = self.state.evidence.get(self.key, sha256, "thumbnail")
+        return self._thumbs[sha256]
+
+    def findings(self) -> list[dict[str, Any]]:
+        return onsite.findings(self.facts)
+
+    def penalty(self) -> dict[str, Any] | None:
+        return onsite.penalty_case(self.facts)
+
+    def void_signatures(self) -> str:
+        return self._do(onsite.void_signatures, self.state.engine, self.state.evidence, self.inspection.id)
+
+
+@dataclass
+class OfficerForm:
+    inspector_code: str
+    name: str = ""
+    badge_no: str = ""
+    id_shown: bool = False
+
+
+class CheckInViewModel:
+    """到场登记: the team's names, 执法证号 and that each showed it; the representative; time, place and GPS."""
+
+    def __init__(self, state: AppState, assignment_id: str):
+        self.inspection_vm = InspectionViewModel(state, assignment_id)
+        self.state = state
+        saved = self.inspection_vm.facts.checkin
+        known = saved["officers"] if saved else self._last_officers()
+        by_code = {o["inspector_code"]: o for o in known}
+        self.officers = [OfficerForm(code, by_code.get(code, {}).get("name", ""),
+                                     by_code.get(code, {}).get("badge_no", ""),
+                                     bool(saved) and by_code.get(code, {}).get("id_shown", False))
+                         for code in self.inspection_vm.assignment.team]
+        self.representative = dict(saved["representative"]) if saved else {"name": "", "role": "", "phone": ""}
+        self.place = saved["place"] if saved else self.inspection_vm.assignment.institution_address
+        self.gps: dict[str, str] | None = saved["gps"] if saved else None
+        self.gps_note: str = saved["gps_note"] if saved else ""
+        self.checked_in_at: str | None = saved["checked_in_at"] if saved else None
+
+    def _last_officers(self) -> list[dict[str, Any]]:
+        """Names and ID numbers from this tablet's latest check-in, so a team need not type them every time."""
+        with Session(self.state.engine) as session:
+            latest = session.exec(select(CheckIn).order_by(CheckIn.updated_at.desc())).first()
+        if latest is None:
+            return []
+        try:
+            return onsite.facts(self.state.engine, self.state.data_key, latest.inspection_id).checkin["officers"]
+        except device.DeviceError:
+            return []
+
+    def set_position(self, latitude: float, longitude: float, accuracy: float | None) -> None:
+        """A fix from the tablet's location service, as decimal strings (never floats in a record)."""
+        self.gps = {"lat": f"{latitude:.7f}", "lon": f"{longitude:.7f}",
+                    "accuracy_m": None if accuracy is None else str(round(accuracy))}
+        self.gps_note = ""
+
+    def no_position(self, why: str) -> None:
+        """Recorded, not faked: why there is no fix."""
+        self.gps, self.gps_note = None, why
+
+    def problems(self) -> list[str]:
+        return onsite.checkin_problems(self.value(), self.inspection_vm.assignment.team)
+
+    def value(self) -> dict[str, Any]:
+        return {"officers": [vars(o) for o in self.officers], "representative": self.representative,
+                "place": self.place, "gps": self.gps, "gps_note": self.gps_note,
+                "checked_in_at": self.checked_in_at}
+
+    def save(self) -> list[str]:
+        """Store what is entered; returns what is still missing (the check-in is done when nothing is). The time
+        of the first save is the check-in time."""
+        self.checked_in_at = self.checked_in_at or onsite.local_now().isoformat()
+        try:
+            onsite.save_checkin(self.state.engine, self.state.data_key, self.inspection_vm.inspection.id,
+                                self.value())
+        except device.DeviceError as exc:
+            return [str(exc)]
+        return self.problems()
+
+
+class ReviewViewModel:
+    """核对与签名: the content everyone signs, its hash, who has signed, and locking."""
+
+    def __init__(self, state: AppState, assignment_id: str):
+        self.state = state
+        self.inspection_vm = InspectionViewModel(state, assignment_id)
+        self.review = onsite.review(state.engine, state.data_key, self.inspection_vm.inspection.id)
+        self.message = ""
+
+    @property
+    def facts(self) -> onsite.Facts:
+        return self.review.facts
+
+    def signing_status(self) -> list[tuple[str, str]]:
+        """(role, status text) for the signature buttons."""
+        out = []
+        for role in onsite.SIGNING_ROLES:
+            mark = self.facts.marks.get(role)
+            if role == "representative" and self.facts.refusal is not None:
+                out.append((role, "已记录拒签"))
+            elif mark is None:
+                out.append((role, "未签名"))
+            elif mark["review_hash"] != self.review.hash:
+                out.append((role, "内容已改变，须重签"))
+            else:
+                out.append((role, f"已签名：{mark['signature']['signer_name']}"))
+        return out
+
+    def remaining(self) -> list[str]:
+        return self.review.problems or onsite.signing_problems(self.facts, self.review.hash)
+
+    def lock(self) -> bool:
+        vm = self.inspection_vm
+        try:
+            onsite.lock(self.state.engine, self.state.evidence, self.state.data_key, vm.inspection.id,
+                        self.state.signers(vm.assignment.team))
+        except device.DeviceError as exc:
+            self.message = str(exc)
+            return False
+        return True
+
+
+def signer_code(facts: onsite.Facts, role: str) -> str | None:
+    """The inspector who signs as inspector_1 / inspector_2: the team's first and second officer at check-in."""
+    if role not in ("inspector_1", "inspector_2") or facts.checkin is None:
+        return None
+    officers = facts.checkin["officers"]
+    index = 0 if role == "inspector_1" else 1
+    return officers[index]["inspector_code"] if index < len(officers) else None
+
+
+class SignatureViewModel:
+    """One signature pad: strokes saved as they are drawn, the signer's name, confirmation. A team member enrolled
+    on this tablet enters their PIN first, so that their own key also signs the record."""
+
+    def __init__(self, state: AppState, assignment_id: str, role: str):
+        self.state, self.role = state, role
+        self.inspection_vm = InspectionViewModel(state, assignment_id)
+        facts = self.inspection_vm.facts
+        self.review = onsite.review(state.engine, state.data_key, self.inspection_vm.inspection.id)
+        self.code = signer_code(facts, role)
+        self.strokes = onsite.strokes_of(state.engine, state.data_key, self.inspection_vm.inspection.id, role)
+        mark = facts.marks.get(role)
+        self.confirmed = mark is not None
+        self.name = mark["signature"]["signer_name"] if mark else self._default_name(facts)
+        self.message = ""
+
+    def _default_name(self, facts: onsite.Facts) -> str:
+        if facts.checkin is None:
+            return ""
+        if self.code is not None:
+            return next(o["name"] for o in facts.checkin["officers"] if o["inspector_code"] == self.code)
+        if self.role == "representative":
+            return facts.checkin["representative"]["name"]
+        if self.role == "witness" and facts.refusal is not None:
+            return facts.refusal["witness_name"]
+        return ""
+
+    @property
+    def title(self) -> str:
+        return ROLE_TITLES[self.role]
+
+    @property
+    def needs_pin(self) -> bool:
+        return (self.code is not None and self.code not in self.state.unlocked
+                and keyring.has_pin(self.state.engine, self.code))
+
+    def unlock(self, pin: str) -> str:
+        return self.state.unlock_signer(self.code, pin)
+
+    def add_stroke(self, started_at: datetime, points: list[signature.Point]) -> str:
+        if len(points) < 1:
+            return ""
+        try:
+            onsite.add_stroke(self.state.engine, self.state.data_key, self.inspection_vm.inspection.id, self.role,
+                              started_at.isoformat(), points)
+        except device.DeviceError as exc:
+            return str(exc)
+        self.strokes.append({"started_at": started_at.isoformat(), "points": [list(p) for p in points]})
+        return ""
+
+    def clear(self) -> None:
+        onsite.clear_signature(self.state.engine, self.inspection_vm.inspection.id, self.role)
+        self.strokes, self.confirmed = [], False
+
+    def confirm(self, name: str) -> bool:
+        if self.needs_pin:
+            self.message = "请先输入该检查人员的 PIN"
             return False
         try:
-            scoring.score(self.template, self._raw_answers())
-        except checklists.InputError as exc:
-            self.message = f"无法完成：{exc}"
+            onsite.confirm_signature(self.state.engine, self.state.data_key, self.inspection_vm.inspection.id,
+                                     self.role, name, PAD_SIZE)
+        except signature.SignatureError as exc:
+            self.message = exc.message_zh
             return False
-        device.finish(self.state.engine, self.inspection.id)
-        self.inspection = device.inspection_of(self.state.engine, self.assignment_id)
-        self.message = "检查已完成，待同步"
+        except device.DeviceError as exc:
+            self.message = str(exc)
+            return False
+        self.confirmed, self.name = True, name
         return True
+
+
+class RefusalViewModel:
+    """拒签: the reason, the witness, the witness's signature (`SignatureViewModel` role "witness") and a photo."""
+
+    def __init__(self, state: AppState, assignment_id: str):
+        self.state = state
+        self.inspection_vm = InspectionViewModel(state, assignment_id)
+        refusal = self.inspection_vm.facts.refusal
+        self.reason = refusal["reason"] if refusal else ""
+        self.witness_name = refusal["witness_name"] if refusal else ""
+        self.media_note = refusal["media_note"] if refusal else ""
+        self.recorded = refusal is not None
+        self.witness_signed = "witness" in self.inspection_vm.facts.marks
+
+    def photos(self) -> list[onsite.PhotoInfo]:
+        return self.inspection_vm.facts.photos_of(onsite.REFUSAL_ITEM)
+
+    def record(self, reason: str, witness_name: str, media_note: str) -> str:
+        try:
+            onsite.record_refusal(self.state.engine, self.state.data_key, self.inspection_vm.inspection.id, reason,
+                                  witness_name, media_note)
+        except device.DeviceError as exc:
+            return str(exc)
+        self.reason, self.witness_name, self.media_note, self.recorded = reason, witness_name, media_note, True
+        return ""
+
+
+class RecordViewModel:
+    """A locked record: its hash, the 笔录 PDF, whether it has reached the bureau, and corrections."""
+
+    def __init__(self, state: AppState, assignment_id: str):
+        self.state = state
+        self.inspection_vm = InspectionViewModel(state, assignment_id)
+        queued = onsite.queued(state.engine, self.inspection_vm.inspection)
+        self.record_hash = queued.record_hash if queued else ""
+        self.outbox_state = queued.state if queued else None
+        self.problem = ""
+        try:
+            self.record: dict[str, Any] | None = onsite.locked_record(
+                state.engine, state.evidence, state.data_key, self.inspection_vm.inspection.id)[0]
+        except device.DeviceError as exc:
+            self.record, self.problem = None, str(exc)
+
+    @property
+    def printable(self) -> bool:
+        """A 笔录 needs the check-in (records filled headless by `yibao device demo-inspections` have none)."""
+        return self.record is not None and self.record["checkin"] is not None
+
+    @property
+    def status_text(self) -> str:
+        return {"queued": "已签名锁定，等待同步到局端", "sent": "局端已接收并出具回执",
+                "set_aside": "局端拒收，请查看同步结果"}.get(self.outbox_state, "已签名锁定")
+
+    def pdf(self) -> bytes:
+        return onsite.record_pdf_bytes(self.state.engine, self.state.evidence, self.state.data_key,
+                                       self.inspection_vm.inspection.id)
+
+    def pdf_name(self) -> str:
+        version = self.record["version"]
+        return f"现场检查笔录-{self.record['institution']['name']}-{self.record['record_id'][:8]}" \
+               f"{f'-v{version}' if version > 1 else ''}.pdf"
+
+    def start_correction(self, reason: str) -> str:
+        try:
+            onsite.start_correction(self.state.engine, self.state.data_key, self.inspection_vm.inspection.id,
+                                    reason)
+        except device.DeviceError as exc:
+            return str(exc)
+        return ""

@@ -56,8 +56,7 @@ def fill_inspection(tablet: Tablet, photos: list[bytes] = (), assignment_index: 
     """A complete inspection of one of the tablet's assignments, with `photos` as evidence, locked and queued.
     Returns the record id. `new`: another inspection even if the assignment has one (load runs)."""
     engine = tablet.engine
-    for identity in tablet.identities:
-        device.pull_assignments(engine, identity)
+    device.pull_assignments(engine, tablet.identities[0])
     with Session(engine) as session:  # every assignment on the tablet, whichever of its inspectors pulled it last
         assignment = session.exec(select(DeviceAssignment).order_by(DeviceAssignment.seq)).all()[assignment_index]
     template = checklists.template_for_kind(assignment.institution_kind)

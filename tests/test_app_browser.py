@@ -1,21 +1,26 @@
-"""The app in a real browser: answer, reload, finish, sync — and the bureau has it."""
+"""The app in a real browser: unlock with the PIN, answer, reload (unlock again), lock, sync — and the bureau has
+it; and the same with no bureau at all."""
 
 from __future__ import annotations
 
-import subprocess
 import time
+from datetime import datetime
 
 import pytest
 from sqlmodel import Session, select
 
 from bureau.db import make_engine
 from bureau.models import ReceivedRecord
-from inspector_app import device
+from checklists import template_for_kind
+from inspector_app import device, keyring, onsite
 from inspector_app.store import open_store
 from tests.browser import chromium_page, open_app, screenshot
 from tests.support import start_app, stop
+from tests.test_flow_browser import button, card, enter_pin, tap
+from tests.test_onsite_support import PIN, scribble
 
 pytestmark = pytest.mark.browser
+PHARMACY = "福州市鼓楼区东街口大药房"
 
 
 @pytest.fixture
@@ -24,44 +29,79 @@ def sqlite_only(bureau_db_url):
         pytest.skip("the browser walk runs once, on SQLite; the bureau API is covered on PostgreSQL elsewhere")
 
 
-def test_answer_reload_finish_sync(sqlite_only, running_bureau, tmp_path):
-    home = tmp_path / "tablet"
+def checked_in_tablet(bureau, home):
+    """I0001 enrolled with a PIN, assignments pulled, the pharmacy inspection checked in (headless)."""
     engine = open_store(home)
-    token = running_bureau.cli("bureau", "enroll-token", "--inspector", "I0001").stdout.strip().splitlines()[-1]
-    device.enroll(engine, running_bureau.url, token)
-    app, url = start_app(home)
+    token = bureau.cli("bureau", "enroll-token", "--inspector", "I0001").stdout.strip().splitlines()[-1]
+    device.enroll(engine, bureau.url, token, pin=PIN["I0001"])
+    unlocked = keyring.unlock(engine, "I0001", PIN["I0001"])
+    device.pull_assignments(engine, unlocked.identity, device.client_for(unlocked))
+    assignment = next(a for a in device.assignments(engine, "I0001") if a.institution_name == PHARMACY)
+    inspection = onsite.start_inspection(engine, assignment.id, "I0001")
+    onsite.save_checkin(engine, unlocked.data_key, inspection.id, {
+        "officers": [{"inspector_code": code, "name": name, "badge_no": f"闽榕医保执 {code[-4:]}", "id_shown": True}
+                     for code, name in (("I0001", "林建华"), ("I0002", "陈晓燕"))],
+        "representative": {"name": "张丽", "role": "店长", "phone": "0591-87654321"},
+        "place": "福州市鼓楼区东街 88 号", "gps": None, "gps_note": "室内无信号"})
+    return engine, unlocked, inspection
+
+
+def after_reload_showing(page, text: str) -> None:
+    """Flet either reconnects the tab to its session (still unlocked) or starts a new one (the PIN is asked for
+    again, on the same screen); either way the answer is there. Semantics may need switching on again."""
+    for _attempt in range(60):
+        if page.get_by_text(text).count():
+            return
+        if page.get_by_text("检查人员 I0001，请输入 PIN").count():
+            enter_pin(page, PIN["I0001"], "解锁")
+        elif page.locator("flt-semantics-placeholder").count():
+            page.evaluate("document.querySelector('flt-semantics-placeholder').click()")
+        page.wait_for_timeout(500)
+    raise AssertionError(f"{text} never appeared")
+
+
+def unlock(page) -> None:
+    page.get_by_text("检查人员 I0001，请输入 PIN").wait_for(timeout=20000)
+    enter_pin(page, PIN["I0001"], "解锁")
+
+
+def test_answer_reload_lock_sync(sqlite_only, running_bureau, tmp_path):
+    engine, unlocked, inspection = checked_in_tablet(running_bureau, tmp_path / "tablet")
+    app, url = start_app(tmp_path / "tablet")
     try:
         with chromium_page() as page:
             first_frame_ms = open_app(page, url)
             print(f"\nfirst frame after {first_frame_ms:.0f} ms")
-            page.get_by_text("福州市鼓楼区东街口大药房").first.click()
+            unlock(page)
+            page.get_by_text(PHARMACY).first.click()
             page.get_by_text("已答 0 / 21").wait_for(timeout=15000)
-            page.get_by_role("button", name="符合").first.click()
+            tap(page, card(page, "R-ID-01"), "符合")
             page.get_by_text("已答 1 / 21").wait_for(timeout=15000)
             screenshot(page, "skeleton-answered")
 
-            page.reload()  # the tab closes and comes back: the answer is in the device store
+            page.reload()  # the tab reloads: the answer is in the device store
             page.wait_for_function("window.__firstFrameAt !== null", timeout=30000)
-            from tests.browser import enable_semantics
-            enable_semantics(page)
-            page.get_by_text("福州市鼓楼区东街口大药房").first.click()
-            page.get_by_text("已答 1 / 21").wait_for(timeout=15000)
+            after_reload_showing(page, "已答 1 / 21")
 
-            # The rest of the checklist is answered through the same store the app reads.
-            inspection = device.inspection_of(engine, device.assignments(engine, "I0001")[0].id)
+            # The rest is answered and signed through the same store the app reads.
             answered = device.answers_of(engine, inspection.id)
-            assert list(answered) and all(a.result == "pass" for a in answered.values())
-            from checklists import template_for_kind
-            for item in template_for_kind("pharmacy").items:
-                if item.id not in answered:
-                    device.save_answer(engine, inspection.id, item.id, "pass")
-            page.get_by_role("button", name="返回").click()
+            assert list(answered) == ["R-ID-01"] and answered["R-ID-01"].result == "pass"
+            for item in template_for_kind("pharmacy").items[1:]:
+                onsite.save_answer(engine, unlocked.data_key, inspection.id, item.id, "pass")
+            for number, (role, name) in enumerate((("inspector_1", "林建华"), ("inspector_2", "陈晓燕"),
+                                                   ("representative", "张丽"))):
+                for stroke in scribble(number):
+                    onsite.add_stroke(engine, unlocked.data_key, inspection.id, role,
+                                      datetime.now().astimezone().isoformat(), stroke)
+                onsite.confirm_signature(engine, unlocked.data_key, inspection.id, role, name, (640, 240))
+            button(page, "返回").click()
             page.get_by_text("已答 21/21").wait_for(timeout=15000)
-            page.get_by_text("福州市鼓楼区东街口大药房").first.click()
-            page.get_by_role("button", name="完成检查").click()
+            page.get_by_text(PHARMACY).first.click()
+            tap(page, page, "核对与签名")
+            tap(page, page, "签名完成，锁定记录")
             page.get_by_text("检查已完成，记录已锁定").wait_for(timeout=15000)
-            page.get_by_role("button", name="返回").click()
-            page.get_by_role("button", name="同步", exact=True).click()
+            button(page, "返回").click()
+            button(page, "同步").click()
             page.get_by_text("已同步 1 份检查记录").wait_for(timeout=20000)
             screenshot(page, "skeleton-synced")
     finally:
@@ -76,23 +116,19 @@ def test_answer_reload_finish_sync(sqlite_only, running_bureau, tmp_path):
 
 
 def test_app_works_offline_from_the_device_store(sqlite_only, running_bureau, tmp_path):
-    home = tmp_path / "tablet"
-    engine = open_store(home)
-    token = running_bureau.cli("bureau", "enroll-token", "--inspector", "I0001").stdout.strip().splitlines()[-1]
-    identity = device.enroll(engine, running_bureau.url, token)
-    device.pull_assignments(engine, identity)
+    engine, _unlocked, inspection = checked_in_tablet(running_bureau, tmp_path / "tablet")
     stop(running_bureau.process)  # the bureau goes away: the pharmacy basement
-    app, url = start_app(home)
+    app, url = start_app(tmp_path / "tablet")
     try:
         with chromium_page() as page:
             open_app(page, url)
+            unlock(page)
             page.get_by_text("离线模式：无法连接局端，显示本机已保存的任务").wait_for(timeout=20000)
-            page.get_by_text("福州市鼓楼区东街口大药房").first.click()
-            page.get_by_role("button", name="不符合").first.click()
-            page.get_by_text("已答 1 / 21").wait_for(timeout=15000)
+            page.get_by_text(PHARMACY).first.click()
+            tap(page, card(page, "R-ID-01"), "不符合")
+            card(page, "R-ID-01", "请填写不符合情况说明").wait_for(timeout=15000)
             time.sleep(0.5)
             screenshot(page, "skeleton-offline")
     finally:
         stop(app)
-    inspection = device.inspection_of(engine, device.assignments(engine, "I0001")[0].id)
     assert [a.result for a in device.answers_of(engine, inspection.id).values()] == ["fail"]

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 from typing import Annotated, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import Depends, HTTPException, Request
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from bureau import staff
 from bureau.models import DeviceKey, StaffAccount
 from sync.request_auth import HEADER_KEY, RequestAuthError, verify_request
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """Opened and closed on the event loop (closing only hands the connection back to the pool): a closing
+    session must never wait for a worker thread while worker threads wait for its connection."""
     with Session(request.app.state.engine) as session:
         yield session
 
@@ -29,10 +32,20 @@ def refuse(status: int, reason: str, message: str, **extra: Any) -> HTTPExceptio
     return HTTPException(status_code=status, detail={"reason": reason, "message": message, **extra})
 
 
+def _device_key(session: Session, key_id: str) -> DeviceKey | None:
+    """Look the key up and give the connection back at once: many tablets wait here at the same time, and none
+    may hold a pooled connection while it waits (a full pool would stall everyone)."""
+    device_key = session.get(DeviceKey, key_id) if key_id else None
+    if device_key is not None:
+        session.expunge(device_key)
+    session.rollback()
+    return device_key
+
+
 async def current_device(request: Request, session: SessionDep) -> DeviceKey:
     """The enrolled, active device key that signed this request."""
     key_id = request.headers.get(HEADER_KEY, "")
-    device_key = session.get(DeviceKey, key_id) if key_id else None
+    device_key = await run_in_threadpool(_device_key, session, key_id)  # never block the event loop on the pool
     if device_key is None:
         raise refuse(401, "unknown_device", "设备未注册")
     if device_key.status != "active":

@@ -53,5 +53,6 @@ def enroll(body: EnrollRequest, request: Request, session: SessionDep) -> Enroll
 def pull_assignments(device: DeviceDep, session: SessionDep, since: int = Query(0, ge=0, le=2**62)) -> dict[str, Any]:
     """The caller's team assignments changed after `since` (a cursor the device keeps)."""
     items = assignments_for(session, device.inspector_code, since)
+    session.rollback()  # the connection goes back before the answer is serialised (see routes_sync._in_worker)
     cursor = max([since, *(a["seq"] for a in items)])
     return {"inspector_code": device.inspector_code, "cursor": cursor, "assignments": items}

@@ -12,11 +12,12 @@ Refusals are ``{"detail": {"reason", "message"}}`` with 4xx; the logic lives in 
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
@@ -94,26 +95,35 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+async def _in_worker(session: Session, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run a database call in a worker thread and give the session's connection back before the thread is: a
+    request never holds a pooled connection while it waits for a thread, for the event loop or for the client
+    (with a hundred tablets at once, that is what stalls a server)."""
+    def work() -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ingest.IngestRefused as exc:
+            raise refuse(exc.status, exc.reason, exc.message) from None
+        finally:
+            session.rollback()
+    return await run_in_threadpool(work)
+
+
 @router.put("/records/{record_id}", response_model=RecordAnswer)
-def put_record(body: Envelope, device: DeviceDep, session: SessionDep, request: Request,
-               record_id: str = RECORD_ID) -> dict[str, Any]:
+async def put_record(body: Envelope, device: DeviceDep, session: SessionDep, request: Request,
+                     record_id: str = RECORD_ID) -> dict[str, Any]:
     state = request.app.state
-    try:
-        accepted = ingest.accept_record(session, state.keys, state.log, body.model_dump(), record_id=record_id,
-                                        device=device, now=_now())
-    except ingest.IngestRefused as exc:
-        raise refuse(exc.status, exc.reason, exc.message) from None
+    accepted = await _in_worker(session, ingest.accept_record, session, state.keys, state.log, body.model_dump(),
+                                record_id=record_id, device=device, now=_now())
     return {"receipt": accepted.receipt, "duplicate": accepted.duplicate}
 
 
 @router.put("/blobs/{sha256}", response_model=UploadState)
-def put_blob_header(body: BlobHeader, device: DeviceDep, session: SessionDep, request: Request,
-                    sha256: str = SHA256) -> dict[str, Any]:
+async def put_blob_header(body: BlobHeader, device: DeviceDep, session: SessionDep, request: Request,
+                          sha256: str = SHA256) -> dict[str, Any]:
     state = request.app.state
-    try:
-        upload = ingest.start_blob(session, state.settings, state.keys, device, sha256, body.model_dump(), _now())
-    except ingest.IngestRefused as exc:
-        raise refuse(exc.status, exc.reason, exc.message) from None
+    upload = await _in_worker(session, ingest.start_blob, session, state.settings, state.keys, device, sha256,
+                              body.model_dump(), _now())
     return upload.to_json()
 
 
@@ -128,25 +138,23 @@ async def put_blob_chunk(device: DeviceDep, session: SessionDep, request: Reques
     if len(chunk) > MAX_CHUNK_SIZE + 16:
         raise refuse(413, "chunk_too_large", "附件分块过大")
     state = request.app.state
-    try:
-        upload = await run_in_threadpool(ingest.put_chunk, session, state.settings, state.keys, device, sha256,
-                                         index, chunk, _now())
-    except ingest.IngestRefused as exc:
-        raise refuse(exc.status, exc.reason, exc.message) from None
+    upload = await _in_worker(session, ingest.put_chunk, session, state.settings, state.keys, device, sha256, index,
+                              chunk, _now())
     return upload.to_json()
 
 
 @router.get("/sync/pull")
-def pull(device: DeviceDep, session: SessionDep, request: Request,
-         since: int = Query(0, ge=0, le=MAX_SEQ)) -> dict[str, Any]:
+async def pull(device: DeviceDep, session: SessionDep, request: Request,
+               since: int = Query(0, ge=0, le=MAX_SEQ)) -> dict[str, Any]:
     """Correction requests for the caller's teams after `since`, and the bureau's key rotation statements."""
-    return ingest.updates_for(session, request.app.state.keys, device.inspector_code, since)
+    return await _in_worker(session, ingest.updates_for, session, request.app.state.keys, device.inspector_code,
+                            since)
 
 
 @router.get("/log/consistency")
-def consistency(device: DeviceDep, session: SessionDep, request: Request, first: int = Query(ge=1, le=MAX_SEQ),
-                second: int = Query(ge=1, le=MAX_SEQ)) -> dict[str, Any]:
-    proof = request.app.state.log.consistency(session, first, second)
+async def consistency(device: DeviceDep, session: SessionDep, request: Request,
+                      first: int = Query(ge=1, le=MAX_SEQ), second: int = Query(ge=1, le=MAX_SEQ)) -> dict[str, Any]:
+    proof = await _in_worker(session, request.app.state.log.consistency, session, first, second)
     if proof is None:
         raise refuse(404, "unknown_tree_head", "局端没有所请求大小的日志树头")
     return proof

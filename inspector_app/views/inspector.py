@@ -1,13 +1,35 @@
-"""The inspector's screens: enrollment, the assignment list, the checklist of one inspection."""
+"""The inspector's screens: enrollment and PIN, the assignment list, and one inspection on site — check-in, the
+checklist with photos and findings, review, signatures (or a refusal), and the locked record with its 笔录 PDF.
+
+Views stay thin over `inspector_app.viewmodels`; every change is saved by the view-model as it happens. Inside an
+inspection, a change redraws only the item it touched (a full re-render would lose the scroll position and the
+focus of the field being typed in).
+"""
 
 from __future__ import annotations
 
-import flet as ft
+import asyncio
+import io
+import time
+from datetime import datetime
+from typing import Callable
 
-from inspector_app import device
-from inspector_app.viewmodels import RESULT_LABELS, HomeViewModel, InspectionViewModel
-from inspector_app.views.common import TOUCH, Route, UiContext, back_button, banner, big_button
-from sync.client import BureauRefused, BureauUnreachable
+import flet as ft
+import flet.canvas as cv
+import flet_camera as fcam
+import flet_geolocator as fgl
+import qrcode
+
+from inspector_app import device, onsite
+from inspector_app.viewmodels import (PAD_SIZE, RESULT_LABELS, ROLE_TITLES, CheckInViewModel, HomeViewModel,
+                                      InspectionViewModel, RecordViewModel, RefusalViewModel, ReviewViewModel,
+                                      SignatureViewModel)
+from inspector_app.views.common import TOUCH, Route, UiContext, banner, big_button, page_view
+
+SEVERITY_COLORS = {"A": ft.Colors.RED_800, "B": ft.Colors.DEEP_ORANGE_700, "C": ft.Colors.AMBER_900,
+                   "D": ft.Colors.BLUE_GREY_700}
+GPS_TIMEOUT_SECONDS = 15
+CAMERA_TIMEOUT_SECONDS = 15
 
 
 def staff_entry(ctx: UiContext) -> ft.Control:
@@ -15,17 +37,180 @@ def staff_entry(ctx: UiContext) -> ft.Control:
                          height=TOUCH)
 
 
+def message_text(color=ft.Colors.RED_800) -> ft.Text:
+    return ft.Text("", size=16, color=color)
+
+
+def show(ctx: UiContext, route: str) -> None:
+    """Go to `route`; redraw when already there (a screen shown in place of another one under the same route)."""
+    if ctx.page.route == route:
+        ctx.render()
+    else:
+        ctx.go(route)
+
+
+def service(ctx: UiContext, name: str, factory: Callable):
+    """One instance per browser session of a Flet service (file picker, geolocator)."""
+    if name not in ctx.flash:
+        ctx.flash[name] = factory()
+    return ctx.flash[name]
+
+
+# ============================================================ PIN
+
+class PinPad:
+    """Big digit buttons and a row of dots; the PIN never appears on screen."""
+
+    def __init__(self, on_done: Callable[[str], None], confirm_label: str = "确定"):
+        self.digits: list[str] = []
+        self.dots = ft.Text("", size=32, weight=ft.FontWeight.BOLD)
+        self.on_done = on_done
+        key = lambda label, handler: ft.FilledTonalButton(  # noqa: E731
+            content=ft.Text(label, size=26), width=110, height=72, on_click=handler)
+        rows = [[key(str(d), self._digit(str(d))) for d in range(r, r + 3)] for r in (1, 4, 7)]
+        rows.append([key("清除", self._clear), key("0", self._digit("0")), key("删除", self._back)])
+        confirm = big_button(confirm_label, lambda _e: self.on_done("".join(self.digits)))
+        confirm.width = 3 * 110 + 2 * 12
+        self.control = ft.Column([
+            ft.Container(self.dots, height=48),
+            *[ft.Row(row, spacing=12) for row in rows],
+            confirm,
+        ], spacing=12)
+
+    def _show(self) -> None:
+        self.dots.value = "●" * len(self.digits)
+        self.dots.update()
+
+    def _digit(self, digit: str):
+        def handler(_e) -> None:
+            if len(self.digits) < 12:
+                self.digits.append(digit)
+                self._show()
+        return handler
+
+    def _clear(self, _e) -> None:
+        self.digits.clear()
+        self._show()
+
+    def _back(self, _e) -> None:
+        if self.digits:
+            self.digits.pop()
+            self._show()
+
+    def reset(self) -> None:
+        self.digits.clear()
+        self._show()
+
+
+def unlock_view(ctx: UiContext, route: str = "/") -> ft.View:
+    """Which inspector, then their PIN."""
+    state = ctx.state
+    codes = state.inspectors()
+    chosen = ctx.flash.get("unlock_as") or (state.identity.inspector_code if state.identity else codes[0])
+    message = message_text()
+
+    def done(pin: str) -> None:
+        problem = state.unlock(chosen, pin)
+        if problem:
+            message.value = problem
+            pad.reset()
+            message.update()
+            return
+        ctx.render()
+
+    def choose(code: str):
+        def handler(_e) -> None:
+            ctx.flash["unlock_as"] = code
+            ctx.render()
+        return handler
+
+    pad = PinPad(done, "解锁")
+    who = ft.Row([big_button(code, choose(code), filled=code == chosen) for code in codes], wrap=True) \
+        if len(codes) > 1 else ft.Container()
+    return page_view(route, "输入 PIN 解锁", [
+        ft.Text(f"检查人员 {chosen}，请输入 PIN", size=20), who, pad.control, message,
+    ], actions=[staff_entry(ctx)])
+
+
+def set_pin_view(ctx: UiContext) -> ft.View:
+    """An inspector enrolled without a PIN chooses one (entered twice) before anything else."""
+    state = ctx.state
+    first: list[str] = []
+    prompt = ft.Text("请设置 PIN（至少 6 位，不能全相同或连续）", size=20)
+    message = message_text()
+
+    def done(pin: str) -> None:
+        if not first:
+            first.append(pin)
+            prompt.value = "请再输入一次 PIN"
+            pad.reset()
+            prompt.update()
+            return
+        problem = state.set_pin(first.pop(), pin)
+        if problem:
+            message.value, prompt.value = problem, "请设置 PIN（至少 6 位，不能全相同或连续）"
+            pad.reset()
+            ctx.page.update()
+            return
+        ctx.render()
+
+    pad = PinPad(done)
+    return page_view("/", f"设置 PIN · {state.identity.inspector_code}", [prompt, pad.control, message])
+
+
+# ============================================================ enrollment and the assignment list
+
+def enroll_view(ctx: UiContext, route: str = "/") -> ft.View:
+    """A new tablet's first inspector, or (`route` /member/add, someone unlocked) another team member."""
+    adding = ctx.state.active is not None
+    server = ft.TextField(label="局端地址", value=ctx.state.server_url or
+                          (ctx.state.identity.server_url if ctx.state.identity else ""), text_size=18)
+    token = ft.TextField(label="注册码", text_size=18)
+    pin = ft.TextField(label="设置 PIN（至少 6 位数字）", password=True, text_size=18,
+                       keyboard_type=ft.KeyboardType.NUMBER)
+    again = ft.TextField(label="再次输入 PIN", password=True, text_size=18, keyboard_type=ft.KeyboardType.NUMBER)
+    message = message_text()
+
+    def on_enroll(_e) -> None:
+        message.value = "正在注册…"
+        message.update()
+        problem = ctx.state.enroll(server.value.strip(), token.value.strip(), pin.value, again.value)
+        if problem:
+            message.value = problem
+            message.update()
+            return
+        ctx.go("/") if adding else ctx.render()
+
+    intro = "添加检查组成员：请新成员输入自己的注册码并设置自己的 PIN" if adding else "请输入科室负责人提供的注册码，并设置 PIN"
+    return page_view(route, "添加检查组成员" if adding else "设备注册", [
+        ft.Text(intro, size=18), server, token, pin, again, big_button("注册", on_enroll), message,
+    ], back_to="/" if adding else None, ctx=ctx, actions=[] if adding else [staff_entry(ctx)])
+
+
 def home_view(ctx: UiContext) -> ft.View:
-    if ctx.state.identity is None:
+    state = ctx.state
+    if state.identity is None:
         return enroll_view(ctx)
-    vm = HomeViewModel(ctx.state)
+    if state.needs_pin:
+        return set_pin_view(ctx)
+    if state.active is None:
+        return unlock_view(ctx)
+    vm = HomeViewModel(state)
     vm.refresh()
     status = ft.Text(ctx.flash.setdefault("sync", ""), size=16)
 
     def on_sync(_e) -> None:
         status.value = "正在同步…"
         ctx.page.update()
-        ctx.flash["sync"] = vm.sync()
+        try:
+            with state.session():
+                ctx.flash["sync"] = vm.sync()
+        except device.DeviceError as exc:
+            ctx.flash["sync"] = str(exc)
+        ctx.render()
+
+    def on_lock(_e) -> None:
+        state.lock()
         ctx.render()
 
     cards = [
@@ -40,92 +225,693 @@ def home_view(ctx: UiContext) -> ft.View:
         for c in vm.cards
     ] or [ft.Text("暂无检查任务", size=18)]
     return ft.View(route="/", controls=[
-        ft.AppBar(title=ft.Text(f"我的检查任务 · {ctx.state.identity.inspector_code}"), actions=[staff_entry(ctx)]),
+        ft.AppBar(title=ft.Text(f"我的检查任务 · {state.identity.inspector_code}"), actions=[
+            ft.TextButton("添加检查组成员", icon=ft.Icons.PERSON_ADD, on_click=lambda _e: ctx.go("/member/add"),
+                          height=TOUCH),
+            ft.TextButton("锁定", icon=ft.Icons.LOCK, on_click=on_lock, height=TOUCH),
+            staff_entry(ctx)]),
         banner(vm.message, vm.offline),
         ft.Row([big_button("同步", on_sync, icon=ft.Icons.SYNC), status]),
         ft.Column(cards, spacing=8),
     ], scroll=ft.ScrollMode.AUTO, padding=20, horizontal_alignment=ft.CrossAxisAlignment.STRETCH)
 
-def enroll_view(ctx: UiContext) -> ft.View:
-    server = ft.TextField(label="局端地址", value=ctx.state.server_url or "", height=TOUCH, text_size=18)
-    token = ft.TextField(label="注册码", height=TOUCH, text_size=18)
-    message = ft.Text("", size=16, color=ft.Colors.RED_800)
 
-    def on_enroll(_e) -> None:
-        try:
-            ctx.state.identity = device.enroll(ctx.state.engine, server.value.strip(), token.value.strip())
-        except BureauUnreachable:
-            message.value = "无法连接局端，请检查网络或地址"
-        except BureauRefused as exc:
-            message.value = f"注册失败：{exc.message}"
-        else:
-            ctx.render()
-            return
-        ctx.page.update()
+def member_view(ctx: UiContext) -> ft.View:
+    if ctx.state.active is None:
+        return unlock_view(ctx, "/member/add")
+    return enroll_view(ctx, "/member/add")
 
-    return ft.View(route="/", controls=[
-        ft.AppBar(title=ft.Text("设备注册"), actions=[staff_entry(ctx)]),
-        ft.Text("请输入科室负责人提供的注册码", size=18), server, token,
-        big_button("注册", on_enroll), message,
-    ], padding=20)
+
+# ============================================================ one inspection
+
+def locked_out(ctx: UiContext, route: str) -> ft.View | None:
+    """The unlock screen in place of an inspection screen when this session has no key (e.g. after a reload)."""
+    if ctx.state.identity is None or ctx.state.active is None:
+        return unlock_view(ctx, route) if ctx.state.identity else home_view(ctx)
+    return None
+
 
 def inspection_view(ctx: UiContext, assignment_id: str) -> ft.View:
+    route = f"/inspection/{assignment_id}"
+    if (view := locked_out(ctx, route)) is not None:
+        return view
     vm = InspectionViewModel(ctx.state, assignment_id)
-    progress = vm.progress()
-    rows = vm.rows()
-    controls: list[ft.Control] = [
-        ft.AppBar(title=ft.Text(vm.assignment.institution_name), leading_width=110, leading=back_button(ctx, "/")),
-        ft.Text(f"{vm.assignment.institution_code} · {vm.assignment.institution_address}", size=16),
-        ft.Text(f"检查表 {vm.template.title}（版本 {vm.template.version}，{vm.template.hash[:12]}）", size=14),
-        ft.ProgressBar(value=progress.answered / progress.total if progress.total else 0, height=10),
-        ft.Text(f"已答 {progress.answered} / {progress.total}"
-                + (f" · 当前得分 {progress.score}" if progress.score is not None else ""), size=18),
-        banner(vm.message, True),
-    ]
-    section = None
-    for row in rows:
-        if row.section != section:
-            section = row.section
-            controls.append(ft.Text(section, size=20, weight=ft.FontWeight.BOLD))
-        controls.append(item_card(ctx, vm, row))
-    if not vm.locked:
-        controls.append(big_button("完成检查", lambda _e: (vm.finish(), ctx.render()), icon=ft.Icons.CHECK))
-    else:
-        controls.append(ft.Text("检查已完成，记录已锁定", size=18, color=ft.Colors.GREEN_800))
-    return ft.View(route=f"/inspection/{assignment_id}", controls=controls, scroll=ft.ScrollMode.AUTO,
-                   padding=20, horizontal_alignment=ft.CrossAxisAlignment.STRETCH)
+    if vm.locked:
+        return record_view(ctx, assignment_id)
+    if not vm.checked_in:
+        return checkin_view(ctx, assignment_id, route)
+    return checklist_view(ctx, vm)
 
-def item_card(ctx: UiContext, vm: InspectionViewModel, row) -> ft.Control:
-    def save_note(e) -> None:
-        vm.answer(row.item_id, row.result, e.control.value, row.amount_yuan)
-        ctx.render()
 
-    note = ft.TextField(label="不适用理由" if row.result == "na" else "不符合情况说明", value=row.note,
-                        multiline=True, text_size=16, visible=row.result in ("fail", "na"),
-                        disabled=vm.locked, on_blur=save_note)
+def header(vm: InspectionViewModel) -> tuple[list[ft.Control], Callable[[], None]]:
+    """Progress bar and 已答 n / N with the live score; and a function that redraws them."""
+    bar = ft.ProgressBar(height=12, border_radius=6)
+    text = ft.Text("", size=20, weight=ft.FontWeight.BOLD)
 
-    def choose(result: str):
+    def redraw(update: bool = True) -> None:
+        progress = vm.progress()
+        bar.value = progress.answered / progress.total if progress.total else 0
+        text.value = f"已答 {progress.answered} / {progress.total}" + \
+            (f" · 当前得分 {progress.score}" if progress.score is not None else "") + \
+            (" · 存在欺诈骗保嫌疑项" if progress.critical else "")
+        if update:
+            bar.update()
+            text.update()
+
+    redraw(update=False)
+    return [bar, text], redraw
+
+
+def checklist_view(ctx: UiContext, vm: InspectionViewModel) -> ft.View:
+    assignment_id = vm.assignment_id
+    sections = vm.sections()
+    key = f"section:{assignment_id}"
+    current = min(ctx.flash.get(key, 0), len(sections) - 1)
+    progress_controls, show_progress = header(vm)
+    section_buttons: list[ft.Control] = []
+
+    def go_section(index: int):
         def handler(_e) -> None:
-            vm.answer(row.item_id, result, note.value if result == row.result else "", row.amount_yuan)
+            ctx.flash[key] = index
             ctx.render()
         return handler
 
-    buttons = [
-        big_button(label, None if vm.locked else choose(value), filled=row.result == value)
-        for value, label in RESULT_LABELS.items()
-    ]
-    return ft.Container(
-        content=ft.Column([
-            ft.Text(f"{row.item_id}　{row.text}", size=17),
-            ft.Text(f"取证：{row.evidence} · 严重程度 {row.severity}", size=14, color=ft.Colors.GREY_700),
+    def section_label(index: int) -> str:
+        done, total = vm.section_progress(sections[index][1])
+        return f"{sections[index][0].title} {done}/{total}"
+
+    for index in range(len(sections)):
+        section_buttons.append(big_button(section_label(index), go_section(index), filled=index == current))
+
+    def changed() -> None:
+        show_progress()
+        section_buttons[current].content = section_label(current)
+        section_buttons[current].update()
+
+    notice = banner("已有人签名，内容已冻结；如需修改，请在“核对与签名”中作废签名" if vm.signed else "", True)
+    section, item_ids = sections[current]
+    cards = [ItemCard(ctx, vm, item_id, changed).control for item_id in item_ids]
+    nav = [big_button("上一组", go_section(current - 1), filled=False, icon=ft.Icons.ARROW_BACK)] if current else []
+    if current < len(sections) - 1:
+        nav.append(big_button("下一组", go_section(current + 1), filled=False, icon=ft.Icons.ARROW_FORWARD))
+    nav.append(big_button("核对与签名", lambda _e: ctx.go(f"/inspection/{assignment_id}/review"),
+                          icon=ft.Icons.FACT_CHECK))
+    checkin = vm.facts.checkin
+    return page_view(f"/inspection/{assignment_id}", vm.assignment.institution_name, [
+        ft.Text(f"{vm.assignment.institution_code} · {vm.assignment.institution_address}", size=16),
+        ft.Text(f"检查表 {vm.template.title}（版本 {vm.template.version}，{vm.template.hash[:12]}）"
+                + (f" · 更正第 {vm.inspection.version} 版：{vm.inspection.correction_reason}"
+                   if vm.inspection.version > 1 else ""), size=14),
+        ft.Row([ft.Text(f"到场登记：{checkin['checked_in_at'][:16].replace('T', ' ')} · "
+                        f"{'、'.join(o['name'] for o in checkin['officers'])} · "
+                        f"{'已定位' if checkin['gps'] else '未获取定位'}", size=15),
+                ft.TextButton("修改登记", on_click=lambda _e: ctx.go(f"/inspection/{assignment_id}/checkin"),
+                              height=TOUCH)], wrap=True),
+        *progress_controls, notice,
+        ft.Row(section_buttons, wrap=True, spacing=8, run_spacing=8),
+        ft.Text(section.title, size=22, weight=ft.FontWeight.BOLD),
+        *cards,
+        ft.Row(nav, wrap=True, spacing=12),
+    ], back_to="/", ctx=ctx)
+
+
+class ItemCard:
+    """One checklist item: result buttons; for a failed item its note, amount, photos and responsible staff; for
+    `na` its reason; what still keeps it open. Redraws itself after each change."""
+
+    def __init__(self, ctx: UiContext, vm: InspectionViewModel, item_id: str, on_change: Callable[[], None]):
+        self.ctx, self.vm, self.item_id, self.on_change = ctx, vm, item_id, on_change
+        self.body = ft.Container(padding=12, border=ft.Border.all(1, ft.Colors.GREY_300), border_radius=8)
+        self.control = ft.Semantics(label=f"条目 {item_id}", container=True, content=self.body)
+        self.body.content = self.build()
+
+    def redraw(self) -> None:
+        self.body.content = self.build()
+        self.body.update()
+        self.on_change()
+
+    def build(self) -> ft.Control:
+        vm, row = self.vm, self.vm.row(self.item_id)
+        item, answer = row.item, row.answer
+        frozen = vm.signed
+        self.problems = ft.Text("；".join(row.problems), size=15, color=ft.Colors.RED_800,
+                                visible=bool(row.problems))
+        self.error = ft.Text("", size=15, color=ft.Colors.RED_800, visible=False)
+        buttons = [big_button(label, None if frozen else self.choose(value), filled=row.result == value)
+                   for value, label in RESULT_LABELS.items()]
+        parts: list[ft.Control] = [
+            ft.Row([ft.Text(f"{item.id}　{item.text}", size=18, weight=ft.FontWeight.BOLD, expand=True),
+                    ft.Text(f"{item.severity} 类", size=15, color=SEVERITY_COLORS[item.severity])]),
+            ft.Text(f"取证：{item.evidence}", size=14, color=ft.Colors.GREY_700),
+            ft.Text(f"违规类别 {item.category} {row.category_title} · 依据：{item.basis}", size=14,
+                    color=ft.Colors.GREY_700),
             ft.Row(buttons, wrap=True),
-            note,
-        ], spacing=6),
-        padding=12, border=ft.Border.all(1, ft.Colors.GREY_300), border_radius=8,
-    )
+        ]
+        if row.result == "na":
+            parts.append(ft.TextField(label="不适用理由", value=answer.note, multiline=True, text_size=16,
+                                      disabled=frozen, on_change=self.save_note))
+        if row.result == "fail":
+            parts.append(ft.TextField(label="不符合情况说明（写入笔录的问题描述）", value=answer.note, multiline=True,
+                                      text_size=16, disabled=frozen, on_change=self.save_note))
+            if item.asks_amount:
+                parts.append(ft.Row([ft.TextField(label="涉及金额（元）", value=answer.amount_yuan or "", text_size=16,
+                                                  width=280, prefix="¥", disabled=frozen,
+                                                  keyboard_type=ft.KeyboardType.NUMBER,
+                                                  on_change=self.save_amount)]))
+            parts.append(ft.TextField(label="责任人员代码（医保医师/药师，多个用逗号分隔）", value="，".join(row.staff_codes),
+                                      text_size=16, disabled=frozen, on_change=self.save_staff))
+            parts.append(self.photo_row(row, frozen))
+        parts += [self.error, self.problems]
+        return ft.Column(parts, spacing=8, horizontal_alignment=ft.CrossAxisAlignment.STRETCH)
+
+    def photo_row(self, row, frozen: bool) -> ft.Control:
+        required = "（此项须拍照取证）" if row.item.photo_required_on_fail else ""
+        tiles: list[ft.Control] = [photo_tile(self.vm, p, None if frozen else self.remove(p.id)) for p in row.photos]
+        if not frozen:
+            tiles.append(big_button("拍照", lambda _e: self.ctx.go(
+                f"/inspection/{self.vm.assignment_id}/camera/{self.item_id}"), filled=False, icon=ft.Icons.CAMERA_ALT))
+            tiles.append(big_button("选择照片", self.pick, filled=False, icon=ft.Icons.PHOTO_LIBRARY))
+        return ft.Column([ft.Text(f"照片 {len(row.photos)} 张{required}", size=15),
+                          ft.Row(tiles, wrap=True, spacing=8, run_spacing=8)])
+
+    def choose(self, result: str):
+        def handler(_e) -> None:
+            row = self.vm.row(self.item_id)
+            keep = row.answer is not None and row.answer.result == result
+            problem = self.vm.answer(self.item_id, result, row.answer.note if keep else "",
+                                     row.answer.amount_yuan if keep else None)
+            self.redraw()
+            self.show_error(problem)
+        return handler
+
+    def show_error(self, problem: str) -> None:
+        self.error.value, self.error.visible = problem, bool(problem)
+        self.error.update()
+
+    def after_save(self, problem: str) -> None:
+        """Typing: keep the field (and its focus), update what keeps the item open and the progress."""
+        self.show_error(problem)
+        row = self.vm.row(self.item_id)
+        self.problems.value, self.problems.visible = "；".join(row.problems), bool(row.problems)
+        self.problems.update()
+        self.on_change()
+
+    def save_note(self, e) -> None:
+        answer = self.vm.row(self.item_id).answer
+        self.after_save(self.vm.answer(self.item_id, answer.result, e.control.value, answer.amount_yuan))
+
+    def save_amount(self, e) -> None:
+        answer = self.vm.row(self.item_id).answer
+        self.after_save(self.vm.answer(self.item_id, answer.result, answer.note, e.control.value))
+
+    def save_staff(self, e) -> None:
+        self.after_save(self.vm.set_staff_codes(self.item_id, e.control.value))
+
+    async def pick(self, _e) -> None:
+        picker = service(self.ctx, "file_picker", ft.FilePicker)
+        files = await picker.pick_files(with_data=True, file_type=ft.FilePickerFileType.IMAGE, allow_multiple=True)
+        problems = [f"{f.name}：{p}" for f in files
+                    if (p := await asyncio.to_thread(self.vm.add_photo, self.item_id, f.bytes or b"", "picker"))]
+        self.redraw()
+        self.show_error("；".join(problems))
+
+    def remove(self, photo_id: str):
+        def handler(_e) -> None:
+            problem = self.vm.remove_photo(photo_id)
+            self.redraw()
+            self.show_error(problem)
+        return handler
+
+
+def photo_tile(vm: InspectionViewModel, photo: onsite.PhotoInfo, on_remove) -> ft.Control:
+    """A thumbnail (never the full image) with its capture time and a remove button."""
+    parts: list[ft.Control] = [ft.Image(src=vm.thumbnail(photo.sha256), width=160, height=120,
+                                        fit=ft.BoxFit.COVER, border_radius=6)]
+    when = photo.meta.get("captured_at") or photo.meta.get("added_at", "")
+    parts.append(ft.Text(f"{when[:16].replace('T', ' ')} · {photo.sha256[:8]}", size=12))
+    if on_remove is not None:
+        parts.append(ft.TextButton("删除", icon=ft.Icons.DELETE_OUTLINE, on_click=on_remove, height=TOUCH))
+    return ft.Column(parts, spacing=2, horizontal_alignment=ft.CrossAxisAlignment.CENTER)
+
+
+# ============================================================ check-in
+
+def checkin_view(ctx: UiContext, assignment_id: str, route: str | None = None) -> ft.View:
+    route = route or f"/inspection/{assignment_id}/checkin"
+    if (view := locked_out(ctx, route)) is not None:
+        return view
+    vm = CheckInViewModel(ctx.state, assignment_id)
+    problems = ft.Text("", size=15, color=ft.Colors.RED_800)
+    gps_text = ft.Text("", size=16)
+
+    def show_gps() -> None:
+        gps_text.value = (f"定位：纬度 {vm.gps['lat']}，经度 {vm.gps['lon']}（精度约 {vm.gps['accuracy_m']} 米）"
+                          if vm.gps else f"未获取定位：{vm.gps_note}" if vm.gps_note else "尚未获取定位")
+
+    def save() -> None:
+        missing = vm.save()
+        problems.value = "；".join(missing)
+        problems.update()
+
+    def officer_fields(officer) -> ft.Control:
+        def setter(attribute: str):
+            def handler(e) -> None:
+                setattr(officer, attribute, e.control.value)
+                save()
+            return handler
+        return ft.Column([
+            ft.Text(f"检查人员 {officer.inspector_code}", size=18, weight=ft.FontWeight.BOLD),
+            ft.Row([ft.TextField(label=f"{officer.inspector_code} 姓名", value=officer.name, text_size=18, width=260,
+                                 on_change=setter("name")),
+                    ft.TextField(label=f"{officer.inspector_code} 执法证号", value=officer.badge_no, text_size=18,
+                                 width=320, on_change=setter("badge_no"))], wrap=True),
+            ft.Checkbox(label=f"{officer.inspector_code} 已向被检查单位出示执法证件", value=officer.id_shown,
+                        on_change=setter("id_shown"), label_style=ft.TextStyle(size=18)),
+        ])
+
+    def representative_field(attribute: str, label: str) -> ft.Control:
+        def handler(e) -> None:
+            vm.representative[attribute] = e.control.value
+            save()
+        return ft.TextField(label=label, value=vm.representative[attribute], text_size=18, on_change=handler,
+                            keyboard_type=ft.KeyboardType.PHONE if attribute == "phone" else ft.KeyboardType.TEXT)
+
+    def set_place(e) -> None:
+        vm.place = e.control.value
+        save()
+
+    async def locate(_e) -> None:
+        gps_text.value = "正在定位…"
+        gps_text.update()
+        geolocator = service(ctx, "geolocator", fgl.Geolocator)
+        try:
+            position = await asyncio.wait_for(geolocator.get_current_position(), GPS_TIMEOUT_SECONDS)
+            vm.set_position(position.latitude, position.longitude, position.accuracy)
+        except asyncio.TimeoutError:
+            vm.no_position(f"{GPS_TIMEOUT_SECONDS} 秒内未获得定位（室内信号弱）")
+        except Exception as exc:  # permission refused, no location service: recorded as such
+            vm.no_position(f"定位不可用（{str(exc)[:60] or type(exc).__name__}）")
+        show_gps()
+        gps_text.update()
+        save()
+
+    def done(_e) -> None:
+        save()
+        if not problems.value:
+            show(ctx, f"/inspection/{assignment_id}")
+
+    show_gps()
+    missing = vm.problems()
+    problems.value = "；".join(missing) if vm.checked_in_at else ""
+    return page_view(route, f"到场登记 · {vm.inspection_vm.assignment.institution_name}", [
+        ft.Text("请两名检查人员出示执法证件，登记姓名和执法证号；登记被检查单位在场人员。", size=17),
+        *[officer_fields(o) for o in vm.officers],
+        ft.Text("被检查单位在场人员", size=18, weight=ft.FontWeight.BOLD),
+        ft.Row([representative_field("name", "在场人员姓名"), representative_field("role", "职务"),
+                representative_field("phone", "联系电话")], wrap=True),
+        ft.TextField(label="检查地点", value=vm.place, text_size=18, on_change=set_place),
+        ft.Row([big_button("获取定位", locate, filled=False, icon=ft.Icons.MY_LOCATION), gps_text], wrap=True),
+        problems,
+        big_button("完成登记，开始检查", done, icon=ft.Icons.CHECK),
+    ], back_to="/", ctx=ctx)
+
+
+# ============================================================ photos from the camera
+
+def camera_view(ctx: UiContext, assignment_id: str, item_id: str) -> ft.View:
+    """flet-camera (web: https or localhost only). The file picker on the checklist always works."""
+    route = f"/inspection/{assignment_id}/camera/{item_id}"
+    if (view := locked_out(ctx, route)) is not None:
+        return view
+    vm = InspectionViewModel(ctx.state, assignment_id)
+    back = f"/inspection/{assignment_id}/refusal" if item_id == onsite.REFUSAL_ITEM else f"/inspection/{assignment_id}"
+    camera = fcam.Camera(width=640, height=480, preview_enabled=True)
+    status = ft.Text("请点击“打开相机”", size=16)
+    shoot = big_button("拍照", None, icon=ft.Icons.CAMERA)
+    shoot.visible = False
+
+    async def open_camera(_e) -> None:
+        status.value = "正在打开相机…"
+        status.update()
+        try:
+            cameras = await asyncio.wait_for(camera.get_available_cameras(), CAMERA_TIMEOUT_SECONDS)
+            if not cameras:
+                raise RuntimeError("no camera")
+            await asyncio.wait_for(camera.initialize(cameras[0], fcam.ResolutionPreset.VERY_HIGH,
+                                                     enable_audio=False), CAMERA_TIMEOUT_SECONDS)
+        except Exception:  # no camera, no permission, or not a secure origin
+            status.value = "未检测到可用的相机（网页模式下需 https 或本机地址），请返回使用“选择照片”"
+            status.update()
+            return
+        status.value, shoot.visible = "对准取证对象后点击“拍照”", True
+        ctx.page.update()
+
+    async def take(_e) -> None:
+        status.value = "正在保存照片…"
+        status.update()
+        data = bytes(await asyncio.wait_for(camera.take_picture(), CAMERA_TIMEOUT_SECONDS))
+        problem = await asyncio.to_thread(vm.add_photo, item_id, data, "camera")
+        if problem:
+            status.value = problem
+            status.update()
+            return
+        ctx.go(back)
+
+    shoot.on_click = take
+    title = "拒签现场拍照" if item_id == onsite.REFUSAL_ITEM else f"拍照取证 · {item_id}"
+    return page_view(route, title, [
+        ft.Row([big_button("打开相机", open_camera, filled=False, icon=ft.Icons.VIDEOCAM), shoot], wrap=True),
+        status, ft.Container(camera, width=640, height=480, bgcolor=ft.Colors.BLACK),
+    ], back_to=back, ctx=ctx)
+
+
+# ============================================================ review and signatures
+
+def review_view(ctx: UiContext, assignment_id: str) -> ft.View:
+    route = f"/inspection/{assignment_id}/review"
+    if (view := locked_out(ctx, route)) is not None:
+        return view
+    vm = ReviewViewModel(ctx.state, assignment_id)
+    if vm.inspection_vm.locked:
+        return record_view(ctx, assignment_id)
+    facts, review = vm.facts, vm.review
+    back = f"/inspection/{assignment_id}"
+    if review.content is None:
+        return page_view(route, "核对与签名", [
+            banner("检查内容尚不完整，暂不能签名：", True),
+            *[ft.Text(f"· {p}", size=16) for p in review.problems[:20]],
+            big_button("返回检查表", lambda _e: ctx.go(f"/inspection/{assignment_id}")),
+        ], back_to=back, ctx=ctx)
+    content = review.content
+    message = message_text()
+
+    def lock(_e) -> None:
+        if vm.lock():
+            ctx.go(f"/inspection/{assignment_id}")
+            return
+        message.value = vm.message
+        message.update()
+
+    def void(_e) -> None:
+        vm.inspection_vm.void_signatures()
+        ctx.render()
+
+    score = content["score"]
+    counts = {r: sum(1 for a in content["answers"].values() if a["result"] == r) for r in RESULT_LABELS}
+    checkin = content["checkin"]
+    penalty = vm.inspection_vm.penalty()
+    finding_rows = []
+    for number, found in enumerate(content["findings"], 1):
+        thumbs = [ft.Image(src=vm.inspection_vm.thumbnail(sha), width=120, height=90, fit=ft.BoxFit.COVER,
+                           border_radius=4) for sha in found["photos"]]
+        finding_rows.append(ft.Container(ft.Column([
+            ft.Text(f"{number}. {found['title']}（{found['item_id']}）", size=17, weight=ft.FontWeight.BOLD),
+            ft.Text(f"违规类别 {found['category']} {found['category_title']} · {found['severity']} 类 · "
+                    f"金额 ¥{found['amount_yuan'] or '—'}", size=15),
+            ft.Text(f"问题描述：{found['description']}", size=15),
+            ft.Text(f"责任人员：{'、'.join(found['staff_codes']) or '—'}", size=15),
+            ft.Text(f"依据：{found['legal_basis']}", size=14, color=ft.Colors.GREY_700),
+            ft.Row(thumbs, wrap=True),
+        ], spacing=4), padding=10, border=ft.Border.all(1, ft.Colors.GREY_300), border_radius=8))
+    penalty_text = [ft.Text("依条例应予处理：" + "、".join(penalty["measures"]) +
+                            (f"；罚款 ¥{penalty['fine_yuan']['min']}～¥{penalty['fine_yuan']['max']}"
+                             if penalty["fine_yuan"] else "") +
+                            (f"；退回 ¥{penalty['recover_yuan']}" if penalty["recover_yuan"] != "0.00" else ""),
+                            size=16, color=ft.Colors.RED_900)] if penalty else []
+    signing = []
+    for role, text in vm.signing_status():
+        signing.append(ft.Row([
+            big_button(f"{ROLE_TITLES[role]}签名", lambda _e, r=role: ctx.go(f"/inspection/{assignment_id}/sign/{r}"),
+                       filled=text.startswith("已签名") is False, icon=ft.Icons.DRAW),
+            ft.Text(text, size=16)], wrap=True))
+    refusal = [big_button("在场人员拒签", lambda _e: ctx.go(f"/inspection/{assignment_id}/refusal"), filled=False,
+                          icon=ft.Icons.DO_NOT_DISTURB)] if "representative" not in facts.marks else []
+    remaining = vm.remaining()
+    return page_view(route, f"核对与签名 · {content['institution']['name']}", [
+        ft.Text("请检查人员和被检查单位在场人员核对以下内容，签名即确认与事实相符。", size=17),
+        ft.Text(f"检查时间：{checkin['checked_in_at'][:16].replace('T', ' ')} · 地点：{checkin['place']} · "
+                + (f"定位 {checkin['gps']['lat']}, {checkin['gps']['lon']}" if checkin["gps"]
+                   else f"未获取定位（{checkin['gps_note']}）"), size=15),
+        ft.Text("检查人员：" + "、".join(f"{o['name']}（执法证号 {o['badge_no']}，已出示证件）"
+                                     for o in checkin["officers"]), size=15),
+        ft.Text(f"在场人员：{checkin['representative']['name']}（{checkin['representative']['role']}，"
+                f"{checkin['representative']['phone']}）", size=15),
+        ft.Text(f"共检查 {len(content['answers'])} 项：符合 {counts['pass']} 项，不符合 {counts['fail']} 项，"
+                f"不适用 {counts['na']} 项 · 得分 {score['value'] or '—'}"
+                + (" · 存在欺诈骗保嫌疑项（A 类）" if score["critical"] else ""), size=18,
+                weight=ft.FontWeight.BOLD),
+        ft.Text("发现的问题", size=20, weight=ft.FontWeight.BOLD),
+        *(finding_rows or [ft.Text("未发现问题", size=16)]), *penalty_text,
+        ft.Container(ft.Column([
+            ft.Text("内容摘要（SHA-256，签名时核对）", size=15),
+            ft.Text(review.short_hash, size=30, weight=ft.FontWeight.BOLD),
+        ]), padding=12, bgcolor=ft.Colors.BLUE_50, border_radius=8),
+        ft.Text("签名", size=20, weight=ft.FontWeight.BOLD),
+        *signing, *refusal,
+        banner("；".join(remaining), True) if remaining else banner("签名已齐全，可以锁定记录", False),
+        ft.Row([big_button("签名完成，锁定记录", lock, icon=ft.Icons.LOCK),
+                *([big_button("作废签名，返回修改", void, filled=False)] if vm.inspection_vm.signed else [])],
+               wrap=True),
+        message,
+    ], back_to=back, ctx=ctx)
+
+
+class SignaturePad:
+    """Canvas + GestureDetector. Each stroke is saved when the finger lifts: points (x, y, ms since the stroke
+    began, from the browser's pointer timestamps when it reports them)."""
+
+    def __init__(self, vm: SignatureViewModel, on_problem: Callable[[str], None]):
+        self.vm, self.on_problem = vm, on_problem
+        width, height = PAD_SIZE
+        self.canvas = cv.Canvas(shapes=[], width=width, height=height)
+        for stroke in vm.strokes:
+            self._draw([tuple(p) for p in stroke["points"]])
+        self.points: list[tuple[int, int, int]] = []
+        self.started: datetime | None = None
+        self.first_ms: float | None = None
+        self.first_clock = 0.0
+        self.control = ft.Semantics(label="签名板", container=True, content=ft.GestureDetector(
+            content=ft.Container(self.canvas, width=width, height=height, bgcolor=ft.Colors.WHITE,
+                                 border=ft.Border.all(2, ft.Colors.BLUE_GREY_400), border_radius=4),
+            on_pan_start=self.start, on_pan_update=self.move, on_pan_end=self.end, drag_interval=10))
+
+    def _draw(self, points: list[tuple[int, int, int]]) -> None:
+        paint = ft.Paint(stroke_width=3, color=ft.Colors.BLACK, stroke_cap=ft.StrokeCap.ROUND)
+        for (x1, y1, _), (x2, y2, _) in zip(points, points[1:]):
+            self.canvas.shapes.append(cv.Line(x1, y1, x2, y2, paint=paint))
+
+    def _point(self, e) -> tuple[int, int, int]:
+        width, height = PAD_SIZE
+        x = min(max(round(e.local_position.x), 0), width)
+        y = min(max(round(e.local_position.y), 0), height)
+        stamp = getattr(e, "timestamp", None)
+        if stamp is not None and self.first_ms is not None:
+            elapsed = stamp.in_microseconds / 1000 - self.first_ms
+        else:
+            elapsed = (time.monotonic() - self.first_clock) * 1000
+        previous = self.points[-1][2] if self.points else 0
+        return x, y, max(previous, round(elapsed))
+
+    def start(self, e) -> None:
+        if self.vm.confirmed:
+            return
+        self.started = datetime.now().astimezone()
+        stamp = getattr(e, "timestamp", None)
+        self.first_ms = stamp.in_microseconds / 1000 if stamp is not None else None
+        self.first_clock = time.monotonic()
+        self.points = [self._point(e)]
+
+    def move(self, e) -> None:
+        if self.started is None:
+            return
+        self.points.append(self._point(e))
+        self._draw(self.points[-2:])
+        self.canvas.update()
+
+    def end(self, _e) -> None:
+        if self.started is None:
+            return
+        problem = self.vm.add_stroke(self.started, self.points)
+        self.started, self.points = None, []
+        if problem:
+            self.on_problem(problem)
+
+    def clear(self) -> None:
+        self.canvas.shapes.clear()
+        self.canvas.update()
+
+
+def sign_view(ctx: UiContext, assignment_id: str, role: str) -> ft.View:
+    route = f"/inspection/{assignment_id}/sign/{role}"
+    if (view := locked_out(ctx, route)) is not None:
+        return view
+    vm = SignatureViewModel(ctx.state, assignment_id, role)
+    back = f"/inspection/{assignment_id}/refusal" if role == "witness" else f"/inspection/{assignment_id}/review"
+    message = message_text()
+    if vm.review.hash is None:
+        return page_view(route, f"{vm.title}签名", [banner("检查内容尚不完整，暂不能签名", True)],
+                      back_to=back, ctx=ctx)
+    if vm.needs_pin:
+        def unlocked(pin: str) -> None:
+            problem = vm.unlock(pin)
+            if problem:
+                message.value = problem
+                pad.reset()
+                message.update()
+                return
+            ctx.render()
+        pad = PinPad(unlocked, "确认身份")
+        return page_view(route, f"{vm.title}签名", [
+            ft.Text(f"检查人员 {vm.code} 在本机注册了签名密钥：请本人输入 PIN，再手写签名。", size=18),
+            pad.control, message], back_to=back, ctx=ctx)
+
+    def show_problem(text: str) -> None:
+        message.value = text
+        message.update()
+
+    signature_pad = SignaturePad(vm, show_problem)
+    name = ft.TextField(label="签名人姓名", value=vm.name, text_size=20, width=320, disabled=vm.confirmed)
+
+    def clear(_e) -> None:
+        vm.clear()
+        ctx.render()
+
+    def confirm(_e) -> None:
+        if vm.confirm(name.value or ""):
+            ctx.go(back)
+            return
+        show_problem(vm.message)
+
+    return page_view(route, f"{vm.title}签名", [
+        ft.Container(ft.Column([
+            ft.Text("您签名确认的内容摘要（与核对页一致）", size=15),
+            ft.Text(vm.review.short_hash, size=26, weight=ft.FontWeight.BOLD),
+        ]), padding=12, bgcolor=ft.Colors.BLUE_50, border_radius=8),
+        name,
+        ft.Text("已确认签名，如需重签请先清除" if vm.confirmed else "请在下方框内手写签名", size=16),
+        signature_pad.control,
+        ft.Row([big_button("清除", clear, filled=False, icon=ft.Icons.CLEAR),
+                big_button("确认签名", confirm, icon=ft.Icons.CHECK)], wrap=True, spacing=12),
+        message,
+    ], back_to=back, ctx=ctx)
+
+
+def refusal_view(ctx: UiContext, assignment_id: str) -> ft.View:
+    route = f"/inspection/{assignment_id}/refusal"
+    if (view := locked_out(ctx, route)) is not None:
+        return view
+    vm = RefusalViewModel(ctx.state, assignment_id)
+    message = message_text()
+    reason = ft.TextField(label="拒签理由", value=vm.reason, multiline=True, text_size=18)
+    witness = ft.TextField(label="见证人姓名", value=vm.witness_name, text_size=18)
+    media = ft.TextField(label="录音录像情况（如有）", value=vm.media_note, text_size=18)
+
+    def record(_e) -> None:
+        problem = vm.record(reason.value or "", witness.value or "", media.value or "")
+        if problem:
+            message.value = problem
+            message.update()
+            return
+        ctx.render()
+
+    async def pick(_e) -> None:
+        picker = service(ctx, "file_picker", ft.FilePicker)
+        files = await picker.pick_files(with_data=True, file_type=ft.FilePickerFileType.IMAGE)
+        problems = [p for f in files if (p := await asyncio.to_thread(
+            vm.inspection_vm.add_photo, onsite.REFUSAL_ITEM, f.bytes or b"", "picker"))]
+        if problems:
+            message.value = "；".join(problems)
+            message.update()
+            return
+        ctx.render()
+
+    tiles = [photo_tile(vm.inspection_vm, p, None) for p in vm.photos()]
+    steps: list[ft.Control] = [
+        ft.Text("被检查单位在场人员拒绝签名时：记录拒签理由，由见证人签名，并拍照记录现场。", size=17),
+        reason, witness, media, big_button("记录拒签", record, icon=ft.Icons.SAVE),
+    ]
+    if vm.recorded:
+        steps += [
+            ft.Text("已记录拒签", size=18, color=ft.Colors.GREEN_800),
+            ft.Row([big_button("见证人签名", lambda _e: ctx.go(f"/inspection/{assignment_id}/sign/witness"),
+                               filled=not vm.witness_signed, icon=ft.Icons.DRAW),
+                    ft.Text("见证人已签名" if vm.witness_signed else "见证人尚未签名", size=16)], wrap=True),
+            ft.Text(f"拒签现场照片 {len(tiles)} 张", size=16),
+            ft.Row([*tiles, big_button("拍照", lambda _e: ctx.go(
+                f"/inspection/{assignment_id}/camera/{onsite.REFUSAL_ITEM}"), filled=False, icon=ft.Icons.CAMERA_ALT),
+                big_button("选择照片", pick, filled=False, icon=ft.Icons.PHOTO_LIBRARY)], wrap=True),
+            big_button("返回核对与签名", lambda _e: ctx.go(f"/inspection/{assignment_id}/review")),
+        ]
+    return page_view(route, "记录拒签", [*steps, message],
+                  back_to=f"/inspection/{assignment_id}/review", ctx=ctx)
+
+
+# ============================================================ the locked record
+
+def qr_png(text: str) -> bytes:
+    out = io.BytesIO()
+    qrcode.make(text, box_size=6, border=2).save(out)
+    return out.getvalue()
+
+
+def record_view(ctx: UiContext, assignment_id: str) -> ft.View:
+    route = f"/inspection/{assignment_id}"
+    vm = RecordViewModel(ctx.state, assignment_id)
+    record = vm.record
+    message = message_text(ft.Colors.GREEN_800)
+    reason = ft.TextField(label="更正原因", multiline=True, text_size=18)
+
+    async def download(_e) -> None:
+        message.value = "正在生成笔录…"
+        message.update()
+        pdf = await asyncio.to_thread(vm.pdf)
+        picker = service(ctx, "file_picker", ft.FilePicker)
+        await picker.save_file(file_name=vm.pdf_name(), src_bytes=pdf)
+        message.value = f"笔录已生成（{len(pdf) // 1024} KB）"
+        message.update()
+
+    def correct(_e) -> None:
+        problem = vm.start_correction(reason.value or "")
+        if problem:
+            message.value, message.color = problem, ft.Colors.RED_800
+            message.update()
+            return
+        ctx.render()
+
+    hash_row = ft.Row([ft.Image(src=qr_png(vm.record_hash), width=160, height=160),
+                       ft.Column([ft.Text("记录哈希（SHA-256）", size=15),
+                                  ft.Text(onsite.short_hash(vm.record_hash), size=26, weight=ft.FontWeight.BOLD),
+                                  ft.Text(vm.record_hash, size=13, selectable=True)], expand=True)])
+    if record is None:
+        return page_view(route, f"检查记录 · {vm.inspection_vm.assignment.institution_name}", [
+            banner(vm.status_text, False), banner(vm.problem, True), hash_row], back_to="/", ctx=ctx)
+    signed = "、".join(s["signer_name"] for s in record["signatures"])
+    refusal = record["refusal"]
+    printing = [big_button("下载现场检查笔录（PDF）", download, icon=ft.Icons.PICTURE_AS_PDF), message] \
+        if vm.printable else [banner("此记录没有到场登记（由命令行生成），不能生成笔录", True)]
+    return page_view(route, f"检查记录 · {record['institution']['name']}", [
+        banner(vm.status_text, False),
+        ft.Text("检查已完成，记录已锁定" + (f"（第 {record['version']} 版）" if record["version"] > 1 else ""),
+                size=22, weight=ft.FontWeight.BOLD, color=ft.Colors.GREEN_800),
+        ft.Text(f"签名：{signed or '—'}" + (f"；在场人员拒签，见证人 {refusal['witness_name']}" if refusal else ""),
+                size=16),
+        ft.Text(f"得分 {record['score']['value'] or '—'} · 发现问题 {len(record['findings'])} 项 · "
+                f"涉及金额 ¥{onsite.amount_total(record['findings'])}", size=16),
+        hash_row, *printing,
+        ft.Divider(),
+        ft.Text("发现记录有误时，可发起更正：生成新版本并注明原因，原记录保持不变。", size=15),
+        reason, big_button("发起更正", correct, filled=False, icon=ft.Icons.EDIT_NOTE),
+    ], back_to="/", ctx=ctx)
 
 
 ROUTES = [
     Route(r"^/$", home_view),
-    Route(r"^/inspection/(?P<assignment_id>[^/]+)$", inspection_view, parent="/"),
+    Route(r"^/member/add$", member_view),
+    Route(r"^/inspection/(?P<assignment_id>[^/]+)$", inspection_view),
+    Route(r"^/inspection/(?P<assignment_id>[^/]+)/checkin$", checkin_view),
+    Route(r"^/inspection/(?P<assignment_id>[^/]+)/review$", review_view),
+    Route(r"^/inspection/(?P<assignment_id>[^/]+)/sign/(?P<role>inspector_1|inspector_2|representative|witness)$",
+          sign_view),
+    Route(r"^/inspection/(?P<assignment_id>[^/]+)/refusal$", refusal_view),
+    Route(r"^/inspection/(?P<assignment_id>[^/]+)/camera/(?P<item_id>[^/]+)$", camera_view),
 ]

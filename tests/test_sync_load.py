@@ -1,0 +1,68 @@
+"""Load, bounded and on loopback only: 100 tablets sync at once against one bureau (SQLite, then PostgreSQL).
+No error, no duplicate; throughput and p99 request latency are printed, never asserted."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime, timezone
+
+from sqlmodel import Session
+
+from bureau import enrollment
+from bureau.db import make_engine
+from inspector_app import device
+from inspector_app.store import open_store
+from sync import outbox, protocol
+from tests.sync_support import Tablet, blob_bytes, bureau_holdings, fill_inspection
+
+DEVICES = 100
+RECORDS_EACH = 2
+
+
+def test_a_hundred_tablets_at_once(running_bureau, tmp_path):
+    engine = make_engine(running_bureau.settings.database_url)
+    with Session(engine) as session:
+        tokens = [enrollment.issue_token(session, "I0001", datetime.now(timezone.utc)) for _ in range(DEVICES)]
+        session.commit()
+    engine.dispose()
+    tablets = []
+    for number, token in enumerate(tokens):
+        store = open_store(tmp_path / f"tablet-{number}")
+        tablet = Tablet(tmp_path / f"tablet-{number}", store, [device.enroll(store, running_bureau.url, token)])
+        for record in range(RECORDS_EACH):
+            fill_inspection(tablet, [blob_bytes(number * 10 + record, 8_000)] if record == 0 else [],
+                            assignment_index=record % 2, new=True)
+        tablets.append(tablet)
+
+    latencies: list[float] = []
+    reports: list = [None] * DEVICES
+
+    def sync(number: int) -> None:
+        client = device.client_for(tablets[number].identities[0])
+        client.http.hooks["response"].append(lambda response, *a, **k: latencies.append(response.elapsed.total_seconds()))
+        reports[number] = protocol.run(tablets[number].engine, client, timeout=300,
+                                       policy=protocol.RetryPolicy(base=0.05, cap=1.0))
+
+    threads = [threading.Thread(target=sync, args=(n,)) for n in range(DEVICES)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+
+    assert all(r is not None and r.error is None and r.retries == 0 for r in reports), \
+        [r for r in reports if r is None or r.error or r.retries][:3]
+    assert all(outbox.status(t.engine).empty for t in tablets)
+    held = bureau_holdings(running_bureau.settings)
+    assert len(held.records) == len(set(held.records)) == held.log_size == DEVICES * RECORDS_EACH
+    assert len(held.blobs) == DEVICES
+    latencies.sort()
+    p99 = latencies[int(len(latencies) * 0.99) - 1]
+    backend = running_bureau.settings.database_url.split(":")[0]
+    print(f"\nload [{backend}]: {DEVICES} tablets, {DEVICES * RECORDS_EACH} records + {DEVICES} blobs in {elapsed:.2f} s "
+          f"= {DEVICES * RECORDS_EACH / elapsed:.0f} records/s; {len(latencies)} requests, "
+          f"p50 {latencies[len(latencies) // 2] * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms")
+    for tablet in tablets:
+        tablet.engine.dispose()

@@ -224,7 +224,7 @@ def accept_record(session: Session, keys: BureauKeys, log: TransparencyLog, enve
                 _bump(session, DUPLICATES_COUNTER)
                 session.commit()
                 return RecordAccepted(log.receipt(session, existing.record_id, existing.record_hash,
-                                               existing.log_index), duplicate=True)
+                                                  existing.log_index), duplicate=True)
             try:
                 _check_previous(session, opened)
             except IngestRefused as exc:

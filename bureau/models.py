@@ -288,3 +288,95 @@ class CorrectionRequest(SQLModel, table=True):
     status: str = "open"  # open | answered
     requested_at: datetime = Field(default_factory=utcnow)
     seq: int = Field(default=0, index=True)
+
+
+# ---- Review, decisions, ledgers (bureau/review.py, bureau/decisions.py; the ledgers are derived from decisions) --
+
+
+class ReviewCase(SQLModel, table=True):
+    """Where the review of one inspection record stands, over all its versions (a corrected version moves the case
+    to it). Changed only together with a `ReviewEvent` that says who, when and why."""
+
+    record_id: str = Field(primary_key=True)
+    version: int  # the version under review
+    institution_code: str = Field(index=True)
+    status: str = Field(index=True)  # bureau.review.STATUSES
+    findings: int = 0  # failed items of the version under review
+    inspected_on: Optional[date] = None  # the day the record was locked on site
+    events: int = 0  # audit events so far: the next event's seq
+    last_event_hash: str = ""
+    statement_deadline: Optional[date] = None  # 陈述申辩 期限
+    statement_text: str = ""
+    statement_waived: bool = False
+    statement_received_at: Optional[datetime] = None
+    attachment_sha256: Optional[str] = None  # the institution's written statement, under <data>/statements/
+    attachment_name: str = ""
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ReviewEvent(SQLModel, table=True):
+    """The append-only audit log of a case: every transition and every change of a proposal. Each event's hash
+    covers the previous one's (`bureau.review.event_hash`), so an edited or deleted event shows."""
+
+    __table_args__ = (UniqueConstraint("record_id", "seq"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    record_id: str = Field(index=True)
+    seq: int
+    version: int
+    action: str
+    from_status: Optional[str] = None
+    to_status: str
+    actor: str  # staff username, or "system" for the bureau itself (ingest, 一公开)
+    actor_role: str
+    at: datetime
+    reason: str = ""
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    prev_hash: str
+    event_hash: str
+
+
+class Decision(SQLModel, table=True):
+    """The handling of one record: a draft (拟处理) until issued; issued decisions feed the ledgers, and a decision
+    withdrawn on 复议 reverses what it fed. `outcome` no_violation: closed without findings, no 决定书."""
+
+    record_id: str = Field(primary_key=True)
+    version: int
+    record_hash: str
+    institution_code: str = Field(index=True)
+    outcome: str = "handled"  # handled | no_violation
+    status: str = Field(default="draft", index=True)  # draft | issued | withdrawn
+    doc_kind: str = ""  # 行政处理 | 协议处理
+    case_flags: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    proposal: Optional[dict[str, Any]] = Field(default=None, sa_column=Column(JSON, nullable=True))
+    measures: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    recover_yuan: str = "0.00"
+    fine_yuan: Optional[str] = None
+    fine_reason: str = ""
+    suspension_months: Optional[int] = None
+    terminate_agreement: bool = False
+    rectification_due: Optional[date] = None
+    rectification_order_id: Optional[int] = None
+    institution_points: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    person_points: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    drafted_by: str = ""
+    drafted_at: datetime = Field(default_factory=utcnow)
+    decision_no: Optional[str] = Field(default=None, unique=True)
+    decided_by: Optional[str] = None
+    decided_at: Optional[datetime] = Field(default=None, index=True)
+    withdrawn_by: Optional[str] = None
+    withdrawn_at: Optional[datetime] = None
+    withdrawn_reason: str = ""
+
+
+class Disclosure(SQLModel, table=True):
+    """One 一公开 export: the period, the log's tree head it was made against, and a hash of what it published.
+    Later exports prove their log extends every earlier published tree head."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    period: str = Field(index=True)
+    published_at: datetime = Field(default_factory=utcnow)
+    tree_size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    tree_root: str
+    content_sha256: str
+    draws: int = 0
+    outcomes: int = 0

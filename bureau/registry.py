@@ -17,16 +17,17 @@ import re
 import zipfile
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import func
 from sqlmodel import Session, select
 
 from bureau.assignments import utc_iso
 from bureau.draw import DrawError, kind_names, make_commitment, transcript_hash
-from bureau.models import (Conflict, DrawCommitment, DrawRecord, Inspector, Institution, RectificationOrder,
-                           RegistryChange, RegistryImport)
+from bureau.models import (Conflict, DrawCommitment, DrawRecord, Inspector, Institution, ReceivedRecord,
+                           RectificationOrder, RegistryChange, RegistryImport)
 
 REGISTRY_KINDS = ("institutions", "inspectors", "conflicts")
 REQUIRED_COLUMNS = {
@@ -550,8 +551,17 @@ def record_draw(session: Session, transcript: dict[str, Any], now: datetime) -> 
 
 
 def inspection_status(session: Session) -> list[dict[str, Any]]:
-    """Active institutions with their last inspection, the input of `bureau.coverage.coverage_report`."""
+    """Active institutions with their last inspection, the input of `bureau.coverage.coverage_report`: the later of
+    the imported 上次检查日期 and the bureau's day of the last inspection record received for the institution."""
+    received = dict(session.exec(select(ReceivedRecord.institution_code, func.max(ReceivedRecord.received_at))
+                                 .group_by(ReceivedRecord.institution_code)).all())
     rows = session.exec(select(Institution.code, Institution.name, Institution.kind, Institution.region,
                                Institution.last_inspected).where(Institution.active == True))  # noqa: E712
-    return [{"code": code, "name": name, "kind": kind, "region": region, "last_inspected": last}
-            for code, name, kind, region, last in rows]
+    out = []
+    for code, name, kind, region, last in rows:
+        if received.get(code) is not None:
+            arrived = received[code]
+            day = (arrived if arrived.tzinfo else arrived.replace(tzinfo=timezone.utc)).astimezone().date()
+            last = max(last, day) if last else day
+        out.append({"code": code, "name": name, "kind": kind, "region": region, "last_inspected": last})
+    return out

@@ -52,11 +52,12 @@ def blob_bytes(seed: int, size: int) -> bytes:
 
 
 def fill_inspection(tablet: Tablet, photos: list[bytes] = (), assignment_index: int = 0, signers=None,
-                    new: bool = False) -> str:
+                    new: bool = False, pull: bool = True) -> str:
     """A complete inspection of one of the tablet's assignments, with `photos` as evidence, locked and queued.
     Returns the record id. `new`: another inspection even if the assignment has one (load runs)."""
     engine = tablet.engine
-    device.pull_assignments(engine, tablet.identities[0])
+    if pull:
+        device.pull_assignments(engine, tablet.identities[0])
     with Session(engine) as session:  # every assignment on the tablet, whichever of its inspectors pulled it last
         assignment = session.exec(select(DeviceAssignment).order_by(DeviceAssignment.seq)).all()[assignment_index]
     template = checklists.template_for_kind(assignment.institution_kind)

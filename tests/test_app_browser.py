@@ -16,7 +16,7 @@ from inspector_app import device, keyring, onsite
 from inspector_app.store import open_store
 from tests.browser import chromium_page, open_app, screenshot
 from tests.support import start_app, stop
-from tests.test_flow_browser import button, card, enter_pin, tap
+from tests.test_flow_browser import button, card, enter_pin, gone, tap
 from tests.test_onsite_support import PIN, scribble
 
 pytestmark = pytest.mark.browser
@@ -63,6 +63,7 @@ def after_reload_showing(page, text: str) -> None:
 def unlock(page) -> None:
     page.get_by_text("检查人员 I0001，请输入 PIN").wait_for(timeout=20000)
     enter_pin(page, PIN["I0001"], "解锁")
+    gone(page, "请输入 PIN")
 
 
 def test_answer_reload_lock_sync(sqlite_only, running_bureau, tmp_path):
@@ -75,6 +76,7 @@ def test_answer_reload_lock_sync(sqlite_only, running_bureau, tmp_path):
             unlock(page)
             page.get_by_text(PHARMACY).first.click()
             page.get_by_text("已答 0 / 21").wait_for(timeout=15000)
+            gone(page, "我的检查任务")
             tap(page, card(page, "R-ID-01"), "符合")
             page.get_by_text("已答 1 / 21").wait_for(timeout=15000)
             screenshot(page, "skeleton-answered")
@@ -96,11 +98,15 @@ def test_answer_reload_lock_sync(sqlite_only, running_bureau, tmp_path):
                 onsite.confirm_signature(engine, unlocked.data_key, inspection.id, role, name, (640, 240))
             button(page, "返回").click()
             page.get_by_text("已答 21/21").wait_for(timeout=15000)
+            gone(page, "已答 1 / 21")
             page.get_by_text(PHARMACY).first.click()
             tap(page, page, "核对与签名")
+            gone(page, "已答")
             tap(page, page, "签名完成，锁定记录")
             page.get_by_text("检查已完成，记录已锁定").wait_for(timeout=15000)
+            gone(page, "签名时核对")
             button(page, "返回").click()
+            gone(page, "检查已完成")
             button(page, "同步").click()
             page.get_by_text("已同步 1 份检查记录").wait_for(timeout=20000)
             screenshot(page, "skeleton-synced")
@@ -125,6 +131,7 @@ def test_app_works_offline_from_the_device_store(sqlite_only, running_bureau, tm
             unlock(page)
             page.get_by_text("离线模式：无法连接局端，显示本机已保存的任务").wait_for(timeout=20000)
             page.get_by_text(PHARMACY).first.click()
+            gone(page, "离线模式")
             tap(page, card(page, "R-ID-01"), "不符合")
             card(page, "R-ID-01", "请填写不符合情况说明").wait_for(timeout=15000)
             time.sleep(0.5)

@@ -3,10 +3,12 @@ what-you-see-is-what-you-sign, locking, corrections, the 笔录."""
 
 from __future__ import annotations
 
+import io
 import subprocess
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from PIL import Image
 from sqlmodel import Session, select
 
 import checklists
@@ -15,7 +17,7 @@ from inspector_app.evidence_store import EvidenceStore
 from inspector_app.store import Answer, Photo, open_store
 from sync import outbox
 from sync.canonical import content_hash
-from tests.test_onsite_support import ASSIGNMENT_ID, INSTITUTION, StandInBureau, camera_jpeg, make_tablet, scribble
+from tests.test_onsite_support import ASSIGNMENT_ID, StandInBureau, add_assignment, camera_jpeg, make_tablet, scribble
 
 TEMPLATE = checklists.template_for_kind("pharmacy")
 CHECKIN = {
@@ -276,8 +278,6 @@ def test_unusable_photos_are_refused_and_nothing_is_half_saved(tablet, data, rea
     if data == "truncated":
         data = camera_jpeg(3)[:5000]
     elif data == "bomb":
-        from PIL import Image
-        import io
         out = io.BytesIO()
         Image.new("1", (9000, 9000)).save(out, "PNG")  # 81 MP declared, a few KB on disk
         data = out.getvalue()
@@ -315,7 +315,6 @@ def test_a_headless_tablet_without_pins_still_finishes_plain_inspections(tmp_pat
     """`yibao device demo-inspections` and the sync tests fill inspections with `device.save_answer` and no key."""
     engine = open_store(tmp_path / "headless")
     identity = device.enroll(engine, "http://127.0.0.1:9", "I0001", client=StandInBureau())
-    from tests.test_onsite_support import add_assignment
     add_assignment(engine, ASSIGNMENT_ID)
     inspection = onsite.start_inspection(engine, ASSIGNMENT_ID, "I0001")
     for item in TEMPLATE.items:
@@ -324,4 +323,3 @@ def test_a_headless_tablet_without_pins_still_finishes_plain_inspections(tmp_pat
     with Session(engine) as session:
         [queued] = session.exec(select(outbox.OutboxRecord)).all()
     assert queued.record_id == inspection.id and queued.state == "queued"
-    assert INSTITUTION  # the stand-in assignment names the pharmacy used throughout

@@ -32,7 +32,7 @@ def test_a_hundred_tablets_at_once(running_bureau, tmp_path):
         tablet = Tablet(tmp_path / f"tablet-{number}", store, [device.enroll(store, running_bureau.url, token)])
         for record in range(RECORDS_EACH):
             fill_inspection(tablet, [blob_bytes(number * 10 + record, 8_000)] if record == 0 else [],
-                            assignment_index=record % 2, new=True)
+                            assignment_index=record % 2, new=True, pull=record == 0)
         tablets.append(tablet)
 
     latencies: list[float] = []

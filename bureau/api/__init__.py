@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
-from bureau.api import routes_device, routes_health, routes_sync, routes_staff, routes_supervisor
+from bureau.api import routes_device, routes_health, routes_ledger, routes_review, routes_sync, routes_staff
+from bureau.api import routes_supervisor
 from bureau.keystore import BureauKeys
 from bureau.settings import BureauSettings
 from bureau.transparency import TransparencyLog
@@ -25,4 +26,6 @@ def create_app(settings: BureauSettings, engine: Engine, keys: BureauKeys) -> Fa
     app.add_exception_handler(routes_sync.ClientDisconnect, routes_sync.client_gone)
     app.include_router(routes_staff.router)
     app.include_router(routes_supervisor.router)
+    app.include_router(routes_review.router)
+    app.include_router(routes_ledger.router)
     return app

@@ -50,7 +50,7 @@ def enroll(body: EnrollRequest, request: Request, session: SessionDep) -> Enroll
 
 
 @router.get("/assignments")
-def pull_assignments(device: DeviceDep, session: SessionDep, since: int = Query(0, ge=0, le=2**62)) -> dict[str, Any]:
+def pull_assignments(device: DeviceDep, session: SessionDep, since: int = Query(0, ge=0, le=2**31 - 1)) -> dict[str, Any]:
     """The caller's team assignments changed after `since` (a cursor the device keeps)."""
     items = assignments_for(session, device.inspector_code, since)
     session.rollback()  # the connection goes back before the answer is serialised (see routes_sync._in_worker)

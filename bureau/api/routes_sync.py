@@ -29,7 +29,8 @@ router = APIRouter(prefix="/v1", tags=["sync"])
 
 RECORD_ID = Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 SHA256 = Path(pattern=r"^[0-9a-f]{64}$")
-MAX_SEQ = 2**62
+MAX_SEQ = 2**31 - 1  # feed cursors are INTEGER columns
+MAX_LOG_SIZE = 2**62
 
 
 class Envelope(BaseModel):
@@ -153,7 +154,8 @@ async def pull(device: DeviceDep, session: SessionDep, request: Request,
 
 @router.get("/log/consistency")
 async def consistency(device: DeviceDep, session: SessionDep, request: Request,
-                      first: int = Query(ge=1, le=MAX_SEQ), second: int = Query(ge=1, le=MAX_SEQ)) -> dict[str, Any]:
+                      first: int = Query(ge=1, le=MAX_LOG_SIZE),
+                      second: int = Query(ge=1, le=MAX_LOG_SIZE)) -> dict[str, Any]:
     proof = await _in_worker(session, request.app.state.log.consistency, session, first, second)
     if proof is None:
         raise refuse(404, "unknown_tree_head", "局端没有所请求大小的日志树头")

@@ -1,0 +1,336 @@
+"""Decisions: the penalty engine's proposal for a record's findings, the reviewer's choice within it, the decision
+issued (and its 决定书 number), and its withdrawal on 复议.
+
+Pure first: `proposal` (what the regulation prescribes, `checklists.penalty.decide`, plus the points the findings
+carry) and `check_choice` (the reviewer's fine within the range, with a reason; suspension within its range; the
+rectification deadline; people's points). Then the operations, each one review action (`bureau.review.act`, one
+audit event) plus the decision row, in the caller's transaction.
+
+An issued decision with 责令改正 opens a rectification order (整改通知): the institution becomes a 回头看 follow-up
+of the next draw until a follow-up inspection of it is decided. A withdrawn decision closes its order.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Mapping, Sequence
+
+import checklists
+from checklists import penalty, points
+from checklists.money import format_money, money_problem, parse_money
+from sqlmodel import Session, select
+
+from bureau import review
+from bureau.assignments import next_seq, utc_iso
+from bureau.models import Decision, Institution, RectificationOrder, ReceivedRecord, ReviewCase, StaffAccount
+from bureau.review import ReviewError, local_date
+
+RECTIFY = "责令改正"
+AGREEMENT_MEASURES = frozenset({"约谈", "解除服务协议"})  # taken by the 经办机构 under the service agreement
+AUTHORITY_ENV = "YIBAO_BUREAU_NAME"
+DEFAULT_AUTHORITY = "医疗保障局"
+
+# Which 医保支付资格 behaviour a finding of a category suggests for the staff it names. Only a suggestion on the
+# decision screen: the reviewer confirms or changes it (the behaviour → points table is in checklists/rules/points.toml).
+SUGGESTED_BEHAVIOUR = {
+    "38.1": "split_hospitalisation", "38.2": "overtreatment", "38.4": "substitution", "38.5": "facilitate_resale",
+    "38.6": "out_of_scope_settled", "39.2": "records_not_kept", "39.6": "no_consent_out_of_scope",
+    "40.1": "induce_false_treatment", "40.2": "forge_records", "40.3": "fictitious_services", "40.4": "other_fraud",
+}
+
+
+class DecisionError(ReviewError):
+    """A choice outside what the proposal allows: every problem, in Chinese."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__(422, "invalid_choice", "；".join(problems))
+        self.problems = problems
+
+
+def authority() -> str:
+    """The issuing 医疗保障行政部门 as printed on the 决定书 (YIBAO_BUREAU_NAME, e.g. 福州市医疗保障局)."""
+    return os.environ.get(AUTHORITY_ENV, "").strip() or DEFAULT_AUTHORITY
+
+
+# ============================================================ pure
+
+
+@dataclass(frozen=True)
+class Flags:
+    """Case facts the reviewer establishes (they change what the regulation prescribes)."""
+
+    refused_to_correct: bool = False
+    serious_consequences: bool = False
+    intent_items: tuple[str, ...] = ()  # findings done 以骗取医保基金为目的 (Art. 38 acts then fall under Art. 40)
+
+
+def proposal(record: Mapping[str, Any], flags: Flags = Flags()) -> dict[str, Any]:
+    """What the regulation prescribes for the record's findings, and the points they carry. Raises DecisionError
+    when there is nothing to decide or a finding cannot be judged."""
+    findings = record.get("findings") or []
+    if not findings:
+        raise ReviewError(409, "no_findings", "这次检查没有发现问题，无需拟处理；请审核结案")
+    unknown = sorted(set(flags.intent_items) - {f["item_id"] for f in findings})
+    if unknown:
+        raise DecisionError([f"没有这项发现：{'、'.join(unknown)}"])
+    institution = record.get("institution") or {}
+    case = {"party": {"kind": "institution", "code": record["institution_code"], "name": institution.get("name", "")},
+            "findings": [{"category": f["category"], "amount_yuan": f.get("amount_yuan") or "0.00",
+                          "item_id": f["item_id"], "intent_to_defraud": f["item_id"] in flags.intent_items}
+                         for f in findings],
+            "refused_to_correct": flags.refused_to_correct, "serious_consequences": flags.serious_consequences}
+    try:
+        decided = penalty.decide(case)
+        institution_points = [{"item_id": f["item_id"], "category": f["category"], "severity": f["severity"],
+                               "points": points.institution_points(f["severity"])} for f in findings]
+    except checklists.InputError as exc:
+        raise DecisionError([str(exc)]) from None
+    behaviours = points.points_rules().people.behaviours
+    suggested = [{"staff_code": code, "item_id": f["item_id"], "behaviour_id": SUGGESTED_BEHAVIOUR[f["category"]],
+                  "points": behaviours[SUGGESTED_BEHAVIOUR[f["category"]]].points}
+                 for f in findings if f["category"] in SUGGESTED_BEHAVIOUR
+                 for code in f.get("staff_codes") or []]
+    return {"flags": {"refused_to_correct": flags.refused_to_correct,
+                      "serious_consequences": flags.serious_consequences, "intent_items": list(flags.intent_items)},
+            "penalty": decided, "institution_points": institution_points,
+            "institution_points_total": sum(p["points"] for p in institution_points),
+            "person_points_suggested": suggested,
+            "behaviours": [{"id": b.id, "text": b.text, "tier": b.tier, "points": b.points}
+                           for b in behaviours.values()]}
+
+
+def document_kind(measures: Sequence[str]) -> str:
+    """协议处理 when every measure is one the 经办机构 takes under the agreement; otherwise 行政处理."""
+    return "协议处理" if measures and set(measures) <= AGREEMENT_MEASURES else "行政处理"
+
+
+def check_choice(proposed: Mapping[str, Any], record: Mapping[str, Any], choice: Mapping[str, Any],
+                 today: date) -> dict[str, Any]:
+    """The decision fields for the reviewer's choice within `proposed`; DecisionError listing every problem."""
+    decided = proposed["penalty"]
+    problems: list[str] = []
+    optional = list(choice.get("optional_measures") or [])
+    for measure in optional:
+        if measure not in decided["optional_measures"]:
+            problems.append(f"“{measure}”不是本案可以选择的措施（可选：{'、'.join(decided['optional_measures']) or '无'}）")
+    order = penalty.penalty_rules().measure_order
+    measures = [m for m in order if m in decided["measures"] or m in optional]
+
+    fine, fine_reason = choice.get("fine_yuan"), (choice.get("fine_reason") or "").strip()
+    if decided["fine_yuan"] is None:
+        if fine not in (None, ""):
+            problems.append("本案依规定不处罚款")
+        fine = None
+    elif fine in (None, ""):
+        problems.append(f"请在 {decided['fine_yuan']['min']}～{decided['fine_yuan']['max']} 元之间确定罚款金额")
+    elif (problem := money_problem(fine)) is not None:
+        problems.append(f"罚款：{problem}")
+        fine = None
+    else:
+        amount, low, high = parse_money(fine), parse_money(decided["fine_yuan"]["min"]), \
+            parse_money(decided["fine_yuan"]["max"])
+        if not low <= amount <= high:
+            problems.append(f"罚款 {format_money(amount)} 元超出法定幅度 {format_money(low)}～{format_money(high)} 元")
+        fine = format_money(amount)
+        if not fine_reason:
+            problems.append("请写明确定罚款金额的理由（裁量理由）")
+
+    months = choice.get("suspension_months")
+    if decided["suspension_months"] is None:
+        if months is not None:
+            problems.append("本案依规定不暂停医药服务或联网结算")
+    elif isinstance(months, bool) or not isinstance(months, int):
+        problems.append(f"请在 {decided['suspension_months']['min']}～{decided['suspension_months']['max']} 个月之间"
+                        "确定暂停期限")
+    elif not decided["suspension_months"]["min"] <= months <= decided["suspension_months"]["max"]:
+        problems.append(f"暂停期限 {months} 个月超出 {decided['suspension_months']['min']}～"
+                        f"{decided['suspension_months']['max']} 个月")
+
+    due = choice.get("rectification_due")
+    if RECTIFY in measures:
+        if due is None:
+            problems.append("责令改正须确定整改期限")
+        elif due <= today:
+            problems.append("整改期限应晚于今天")
+    else:
+        due = None
+
+    staff_codes = {code for f in record.get("findings") or [] for code in f.get("staff_codes") or []}
+    behaviours = points.points_rules().people.behaviours
+    people, seen = [], set()
+    for entry in choice.get("person_points") or []:
+        code, behaviour = entry.get("staff_code"), entry.get("behaviour_id")
+        if code not in staff_codes:
+            problems.append(f"人员代码 {code} 不在本次检查记录的责任人员中")
+        elif behaviour not in behaviours:
+            problems.append(f"未知的记分行为：{behaviour}")
+        elif (code, behaviour) in seen:
+            problems.append(f"{code} 的“{behaviours[behaviour].text}”重复记分")
+        else:
+            seen.add((code, behaviour))
+            people.append({"staff_code": code, "behaviour_id": behaviour, "behaviour": behaviours[behaviour].text,
+                           "points": behaviours[behaviour].points})
+    if problems:
+        raise DecisionError(problems)
+    return {"measures": measures, "doc_kind": document_kind(measures), "recover_yuan": decided["recover_yuan"],
+            "fine_yuan": fine, "fine_reason": fine_reason if fine is not None else "",
+            "suspension_months": months if decided["suspension_months"] is not None else None,
+            "terminate_agreement": decided["terminate_agreement"], "rectification_due": due,
+            "institution_points": proposed["institution_points"], "person_points": people,
+            "case_flags": proposed["flags"], "proposal": decided}
+
+
+def decision_json(row: Decision) -> dict[str, Any]:
+    return {"record_id": row.record_id, "version": row.version, "record_hash": row.record_hash,
+            "institution_code": row.institution_code, "outcome": row.outcome, "status": row.status,
+            "doc_kind": row.doc_kind, "case_flags": row.case_flags, "proposal": row.proposal,
+            "measures": row.measures, "recover_yuan": row.recover_yuan, "fine_yuan": row.fine_yuan,
+            "fine_reason": row.fine_reason, "suspension_months": row.suspension_months,
+            "terminate_agreement": row.terminate_agreement,
+            "rectification_due": row.rectification_due.isoformat() if row.rectification_due else None,
+            "institution_points": row.institution_points, "person_points": row.person_points,
+            "drafted_by": row.drafted_by, "drafted_at": utc_iso(row.drafted_at), "decision_no": row.decision_no,
+            "decided_by": row.decided_by, "decided_at": utc_iso(row.decided_at) if row.decided_at else None,
+            "withdrawn_by": row.withdrawn_by, "withdrawn_at": utc_iso(row.withdrawn_at) if row.withdrawn_at else None,
+            "withdrawn_reason": row.withdrawn_reason}
+
+
+def flags_of(choice: Mapping[str, Any]) -> Flags:
+    return Flags(bool(choice.get("refused_to_correct")), bool(choice.get("serious_consequences")),
+                 tuple(choice.get("intent_items") or ()))
+
+
+# ============================================================ operations
+
+
+def _case_record(session: Session, record_id: str) -> tuple[ReviewCase, ReceivedRecord]:
+    case = session.get(ReviewCase, record_id)
+    if case is None:
+        raise ReviewError(404, "unknown_record", f"没有检查记录 {record_id}")
+    return case, review.record_of(session, case)
+
+
+def proposal_for(session: Session, record_id: str, flags: Flags) -> dict[str, Any]:
+    _case, record = _case_record(session, record_id)
+    return proposal(record.record, flags)
+
+
+def save_proposal(session: Session, record_id: str, actor: StaffAccount, choice: Mapping[str, Any],
+                  now: datetime) -> Decision:
+    """拟处理 (from 审核中), or a revised proposal (拟处理 / 陈述申辩): the draft decision, with one audit event."""
+    case, record = _case_record(session, record_id)
+    proposed = proposal(record.record, flags_of(choice))
+    fields = check_choice(proposed, record.record, choice, local_date(now))
+    action = "propose" if case.status == review.REVIEWING else "revise"
+    review.act(session, record_id, action, actor, now, reason=choice.get("reason") or "", details={
+        "measures": fields["measures"], "fine_yuan": fields["fine_yuan"], "fine_reason": fields["fine_reason"],
+        "suspension_months": fields["suspension_months"], "recover_yuan": fields["recover_yuan"]})
+    draft = session.get(Decision, record_id) or Decision(record_id=record_id, version=record.version,
+                                                         record_hash=record.record_hash,
+                                                         institution_code=record.institution_code)
+    if draft.status != "draft":
+        raise ReviewError(409, "already_decided", "本案已作出决定")
+    for name, value in fields.items():
+        setattr(draft, name, value)
+    draft.version, draft.record_hash = record.version, record.record_hash
+    draft.drafted_by, draft.drafted_at = actor.username, now
+    session.add(draft)
+    return draft
+
+
+def _decision_no(session: Session, doc_kind: str, year: int) -> str:
+    prefix = "医保协处" if doc_kind == "协议处理" else "医保行处"
+    return f"{prefix}〔{year}〕{next_seq(session, f'decision-no-{prefix}-{year}')}号"
+
+
+def issue(session: Session, record_id: str, actor: StaffAccount, now: datetime) -> Decision:
+    """作出决定 (after 陈述申辩): the draft becomes the decision, numbered; 责令改正 opens a rectification order."""
+    draft = session.get(Decision, record_id)
+    if draft is None or draft.status != "draft":
+        raise ReviewError(409, "no_proposal", "本案没有拟处理意见")
+    case = review.act(session, record_id, "decide", actor, now, details={"measures": draft.measures,
+                                                                        "fine_yuan": draft.fine_yuan})
+    draft.status, draft.decided_by, draft.decided_at = "issued", actor.username, now
+    draft.decision_no = _decision_no(session, draft.doc_kind, local_date(now).year)
+    _close_followups(session, case, now)  # before this decision's own order, which must stay open
+    if RECTIFY in draft.measures:
+        order = RectificationOrder(institution_code=draft.institution_code, ordered_at=local_date(now),
+                                   due_date=draft.rectification_due, note=f"{draft.decision_no} 责令改正")
+        session.add(order)
+        session.flush()
+        draft.rectification_order_id = order.id
+    session.add(draft)
+    return draft
+
+
+def close_without_violation(session: Session, record_id: str, actor: StaffAccount, reason: str,
+                            now: datetime) -> Decision:
+    """审核结案: no findings, nothing to decide; the outcome (未发现问题) is still published."""
+    case = review.act(session, record_id, "close", actor, now, reason=reason)
+    record = review.record_of(session, case)
+    existing = session.get(Decision, record_id)
+    if existing is not None:
+        session.delete(existing)
+        session.flush()
+    row = Decision(record_id=record_id, version=record.version, record_hash=record.record_hash,
+                   institution_code=record.institution_code, outcome="no_violation", status="issued",
+                   drafted_by=actor.username, drafted_at=now, decided_by=actor.username, decided_at=now)
+    session.add(row)
+    _close_followups(session, case, now)
+    return row
+
+
+def _close_followups(session: Session, case: ReviewCase, now: datetime) -> None:
+    """A decided 回头看 inspection closes the institution's rectification orders made before it."""
+    record = review.record_of(session, case)
+    if record.record.get("inspection_kind") != "followup" or case.inspected_on is None:
+        return
+    for order in session.exec(select(RectificationOrder).where(
+            RectificationOrder.institution_code == case.institution_code,
+            RectificationOrder.closed_at == None,  # noqa: E711
+            RectificationOrder.ordered_at <= case.inspected_on)):
+        order.closed_at = now
+        order.note = f"{order.note}；回头看已检查（记录 {case.record_id}）".lstrip("；")
+        session.add(order)
+
+
+def withdraw(session: Session, record_id: str, actor: StaffAccount, reason: str, now: datetime) -> Decision:
+    """经复议撤销: the decision stays on file as withdrawn; the ledgers reverse what it fed; its order closes."""
+    decision = session.get(Decision, record_id)
+    if decision is None or decision.status != "issued":
+        raise ReviewError(409, "not_issued", "本案没有已作出的决定")
+    review.act(session, record_id, "withdraw", actor, now, reason=reason,
+               details={"decision_no": decision.decision_no})
+    decision.status, decision.withdrawn_by, decision.withdrawn_at = "withdrawn", actor.username, now
+    decision.withdrawn_reason = reason.strip()
+    if decision.rectification_order_id is not None:
+        order = session.get(RectificationOrder, decision.rectification_order_id)
+        if order is not None and order.closed_at is None:
+            order.closed_at = now
+            order.note = f"{order.note}；决定已经复议撤销"
+            session.add(order)
+    session.add(decision)
+    return decision
+
+
+def decision_for_pdf(session: Session, record_id: str) -> dict[str, Any]:
+    """What `bureau.decision_pdf.render_decision_pdf` prints: the decision with its record, party and hearing."""
+    decision = session.get(Decision, record_id)
+    if decision is None or decision.outcome != "handled" or decision.status == "draft":
+        raise ReviewError(404, "no_decision", "本案尚未作出处理决定")
+    case = session.get(ReviewCase, record_id)
+    record = session.get(ReceivedRecord, (record_id, decision.version))
+    institution = session.get(Institution, decision.institution_code)
+    return {"decision": decision_json(decision), "record": record.record, "record_hash": record.record_hash,
+            "log_index": record.log_index,
+            "institution": {"code": decision.institution_code, "name": institution.name if institution else "",
+                            "address": institution.address if institution else "",
+                            "credit_code": institution.credit_code if institution else "",
+                            "kind": institution.kind if institution else ""},
+            "inspected_on": case.inspected_on.isoformat() if case.inspected_on else None,
+            "statement": {"deadline": case.statement_deadline.isoformat() if case.statement_deadline else None,
+                          "text": case.statement_text, "waived": case.statement_waived},
+            "authority": authority()}
+

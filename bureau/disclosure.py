@@ -1,0 +1,307 @@
+"""一公开: a period's draws and outcomes as static HTML (Chinese), CSV and JSON, checkable by anyone.
+
+* Draws: every transcript drawn in the period, exactly as stored, one JSON file each: `yibao draw verify` re-runs it.
+* Outcomes: every case decided in the period that stands (已决定 or 已公开): institution, inspection day and kind,
+  result, violation categories, measures, amounts, decision number. Nothing about patients, insured persons or
+  staff: no finding descriptions (free text may name people), no staff codes, no signatures.
+* The log: the latest signed tree head of the bureau's merkle log (size, root, timestamp, signature) with the
+  bureau's public signing key, each outcome's record hash, log index and inclusion proof, and a consistency proof
+  from every earlier disclosure's tree head, so a reader can check that nothing published before has left the log.
+
+`content` and the renderers are pure; `export` gathers from the database, writes the files, records the disclosure
+and moves the published cases to 已公开 (one audit event each).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import html
+import io
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from sqlmodel import Session, select
+
+import checklists
+from bureau import review
+from bureau.assignments import utc_iso
+from bureau.decisions import decision_json
+from bureau.draw import transcript_hash
+from bureau.models import (Decision, Disclosure, DrawRecord, Institution, LogLeaf, ReceivedRecord, ReviewCase,
+                           SignedTreeHead)
+from bureau.review import local_date
+from sync import merkle
+from sync.canonical import canonical_bytes
+from sync.envelope import log_leaf_hash
+
+FORMAT = "yibao-disclosure-v1"
+_PERIOD = re.compile(r"^(\d{4})(?:-(?:Q([1-4])|(\d{2})))?$")
+INSPECTION_KINDS = {"random": "双随机抽查", "followup": "回头看"}
+OUTCOME_COLUMNS = [("institution_code", "机构编码"), ("institution_name", "机构名称"), ("kind_label", "机构类别"),
+                   ("region", "区划代码"), ("inspection_kind", "检查类型"), ("inspected_on", "检查日期"),
+                   ("decided_on", "决定日期"), ("decision_no", "决定书文号"), ("result", "检查结果"),
+                   ("violations_text", "违规类别"), ("measures_text", "处理措施"), ("recovered_yuan", "责令退回（元）"),
+                   ("fined_yuan", "罚款（元）"), ("suspension_months", "暂停（月）"), ("terminate_agreement", "解除协议"),
+                   ("status", "状态"), ("log_index", "日志序号"), ("record_hash", "检查记录哈希")]
+DRAW_COLUMNS = [("plan_id", "抽查计划"), ("drawn_at", "抽取时间"), ("selected", "抽中机构数"), ("committed", "事先承诺"),
+                ("transcript_hash", "抽取记录哈希"), ("file", "抽取记录文件")]
+
+
+@dataclass(frozen=True)
+class Period:
+    label: str
+    start: date
+    end: date  # exclusive
+
+    def contains(self, day: date) -> bool:
+        return self.start <= day < self.end
+
+
+def parse_period(text: str) -> Period:
+    """``2026``, ``2026-Q4`` or ``2026-11``; ValueError with a Chinese message otherwise."""
+    found = _PERIOD.match(text.strip())
+    if not found or not 2000 <= int(found.group(1)) <= 2999:
+        raise ValueError(f"期间格式不正确：{text!r}（应为 2026、2026-Q4 或 2026-11）")
+    year = int(found.group(1))
+    if found.group(2):
+        quarter = int(found.group(2))
+        start = date(year, 3 * quarter - 2, 1)
+        end = date(year + 1, 1, 1) if quarter == 4 else date(year, 3 * quarter + 1, 1)
+    elif found.group(3):
+        month = int(found.group(3))
+        if not 1 <= month <= 12:
+            raise ValueError(f"期间中的月份不正确：{text!r}")
+        start = date(year, month, 1)
+        end = date(year + 1, 1, 1) if month == 12 else date(year, month + 1, 1)
+    else:
+        start, end = date(year, 1, 1), date(year + 1, 1, 1)
+    return Period(text.strip(), start, end)
+
+
+# ============================================================ pure
+
+
+def outcome(case: Mapping[str, Any], decision: Mapping[str, Any], record: Mapping[str, Any],
+            institution: Mapping[str, Any], proof: Sequence[bytes]) -> dict[str, Any]:
+    """One published outcome, built field by field from structured data only (nothing typed as free text)."""
+    categories = checklists.CATEGORIES
+    counted = Counter(f["category"] for f in record.get("findings") or [])
+    violations = [{"category": c, "title": categories[c].title if c in categories else "", "count": n}
+                  for c, n in sorted(counted.items())]
+    handled = decision["outcome"] == "handled"
+    kind = institution.get("kind") or ""
+    return {
+        "record_id": case["record_id"], "version": decision["version"], "record_hash": decision["record_hash"],
+        "log_index": case["log_index"], "inclusion_proof": [p.hex() for p in proof],
+        "institution_code": decision["institution_code"], "institution_name": institution.get("name", ""),
+        "kind": kind, "kind_label": checklists.KINDS.get(kind, kind), "region": institution.get("region", ""),
+        "inspection_kind": INSPECTION_KINDS.get(record.get("inspection_kind", ""), record.get("inspection_kind", "")),
+        "inspected_on": case["inspected_on"], "decided_on": case["decided_on"],
+        "decision_no": decision.get("decision_no") or "", "doc_kind": decision.get("doc_kind") or "",
+        "result": f"发现问题 {sum(counted.values())} 项" if handled else "未发现违法违规问题",
+        "violations": violations, "measures": list(decision["measures"]) if handled else [],
+        "recovered_yuan": decision["recover_yuan"] if handled else "0.00",
+        "fined_yuan": decision.get("fine_yuan") or "0.00",
+        "suspension_months": decision.get("suspension_months"),
+        "terminate_agreement": bool(decision.get("terminate_agreement")),
+        "status": review.PUBLISHED,
+    }
+
+
+def content(period: Period, draws: Sequence[Mapping[str, Any]], outcomes: Sequence[Mapping[str, Any]],
+            tree_head: Mapping[str, Any], signing_public_key_b64: str, consistency: Sequence[Mapping[str, Any]],
+            generated_at: str) -> dict[str, Any]:
+    """The disclosure as data (what disclosure.json holds; the HTML and CSV render it)."""
+    return {
+        "format": FORMAT, "period": period.label, "from": period.start.isoformat(),
+        "until": period.end.isoformat(), "generated_at": generated_at,
+        "log": {"tree_head": dict(tree_head), "bureau_signing_key": signing_public_key_b64,
+                "leaf": "SHA-256(0x00 ‖ \"yibao-log-entry-v1\\n\" ‖ canonical JSON {record_hash, record_id})，"
+                        "RFC 6962 / RFC 9162 树",
+                "consistency": list(consistency)},
+        "draws": list(draws), "outcomes": list(outcomes),
+        "totals": {"draws": len(draws), "outcomes": len(outcomes),
+                   "with_violations": sum(1 for o in outcomes if o["violations"])},
+    }
+
+
+def _cell(row: Mapping[str, Any], key: str) -> str:
+    if key == "violations_text":
+        return "；".join(f"{v['category']} {v['title']}（{v['count']}）" for v in row["violations"])
+    if key == "measures_text":
+        return "、".join(row["measures"])
+    value = row.get(key)
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    return "" if value is None else str(value)
+
+
+def table_csv(rows: Iterable[Mapping[str, Any]], columns: Sequence[tuple[str, str]]) -> bytes:
+    """UTF-8 with a BOM, so Excel opens the Chinese headers correctly."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([label for _key, label in columns])
+    for row in rows:
+        writer.writerow([_cell(row, key) for key, _label in columns])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def render_html(data: Mapping[str, Any]) -> str:
+    """A static page (no scripts, no outside resources) a bureau can put on its website as it is."""
+    e = html.escape
+    head = data["log"]["tree_head"]
+
+    def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[tuple[str, str]], link: str | None = None) -> str:
+        if not rows:
+            return "<p>本期无。</p>"
+        header = "".join(f"<th>{e(label)}</th>" for _key, label in columns)
+        body = []
+        for row in rows:
+            cells = []
+            for key, _label in columns:
+                text = e(_cell(row, key))
+                cells.append(f'<td><a href="{e(text)}">{text}</a></td>' if key == link else f"<td>{text}</td>")
+            body.append("<tr>" + "".join(cells) + "</tr>")
+        return f"<table><thead><tr>{header}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+    consistency = "".join(f"<li>自第 {c['from_size']} 条（根 <code>{e(c['from_root'])}</code>，{e(c['published_at'])} 公开）"
+                          f"至第 {head['size']} 条：一致性证明 {len(c['proof'])} 个节点</li>"
+                          for c in data["log"]["consistency"])
+    return f"""<!DOCTYPE html>
+<html lang="zh-CN">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>医保基金监督检查 双随机、一公开 · {e(data['period'])}</title>
+<style>
+body {{ font-family: "Noto Sans SC", "Microsoft YaHei", sans-serif; margin: 2em; color: #1a1a1a; }}
+table {{ border-collapse: collapse; margin: 1em 0; font-size: 14px; }}
+th, td {{ border: 1px solid #bbb; padding: 4px 8px; text-align: left; vertical-align: top; }}
+th {{ background: #eef2f7; }}
+code {{ font-size: 12px; word-break: break-all; }}
+</style>
+</head>
+<body>
+<h1>医保基金监督检查“双随机、一公开”结果公示</h1>
+<p>公示期间：{e(data['from'])} 至 {e(data['until'])}（不含）　生成时间：{e(data['generated_at'])}</p>
+<h2>一、随机抽取记录（{data['totals']['draws']} 次）</h2>
+<p>每次抽取的完整记录见所附 JSON 文件；任何人可用 <code>yibao draw verify 文件名</code> 复现抽取结果。</p>
+{table(data['draws'], DRAW_COLUMNS, link='file')}
+<h2>二、检查结果（{data['totals']['outcomes']} 家次，其中发现问题 {data['totals']['with_violations']} 家次）</h2>
+{table(data['outcomes'], OUTCOME_COLUMNS)}
+<h2>三、防篡改核验</h2>
+<p>每份检查记录在局端接收时即写入防篡改日志（Merkle 树）。本期公示依据的日志树头：共 {head['size']} 条，
+根哈希 <code>{e(head['root'])}</code>，时间戳 {head['timestamp']}，局端签名 <code>{e(head['signature'])}</code>，
+局端签名公钥（Ed25519）<code>{e(data['log']['bureau_signing_key'])}</code>。</p>
+<p>disclosure.json 中每条检查结果附有检查记录哈希、日志序号和包含证明，可据此核验该记录在上述树中；
+以下一致性证明表明此前各期公示时的日志均未被删改：</p>
+<ul>{consistency or '<li>此前无公示记录。</li>'}</ul>
+<p>本公示不含参保人员、患者及医务人员的个人信息。</p>
+</body>
+</html>
+"""
+
+
+def safe_name(text: str) -> str:
+    return re.sub(r"[^\w.-]+", "_", text).strip("_") or "draw"
+
+
+# ============================================================ the shell
+
+
+def _tree(session: Session) -> merkle.MerkleTree:
+    tree = merkle.MerkleTree()
+    for index, leaf in session.exec(select(LogLeaf.leaf_index, LogLeaf.leaf_hash).order_by(LogLeaf.leaf_index)):
+        if index != tree.size:
+            raise RuntimeError(f"merkle log has a gap at index {tree.size}")
+        tree.append(bytes.fromhex(leaf))
+    return tree
+
+
+def _head(session: Session, tree: merkle.MerkleTree) -> dict[str, Any]:
+    if tree.size == 0:
+        return {"size": 0, "root": merkle.MerkleTree().root().hex(), "timestamp": 0, "signature": ""}
+    row = session.get(SignedTreeHead, tree.size)
+    if row is None or row.root != tree.root().hex():
+        raise RuntimeError("the stored tree head does not match the log")
+    return {"size": row.size, "root": row.root, "timestamp": row.timestamp, "signature": row.signature}
+
+
+def gather(session: Session, period: Period, tree: merkle.MerkleTree) -> tuple[list[dict], list[dict], list[dict]]:
+    """(draw rows with their transcripts, outcomes, consistency proofs) for the period."""
+    draws = []
+    for row in session.exec(select(DrawRecord).order_by(DrawRecord.drawn_at, DrawRecord.plan_id)):
+        if period.contains(local_date(row.drawn_at)):
+            draws.append({"plan_id": row.plan_id, "drawn_at": utc_iso(row.drawn_at), "selected": row.selected,
+                          "committed": bool(row.transcript.get("committed")),
+                          "transcript_hash": transcript_hash(row.transcript),
+                          "file": f"draws/{len(draws) + 1:02d}-{safe_name(row.plan_id)}.json",
+                          "transcript": row.transcript})
+    outcomes = []
+    rows = session.exec(select(ReviewCase, Decision).join(Decision, Decision.record_id == ReviewCase.record_id)
+                        .where(ReviewCase.status.in_((review.DECIDED, review.PUBLISHED)),
+                               Decision.status == "issued").order_by(Decision.decided_at, Decision.record_id))
+    for case, decision in rows:
+        decided_on = local_date(decision.decided_at)
+        if not period.contains(decided_on):
+            continue
+        record = session.get(ReceivedRecord, (decision.record_id, decision.version))
+        institution = session.get(Institution, decision.institution_code)
+        leaf = log_leaf_hash(record.record_id, record.record_hash)
+        proof = tree.inclusion_proof(record.log_index, tree.size)
+        merkle.verify_inclusion(leaf, record.log_index, tree.size, proof, tree.root())
+        outcomes.append(outcome(
+            {"record_id": case.record_id, "log_index": record.log_index, "decided_on": decided_on.isoformat(),
+             "inspected_on": case.inspected_on.isoformat() if case.inspected_on else None},
+            decision_json(decision), record.record,
+            {"name": institution.name, "kind": institution.kind, "region": institution.region} if institution else {},
+            proof))
+    consistency = []
+    for earlier in session.exec(select(Disclosure).order_by(Disclosure.id)):
+        if 0 < earlier.tree_size <= tree.size:
+            consistency.append({"from_size": earlier.tree_size, "from_root": earlier.tree_root,
+                                "published_at": utc_iso(earlier.published_at), "period": earlier.period,
+                                "proof": [p.hex() for p in tree.consistency_proof(earlier.tree_size, tree.size)]})
+    return draws, outcomes, consistency
+
+
+def export(session: Session, period: Period, out_dir: Path, signing_public_key_b64: str,
+           now: datetime) -> dict[str, Any]:
+    """Write index.html, disclosure.json, outcomes.csv, draws.csv and draws/*.json under `out_dir`; record the
+    disclosure and move its cases to 已公开. The caller commits (after the files are written)."""
+    review.sync_cases(session, now)
+    tree = _tree(session)
+    head = _head(session, tree)
+    draws, outcomes, consistency = gather(session, period, tree)
+    data = content(period, [{k: v for k, v in d.items() if k != "transcript"} for d in draws], outcomes, head,
+                   signing_public_key_b64, consistency, utc_iso(now))
+    files = {"disclosure.json": json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8"),
+             "index.html": render_html(data).encode("utf-8"),
+             "outcomes.csv": table_csv(outcomes, OUTCOME_COLUMNS),
+             "draws.csv": table_csv(data["draws"], DRAW_COLUMNS)}
+    for draw in draws:
+        files[draw["file"]] = (json.dumps(draw["transcript"], ensure_ascii=False, separators=(",", ":"))
+                               + "\n").encode("utf-8")
+    for name, data_bytes in files.items():
+        path = out_dir / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(path.name + ".partial")
+        partial.write_bytes(data_bytes)
+        partial.replace(path)
+    published = 0
+    for item in outcomes:
+        case = session.get(ReviewCase, item["record_id"])
+        if case.status == review.DECIDED:
+            review.act(session, item["record_id"], "publish", None, now, details={"period": period.label})
+            published += 1
+    session.add(Disclosure(period=period.label, published_at=now, tree_size=head["size"], tree_root=head["root"],
+                           content_sha256=hashlib.sha256(canonical_bytes(data)).hexdigest(), draws=len(draws),
+                           outcomes=len(outcomes)))
+    return {"period": period.label, "out": str(out_dir), "draws": len(draws), "outcomes": len(outcomes),
+            "newly_published": published, "tree_head": head, "files": sorted(files)}

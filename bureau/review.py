@@ -1,0 +1,483 @@
+"""Review of received inspection records: the status machine, the audit log, and what a reviewer sees.
+
+The flow (DESIGN.md data flow 8)::
+
+    已接收 → 审核中 → 退回补正 (a correction request goes to the tablet; the corrected version brings the case back
+                       to 已接收, linked to the old one)
+                   → 拟处理 → 陈述申辩 (a deadline; the institution's statement) → 已决定 → 已公开
+                   → 已决定 (closed: no findings)
+    已决定 / 已公开 → 已撤销 (the decision withdrawn on 复议)
+
+The rules are pure (first half): `next_status` decides whether an action is allowed from a status and for whom, and
+`event_hash` chains the audit events. The operations below them are thin: each locks the case row, checks the rule,
+changes the case and appends exactly one event, in the caller's transaction (the route commits).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from bureau import ingest
+from bureau.assignments import utc_iso
+from bureau.models import (CorrectionRequest, Decision, DeviceKey, Institution, ReceivedRecord, ReviewCase,
+                           ReviewEvent, StaffAccount)
+from sync.canonical import content_hash
+from sync.envelope import RECORD_SIGNING_DOMAIN
+
+RECEIVED, REVIEWING, RETURNED, PROPOSED, HEARING, DECIDED, PUBLISHED, WITHDRAWN = (
+    "已接收", "审核中", "退回补正", "拟处理", "陈述申辩", "已决定", "已公开", "已撤销")
+STATUSES = (RECEIVED, REVIEWING, RETURNED, PROPOSED, HEARING, DECIDED, PUBLISHED, WITHDRAWN)
+SYSTEM = "system"
+GENESIS = "0" * 64
+MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
+
+
+class ReviewError(Exception):
+    """An action that is not allowed: an HTTP status, a stable reason code and a Chinese message."""
+
+    def __init__(self, status: int, reason: str, message: str):
+        super().__init__(f"{reason}: {message}")
+        self.status, self.reason, self.message = status, reason, message
+
+
+@dataclass(frozen=True)
+class Action:
+    label: str
+    sources: tuple[str | None, ...]
+    target: str | None  # None: the status stays
+    needs_reason: bool = False
+    system: bool = False  # taken by the bureau itself (ingest, 一公开), never by a person
+
+
+ACTIONS: dict[str, Action] = {
+    "receive": Action("接收检查记录", (None,), RECEIVED, system=True),
+    "resubmit": Action("收到更正版本", (RECEIVED, REVIEWING, RETURNED, PROPOSED, HEARING), RECEIVED, system=True),
+    "late_version": Action("决定作出后收到更正版本", (DECIDED, PUBLISHED, WITHDRAWN), None, system=True),
+    "start": Action("开始审核", (RECEIVED,), REVIEWING),
+    "return": Action("退回补正", (REVIEWING,), RETURNED, needs_reason=True),
+    "close": Action("审核结案（未发现问题）", (REVIEWING,), DECIDED, needs_reason=True),
+    "propose": Action("提出拟处理意见", (REVIEWING,), PROPOSED, needs_reason=True),
+    "revise": Action("修改拟处理意见", (PROPOSED, HEARING), None, needs_reason=True),
+    "reopen": Action("撤回拟处理意见，重新审核", (PROPOSED,), REVIEWING, needs_reason=True),
+    "notify": Action("告知拟处理意见，听取陈述申辩", (PROPOSED,), HEARING),
+    "statement": Action("记录陈述申辩", (HEARING,), None),
+    "decide": Action("作出决定", (HEARING,), DECIDED),
+    "publish": Action("一公开", (DECIDED,), PUBLISHED, system=True),
+    "withdraw": Action("经复议撤销决定", (DECIDED, PUBLISHED), WITHDRAWN, needs_reason=True),
+}
+
+
+@dataclass(frozen=True)
+class CaseFacts:
+    """What the rules look at besides the status."""
+
+    status: str | None
+    findings: int
+    today: date
+    statement_deadline: date | None = None
+    statement_recorded: bool = False  # a statement was received, or the institution waived it
+    actor_inspected: bool = False  # the actor was on the inspection team (回避: cannot decide on it)
+
+
+def next_status(facts: CaseFacts, action: str, *, system: bool, reason: str = "") -> str | None:
+    """The status after `action`, or ReviewError saying why it may not be taken now (None: unknown status)."""
+    rule = ACTIONS.get(action)
+    if rule is None:
+        raise ReviewError(422, "unknown_action", f"未知的审核操作：{action}")
+    if rule.system != system:
+        raise ReviewError(403, "system_action" if rule.system else "not_a_person",
+                          f"“{rule.label}”由系统自动记录，不能手工操作" if rule.system else "该操作须由审核人员进行")
+    if facts.status not in rule.sources:
+        allowed = "、".join(s or "（无）" for s in rule.sources)
+        raise ReviewError(409, "wrong_status", f"当前状态为“{facts.status or '无'}”，不能{rule.label}（仅限：{allowed}）")
+    if not system and facts.actor_inspected:
+        raise ReviewError(403, "own_inspection", "您参与了这次现场检查，依回避规定不能审核或处理本案")
+    if rule.needs_reason and not reason.strip():
+        raise ReviewError(422, "reason_required", f"{rule.label}须写明理由")
+    if action in ("propose", "revise") and facts.findings == 0:
+        raise ReviewError(409, "no_findings", "这次检查没有发现问题，无需拟处理；请审核结案")
+    if action == "close" and facts.findings > 0:
+        raise ReviewError(409, "has_findings", f"这次检查发现 {facts.findings} 项问题，不能直接结案；请提出拟处理意见")
+    if action == "notify" and (facts.statement_deadline is None or facts.statement_deadline <= facts.today):
+        raise ReviewError(422, "bad_deadline", "请设定晚于今天的陈述申辩期限")
+    if action == "decide" and not facts.statement_recorded and (
+            facts.statement_deadline is None or facts.today <= facts.statement_deadline):
+        raise ReviewError(409, "hearing_open", f"陈述申辩期限（{facts.statement_deadline}）未满，且尚未收到当事人的"
+                                               "陈述申辩或放弃声明，不能作出决定（条例第三十一条）")
+    return rule.target if rule.target is not None else facts.status
+
+
+def allowed_actions(facts: CaseFacts) -> list[str]:
+    """The actions a person may take now (the screen's buttons). The deadline of 告知 is chosen with the action, so
+    it is assumed valid here; 作出决定 stays out until the hearing is over."""
+    probe = replace(facts, statement_deadline=facts.today + timedelta(days=1)) if facts.status == PROPOSED else facts
+    out = []
+    for name, rule in ACTIONS.items():
+        if rule.system:
+            continue
+        try:
+            next_status(probe, name, system=False, reason="理由")
+        except ReviewError:
+            continue
+        out.append(name)
+    return out
+
+
+def event_hash(prev_hash: str, event: Mapping[str, Any]) -> str:
+    """SHA-256 over the previous event's hash and this event's content (canonical JSON)."""
+    return content_hash({"prev_hash": prev_hash, "event": dict(event)})
+
+
+def event_content(row: ReviewEvent) -> dict[str, Any]:
+    """The hashed fields of an event, in a form that survives a round trip through either database."""
+    return {"record_id": row.record_id, "seq": row.seq, "version": row.version, "action": row.action,
+            "from_status": row.from_status, "to_status": row.to_status, "actor": row.actor,
+            "actor_role": row.actor_role, "at": utc_iso(row.at), "reason": row.reason, "details": row.details}
+
+
+def chain_problems(rows: Sequence[ReviewEvent]) -> list[str]:
+    """Where the audit log of one case was tampered with: a gap, an edited event, a broken link. Empty: intact."""
+    problems, prev = [], GENESIS
+    for expected, row in enumerate(rows):
+        if row.seq != expected:
+            problems.append(f"第 {expected + 1} 条记录缺失")
+            break
+        if row.prev_hash != prev or row.event_hash != event_hash(prev, event_content(row)):
+            problems.append(f"第 {expected + 1} 条记录（{ACTIONS.get(row.action, Action(row.action, (), None)).label}）"
+                            "与审计链不符")
+        prev = row.event_hash
+    return problems
+
+
+def verify_signatures(record: Mapping[str, Any], record_hash: str, signatures: Sequence[Mapping[str, Any]],
+                      keys: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """Check again, now, what ingest checked on arrival: the record still hashes to its hash, and each inspector's
+    signature verifies under the device key registered for them. `keys`: key id → {public_key (base64), inspector,
+    status, device_id}."""
+    message = RECORD_SIGNING_DOMAIN + record_hash.encode("ascii")
+    results = []
+    for signature in signatures:
+        key = keys.get(signature["key_id"])
+        valid = False
+        if key is not None and key["inspector"] == signature["inspector"]:
+            try:
+                Ed25519PublicKey.from_public_bytes(base64.b64decode(key["public_key"])).verify(
+                    base64.b64decode(signature["signature_b64"]), message)
+                valid = True
+            except (InvalidSignature, ValueError):
+                valid = False
+        results.append({"inspector": signature["inspector"], "key_id": signature["key_id"], "valid": valid,
+                        "key_status": key["status"] if key else "unknown",
+                        "device_id": key["device_id"] if key else None})
+    hash_ok = content_hash(dict(record)) == record_hash
+    return {"record_hash_ok": hash_ok, "signatures": results,
+            "all_valid": hash_ok and bool(results) and all(r["valid"] for r in results)}
+
+
+def local_date(moment: datetime) -> date:
+    """The bureau's calendar day of a moment (naive values are UTC, as both databases may return them)."""
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone().date()
+
+
+def inspected_on(record: Mapping[str, Any]) -> date | None:
+    stamp = record.get("locked_at") or record.get("created_at")
+    try:
+        return local_date(datetime.fromisoformat(stamp)) if stamp else None
+    except ValueError:
+        return None
+
+
+def inspected_by(record: Mapping[str, Any], signers: Iterable[str]) -> set[str]:
+    """Everyone who took part in the inspection: the team, whoever opened it, whoever signed."""
+    return {*record.get("team", []), *([record["inspector_code"]] if record.get("inspector_code") else []), *signers}
+
+
+# ============================================================ operations
+
+
+def _case_facts(case: ReviewCase | None, record: ReceivedRecord | None, actor: StaffAccount | None,
+                today: date) -> CaseFacts:
+    performed = bool(actor and actor.inspector_code and record is not None
+                     and actor.inspector_code in inspected_by(record.record, record.signers))
+    return CaseFacts(
+        status=case.status if case else None, findings=case.findings if case else 0, today=today,
+        statement_deadline=case.statement_deadline if case else None,
+        statement_recorded=bool(case and (case.statement_waived or case.statement_received_at is not None)),
+        actor_inspected=performed)
+
+
+def _append_event(session: Session, case: ReviewCase, action: str, from_status: str | None, actor: str,
+                  actor_role: str, now: datetime, reason: str, details: Mapping[str, Any]) -> ReviewEvent:
+    row = ReviewEvent(record_id=case.record_id, seq=case.events, version=case.version, action=action,
+                      from_status=from_status, to_status=case.status, actor=actor, actor_role=actor_role, at=now,
+                      reason=reason.strip(), details=dict(details), prev_hash=case.last_event_hash or GENESIS,
+                      event_hash="")
+    row.event_hash = event_hash(row.prev_hash, event_content(row))
+    case.events += 1
+    case.last_event_hash = row.event_hash
+    case.updated_at = now
+    session.add(row)
+    session.add(case)
+    return row
+
+
+def _locked_case(session: Session, record_id: str) -> ReviewCase:
+    case = session.exec(select(ReviewCase).where(ReviewCase.record_id == record_id).with_for_update()).first()
+    if case is None:
+        raise ReviewError(404, "unknown_record", f"没有检查记录 {record_id}")
+    return case
+
+
+def record_of(session: Session, case: ReviewCase) -> ReceivedRecord:
+    return session.get(ReceivedRecord, (case.record_id, case.version))
+
+
+def act(session: Session, record_id: str, action: str, actor: StaffAccount | None, now: datetime, *,
+        reason: str = "", details: Mapping[str, Any] | None = None, statement_deadline: date | None = None,
+        ) -> ReviewCase:
+    """Take `action` on the case (actor None: the bureau itself), with one audit event. The caller commits."""
+    case = _locked_case(session, record_id)
+    facts = _case_facts(case, record_of(session, case), actor, local_date(now))
+    if statement_deadline is not None:
+        facts = replace(facts, statement_deadline=statement_deadline)
+    target = next_status(facts, action, system=actor is None, reason=reason)
+    before = case.status
+    case.status = target
+    if statement_deadline is not None:
+        case.statement_deadline = statement_deadline
+    _append_event(session, case, action, before, actor.username if actor else SYSTEM,
+                  actor.role if actor else SYSTEM, now, reason, details or {})
+    return case
+
+
+def sync_cases(session: Session, now: datetime) -> int:
+    """Open a case (已接收) for every newly received record, and move cases on to corrected versions. Returns how
+    many cases changed; commits. Safe to run from several requests at once: the loser of a race retries later."""
+    latest = dict(session.exec(select(ReceivedRecord.record_id, func.max(ReceivedRecord.version))
+                               .group_by(ReceivedRecord.record_id)).all())
+    known = dict(session.exec(select(ReviewCase.record_id, ReviewCase.version)).all())
+    changed = 0
+    for record_id, version in latest.items():
+        if known.get(record_id, 0) >= version:
+            continue
+        record = session.get(ReceivedRecord, (record_id, version))
+        if record_id not in known:
+            status = next_status(CaseFacts(None, 0, local_date(now)), "receive", system=True)
+            case = ReviewCase(record_id=record_id, version=version, institution_code=record.institution_code,
+                              status=status)
+            _refresh_from_record(case, record)
+            _append_event(session, case, "receive", None, SYSTEM, SYSTEM, now, "", {"record_hash": record.record_hash})
+        else:
+            case = _locked_case(session, record_id)
+            if case.version >= version:
+                continue
+            action = "late_version" if case.status in ACTIONS["late_version"].sources else "resubmit"
+            before = case.status
+            case.status = next_status(_case_facts(case, record, None, local_date(now)), action, system=True)
+            old_version = case.version
+            if action == "resubmit":
+                _refresh_from_record(case, record)
+                _discard_draft(session, record_id)
+            _append_event(session, case, action, before, SYSTEM, SYSTEM, now, record.record.get("correction_reason", ""),
+                          {"from_version": old_version, "to_version": version, "record_hash": record.record_hash})
+        changed += 1
+    try:
+        session.commit()
+    except IntegrityError:  # another request opened the same case first
+        session.rollback()
+        return 0
+    return changed
+
+
+def _refresh_from_record(case: ReviewCase, record: ReceivedRecord) -> None:
+    case.version = record.version
+    case.findings = len(record.record.get("findings", []))
+    case.inspected_on = inspected_on(record.record)
+    case.statement_deadline, case.statement_text, case.statement_waived = None, "", False
+    case.statement_received_at, case.attachment_sha256, case.attachment_name = None, None, ""
+
+
+def _discard_draft(session: Session, record_id: str) -> None:
+    """A draft proposal was about the old version: a corrected version is reviewed afresh."""
+    draft = session.get(Decision, record_id)
+    if draft is not None and draft.status == "draft":
+        session.delete(draft)
+
+
+def start(session: Session, record_id: str, actor: StaffAccount, now: datetime) -> ReviewCase:
+    return act(session, record_id, "start", actor, now)
+
+
+def return_for_correction(session: Session, record_id: str, actor: StaffAccount, reason: str,
+                          now: datetime) -> ReviewCase:
+    """退回补正: the team's tablets receive a correction request for the version under review on their next sync."""
+    case = act(session, record_id, "return", actor, now, reason=reason)
+    try:
+        ingest.request_correction(session, record_id, case.version, reason.strip(), now)
+    except ingest.IngestRefused as exc:
+        raise ReviewError(exc.status, exc.reason, exc.message) from None
+    return case
+
+
+def notify(session: Session, record_id: str, actor: StaffAccount, deadline: date, now: datetime) -> ReviewCase:
+    """告知: the proposal goes to the institution, which may state its case until `deadline`."""
+    return act(session, record_id, "notify", actor, now, statement_deadline=deadline,
+               details={"deadline": deadline.isoformat()})
+
+
+def record_statement(session: Session, settings_data_dir: Path, record_id: str, actor: StaffAccount, now: datetime,
+                     *, text: str, waived: bool, attachment: bytes | None = None,
+                     attachment_name: str = "") -> ReviewCase:
+    """The institution's statement (陈述申辩) as received, with its written copy, or its waiver."""
+    text = text.strip()
+    if not waived and not text:
+        raise ReviewError(422, "statement_empty", "请填写当事人陈述申辩的内容，或注明当事人放弃陈述申辩")
+    if attachment is not None and len(attachment) > MAX_ATTACHMENT_BYTES:
+        raise ReviewError(413, "too_large", "附件过大（上限 20 MB）")
+    sha = hashlib.sha256(attachment).hexdigest() if attachment else None
+    case = act(session, record_id, "statement", actor, now, reason="当事人放弃陈述申辩" if waived else "",
+               details={"waived": waived, "text_sha256": hashlib.sha256(text.encode()).hexdigest(),
+                        "attachment_sha256": sha, "attachment_name": attachment_name})
+    if attachment:
+        path = statement_path(settings_data_dir, sha)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            partial = path.with_suffix(".part")
+            partial.write_bytes(attachment)
+            partial.replace(path)
+        case.attachment_sha256, case.attachment_name = sha, attachment_name[:200]
+    case.statement_text, case.statement_waived, case.statement_received_at = text, waived, now
+    session.add(case)
+    return case
+
+
+def statement_path(data_dir: Path, sha256: str) -> Path:
+    return data_dir / "statements" / sha256[:2] / sha256
+
+
+# ============================================================ what the screens read
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    kind: str | None = None
+    region: str | None = None  # a prefix of the 区划代码 (350102, or 3501 for the whole city)
+    status: str | None = None
+    critical: bool | None = None
+    min_score: Decimal | None = None
+    max_score: Decimal | None = None
+    mismatch: bool | None = None
+
+
+def queue(session: Session, filters: QueueFilter) -> list[dict[str, Any]]:
+    """The cases, newest first, with what the queue shows; filters by kind, region, status, critical, score."""
+    query = (select(ReviewCase, ReceivedRecord.score_computed, ReceivedRecord.score_claimed,
+                    ReceivedRecord.score_mismatch, ReceivedRecord.critical, ReceivedRecord.received_at,
+                    Institution.name, Institution.kind, Institution.region)
+             .join(ReceivedRecord, (ReceivedRecord.record_id == ReviewCase.record_id)
+                   & (ReceivedRecord.version == ReviewCase.version))
+             .join(Institution, Institution.code == ReviewCase.institution_code, isouter=True))
+    if filters.kind:
+        query = query.where(Institution.kind == filters.kind)
+    if filters.region:
+        query = query.where(Institution.region.startswith(filters.region))
+    if filters.status:
+        query = query.where(ReviewCase.status == filters.status)
+    if filters.critical is not None:
+        query = query.where(ReceivedRecord.critical == filters.critical)
+    if filters.mismatch is not None:
+        query = query.where(ReceivedRecord.score_mismatch == filters.mismatch)
+    rows = []
+    for case, computed, claimed, mismatch, critical, received_at, name, kind, region in session.exec(
+            query.order_by(ReceivedRecord.received_at.desc(), ReviewCase.record_id)):
+        score = Decimal(computed) if computed is not None else None
+        if filters.min_score is not None and (score is None or score < filters.min_score):
+            continue
+        if filters.max_score is not None and (score is None or score > filters.max_score):
+            continue
+        rows.append({"record_id": case.record_id, "version": case.version, "status": case.status,
+                     "institution_code": case.institution_code, "institution_name": name or "", "kind": kind,
+                     "region": region, "findings": case.findings, "score": computed, "score_claimed": claimed,
+                     "score_mismatch": mismatch, "critical": critical,
+                     "inspected_on": case.inspected_on.isoformat() if case.inspected_on else None,
+                     "received_at": utc_iso(received_at),
+                     "statement_deadline": case.statement_deadline.isoformat() if case.statement_deadline else None})
+    return rows
+
+
+def audit_log(session: Session, record_id: str) -> tuple[list[dict[str, Any]], list[str]]:
+    rows = session.exec(select(ReviewEvent).where(ReviewEvent.record_id == record_id)
+                        .order_by(ReviewEvent.seq)).all()
+    events = [{**event_content(row), "label": ACTIONS[row.action].label if row.action in ACTIONS else row.action,
+               "event_hash": row.event_hash} for row in rows]
+    return events, chain_problems(rows)
+
+
+def _key_facts(row: DeviceKey) -> dict[str, Any]:
+    return {"public_key": row.public_key, "inspector": row.inspector_code, "status": row.status,
+            "device_id": row.device_id, "enrolled_at": utc_iso(row.enrolled_at),
+            "revoked_at": utc_iso(row.revoked_at) if row.revoked_at else None, "revoked_reason": row.revoked_reason}
+
+
+def case_detail(session: Session, record_id: str, version: int | None, viewer: StaffAccount,
+                now: datetime) -> dict[str, Any]:
+    """Everything the review screen shows about one case (the receipt is added by the route, which holds the log)."""
+    case = session.get(ReviewCase, record_id)
+    if case is None:
+        raise ReviewError(404, "unknown_record", f"没有检查记录 {record_id}")
+    versions = session.exec(select(ReceivedRecord).where(ReceivedRecord.record_id == record_id)
+                            .order_by(ReceivedRecord.version)).all()
+    shown = next((r for r in versions if r.version == (version or case.version)), None)
+    if shown is None:
+        raise ReviewError(404, "unknown_version", f"检查记录 {record_id} 没有第 {version} 版")
+    institution = session.get(Institution, case.institution_code)
+    keys = {row.key_id: _key_facts(row)
+            for row in session.exec(select(DeviceKey).where(DeviceKey.device_id == shown.device_id))}
+    for signature in shown.signatures:  # a key of another tablet would otherwise show as unknown
+        if signature["key_id"] not in keys and (row := session.get(DeviceKey, signature["key_id"])) is not None:
+            keys[row.key_id] = _key_facts(row)
+    events, problems = audit_log(session, record_id)
+    facts = _case_facts(case, shown if shown.version == case.version else record_of(session, case), viewer,
+                        local_date(now))
+    corrections = session.exec(select(CorrectionRequest).where(CorrectionRequest.record_id == record_id)
+                               .order_by(CorrectionRequest.seq)).all()
+    return {
+        "record_id": record_id, "version": shown.version, "case_version": case.version, "status": case.status,
+        "versions": [{"version": r.version, "record_hash": r.record_hash, "previous_hash": r.previous_hash,
+                      "received_at": utc_iso(r.received_at), "correction_reason": r.record.get("correction_reason")}
+                     for r in versions],
+        "institution": {"code": case.institution_code, "name": institution.name if institution else "",
+                        "kind": institution.kind if institution else None,
+                        "region": institution.region if institution else None,
+                        "address": institution.address if institution else "",
+                        "credit_code": institution.credit_code if institution else ""},
+        "record": shown.record, "record_hash": shown.record_hash, "log_index": shown.log_index,
+        "received_at": utc_iso(shown.received_at), "device_id": shown.device_id,
+        "score": {"claimed": shown.score_claimed, "computed": shown.score_computed, "critical": shown.critical,
+                  "mismatch": shown.score_mismatch},
+        "verification": verify_signatures(shown.record, shown.record_hash, shown.signatures, keys),
+        "device_keys": [{k: v for k, v in key.items() if k != "public_key"} | {"key_id": key_id}
+                        for key_id, key in keys.items()],
+        "statement": {"deadline": case.statement_deadline.isoformat() if case.statement_deadline else None,
+                      "text": case.statement_text, "waived": case.statement_waived,
+                      "received_at": utc_iso(case.statement_received_at) if case.statement_received_at else None,
+                      "attachment_name": case.attachment_name, "attachment_sha256": case.attachment_sha256},
+        "corrections": [{"id": c.id, "version": c.version, "reason": c.reason, "status": c.status,
+                         "requested_at": utc_iso(c.requested_at)} for c in corrections],
+        "audit": events, "audit_problems": problems,
+        "own_inspection": facts.actor_inspected,
+        "actions": allowed_actions(facts) if viewer.role == "reviewer" else [],
+    }
+

@@ -76,7 +76,7 @@ def tables(year: int, *, issued: Iterable[date], done: Iterable[date], coverage:
 
 
 def load(session: Session, year: int, as_of: date) -> dict[str, Any]:
-    issued = [local_date(at) for at, in session.exec(
+    issued = [local_date(at) for at in session.exec(
         select(Assignment.issued_at).where(Assignment.revoked == False))]  # noqa: E712
     done = [local_date(first) for first in session.exec(
         select(func.min(ReceivedRecord.received_at)).group_by(ReceivedRecord.assignment_id))]

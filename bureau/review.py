@@ -147,17 +147,20 @@ def event_content(row: ReviewEvent) -> dict[str, Any]:
             "actor_role": row.actor_role, "at": utc_iso(row.at), "reason": row.reason, "details": row.details}
 
 
-def chain_problems(rows: Sequence[ReviewEvent]) -> list[str]:
-    """Where the audit log of one case was tampered with: a gap, an edited event, a broken link. Empty: intact."""
+def chain_problems(rows: Sequence[ReviewEvent], count: int, head: str) -> list[str]:
+    """Where the audit log of one case was tampered with: a gap, an edited event, a broken link, or events missing at
+    the end (the case row keeps the count and the last hash). Empty: intact."""
     problems, prev = [], GENESIS
     for expected, row in enumerate(rows):
         if row.seq != expected:
             problems.append(f"第 {expected + 1} 条记录缺失")
             break
         if row.prev_hash != prev or row.event_hash != event_hash(prev, event_content(row)):
-            problems.append(f"第 {expected + 1} 条记录（{ACTIONS.get(row.action, Action(row.action, (), None)).label}）"
-                            "与审计链不符")
+            label = ACTIONS[row.action].label if row.action in ACTIONS else row.action
+            problems.append(f"第 {expected + 1} 条记录（{label}）与审计链不符")
         prev = row.event_hash
+    if not problems and (len(rows) != count or prev != (head or GENESIS)):
+        problems.append(f"审计记录应有 {count} 条，现有 {len(rows)} 条，或最后一条与案件记载不符")
     return problems
 
 
@@ -417,12 +420,12 @@ def queue(session: Session, filters: QueueFilter) -> list[dict[str, Any]]:
     return rows
 
 
-def audit_log(session: Session, record_id: str) -> tuple[list[dict[str, Any]], list[str]]:
-    rows = session.exec(select(ReviewEvent).where(ReviewEvent.record_id == record_id)
+def audit_log(session: Session, case: ReviewCase) -> tuple[list[dict[str, Any]], list[str]]:
+    rows = session.exec(select(ReviewEvent).where(ReviewEvent.record_id == case.record_id)
                         .order_by(ReviewEvent.seq)).all()
     events = [{**event_content(row), "label": ACTIONS[row.action].label if row.action in ACTIONS else row.action,
                "event_hash": row.event_hash} for row in rows]
-    return events, chain_problems(rows)
+    return events, chain_problems(rows, case.events, case.last_event_hash)
 
 
 def _key_facts(row: DeviceKey) -> dict[str, Any]:
@@ -448,7 +451,7 @@ def case_detail(session: Session, record_id: str, version: int | None, viewer: S
     for signature in shown.signatures:  # a key of another tablet would otherwise show as unknown
         if signature["key_id"] not in keys and (row := session.get(DeviceKey, signature["key_id"])) is not None:
             keys[row.key_id] = _key_facts(row)
-    events, problems = audit_log(session, record_id)
+    events, problems = audit_log(session, case)
     facts = _case_facts(case, shown if shown.version == case.version else record_of(session, case), viewer,
                         local_date(now))
     corrections = session.exec(select(CorrectionRequest).where(CorrectionRequest.record_id == record_id)

@@ -56,8 +56,9 @@ class PinTablet:
         with keyring.session([self.first, self.second]):
             device.pull_assignments(self.engine, self.first.identity)
         with Session(self.engine) as session:
-            return session.exec(select(DeviceAssignment).where(
-                DeviceAssignment.institution_code == institution_code)).first()
+            found = session.exec(select(DeviceAssignment).where(DeviceAssignment.institution_code == institution_code)
+                                 .order_by(DeviceAssignment.seq)).all()
+        return next((a for a in found if onsite.current_inspection(self.engine, a.id) is None), found[0])
 
 
 def pin_tablet(bureau, home: Path) -> PinTablet:

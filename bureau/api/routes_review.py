@@ -155,6 +155,7 @@ class StatementBody(BaseModel):
 
 
 def _acted(session: Session, request: Request, record_id: str, account: StaffAccount, work) -> dict[str, Any]:
+    review.sync_cases(session, _now())
     try:
         work()
     except review.ReviewError as exc:

@@ -13,11 +13,11 @@ import flet as ft
 
 from inspector_app import device
 from inspector_app.viewmodels import AppState
-from inspector_app.views import inspector, supervisor
+from inspector_app.views import inspector, reviewer, supervisor
 from inspector_app.views.common import FONT_FAMILY, Route, UiContext, banner
 
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
-ROUTES: list[Route] = [*inspector.ROUTES, *supervisor.ROUTES]
+ROUTES: list[Route] = [*inspector.ROUTES, *supervisor.ROUTES, *reviewer.ROUTES]
 
 
 def _match(route: str) -> tuple[Route, dict[str, str]] | None:
@@ -46,7 +46,7 @@ def build_main(home: Path, server_url: str | None) -> Callable[[ft.Page], None]:
                     stack.insert(0, entry.build(ctx, **args))
                 except device.DeviceError as exc:
                     stack.insert(0, ft.View(route=route, controls=[banner(str(exc), True)]))
-                route = entry.parent
+                route = entry.parent.format(**args) if entry.parent else None
             page.views.clear()
             page.views.extend(stack)
             page.update()

@@ -6,7 +6,7 @@ from typing import Any
 
 import requests
 
-from sync.client import DEFAULT_TIMEOUT, BureauRefused, BureauUnreachable, raise_for_refusal
+from sync.client import DEFAULT_TIMEOUT, BureauRefused, BureauUnreachable, link_failure, raise_for_refusal
 
 
 class StaffClient:
@@ -16,8 +16,8 @@ class StaffClient:
         self.token: str | None = None
         self.account: dict[str, Any] = {}
 
-    def _send(self, method: str, path: str, *, json_body: Any = None, data: bytes | None = None,
-              params: dict[str, Any] | None = None) -> Any:
+    def _request(self, method: str, path: str, *, json_body: Any = None, data: bytes | None = None,
+                 params: dict[str, Any] | None = None) -> requests.Response:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         if data is not None:
             headers["Content-Type"] = "application/octet-stream"
@@ -25,9 +25,15 @@ class StaffClient:
             response = self.http.request(method, self.server_url + path, json=json_body, data=data, params=params,
                                          headers=headers, timeout=DEFAULT_TIMEOUT)
         except requests.RequestException as exc:
-            raise BureauUnreachable(f"无法连接局端服务 {self.server_url}：{type(exc).__name__}") from None
+            raise BureauUnreachable(f"无法连接局端服务 {self.server_url}：{link_failure(exc)}") from None
         raise_for_refusal(response)
-        return response.json()
+        return response
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self._request(method, path, **kwargs).json()
+
+    def _bytes(self, path: str, params: dict[str, Any] | None = None) -> bytes:
+        return self._request("GET", path, params=params).content
 
     def login(self, username: str, password: str) -> dict[str, Any]:
         self.account = self._send("POST", "/v1/staff/login", json_body={"username": username, "password": password})
@@ -52,6 +58,37 @@ class StaffClient:
 
     def enroll_token(self, inspector_code: str) -> dict[str, Any]:
         return self._send("POST", "/v1/enroll-tokens", json_body={"inspector_code": inspector_code})
+
+    # --- review (审核人员; 科室负责人 reads) ---
+
+    def review_queue(self, params: dict[str, str]) -> dict[str, Any]:
+        return self._send("GET", "/v1/review/queue", params=params)
+
+    def review_case(self, record_id: str, version: int | None = None) -> dict[str, Any]:
+        return self._send("GET", f"/v1/review/records/{record_id}", params={"version": version} if version else None)
+
+    def review_action(self, record_id: str, action: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        """One review action (start, return, close, proposal, reopen, notify, statement, decide, withdraw): the case
+        as it is afterwards."""
+        return self._send("POST", f"/v1/review/records/{record_id}/{action}", json_body=body or {})
+
+    def proposal(self, record_id: str, params: dict[str, Any]) -> dict[str, Any]:
+        return self._send("GET", f"/v1/review/records/{record_id}/proposal", params=params)
+
+    def review_blob(self, sha256: str) -> bytes:
+        return self._bytes(f"/v1/review/blobs/{sha256}")
+
+    def decision_pdf(self, record_id: str) -> bytes:
+        return self._bytes(f"/v1/review/records/{record_id}/decision.pdf")
+
+    def ledger(self, year: int) -> dict[str, Any]:
+        return self._send("GET", "/v1/ledger", params={"year": year})
+
+    def followups(self) -> dict[str, Any]:
+        return self._send("GET", "/v1/followups")
+
+    def dashboard(self, year: int) -> dict[str, Any]:
+        return self._send("GET", "/v1/dashboard", params={"year": year})
 
 
 __all__ = ["StaffClient", "BureauRefused", "BureauUnreachable"]

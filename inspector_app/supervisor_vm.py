@@ -18,7 +18,7 @@ REGISTRY_LABELS = {"institutions": "定点医药机构名录", "inspectors": "�
 KIND_LABELS = {"hospital": "二级及以上医院", "primary": "基层医疗机构", "private": "社会办医疗机构", "pharmacy": "定点零售药店"}
 
 
-def _refusal_text(exc: Exception) -> str:
+def refusal_text(exc: Exception) -> str:
     if isinstance(exc, BureauUnreachable):
         return "无法连接局端服务"
     return exc.message if isinstance(exc, BureauRefused) else str(exc)
@@ -34,7 +34,7 @@ class LoginViewModel:
         try:
             client.login(username.strip(), password)
         except (BureauRefused, BureauUnreachable) as exc:
-            self.message = _refusal_text(exc)
+            self.message = refusal_text(exc)
             return None
         return client
 
@@ -58,7 +58,7 @@ class RegistryImportViewModel:
         try:
             answer = self.client.upload_registry(self.kind, self.filename, self.data, dry_run=True)
         except (BureauRefused, BureauUnreachable) as exc:
-            self.errors, self.message = [], _refusal_text(exc)
+            self.errors, self.message = [], refusal_text(exc)
             return
         self.errors = answer["errors"]
         self.message = (f"{self.filename}：发现 {len(self.errors)} 处错误，修改后重新选择文件" if self.errors
@@ -76,7 +76,7 @@ class RegistryImportViewModel:
             self.message = exc.message
             return
         except BureauUnreachable as exc:
-            self.message = _refusal_text(exc)
+            self.message = refusal_text(exc)
             return
         i = self.imported
         self.message = (f"已导入 {REGISTRY_LABELS[self.kind]} {i['rows']} 行：新增 {i['created']}，更新 {i['updated']}，"
@@ -155,7 +155,7 @@ class DrawViewModel:
         except BureauRefused as exc:
             self.errors = [f"{e['field']}: {e['message']}" for e in exc.detail.get("errors", [])] or [exc.message]
         except BureauUnreachable as exc:
-            self.errors = [_refusal_text(exc)]
+            self.errors = [refusal_text(exc)]
         return None
 
     def commit(self) -> None:
@@ -193,7 +193,7 @@ class CoverageViewModel:
         try:
             self.report = self.client.coverage()
         except (BureauRefused, BureauUnreachable) as exc:
-            self.message = _refusal_text(exc)
+            self.message = refusal_text(exc)
 
 
 def qr_png(text: str) -> bytes:
@@ -214,7 +214,7 @@ class EnrollTokenViewModel:
         try:
             answer = self.client.enroll_token(inspector_code.strip())
         except (BureauRefused, BureauUnreachable) as exc:
-            self.token, self.message = "", _refusal_text(exc)
+            self.token, self.message = "", refusal_text(exc)
             return
         self.token, self.inspector_code = answer["token"], answer["inspector_code"]
         self.message = f"人员 {self.inspector_code} 的注册码（72 小时内有效，仅可使用一次）"

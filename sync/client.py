@@ -15,6 +15,18 @@ from sync.request_auth import sign_request
 DEFAULT_TIMEOUT = (5, 30)  # connect, read
 
 
+def link_failure(exc: requests.RequestException) -> str:
+    """What went wrong on the link, in a few words: the request's error and its innermost cause
+    (``ConnectionError/ConnectionResetError``, ``ReadTimeout``)."""
+    inner = exc
+    while inner.__cause__ is not None or (inner.__context__ is not None and not inner.__suppress_context__):
+        inner = inner.__cause__ or inner.__context__
+    for arg in getattr(inner, "args", ()):  # urllib3 wraps the OS error as an argument
+        if isinstance(arg, BaseException):
+            inner = arg
+    return type(exc).__name__ if inner is exc else f"{type(exc).__name__}/{type(inner).__name__}"
+
+
 class BureauUnreachable(Exception):
     """No answer from the bureau: the device keeps working from its own store."""
 
@@ -64,7 +76,7 @@ class BureauClient:
             response = self.http.request(method, self.server_url + path_qs, data=data or None, headers=headers,
                                          timeout=self.timeout)
         except requests.RequestException as exc:
-            raise BureauUnreachable(f"无法连接局端服务 {self.server_url}：{type(exc).__name__}") from None
+            raise BureauUnreachable(f"无法连接局端服务 {self.server_url}：{link_failure(exc)}") from None
         raise_for_refusal(response)
         try:
             return response.json()

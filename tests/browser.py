@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -60,3 +61,61 @@ def screenshot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path))
     return path
+
+
+VIEWPORT = (1280, 1000)
+
+
+def reveal(page, locator):
+    """Scroll the Flutter view (mouse wheel) until `locator` is on screen; returns it."""
+    for _attempt in range(40):
+        if locator.count() and locator.first.is_visible():
+            box = locator.first.bounding_box()
+            if box and 60 <= box["y"] and box["y"] + box["height"] <= VIEWPORT[1]:
+                return locator.first
+            delta = -300 if box and box["y"] < 60 else 300
+        else:
+            delta = 300
+        page.mouse.move(VIEWPORT[0] - 40, VIEWPORT[1] // 2)
+        page.mouse.wheel(0, delta)
+        page.wait_for_timeout(150)
+    raise AssertionError(f"never scrolled into view: {locator}")
+
+
+def gone(page, text: str) -> None:
+    """Wait until the previous screen has left: during a page transition both screens are in the tree, and a tap
+    then may land on the one going away."""
+    expect(page.get_by_text(text, exact=False)).to_have_count(0, timeout=20000)
+
+
+def button(scope, name: str):
+    return scope.get_by_role("button", name=name, exact=True)
+
+
+def tap(page, scope, name: str) -> None:
+    reveal(page, button(scope, name)).click()
+
+
+def fill(scope, label: str, text: str) -> None:
+    """Type into a Flutter text field; a keystroke sent while Flutter is still moving focus can be lost, so check
+    the field took the text and type again if not."""
+    field = scope.get_by_role("textbox", name=label)
+    for _attempt in range(3):
+        reveal(getattr(scope, "page", scope), field).click()
+        field.fill(text)
+        try:
+            expect(field).to_have_value(text, timeout=3000)
+            return
+        except AssertionError:
+            continue
+    raise AssertionError(f"the field {label} did not take {text!r}")
+
+
+def shown(page, text: str):
+    """Text on screen, wherever Flutter's semantics put it: as text, or merged into the label of a node beside it
+    (a card's texts become the aria-label of its group, or of a text field in it)."""
+    return page.get_by_text(text, exact=False).or_(page.locator(f"flt-semantics-host [aria-label*={text!r}]")).first
+
+
+def wait_shown(page, text: str, timeout: int = 20000) -> None:
+    shown(page, text).wait_for(timeout=timeout)

@@ -26,11 +26,23 @@ class UiContext:
         self.page.navigate(route)
 
 
+def staff_client(ctx: UiContext):
+    """The signed-in bureau staff client of this browser session, or None (the caller shows the sign-in)."""
+    return ctx.flash.get("staff")
+
+
+def screen_vm(ctx: UiContext, key: str, factory: Callable[[], Any]) -> Any:
+    """One view-model per screen per session, so a re-render keeps what the user typed."""
+    if key not in ctx.flash:
+        ctx.flash[key] = factory()
+    return ctx.flash[key]
+
+
 @dataclass(frozen=True)
 class Route:
     pattern: str  # a regular expression over page.route; named groups become builder arguments
     build: Callable[..., ft.View]
-    parent: str | None = None  # the route shown beneath this one (back goes there)
+    parent: str | None = None  # the route shown beneath this one (back goes there); may name groups: {id}
 
 
 def big_button(text: str, on_click: Callable | None, filled: bool = True, icon=None) -> ft.Control:

@@ -14,7 +14,7 @@ from inspector_app.supervisor_vm import (
     LoginViewModel,
     RegistryImportViewModel,
 )
-from inspector_app.views.common import Route, UiContext, banner, big_button, page_view
+from inspector_app.views.common import Route, UiContext, banner, big_button, page_view, screen_vm, staff_client
 
 
 def _server_url(ctx: UiContext) -> str:
@@ -22,20 +22,13 @@ def _server_url(ctx: UiContext) -> str:
     return ctx.state.server_url or (identity.server_url if identity else "")
 
 
-def _signed_in(ctx: UiContext):
-    """The staff client of this browser session, or None (the caller sends the user to sign in)."""
-    return ctx.flash.get("staff")
-
-
-def _vm(ctx: UiContext, key: str, factory):
-    """One view-model per screen per session, so a re-render keeps what the user typed."""
-    if key not in ctx.flash:
-        ctx.flash[key] = factory()
-    return ctx.flash[key]
+def staff_home(role: str) -> str:
+    """Where a staff member lands after signing in: reviewers at the review queue, the others at the workbench."""
+    return "/review" if role == "reviewer" else "/supervisor"
 
 
 def login_view(ctx: UiContext) -> ft.View:
-    vm: LoginViewModel = _vm(ctx, "login_vm", lambda: LoginViewModel(_server_url(ctx)))
+    vm: LoginViewModel = screen_vm(ctx, "login_vm", lambda: LoginViewModel(_server_url(ctx)))
     server = ft.TextField(label="局端地址", value=vm.server_url, text_size=18)
     username = ft.TextField(label="账号", text_size=18, autofocus=True)
     password = ft.TextField(label="密码", password=True, can_reveal_password=True, text_size=18)
@@ -45,7 +38,7 @@ def login_view(ctx: UiContext) -> ft.View:
         client = vm.login(username.value or "", password.value or "")
         if client is not None:
             ctx.flash["staff"] = client
-            ctx.go("/supervisor")
+            ctx.go(staff_home(client.account["role"]))
         else:
             ctx.render()
 
@@ -55,25 +48,28 @@ def login_view(ctx: UiContext) -> ft.View:
 
 
 def menu_view(ctx: UiContext) -> ft.View:
-    client = _signed_in(ctx)
+    client = staff_client(ctx)
     if client is None:
         return login_view(ctx)
     entries = [("名录库导入", "/supervisor/registry", ft.Icons.UPLOAD_FILE),
                ("双随机抽查", "/supervisor/draw", ft.Icons.CASINO),
                ("覆盖情况", "/supervisor/coverage", ft.Icons.BAR_CHART),
-               ("设备注册码", "/supervisor/tokens", ft.Icons.QR_CODE)]
+               ("设备注册码", "/supervisor/tokens", ft.Icons.QR_CODE),
+               ("年度概览", "/dashboard", ft.Icons.INSIGHTS),
+               ("台账与回头看", "/review/ledger", ft.Icons.MENU_BOOK),
+               ("检查记录（只读）", "/review", ft.Icons.INBOX)]
     tiles = [ft.Card(content=ft.ListTile(leading=ft.Icon(icon, size=32), title=ft.Text(label, size=20),
                                          on_click=lambda _e, r=route: ctx.go(r), min_height=72))
              for label, route, icon in entries]
     who = f"{client.account['name']}（{client.account['role_label']}）"
-    return page_view("/supervisor", f"科室负责人工作台 · {who}", tiles, back_to="/", ctx=ctx)
+    return page_view("/supervisor", f"局端工作台 · {who}", tiles, back_to="/", ctx=ctx)
 
 
 def registry_view(ctx: UiContext) -> ft.View:
-    client = _signed_in(ctx)
+    client = staff_client(ctx)
     if client is None:
         return login_view(ctx)
-    vm: RegistryImportViewModel = _vm(ctx, "registry_vm", lambda: RegistryImportViewModel(client))
+    vm: RegistryImportViewModel = screen_vm(ctx, "registry_vm", lambda: RegistryImportViewModel(client))
 
     def choose_kind(kind: str):
         def handler(_e) -> None:
@@ -112,10 +108,10 @@ def registry_view(ctx: UiContext) -> ft.View:
 
 
 def draw_view(ctx: UiContext) -> ft.View:
-    client = _signed_in(ctx)
+    client = staff_client(ctx)
     if client is None:
         return login_view(ctx)
-    vm: DrawViewModel = _vm(ctx, "draw_vm", lambda: DrawViewModel(client))
+    vm: DrawViewModel = screen_vm(ctx, "draw_vm", lambda: DrawViewModel(client))
 
     def bind(attr: str):
         def handler(e) -> None:
@@ -187,7 +183,7 @@ def draw_view(ctx: UiContext) -> ft.View:
 
 
 def coverage_view(ctx: UiContext) -> ft.View:
-    client = _signed_in(ctx)
+    client = staff_client(ctx)
     if client is None:
         return login_view(ctx)
     vm = CoverageViewModel(client)
@@ -227,10 +223,10 @@ def coverage_view(ctx: UiContext) -> ft.View:
 
 
 def tokens_view(ctx: UiContext) -> ft.View:
-    client = _signed_in(ctx)
+    client = staff_client(ctx)
     if client is None:
         return login_view(ctx)
-    vm: EnrollTokenViewModel = _vm(ctx, "token_vm", lambda: EnrollTokenViewModel(client))
+    vm: EnrollTokenViewModel = screen_vm(ctx, "token_vm", lambda: EnrollTokenViewModel(client))
     code = ft.TextField(label="人员编号", value=vm.inspector_code, text_size=18)
 
     def on_issue(_e) -> None:

@@ -1,0 +1,489 @@
+"""View-models of the bureau's review screens (审核人员) and the year's overview (科室负责人): the queue, one case with
+its evidence and actions, the decision within the regulation's ranges, the ledgers, 回头看 and the dashboard.
+
+They talk to the bureau only through `StaffClient` (HTTP). What the regulation allows is the bureau's answer (the
+proposal, the allowed actions); these classes only hold what the reviewer is typing and say, in Chinese, what the
+bureau refused and why.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any, Callable
+
+from PIL import Image
+
+import checklists
+from checklists.money import money_problem, parse_money, yuan_in_capitals
+from inspector_app.signature import Signature, render_signature_png
+from inspector_app.staff_client import BureauRefused, BureauUnreachable, StaffClient
+from inspector_app.supervisor_vm import KIND_LABELS, refusal_text
+
+STATUSES = ("已接收", "审核中", "退回补正", "拟处理", "陈述申辩", "已决定", "已公开", "已撤销")
+STATUS_COLORS = {"已接收": "blue", "审核中": "indigo", "退回补正": "orange", "拟处理": "purple", "陈述申辩": "amber",
+                 "已决定": "green", "已公开": "teal", "已撤销": "grey"}
+ACTION_LABELS = {"start": "开始审核", "return": "退回补正", "close": "审核结案（未发现问题）", "propose": "提出拟处理意见",
+                 "revise": "修改拟处理意见", "reopen": "撤回拟处理意见，重新审核", "notify": "告知拟处理意见",
+                 "statement": "记录陈述申辩", "decide": "作出决定", "withdraw": "经复议撤销决定"}
+REASON_ACTIONS = ("return", "close", "reopen", "withdraw")  # the bureau refuses them without a written reason
+DECISION_SCREEN_ACTIONS = ("propose", "revise")
+RESULT_LABELS = {"pass": "符合", "fail": "不符合", "na": "不适用"}
+# 行政处罚法第六十四条: a party asks for a hearing within five days of the notice; the reviewer may set a later date.
+STATEMENT_DAYS = 5
+THUMBNAIL_PX = 240
+
+
+def _call(action: Callable[[], Any]) -> tuple[Any, str]:
+    """(answer, "") or (None, the bureau's refusal in Chinese)."""
+    try:
+        return action(), ""
+    except (BureauRefused, BureauUnreachable) as exc:
+        problems = exc.detail.get("problems") if isinstance(exc, BureauRefused) else None
+        return None, "；".join(problems) if problems else refusal_text(exc)
+
+
+def yuan_text(value: str | None) -> str:
+    """``"12000.00"`` → ``¥12,000.00（壹万贰仟元整）``; empty for no amount."""
+    if not value:
+        return ""
+    amount = parse_money(value)
+    return f"¥{amount:,}（{yuan_in_capitals(amount)}）"
+
+
+# ============================================================ the queue
+
+
+@dataclass
+class QueueViewModel:
+    client: StaffClient
+    status: str | None = None
+    kind: str | None = None
+    region: str = ""
+    min_score: str = ""
+    max_score: str = ""
+    critical_only: bool = False
+    mismatch_only: bool = False
+    items: list[dict[str, Any]] = field(default_factory=list)
+    message: str = ""
+
+    def params(self) -> dict[str, str] | None:
+        """The filters as query parameters; None (with `message`) when one of them is not valid."""
+        params: dict[str, str] = {}
+        if self.status:
+            params["status"] = self.status
+        if self.kind:
+            params["kind"] = self.kind
+        region = self.region.strip()
+        if region:
+            if not (region.isdigit() and len(region) <= 6):
+                self.message = "区划代码应为 1～6 位数字（如 3501 表示福州市，350102 表示鼓楼区）"
+                return None
+            params["region"] = region
+        for name, label, text in (("min_score", "最低分", self.min_score), ("max_score", "最高分", self.max_score)):
+            if text.strip():
+                try:
+                    Decimal(text.strip())
+                except InvalidOperation:
+                    self.message = f"{label}应为数字（如 80 或 85.5）"
+                    return None
+                params[name] = text.strip()
+        if self.critical_only:
+            params["critical"] = "true"
+        if self.mismatch_only:
+            params["mismatch"] = "true"
+        return params
+
+    def load(self) -> None:
+        params = self.params()
+        if params is None:
+            self.items = []
+            return
+        answer, self.message = _call(lambda: self.client.review_queue(params))
+        self.items = answer["items"] if answer else []
+        if answer and not self.items:
+            self.message = "没有符合条件的检查记录"
+
+    @staticmethod
+    def summary(item: dict[str, Any]) -> str:
+        score = item["score"] if item["score"] is not None else "—"
+        return (f"{KIND_LABELS.get(item['kind'], item['kind'] or '')} · 区划 {item['region'] or '—'} · "
+                f"检查日期 {item['inspected_on'] or '—'} · 发现问题 {item['findings']} 项 · 得分 {score}")
+
+
+# ============================================================ one case
+
+
+@dataclass
+class SectionAnswers:
+    title: str
+    rows: list[dict[str, Any]]  # {"item_id", "text", "result", "label", "note", "amount_yuan", "severity"}
+
+
+def answers_by_section(record: dict[str, Any]) -> list[SectionAnswers]:
+    """The record's answers in the order of its pinned template (item texts from the template); answers to items
+    the template does not know (another version) are listed at the end under their ids."""
+    answers = record.get("answers") or {}
+    try:
+        template = checklists.resolve_template(f"{record['template_id']}@{record['template_hash']}")
+    except (checklists.InputError, KeyError):
+        template = None
+    out, shown = [], set()
+    if template is not None:
+        for section, items in template.items_by_section():
+            rows = []
+            for item in items:
+                answer = answers.get(item.id)
+                if answer is None:
+                    continue
+                shown.add(item.id)
+                rows.append({"item_id": item.id, "text": item.text, "severity": item.severity,
+                             "result": answer["result"], "label": RESULT_LABELS.get(answer["result"], answer["result"]),
+                             "note": answer.get("note") or "", "amount_yuan": answer.get("amount_yuan")})
+            if rows:
+                out.append(SectionAnswers(section.title, rows))
+    rest = [{"item_id": item_id, "text": item_id, "severity": "", "result": a["result"],
+             "label": RESULT_LABELS.get(a["result"], a["result"]), "note": a.get("note") or "",
+             "amount_yuan": a.get("amount_yuan")} for item_id, a in sorted(answers.items()) if item_id not in shown]
+    if rest:
+        out.append(SectionAnswers("模板中没有的检查项（模板版本不同）", rest))
+    return out
+
+
+def verification_lines(detail: dict[str, Any]) -> list[tuple[bool, str]]:
+    """What the bureau checked, each as (ok, 中文): the record hash, every signature and its device key, the log
+    receipt, the score recomputed from the raw answers."""
+    verification = detail["verification"]
+    lines = [(verification["record_hash_ok"], "记录内容与其哈希一致" if verification["record_hash_ok"]
+              else "记录内容与其哈希不一致：记录可能被改动")]
+    for s in verification["signatures"]:
+        key = {"active": "设备有效", "revoked": "设备已吊销", "unknown": "未知设备"}.get(s["key_status"], s["key_status"])
+        lines.append((s["valid"] and s["key_status"] != "unknown",
+                      f"检查人员 {s['inspector']} 的签名{'有效' if s['valid'] else '无效'}（{key}，设备 {s['device_id'] or '—'}）"))
+    lines.append((detail["receipt_verified"], f"已记入局端日志第 {detail['log_index']} 条，回执经局端签名核验"
+                  if detail["receipt_verified"] else "局端日志回执核验失败"))
+    score = detail["score"]
+    if score["mismatch"]:
+        lines.append((False, f"得分不符：平板上报 {score['claimed'] or '—'}，局端按原始答案重算为 {score['computed'] or '—'}"))
+    else:
+        lines.append((True, f"得分 {score['computed'] or '—'}（局端按原始答案重算，与平板一致）"))
+    for problem in detail.get("audit_problems") or []:
+        lines.append((False, f"审计记录：{problem}"))
+    return lines
+
+
+@dataclass
+class CaseViewModel:
+    client: StaffClient
+    record_id: str
+    detail: dict[str, Any] | None = None
+    message: str = ""
+    ok_message: str = ""
+    reason: str = ""
+    deadline: str = ""
+    statement_text: str = ""
+    statement_waived: bool = False
+    attachment_name: str = ""
+    attachment: bytes = b""
+    _images: dict[str, bytes] = field(default_factory=dict)
+
+    def load(self) -> None:
+        answer, message = _call(lambda: self.client.review_case(self.record_id))
+        if answer is not None:
+            self.detail = answer
+        self.message = message
+        if not self.deadline:
+            self.deadline = (date.today() + timedelta(days=STATEMENT_DAYS)).isoformat()
+
+    @property
+    def record(self) -> dict[str, Any]:
+        return self.detail["record"] if self.detail else {}
+
+    @property
+    def actions(self) -> list[str]:
+        return self.detail["actions"] if self.detail else []
+
+    @property
+    def title(self) -> str:
+        if not self.detail:
+            return f"检查记录 {self.record_id}"
+        return f"{self.detail['institution']['name'] or self.detail['institution']['code']} · {self.detail['status']}"
+
+    def take(self, action: str) -> bool:
+        """Take a simple action (everything but the proposal); True when the bureau accepted it."""
+        self.ok_message = ""
+        body: dict[str, Any] = {}
+        if action in REASON_ACTIONS:
+            if not self.reason.strip():
+                self.message = f"{ACTION_LABELS[action]}须写明理由"
+                return False
+            body = {"reason": self.reason.strip()}
+        elif action == "notify":
+            try:
+                day = date.fromisoformat(self.deadline.strip())
+            except ValueError:
+                self.message = "陈述申辩期限应写作 2026-12-08 这样的日期"
+                return False
+            body = {"deadline": day.isoformat()}
+        elif action == "statement":
+            body = {"text": self.statement_text, "waived": self.statement_waived}
+            if self.attachment:
+                body |= {"attachment_name": self.attachment_name,
+                         "attachment_b64": base64.b64encode(self.attachment).decode()}
+        answer, self.message = _call(lambda: self.client.review_action(self.record_id, action, body))
+        if answer is None:
+            return False
+        self.detail, self.reason = answer, ""
+        self.attachment, self.attachment_name = b"", ""
+        self.ok_message = f"已{ACTION_LABELS[action]}，当前状态：{answer['status']}"
+        return True
+
+    # --- evidence ---
+
+    def image(self, sha256: str) -> bytes | None:
+        """A photo of the record as the bureau holds it (fetched once per screen)."""
+        if sha256 not in self._images:
+            data, problem = _call(lambda: self.client.review_blob(sha256))
+            if data is None:
+                self.message = problem
+                return None
+            self._images[sha256] = data
+        return self._images[sha256]
+
+    def thumbnail(self, sha256: str) -> bytes | None:
+        key = f"thumb:{sha256}"
+        if key not in self._images:
+            data = self.image(sha256)
+            if data is None:
+                return None
+            with Image.open(io.BytesIO(data)) as picture:
+                picture.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
+                out = io.BytesIO()
+                picture.convert("RGB").save(out, format="JPEG", quality=80)
+            self._images[key] = out.getvalue()
+        return self._images[key]
+
+    @staticmethod
+    def signature_png(entry: dict[str, Any]) -> bytes | None:
+        """A signature of the record, drawn from its strokes (what the signer drew, nothing added)."""
+        try:
+            made = Signature.from_dict(entry)
+        except ValueError:
+            return None
+        return render_signature_png(made.strokes, made.canvas_width, made.canvas_height)
+
+    def decision_pdf(self) -> tuple[bytes | None, str]:
+        return _call(lambda: self.client.decision_pdf(self.record_id))
+
+    def pdf_name(self) -> str:
+        decision = (self.detail or {}).get("decision") or {}
+        return f"决定书-{decision.get('decision_no') or self.record_id}.pdf"
+
+
+# ============================================================ the decision
+
+
+@dataclass
+class DecisionViewModel:
+    """The reviewer's choice within what the regulation prescribes for the findings."""
+
+    client: StaffClient
+    record_id: str
+    refused_to_correct: bool = False
+    serious_consequences: bool = False
+    intent_items: set[str] = field(default_factory=set)
+    optional_measures: set[str] = field(default_factory=set)
+    fine_yuan: str = ""
+    fine_reason: str = ""
+    suspension_months: str = ""
+    rectification_due: str = ""
+    person_points: set[tuple[str, str]] = field(default_factory=set)  # (staff code, behaviour id)
+    reason: str = ""
+    case: dict[str, Any] | None = None
+    proposal: dict[str, Any] | None = None
+    problems: list[str] = field(default_factory=list)
+    message: str = ""
+
+    def load(self) -> None:
+        """The case, and the draft already on file (a revision starts from it)."""
+        self.case, message = _call(lambda: self.client.review_case(self.record_id))
+        if self.case is None:
+            self.message = message
+            return
+        draft = self.case.get("decision")
+        if draft and draft["status"] == "draft":
+            flags = draft["case_flags"]
+            self.refused_to_correct, self.serious_consequences = flags["refused_to_correct"], \
+                flags["serious_consequences"]
+            self.intent_items = set(flags["intent_items"])
+            self.optional_measures = {m for m in draft["measures"] if m in draft["proposal"]["optional_measures"]}
+            self.fine_yuan, self.fine_reason = draft["fine_yuan"] or "", draft["fine_reason"]
+            self.suspension_months = str(draft["suspension_months"] or "")
+            self.rectification_due = draft["rectification_due"] or ""
+            self.person_points = {(p["staff_code"], p["behaviour_id"]) for p in draft["person_points"]}
+        self.refresh()
+        if draft is None or draft["status"] != "draft":
+            self.person_points = {(p["staff_code"], p["behaviour_id"])
+                                  for p in (self.proposal or {}).get("person_points_suggested", [])}
+
+    def refresh(self) -> None:
+        """The proposal for the case facts as they are now ticked (they change the articles and the ranges)."""
+        params: dict[str, Any] = {"refused_to_correct": str(self.refused_to_correct).lower(),
+                                  "serious_consequences": str(self.serious_consequences).lower(),
+                                  "intent": sorted(self.intent_items)}
+        proposal, self.message = _call(lambda: self.client.proposal(self.record_id, params))
+        if proposal is not None:
+            self.proposal = proposal
+            penalty = proposal["penalty"]
+            self.optional_measures &= set(penalty["optional_measures"])
+            if "责令改正" in penalty["measures"] and not self.rectification_due:
+                self.rectification_due = (date.today() + timedelta(days=30)).isoformat()
+
+    @property
+    def findings(self) -> list[dict[str, Any]]:
+        return (self.case or {}).get("record", {}).get("findings", [])
+
+    @property
+    def penalty(self) -> dict[str, Any]:
+        return (self.proposal or {}).get("penalty", {})
+
+    def choice(self) -> dict[str, Any] | None:
+        """The request body; None (with `problems`) when the form itself cannot be sent."""
+        self.problems = []
+        body: dict[str, Any] = {
+            "refused_to_correct": self.refused_to_correct, "serious_consequences": self.serious_consequences,
+            "intent_items": sorted(self.intent_items), "optional_measures": sorted(self.optional_measures),
+            "fine_yuan": self.fine_yuan.strip() or None, "fine_reason": self.fine_reason.strip(),
+            "suspension_months": None, "rectification_due": None, "reason": self.reason.strip(),
+            "person_points": [{"staff_code": code, "behaviour_id": behaviour}
+                              for code, behaviour in sorted(self.person_points)],
+        }
+        if body["fine_yuan"] and (problem := money_problem(body["fine_yuan"])):
+            self.problems.append(f"罚款：{problem}")
+        months = self.suspension_months.strip()
+        if months:
+            if months.isdigit():
+                body["suspension_months"] = int(months)
+            else:
+                self.problems.append("暂停期限应为整数（月）")
+        if self.rectification_due.strip():
+            try:
+                body["rectification_due"] = date.fromisoformat(self.rectification_due.strip()).isoformat()
+            except ValueError:
+                self.problems.append("整改期限应写作 2027-01-15 这样的日期")
+        if not body["reason"]:
+            self.problems.append("请写明拟处理意见的理由（认定的事实与依据）")
+        return None if self.problems else body
+
+    def submit(self) -> bool:
+        body = self.choice()
+        if body is None:
+            return False
+        answer, message = _call(lambda: self.client.review_action(self.record_id, "proposal", body))
+        if answer is None:
+            self.problems = message.split("；")
+            return False
+        self.case = answer
+        return True
+
+    def range_text(self) -> list[str]:
+        """The regulation's answer in words: articles, measures, amounts with capitals, ranges."""
+        p = self.penalty
+        if not p:
+            return []
+        lines = [f"适用条款：《医疗保障基金使用监督管理条例》第 {'、'.join(str(a) for a in p['articles'])} 条",
+                 f"应当采取的措施：{'、'.join(p['measures']) or '无'}"]
+        if p["optional_measures"]:
+            lines.append(f"可以采取的措施：{'、'.join(p['optional_measures'])}")
+        if p["recover_yuan"] and parse_money(p["recover_yuan"]) > 0:
+            lines.append(f"责令退回：{yuan_text(p['recover_yuan'])}")
+        if p["fine_yuan"]:
+            lines.append(f"罚款幅度：{yuan_text(p['fine_yuan']['min'])} 至 {yuan_text(p['fine_yuan']['max'])}")
+        if p["suspension_months"]:
+            lines.append(f"暂停期限：{p['suspension_months']['min']}～{p['suspension_months']['max']} 个月")
+        if p["terminate_agreement"]:
+            lines.append("解除服务协议（欺诈骗保经查实，国家医保局令第2号第四十三条）")
+        total = (self.proposal or {}).get("institution_points_total", 0)
+        lines.append(f"机构协议记分：{total} 分")
+        return lines
+
+
+# ============================================================ ledgers, 回头看, the dashboard
+
+
+def table(name: str, title: str, columns: list[str], rows: list[list[Any]]) -> dict[str, Any]:
+    """The one table shape the screens draw and export (the bureau's dashboard answers in it too)."""
+    return {"name": name, "title": title, "columns": columns, "rows": rows}
+
+
+def ledger_tables(ledger: dict[str, Any]) -> list[dict[str, Any]]:
+    year = ledger["year"]
+    institutions = table("institutions", f"{year} 年度机构协议记分与考核等次",
+                         ["机构编码", "机构名称", "记分", "等次", "达到的处理", "追回（元）", "罚款（元）", "连续不合格解除"],
+                         [[r["institution_code"], r["name"], r["points"], r["grade"], "、".join(r["actions"]) or "—",
+                           r["recovered_yuan"], r["fined_yuan"], "是" if r["terminate"] else "否"]
+                          for r in ledger["institutions"]])
+    people = table("people", f"{year} 年度医保支付资格记分", ["人员代码", "记分", "处理", "暂停（月）", "不得再登记（年）"],
+                   [[r["staff_code"], r["points"], r["action"] or "—",
+                     "～".join(str(m) for m in r["suspension_months"]) if r["suspension_months"] else "—",
+                     r["bar_years"] or "—"] for r in ledger["people"]])
+    entries = table("entries", f"{year} 年度台账明细（由决定生成；复议撤销以冲减记录列示）",
+                    ["日期", "台账", "对象", "数额", "决定书文号", "检查记录", "冲减", "说明"],
+                    [[e["on"], e["label"], e["subject"], e["amount"], e["decision_no"], e["record_id"],
+                      "是" if e["reversal"] else "", e["note"]] for e in ledger["entries"]])
+    return [institutions, people, entries]
+
+
+def followup_table(followups: dict[str, Any]) -> dict[str, Any]:
+    return table("followups", f"回头看（截至 {followups['as_of']}：未销号 {followups['open']}，逾期 {followups['overdue']}）",
+                 ["机构编码", "机构名称", "责令改正日期", "整改期限", "状态", "逾期（天）", "说明"],
+                 [[i["institution_code"], i["institution_name"], i["ordered_at"], i["due_date"] or "—",
+                   "逾期" if i["overdue"] else ("待回头看" if i["open"] else "已销号"), i["days_overdue"] or "",
+                   i["note"]] for i in followups["items"]])
+
+
+@dataclass
+class LedgerViewModel:
+    client: StaffClient
+    year: int = field(default_factory=lambda: date.today().year)
+    ledger: dict[str, Any] | None = None
+    followups: dict[str, Any] | None = None
+    message: str = ""
+
+    def load(self) -> None:
+        self.ledger, message = _call(lambda: self.client.ledger(self.year))
+        self.followups, message2 = _call(self.client.followups)
+        self.message = message or message2
+
+    @property
+    def tables(self) -> list[dict[str, Any]]:
+        out = ledger_tables(self.ledger) if self.ledger else []
+        return out + ([followup_table(self.followups)] if self.followups else [])
+
+    @property
+    def overdue_codes(self) -> set[str]:
+        return {i["institution_code"] for i in (self.followups or {}).get("items", []) if i["overdue"]}
+
+
+@dataclass
+class DashboardViewModel:
+    client: StaffClient
+    year: int = field(default_factory=lambda: date.today().year)
+    data: dict[str, Any] | None = None
+    message: str = ""
+
+    def load(self) -> None:
+        self.data, self.message = _call(lambda: self.client.dashboard(self.year))
+
+    def table(self, name: str) -> dict[str, Any]:
+        return next(t for t in self.data["tables"] if t["name"] == name)
+
+    def monthly(self, name: str) -> tuple[list[str], list[list[float]]]:
+        """A per-month table as chart series: month labels (1月…12月) and one list of values per column."""
+        rows = [r for r in self.table(name)["rows"] if r[0] != "合计"]
+        labels = [f"{int(r[0][5:])}月" for r in rows]
+        series = [[float(Decimal(str(r[c]))) for r in rows] for c in range(1, len(self.table(name)["columns"]))]
+        return labels, series

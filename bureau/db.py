@@ -52,6 +52,9 @@ def make_engine(url: str) -> Engine:
     except (OperationalError, OSError) as exc:
         reason = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0]
         raise DatabaseUnavailable(f"无法连接数据库 {parsed.render_as_string(hide_password=True)}：{reason}") from None
+    except ImportError as exc:  # a driver named in the URL that is not installed (postgresql+psycopg2://…)
+        raise DatabaseUnavailable(f"数据库驱动 {exc.name or parsed.drivername} 未安装（PostgreSQL 请写作 "
+                                  "postgresql+psycopg://…）") from None
     except SQLAlchemyError as exc:
         raise DatabaseUnavailable(f"无法打开数据库：{exc}") from None
     return engine

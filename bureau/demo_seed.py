@@ -48,3 +48,15 @@ def busiest_inspector(session: Session) -> str:
     """The inspector with the most assignments: the demo tablet is theirs."""
     counts = Counter(code for a in session.exec(select(Assignment)) for code in a.team)
     return counts.most_common(1)[0][0]
+
+
+def other_assignments(session: Session, busy_inspector: str, count: int) -> list[Assignment]:
+    """`count` assignments the busiest inspector is not on, one per institution kind where possible (a second demo
+    tablet does them, so the reviewer has cases while the demo tablet keeps all of its own)."""
+    kinds = dict(session.exec(select(Institution.code, Institution.kind)).all())
+    others = [a for a in session.exec(select(Assignment).order_by(Assignment.seq)) if busy_inspector not in a.team]
+    by_kind: dict[str, Assignment] = {}
+    for assignment in others:
+        by_kind.setdefault(kinds.get(assignment.institution_code, ""), assignment)
+    chosen = list(by_kind.values())[:count]
+    return chosen + [a for a in others if a not in chosen][:count - len(chosen)]

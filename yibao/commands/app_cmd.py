@@ -17,7 +17,7 @@ def run_app(
     home: Path = typer.Option(DEFAULT_HOME, "--home", help="设备数据目录"),
     server: str = typer.Option(None, "--server", help="局端地址（注册时使用）"),
     host: str = typer.Option("127.0.0.1", "--host"),
-    port: int = typer.Option(8550, "--port"),
+    port: int = typer.Option(8550, "--port", min=1, max=65535),
 ) -> None:
     """Serve the inspector app in web mode."""
     from inspector_app.app import asgi_app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from sqlmodel import Session
 
 from bureau import demo_seed, enrollment, keystore
 from bureau.api import create_app
-from bureau.service import BureauStartError, check_port_free, open_bureau, open_signing_key
+from bureau.service import KEEP_ALIVE_SECONDS, BureauStartError, check_port_free, open_bureau, open_keys
 from bureau.settings import resolve_settings
 from yibao.errors import fail
 
@@ -33,11 +34,38 @@ def _pick_port(host: str, preferred: int) -> int:
             return sock.getsockname()[1]
 
 
+def _synced_inspections(bureau_engine, bureau_url: str, home: Path, busy_inspector: str, count: int = 2) -> None:
+    """A second, headless tablet of other teams: it completes `count` of their assignments and syncs them, so the
+    reviewer's queue has cases to open (the demo tablet keeps all of its own assignments untouched)."""
+    from inspector_app import device
+    from inspector_app.store import DeviceAssignment, open_store
+    from yibao.commands.device_cmd import fill_demo_inspection
+
+    with Session(bureau_engine) as session:
+        chosen = demo_seed.other_assignments(session, busy_inspector, count)
+        team = sorted({code for a in chosen for code in a.team})
+        tokens = [enrollment.issue_token(session, code, datetime.now(timezone.utc)) for code in team]
+        session.commit()
+        wanted = [(a.id, a.team[0]) for a in chosen]
+    engine = open_store(home)
+    for identity in [device.enroll(engine, bureau_url, token) for token in tokens]:
+        device.pull_assignments(engine, identity)
+    rng = random.Random(2026)
+    with Session(engine) as session:
+        tasks = [(session.get(DeviceAssignment, assignment_id), inspector) for assignment_id, inspector in wanted]
+    for assignment, inspector in tasks:
+        fill_demo_inspection(engine, home, assignment, inspector, 2, rng)
+    report = device.sync(engine, timeout=60)
+    if report.error:
+        typer.echo(f"演示检查记录未能同步：{report.error}", err=True)
+    engine.dispose()
+
+
 def demo(
     data: Path = typer.Option(Path("yibao-demo"), "--data", help="演示数据目录（删除即可重新开始）"),
     host: str = typer.Option("127.0.0.1", "--host"),
-    bureau_port: int = typer.Option(8700, "--bureau-port"),
-    app_port: int = typer.Option(8550, "--app-port"),
+    bureau_port: int = typer.Option(8700, "--bureau-port", min=1, max=65535),
+    app_port: int = typer.Option(8550, "--app-port", min=1, max=65535),
 ) -> None:
     """Seeded bureau + app in web mode on loopback; prints both URLs; runs until Ctrl-C."""
     from inspector_app import device
@@ -51,13 +79,14 @@ def demo(
         bureau = open_bureau(settings)
         if not keystore.keys_exist(settings):
             keystore.create_keys(settings, os.environ[keystore.PASSPHRASE_ENV].encode())
-        signing_key = open_signing_key(settings)
+        keys = open_keys(settings)
     except (BureauStartError, keystore.KeystoreError) as exc:
         fail(str(exc))
     with Session(bureau.engine) as session:
-        if not demo_seed.is_seeded(session):
+        first_run = not demo_seed.is_seeded(session)
+        if first_run:
             typer.echo("正在生成演示数据：名录库、局端账号、一次已承诺并抽取的双随机计划……", err=True)
-            demo_seed.seed(session, signing_key, DEMO_STAFF_PASSWORD)
+            demo_seed.seed(session, keys.signing, DEMO_STAFF_PASSWORD)
             session.commit()
         inspector = demo_seed.busiest_inspector(session)
 
@@ -67,8 +96,9 @@ def demo(
     engine = open_store(device_home)
 
     async def run_both() -> None:
-        bureau_server = uvicorn.Server(uvicorn.Config(create_app(settings, bureau.engine, signing_key), host=host,
-                                                      port=bureau_port, log_level="warning"))
+        bureau_server = uvicorn.Server(uvicorn.Config(create_app(settings, bureau.engine, keys), host=host,
+                                                      port=bureau_port, log_level="warning",
+                                                      timeout_keep_alive=KEEP_ALIVE_SECONDS))
         bureau_task = asyncio.create_task(bureau_server.serve())
         while not bureau_server.started:
             await asyncio.sleep(0.05)
@@ -77,6 +107,9 @@ def demo(
                 token = enrollment.issue_token(session, inspector, datetime.now(timezone.utc))
                 session.commit()
             await asyncio.to_thread(device.enroll, engine, bureau_url, token)
+        if first_run:
+            typer.echo("正在模拟另一检查组完成并同步两次现场检查，供审核人员审核……", err=True)
+            await asyncio.to_thread(_synced_inspections, bureau.engine, bureau_url, data / "other-tablet", inspector)
         app_server = uvicorn.Server(uvicorn.Config(asgi_app(device_home, bureau_url), host=host, port=app_port,
                                                    log_level="warning"))
         app_task = asyncio.create_task(app_server.serve())

@@ -98,8 +98,10 @@ def _new_inspection(engine, assignment: DeviceAssignment, inspector_code: str) -
         return inspection
 
 
-def _fill(engine, home: Path, assignment: DeviceAssignment, inspector_code: str, photos: int,
-          rng: random.Random) -> None:
+def fill_demo_inspection(engine, home: Path, assignment: DeviceAssignment, inspector_code: str, photos: int,
+                         rng: random.Random) -> None:
+    """A complete headless inspection of `assignment`: two failed items, `photos` camera-like photos, locked and
+    queued."""
     template = checklists.template_for_kind(assignment.institution_kind)
     inspection = _new_inspection(engine, assignment, inspector_code)
     failed = set(rng.sample([item.id for item in template.items], k=min(2, len(template.items))))
@@ -145,7 +147,7 @@ def demo_inspections(home: Path = HomeOption, n: int = typer.Option(..., "--n", 
         assignment = order[k % len(order)]
         inspector = sorted(enrolled & set(assignment.team))[0]
         try:
-            _fill(engine, home, assignment, inspector, photos, rng)
+            fill_demo_inspection(engine, home, assignment, inspector, photos, rng)
         except device.DeviceError as exc:
             fail(f"无法完成检查：{exc}")
     typer.echo(f"已生成 {n} 份已签名的检查记录（每份 {photos} 张照片），待同步", err=True)

@@ -1,0 +1,62 @@
+"""`yibao demo`, the README's first command: a seeded bureau and the app on loopback, both answering; the reviewer
+finds synced inspections to review; started again on the same folder, it reuses what it made."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+import requests
+
+from tests.support import YIBAO, child_env, free_port, stop
+
+DEMO_PASSWORD = "yibao-demo-2026"
+
+
+def start_demo(data, bureau_port: int, app_port: int) -> tuple[subprocess.Popen, list[str]]:
+    """The demo process and the URLs it printed (stdout), once both servers answer."""
+    proc = subprocess.Popen([*YIBAO, "demo", "--data", str(data), "--bureau-port", str(bureau_port),
+                             "--app-port", str(app_port)], env=child_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    deadline = time.monotonic() + 180
+    while len(lines) < 2:
+        line = proc.stdout.readline()
+        if not line:
+            raise AssertionError(f"yibao demo exited {proc.wait()}:\n{proc.stderr.read()}")
+        lines.append(line.strip())
+        assert time.monotonic() < deadline, "yibao demo did not print its URLs"
+    return proc, lines
+
+
+def test_demo_serves_a_seeded_bureau_and_the_app(tmp_path):
+    bureau_port, app_port = free_port(), free_port()
+    proc, lines = start_demo(tmp_path / "demo", bureau_port, app_port)
+    try:
+        bureau, app = f"http://127.0.0.1:{bureau_port}", f"http://127.0.0.1:{app_port}/"
+        assert lines[0].endswith(bureau) and lines[1].endswith(app), lines
+        assert requests.get(f"{bureau}/v1/health", timeout=10).json()["status"] == "ok"
+        assert requests.get(app, timeout=10).status_code == 200
+        login = requests.post(f"{bureau}/v1/staff/login", json={"username": "shenhe", "password": DEMO_PASSWORD},
+                              timeout=10)
+        headers = {"Authorization": f"Bearer {login.json()['token']}"}
+        queue = requests.get(f"{bureau}/v1/review/queue", headers=headers, timeout=30).json()["items"]
+        assert len(queue) == 2 and all(i["status"] == "已接收" and i["findings"] == 2 for i in queue)
+        assert len({i["kind"] for i in queue}) == 2
+    finally:
+        stop(proc)
+
+    again, lines = start_demo(tmp_path / "demo", free_port(), free_port())
+    try:
+        url = lines[0].split("：")[-1]
+        supervisor, reviewer = (requests.post(f"{url}/v1/staff/login", json={"username": name,
+                                                                             "password": DEMO_PASSWORD}, timeout=10)
+                                .json()["token"] for name in ("zhuren", "shenhe"))
+        coverage = requests.get(f"{url}/v1/coverage", headers={"Authorization": f"Bearer {supervisor}"},
+                                timeout=30).json()
+        assert coverage["total"] == 40
+        queue = requests.get(f"{url}/v1/review/queue", headers={"Authorization": f"Bearer {reviewer}"},
+                             timeout=30).json()["items"]
+        assert len(queue) == 2  # nothing seeded twice
+    finally:
+        stop(again)

@@ -252,7 +252,8 @@ def finish(engine: Engine, inspection_id: str, evidence: Sequence[Evidence] = ()
 
 def sync(engine: Engine, timeout: float = 60.0, **options: Any) -> protocol.SyncReport:
     """Send the outbox (`sync.protocol.run`, `options` passed on), mark inspections sent once their receipts
-    verified, follow bureau key rotations into every identity's pin, then pull each inspector's assignments."""
+    verified, follow bureau key rotations into every identity's pin, then pull the assignments of each inspector
+    whose key is at hand (unlocked, or a headless identity without a PIN)."""
     known = identities(engine)
     if not known:
         raise DeviceError("本设备尚未注册检查人员")
@@ -273,7 +274,11 @@ def sync(engine: Engine, timeout: float = 60.0, **options: Any) -> protocol.Sync
     if report.error is None:
         for identity in identities(engine):
             try:
-                pull_assignments(engine, identity)
+                client = client_for(identity)
+            except DeviceError:  # an inspector who has not unlocked: their tasks come when they do
+                continue
+            try:
+                pull_assignments(engine, identity, client)
             except (BureauUnreachable, BureauRefused) as exc:
                 report.error, report.reason = f"任务更新失败：{exc}", "assignments_pull_failed"
                 break

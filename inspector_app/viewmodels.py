@@ -200,9 +200,12 @@ class HomeViewModel:
         """Send the outbox; say what was sent, what the bureau refused (and why), and what is still waiting."""
         if self.state.identity is None:
             return "本设备尚未注册检查人员"
-        report = device.sync(self.state.engine, timeout=SYNC_TIMEOUT_SECONDS)
+        report = device.sync(self.state.engine, timeout=SYNC_TIMEOUT_SECONDS, load_blob=self.state.load_blob)
         self.refresh()
-        parts = [f"已同步 {report.records_sent} 份检查记录"] if report.records_sent else []
+        sent = [f"{n} {unit}" for n, unit in ((report.records_sent, "份检查记录"), (report.blobs_sent, "张照片")) if n]
+        parts = [f"已同步 {'、'.join(sent)}"] if sent else []
+        if report.blobs_set_aside:
+            parts.append(f"{report.blobs_set_aside} 张照片无法发送，已保留在本机")
         if report.set_aside:
             parts.append(f"{len(report.set_aside)} 份记录被局端拒收：" + "；".join(m["message"] for m in report.set_aside))
         if report.unverified:

@@ -74,6 +74,7 @@ class SyncReport:
     blobs_set_aside: int = 0
     released: int = 0
     retries: int = 0
+    retry_reasons: list[str] = field(default_factory=list)  # why each retry happened (the first few)
     keys_rotated: int = 0
     corrections: int = 0
     error: str | None = None  # why the run stopped early (Chinese)
@@ -84,6 +85,11 @@ class SyncStopped(Exception):
     def __init__(self, reason: str, message: str):
         super().__init__(f"{reason}: {message}")
         self.reason, self.message = reason, message
+
+
+# Blobs set aside for a cause that may pass are tried again on the next run: the bytes were not readable then (the
+# app was locked, a card was out), or the bureau discarded an upload it could not verify and asked for it again.
+RETRIED_BLOB_REASONS = ("blob_source_missing", "blob_hash_mismatch")
 
 
 def _transient(exc: BureauRefused) -> bool:
@@ -114,6 +120,8 @@ class _Run:
         if self.clock() + delay > self.deadline:
             raise SyncStopped("timeout", f"同步超时，未完成的记录保留在本机，稍后再同步（最后一次错误：{why}）")
         self.report.retries += 1
+        if len(self.report.retry_reasons) < 20:
+            self.report.retry_reasons.append(why)
         self.sleep(delay)
 
     def call(self, fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
@@ -229,6 +237,11 @@ class _Run:
 
     def send_blobs(self) -> None:
         with Session(self.engine) as session:
+            for blob in session.exec(select(OutboxBlob).where(OutboxBlob.state == "set_aside",
+                                                              OutboxBlob.reason.in_(RETRIED_BLOB_REASONS))):
+                blob.state, blob.reason, blob.message = "pending", "", ""  # its cause may be gone: try again
+                session.add(blob)
+            session.commit()
             ready = list(session.exec(
                 select(OutboxBlob.sha256).join(OutboxBlobRef, OutboxBlobRef.sha256 == OutboxBlob.sha256)
                 .join(OutboxRecord, (OutboxRecord.record_id == OutboxBlobRef.record_id)

@@ -3,6 +3,7 @@ it; and the same with no bureau at all."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 from datetime import datetime
 
@@ -10,14 +11,16 @@ import pytest
 from sqlmodel import Session, select
 
 from bureau.db import make_engine
-from bureau.models import ReceivedRecord
+from bureau.ingest import blob_path
+from bureau.models import ReceivedRecord, StoredBlob
 from checklists import template_for_kind
 from inspector_app import device, keyring, onsite
+from inspector_app.evidence_store import EvidenceStore
 from inspector_app.store import open_store
 from tests.browser import chromium_page, open_app, screenshot
 from tests.support import start_app, stop
 from tests.test_flow_browser import button, card, enter_pin, gone, tap
-from tests.test_onsite_support import PIN, scribble
+from tests.test_onsite_support import PIN, camera_jpeg, scribble
 
 pytestmark = pytest.mark.browser
 PHARMACY = "福州市鼓楼区东街口大药房"
@@ -90,6 +93,8 @@ def test_answer_reload_lock_sync(sqlite_only, running_bureau, tmp_path):
             assert list(answered) == ["R-ID-01"] and answered["R-ID-01"].result == "pass"
             for item in template_for_kind("pharmacy").items[1:]:
                 onsite.save_answer(engine, unlocked.data_key, inspection.id, item.id, "pass")
+            photo = onsite.add_photo(engine, EvidenceStore(tmp_path / "tablet"), unlocked.data_key, inspection.id,
+                                     "R-ID-01", camera_jpeg(3), source="picker", caption_item="营业执照公示")
             for number, (role, name) in enumerate((("inspector_1", "林建华"), ("inspector_2", "陈晓燕"),
                                                    ("representative", "张丽"))):
                 for stroke in scribble(number):
@@ -108,7 +113,7 @@ def test_answer_reload_lock_sync(sqlite_only, running_bureau, tmp_path):
             button(page, "返回").click()
             gone(page, "检查已完成")
             button(page, "同步").click()
-            page.get_by_text("已同步 1 份检查记录").wait_for(timeout=20000)
+            page.get_by_text("已同步 1 份检查记录、1 张照片").wait_for(timeout=20000)
             screenshot(page, "skeleton-synced")
     finally:
         stop(app)
@@ -116,9 +121,13 @@ def test_answer_reload_lock_sync(sqlite_only, running_bureau, tmp_path):
     bureau_engine = make_engine(running_bureau.settings.database_url)
     with Session(bureau_engine) as session:
         received = session.exec(select(ReceivedRecord)).all()
+        stored = session.get(StoredBlob, photo.sha256)
     bureau_engine.dispose()
     assert [r.record_id for r in received] == [inspection.id]
     assert len(received[0].record["answers"]) == 21 and received[0].signers == ["I0001"]
+    assert [p["sha256"] for p in received[0].record["photos"]] == [photo.sha256]
+    assert stored is not None and hashlib.sha256(blob_path(running_bureau.settings, photo.sha256).read_bytes()
+                                                 ).hexdigest() == photo.sha256
 
 
 def test_app_works_offline_from_the_device_store(sqlite_only, running_bureau, tmp_path):

@@ -1,5 +1,6 @@
 """Load, bounded and on loopback only: 100 tablets sync at once against one bureau (SQLite, then PostgreSQL).
-No error, no duplicate; throughput and p99 request latency are printed, never asserted."""
+No error, no duplicate, nothing lost; throughput, p99 request latency and any retries (with their causes) are printed,
+never asserted."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from datetime import datetime, timezone
 
 from sqlmodel import Session
 
-from bureau import enrollment
+from bureau import enrollment, ingest
 from bureau.db import make_engine
 from inspector_app import device
 from inspector_app.store import open_store
@@ -52,12 +53,18 @@ def test_a_hundred_tablets_at_once(running_bureau, tmp_path):
         thread.join()
     elapsed = time.perf_counter() - started
 
-    assert all(r is not None and r.error is None and r.retries == 0 for r in reports), \
-        [r for r in reports if r is None or r.error or r.retries][:3]
+    assert all(r is not None and r.error is None for r in reports), [r for r in reports if r is None or r.error][:3]
     assert all(outbox.status(t.engine).empty for t in tablets)
     held = bureau_holdings(running_bureau.settings)
     assert len(held.records) == len(set(held.records)) == held.log_size == DEVICES * RECORDS_EACH
     assert len(held.blobs) == DEVICES
+    engine = make_engine(running_bureau.settings.database_url)
+    with Session(engine) as session:
+        assert ingest.stats(session)["duplicates_ignored"] == 0  # no record or chunk arrived twice
+    engine.dispose()
+    retried = [reason for r in reports for reason in r.retry_reasons]  # a link hiccup under load: printed, not failed
+    if retried:
+        print(f"\n{len(retried)} retries: {sorted(set(retried))}")
     latencies.sort()
     p99 = latencies[int(len(latencies) * 0.99) - 1]
     backend = running_bureau.settings.database_url.split(":")[0]

@@ -9,15 +9,19 @@ from datetime import datetime, timezone
 import pytest
 from sqlmodel import Session, select
 
+import checklists
 from bureau import ingest, keystore
 from bureau.db import make_engine
-from inspector_app import device
+from inspector_app import device, keyring, onsite
 from inspector_app.store import Identity, identities, open_store
+from inspector_app.viewmodels import AppState, HomeViewModel
 from sync import keys, outbox, protocol
 from sync.client import BureauUnreachable
 from sync.envelope import build_record
 from tests.support import PASSPHRASE, start_bureau, stop
 from tests.sync_support import blob_bytes, bureau_holdings, enroll_tablet, fill_inspection
+from tests.test_onsite_support import PIN
+from tests.test_review_support import CHECKIN, _fill, _sign, pin_tablet
 
 FAST = protocol.RetryPolicy(base=0.01, cap=0.05)
 CHUNK = 16 * 1024
@@ -220,3 +224,31 @@ def test_a_rewritten_log_is_noticed(running_bureau, tmp_path):
     assert report.error is None and outbox.status(tablet.engine).empty
     with Session(tablet.engine) as session:
         assert session.get(outbox.BureauPin, 1).tree_head["size"] == 3
+
+
+def test_the_apps_sync_button_sends_encrypted_photos_and_a_run_without_them_only_defers_them(running_bureau,
+                                                                                             tmp_path):
+    """On-site photos are encrypted on the tablet, so the outbox reads them through the unlocked session. A run
+    that cannot read them (a headless `device sync` on a PIN tablet) sets them aside; the app's next sync sends them."""
+    tablet = pin_tablet(running_bureau, tmp_path / "tablet")
+    assignment = tablet.assignment("P35010200001")
+    inspection = onsite.start_inspection(tablet.engine, assignment.id, "I0001")
+    onsite.save_checkin(tablet.engine, tablet.first.data_key, inspection.id, CHECKIN)
+    _fill(tablet, inspection.id, checklists.template_for_kind("pharmacy"), {"R-FEE-02": ("代刷", "100.00")}, {})
+    _sign(tablet, inspection.id, onsite.SIGNING_ROLES)
+    onsite.lock(tablet.engine, tablet.store, tablet.first.data_key, inspection.id, [tablet.first, tablet.second])
+    photos = {p.sha256 for p in onsite.facts(tablet.engine, tablet.first.data_key, inspection.id).photos}
+    assert photos
+
+    with keyring.session([tablet.first, tablet.second]):
+        blind = device.sync(tablet.engine, timeout=30)
+    assert blind.records_sent == 1 and blind.blobs_set_aside == len(photos) and blind.blobs_sent == 0
+    assert bureau_holdings(running_bureau.settings).blobs == {}
+
+    state = AppState.open(tablet.home)
+    assert state.unlock("I0001", PIN["I0001"]) == ""
+    with state.session():
+        message = HomeViewModel(state).sync()
+    assert message.startswith(f"已同步 {len(photos)} 张照片"), message
+    assert sorted(bureau_holdings(running_bureau.settings).blobs) == sorted(photos)
+    assert outbox.status(tablet.engine).empty

@@ -325,7 +325,7 @@ def _local(iso: str) -> str:
     return datetime.fromisoformat(iso).astimezone().replace(microsecond=0).isoformat()
 
 
-def pdf_inputs(record: dict[str, Any], record_hash: str, photo_jpegs: Mapping[str, bytes],
+def pdf_inputs(record: dict[str, Any], record_hash: str, photo_jpegs: Mapping[tuple[str, str], bytes],
                signature_pngs: Mapping[str, bytes]) -> tuple[record_pdf.RecordForPdf, list, list]:
     """`render_record_pdf` arguments for a locked record."""
     checkin = record["checkin"]
@@ -361,7 +361,7 @@ def pdf_inputs(record: dict[str, Any], record_hash: str, photo_jpegs: Mapping[st
     }
     shown = [*record["photos"], *(record["refusal"]["photos"] if record["refusal"] else [])]
     pdf_photos = [(p["caption"] + (f"（拍摄于 {p['captured_at'].replace('T', ' ')}）" if p["captured_at"] else ""),
-                   photo_jpegs[p["sha256"]]) for p in shown]
+                   photo_jpegs[(p["sha256"], p["caption"])]) for p in shown]
     signed = {s["role"]: s for s in record["signatures"]}
     entries = [(role, signed[role]["signer_name"], signature_pngs[role], None) for role in SIGNING_ROLES
                if role in signed]
@@ -496,7 +496,7 @@ def add_photo(engine: Engine, store: EvidenceStore, key: vault.DataKey, inspecti
         taken.strftime("%Y-%m-%d %H:%M"), assignment.institution_name, caption_item))
     sha = processed.sha256
     for variant, plain in (("original", data), ("stored", processed.stored_jpeg),
-                           ("thumbnail", processed.thumbnail_jpeg), ("rendered", processed.rendered_jpeg)):
+                           ("thumbnail", processed.thumbnail_jpeg)):
         store.put(key, sha, variant, plain)
     meta = processed.metadata
     photo_id = str(uuid.uuid4())
@@ -743,7 +743,8 @@ def record_pdf_bytes(engine: Engine, store: EvidenceStore, key: vault.DataKey, i
     """The 现场检查笔录 of a locked record, made here without any network."""
     record, record_hash = locked_record(engine, store, key, inspection_id)
     shown = [*record["photos"], *(record["refusal"]["photos"] if record["refusal"] else [])]
-    jpegs = {p["sha256"]: store.get(key, p["sha256"], "rendered") for p in shown}
+    jpegs = {(p["sha256"], p["caption"]): photos.captioned_jpeg(store.stored_image(key, p["sha256"]), p["caption"])
+             for p in shown}
     pngs = {s["role"]: signature.render_signature_png(s["strokes"], s["canvas"]["width"], s["canvas"]["height"])
             for s in record["signatures"]}
     if record["refusal"] and record["refusal"]["witness_signature"]:

@@ -1,12 +1,15 @@
-"""Photo evidence pipeline: one decode, three outputs.
+"""Photo evidence pipeline: one decode, two outputs, and a captioned copy made where one is shown.
 
 From the camera's bytes ``process_photo`` makes
 
 * the **stored** image: EXIF orientation applied, long edge at most ``max_edge``, JPEG, no metadata, no caption.
   Its SHA-256 is the evidence hash that the record signs; nothing is ever drawn on it;
-* a **thumbnail** (long edge ``thumb_edge``) for lists;
-* a **rendered** copy: the stored image with a caption strip (time · institution · item) added *below* it, so the
-  caption never covers evidence. For display and the 笔录 PDF only; it is not evidence and is never hashed.
+* a **thumbnail** (long edge ``thumb_edge``) for lists.
+
+``captioned_jpeg`` makes the **rendered** copy: the stored image with a caption strip (time · institution · item)
+added *below* it, so the caption never covers evidence. For display and the 笔录 PDF only; it is not evidence and is
+never hashed. It is made from the stored image when it is shown, because one photo may be evidence for two items,
+each with its own caption.
 
 Capture time and GPS position come from the EXIF block as metadata (GPS as decimal-degree strings, never floats). The
 original bytes are the caller's to keep unaltered (行政处罚法 Art. 47: originals kept).
@@ -16,8 +19,8 @@ formats other than JPEG/PNG/WebP, decompression bombs (declared pixel count over
 pixel is decoded; Pillow's own ``DecompressionBombError`` is mapped to the same error), and truncated or corrupt data.
 
 Speed: a large JPEG is decoded at a reduced DCT scale (``Image.draft``) when the scale still leaves at least
-``max_edge`` pixels, so a 48 MP photo is never decoded at full size; the thumbnail and the rendered copy are derived
-from the already downscaled image.
+``max_edge`` pixels, so a 48 MP photo is never decoded at full size; the thumbnail is derived from the already
+downscaled image.
 """
 
 from __future__ import annotations
@@ -95,8 +98,7 @@ class ProcessedPhoto:
     width: int  # of stored_jpeg
     height: int
     thumbnail_jpeg: bytes
-    rendered_jpeg: bytes  # stored image + caption strip; display and PDF only
-    caption: str
+    caption: str  # what `captioned_jpeg` draws under it where it is shown
     metadata: PhotoMetadata
 
 
@@ -149,13 +151,18 @@ def process_photo(
         width=stored.width,
         height=stored.height,
         thumbnail_jpeg=_jpeg(thumbnail, THUMB_QUALITY),
-        rendered_jpeg=_jpeg(render_caption_strip(stored, caption), quality),
         caption=caption,
         metadata=PhotoMetadata(
             source_format=source_format, source_width=displayed[0], source_height=displayed[1],
             orientation=orientation, captured_at=captured_at, gps_lat=gps_lat, gps_lon=gps_lon,
         ),
     )
+
+
+def captioned_jpeg(stored_jpeg: bytes, caption: str, quality: int = STORED_QUALITY) -> bytes:
+    """The rendered copy of a stored image: its caption strip below it (display and PDF; never hashed)."""
+    with Image.open(io.BytesIO(stored_jpeg)) as image:
+        return _jpeg(render_caption_strip(image.convert("RGB"), caption), quality)
 
 
 def render_caption_strip(image: Image.Image, caption: str) -> Image.Image:

@@ -30,7 +30,7 @@ ISO 8601 with a UTC offset, printed as the local wall time they carry):
     }
 
 ``photos`` — ``[(caption, jpeg_bytes), ...]``: usually ``ProcessedPhoto.caption`` with ``thumbnail_jpeg`` or
-``rendered_jpeg``; images are re-encoded at most ``PHOTO_EMBED_EDGE`` px so the PDF stays small.
+``photos.captioned_jpeg``; images are re-encoded at most ``PHOTO_EMBED_EDGE`` px so the PDF stays small.
 
 ``signatures`` — ``[(role, name, png_bytes | None, refusal | None), ...]`` with role ``inspector_1``,
 ``inspector_2`` or ``representative``. A person who refused to sign has ``png_bytes`` None and a ``Refusal``::

@@ -117,7 +117,7 @@ class Slot:
         return ":".join((self.kind, *self.parts))
 
 
-PHOTO_VARIANTS = ("original", "stored", "thumbnail", "rendered")
+PHOTO_VARIANTS = ("original", "stored", "thumbnail")
 
 
 def photo_slot(sha256_hex: str, variant: str = "stored") -> Slot:

@@ -323,3 +323,32 @@ def test_a_headless_tablet_without_pins_still_finishes_plain_inspections(tmp_pat
     with Session(engine) as session:
         [queued] = session.exec(select(outbox.OutboxRecord)).all()
     assert queued.record_id == inspection.id and queued.state == "queued"
+
+
+def test_one_photo_for_two_items_is_captioned_for_each_in_the_record_pdf(tablet, monkeypatch):
+    """The same picture as evidence of two failed items: one evidence blob, but each item's copy in the 笔录 carries
+    its own caption strip (the strip is drawn when shown, never on the hashed image)."""
+    t = tablet
+    key, store = t.first.data_key, EvidenceStore(t.home)
+    inspection = onsite.start_inspection(t.engine, ASSIGNMENT_ID, "I0001")
+    onsite.save_checkin(t.engine, key, inspection.id, CHECKIN)
+    fill_checklist(t, inspection.id, failed=())
+    same = camera_jpeg(7)
+    for item_id in ("R-FEE-02", "R-RX-01"):
+        onsite.save_answer(t.engine, key, inspection.id, item_id, "fail", f"{item_id} 现场发现问题", "1200.50")
+        onsite.add_photo(t.engine, store, key, inspection.id, item_id, same, source="picker",
+                         caption_item=TEMPLATE.item(item_id).text)
+    sign_all(t, inspection.id)
+    onsite.lock(t.engine, store, key, inspection.id, [t.first, t.second])
+    record, _hash = onsite.locked_record(t.engine, store, key, inspection.id)
+    assert len(record["blobs"]) == 1 and len(record["photos"]) == 2
+
+    shown = []
+    monkeypatch.setattr(onsite.record_pdf, "render_record_pdf", lambda _record, photos, _signatures: shown.append(
+        photos) or b"%PDF")
+    onsite.record_pdf_bytes(t.engine, store, key, inspection.id)
+    [(first_caption, first_jpeg), (second_caption, second_jpeg)] = shown[0]
+    assert TEMPLATE.item("R-FEE-02").text in first_caption and TEMPLATE.item("R-RX-01").text in second_caption
+    assert first_jpeg != second_jpeg
+    assert all(Image.open(io.BytesIO(j)).height > Image.open(io.BytesIO(store.stored_image(key, record["blobs"][0][
+        "sha256"]))).height for j in (first_jpeg, second_jpeg))  # a strip below the evidence image

@@ -21,6 +21,7 @@ import hashlib
 import os
 import random
 import shutil
+import sys
 import tempfile
 import time
 from datetime import datetime, timezone
@@ -43,11 +44,12 @@ from sync import keys, outbox, protocol
 from sync.canonical import canonical_bytes, content_hash
 from sync.client import BureauClient
 from sync.envelope import DEFAULT_CHUNK_SIZE, build_record, seal_blob_chunks, seal_record, sign_record
-from tests.conftest import _fresh_pg_schema_url, _postgres_unavailable_reason
-from tests.support import PASSPHRASE, init_bureau, seed_small, start_bureau, stop
-from tests.sync_proxy import Fate, FaultProxy
-from tests.sync_support import Tablet, fill_inspection, issue_token
-from yibao.commands.device_cmd import _camera_jpeg
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' helpers, when run as a script
+from tests.conftest import _fresh_pg_schema_url, _postgres_unavailable_reason  # noqa: E402
+from tests.support import PASSPHRASE, init_bureau, seed_small, start_bureau, stop  # noqa: E402
+from tests.sync_proxy import Fate, FaultProxy  # noqa: E402
+from tests.sync_support import Tablet, fill_inspection, issue_token  # noqa: E402
+from yibao.commands.device_cmd import _camera_jpeg  # noqa: E402
 
 WIRE_TARGET = 1.03
 

@@ -13,6 +13,17 @@ from bureau.models import Assignment, AssignmentMember, Counter, Institution
 from sync.assignments import SIGNED_FIELDS, sign_assignment
 
 
+REVOKED = "已撤回"
+
+
+class AssignmentError(Exception):
+    """An assignment change that is not allowed: HTTP status, reason code, Chinese message."""
+
+    def __init__(self, status: int, reason: str, message: str):
+        super().__init__(f"{reason}: {message}")
+        self.status, self.reason, self.message = status, reason, message
+
+
 def utc_iso(moment: datetime) -> str:
     """A stable text form: databases differ in whether they keep the time zone, the signature must not."""
     if moment.tzinfo is not None:
@@ -72,6 +83,25 @@ def issue_assignments(
         created.append(assignment)
     session.flush()
     return created
+
+
+def revoke_assignment(session: Session, signing_key: Ed25519PrivateKey, assignment_id: str, reason: str,
+                      actor: str, now: datetime) -> Assignment:
+    """撤回 an issued assignment (a team member recused after the draw, the institution closed): signed again with
+    `revoked` set and a new `seq`, so every tablet of the team receives the change on its next pull; from then on a
+    record for it is refused (a tablet keeps such a record, set aside with the reason). The caller commits."""
+    if not reason.strip():
+        raise AssignmentError(422, "reason_required", "撤回检查任务须写明理由")
+    assignment = session.exec(select(Assignment).where(Assignment.id == assignment_id).with_for_update()).first()
+    if assignment is None:
+        raise AssignmentError(404, "unknown_assignment", f"没有检查任务 {assignment_id}")
+    if assignment.revoked:
+        raise AssignmentError(409, "already_revoked", f"检查任务已于 {utc_iso(assignment.revoked_at)} 撤回")
+    assignment.revoked, assignment.status, assignment.seq = True, REVOKED, next_seq(session)
+    assignment.revoked_at, assignment.revoked_by, assignment.revoked_reason = now, actor, reason.strip()[:500]
+    assignment.signature = sign_assignment(signed_content(assignment), signing_key)
+    session.add(assignment)
+    return assignment
 
 
 def assignments_for(session: Session, inspector_code: str, since: int = 0) -> list[dict[str, Any]]:

@@ -129,6 +129,9 @@ class Assignment(SQLModel, table=True):
     issued_at: datetime = Field(default_factory=utcnow)
     due_date: Optional[date] = None
     revoked: bool = False
+    revoked_at: Optional[datetime] = None
+    revoked_by: str = ""
+    revoked_reason: str = ""
     seq: int = Field(default=0, index=True)
     signature: str = ""  # bureau Ed25519 signature over the canonical assignment (base64)
 

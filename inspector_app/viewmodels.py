@@ -102,6 +102,19 @@ class AppState:
         self.identity = opened.identity
         return ""
 
+    def change_pin(self, old: str, new: str, again: str) -> str:
+        """The inspector using the app changes their PIN: only their two keys are wrapped again, nothing the data
+        key encrypts is touched. "" when done, else why not."""
+        if new != again:
+            return "两次输入的新 PIN 不一致"
+        if new == old:
+            return "新 PIN 不能与原 PIN 相同"
+        try:
+            keyring.change_pin(self.engine, self.identity.inspector_code, old, new)
+        except keyring.PinError as exc:
+            return str(exc)
+        return ""
+
     def enroll(self, server_url: str, token: str, pin: str, again: str) -> str:
         """Enroll an inspector on this tablet with their PIN: the first one, or another team member while an
         inspector is unlocked (the device data key comes from them)."""
@@ -155,11 +168,12 @@ STATUS_LABELS = {None: "未开始", "draft": "检查中", "finished": "待同步
 
 
 def team_assignments(engine: Engine, inspector_code: str) -> list[DeviceAssignment]:
-    """The assignments of every team this inspector is on, whoever pulled them."""
+    """The assignments of every team this inspector is on, whoever pulled them. One the bureau revoked stays listed
+    (as revoked) while the tablet holds an inspection of it: nothing on the tablet is ever hidden."""
     with Session(engine) as session:
-        rows = session.exec(select(DeviceAssignment).where(DeviceAssignment.revoked == False)  # noqa: E712
-                            .order_by(DeviceAssignment.seq)).all()
-    return [a for a in rows if inspector_code in a.team]
+        rows = session.exec(select(DeviceAssignment).order_by(DeviceAssignment.seq)).all()
+    return [a for a in rows if inspector_code in a.team
+            and (not a.revoked or onsite.current_inspection(engine, a.id) is not None)]
 
 
 @dataclass
@@ -193,6 +207,8 @@ class HomeViewModel:
         status = STATUS_LABELS[inspection.status if inspection else None]
         if inspection is not None and inspection.version > 1:
             status = f"{status}（更正第 {inspection.version} 版）"
+        if a.revoked:
+            status = f"{status} · 局端已撤回此任务"
         return AssignmentCard(a.id, a.institution_name, a.institution_code, checklists.KINDS[a.institution_kind],
                               a.institution_address, status, answered, total)
 

@@ -56,6 +56,7 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/draws"): SUPERVISION,
     ("GET", "/v1/draws/{plan_id}/transcript"): SUPERVISION,
     ("GET", "/v1/coverage"): SUPERVISION,
+    ("POST", "/v1/assignments/{assignment_id}/revoke"): SUPERVISION,
     ("GET", "/v1/review/queue"): REVIEW_READ,
     ("GET", "/v1/review/records/{record_id}"): REVIEW_READ,
     ("GET", "/v1/review/blobs/{sha256}"): REVIEW_READ,
@@ -76,13 +77,14 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/dashboard"): OVERVIEW,
 }
 PATH_VALUES = {"record_id": "rec-matrix-0001", "sha256": "a" * 64, "index": "0", "kind": "institutions",
-               "plan_id": "matrix-plan"}
+               "plan_id": "matrix-plan", "assignment_id": "matrix-assignment"}
 REQUESTS = {  # what an allowed caller sends: enough to get past validation where that is easy, else a 4xx
     ("POST", "/v1/staff/login"): {"json": {"username": "zhuren", "password": STAFF_PASSWORD}},
     ("POST", "/v1/registry/{kind}"): {"params": {"filename": "x.csv", "dry_run": "true"},
                                       "raw": "机构编码\n".encode()},
     ("PUT", "/v1/blobs/{sha256}/chunks/{index}"): {"raw": b"\x00" * 32},
     ("GET", "/v1/log/consistency"): {"params": {"first": "1", "second": "1"}},
+    ("POST", "/v1/assignments/{assignment_id}/revoke"): {"json": {"reason": "回避"}},
 }
 
 

@@ -1,9 +1,14 @@
-"""The command-line contract of sealed sync: enroll, demo-inspections, status, sync, bureau stats, revoke-device."""
+"""The command-line contract of sealed sync: enroll, demo-inspections, status, sync, bureau stats, revoke-device,
+revoke-assignment."""
 
 from __future__ import annotations
 
 import json
 
+from sqlmodel import Session, select
+
+from bureau.db import make_engine
+from bureau.models import Assignment
 from tests.support import run_cli
 
 STATUS_KEYS = {"outbox", "sent", "receipts_verified", "blobs_total", "blobs_sent", "set_aside"}
@@ -47,3 +52,22 @@ def test_device_commands_on_an_empty_home(tmp_path):
     for args in (("status", "--json"), ("sync",), ("demo-inspections", "--n", "1")):
         result = run_cli("device", *args, "--home", str(tmp_path / "nothing"), check=False)
         assert result.returncode == 1 and "yibao device enroll" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_revoke_assignment_reaches_the_device(running_bureau, tmp_path):
+    home = str(tmp_path / "tablet")
+    token = running_bureau.cli("bureau", "enroll-token", "--inspector", "I0001").stdout.strip().splitlines()[-1]
+    run_cli("device", "enroll", "--home", home, "--server", running_bureau.url, "--token", token)
+    run_cli("device", "sync", "--home", home)
+    assert json.loads(run_cli("device", "status", "--home", home, "--json").stdout)["assignments"] == 2
+    engine = make_engine(running_bureau.settings.database_url)
+    with Session(engine) as session:
+        first = session.exec(select(Assignment.id).order_by(Assignment.seq)).first()
+    engine.dispose()
+    assert running_bureau.cli("bureau", "revoke-assignment", first, "--reason", " ", check=False).returncode == 1
+    revoked = json.loads(running_bureau.cli("bureau", "revoke-assignment", first, "--reason", "检查组成员回避").stdout)
+    assert revoked["revoked"] is True and revoked["id"] == first
+    again = running_bureau.cli("bureau", "revoke-assignment", first, "--reason", "再次", check=False)
+    assert again.returncode == 1 and "已于" in again.stderr
+    run_cli("device", "sync", "--home", home)
+    assert json.loads(run_cli("device", "status", "--home", home, "--json").stdout)["assignments"] == 1

@@ -7,18 +7,19 @@ import random
 from datetime import datetime, timezone
 
 import pytest
+import requests
 from sqlmodel import Session, select
 
 import checklists
 from bureau import ingest, keystore
 from bureau.db import make_engine
 from inspector_app import device, keyring, onsite
-from inspector_app.store import Identity, identities, open_store
+from inspector_app.store import DeviceAssignment, Identity, identities, open_store
 from inspector_app.viewmodels import AppState, HomeViewModel
 from sync import keys, outbox, protocol
 from sync.client import BureauUnreachable
 from sync.envelope import build_record
-from tests.support import PASSPHRASE, start_bureau, stop
+from tests.support import PASSPHRASE, STAFF_PASSWORD, add_staff, start_bureau, stop
 from tests.sync_support import blob_bytes, bureau_holdings, enroll_tablet, fill_inspection
 from tests.test_onsite_support import PIN
 from tests.test_review_support import CHECKIN, _fill, _sign, pin_tablet
@@ -252,3 +253,36 @@ def test_the_apps_sync_button_sends_encrypted_photos_and_a_run_without_them_only
     assert message.startswith(f"已同步 {len(photos)} 张照片"), message
     assert sorted(bureau_holdings(running_bureau.settings).blobs) == sorted(photos)
     assert outbox.status(tablet.engine).empty
+
+
+def test_a_revoked_assignment_reaches_the_tablet_and_work_begun_on_it_stays_listed(running_bureau, tmp_path):
+    add_staff(running_bureau.settings, "zhuren", "supervisor")
+    add_staff(running_bureau.settings, "shenhe", "reviewer")
+    tablet = pin_tablet(running_bureau, tmp_path / "tablet")
+    begun, untouched = tablet.assignment("P35010200001"), tablet.assignment("H35010200002")
+    inspection = onsite.start_inspection(tablet.engine, begun.id, "I0001")
+    onsite.save_answer(tablet.engine, tablet.first.data_key, inspection.id, "R-ID-01", "pass")
+
+    def revoke(username: str, assignment_id: str, reason: str):
+        token = requests.post(f"{running_bureau.url}/v1/staff/login",
+                              json={"username": username, "password": STAFF_PASSWORD}, timeout=10).json()["token"]
+        return requests.post(f"{running_bureau.url}/v1/assignments/{assignment_id}/revoke", json={"reason": reason},
+                             headers={"Authorization": f"Bearer {token}"}, timeout=10)
+
+    assert revoke("shenhe", begun.id, "回避").status_code == 403
+    assert revoke("zhuren", begun.id, "").status_code == 422
+    assert revoke("zhuren", "no-such-assignment", "回避").json()["detail"]["reason"] == "unknown_assignment"
+    for assignment in (begun, untouched):
+        answer = revoke("zhuren", assignment.id, "检查组成员 I0002 与该机构存在利益关系，申请回避")
+        assert answer.status_code == 200 and answer.json()["revoked"] is True and answer.json()["status"] == "已撤回"
+    assert revoke("zhuren", begun.id, "再次撤回").json()["detail"]["reason"] == "already_revoked"
+
+    state = AppState.open(tablet.home)
+    assert state.unlock("I0001", PIN["I0001"]) == ""
+    home = HomeViewModel(state)
+    home.refresh()  # pulls the re-signed assignments
+    assert home.message == "" and not home.offline
+    [card] = home.cards  # the untouched one is gone; the one with work on it stays, marked
+    assert card.assignment_id == begun.id and card.status_label == "检查中 · 局端已撤回此任务"
+    with Session(tablet.engine) as session:
+        assert session.get(DeviceAssignment, untouched.id).revoked

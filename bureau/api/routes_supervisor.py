@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
+from pydantic import BaseModel, Field
 from sqlmodel import select
 
-from bureau import registry
+from bureau import assignments, registry
 from bureau.api.deps import SessionDep, refuse, require_role
 from bureau.coverage import coverage_report
 from bureau.draw import DrawError, PlanError, validate_plan
@@ -117,3 +118,22 @@ def coverage(session: SessionDep, account: Supervisor, as_of: date | None = None
         stats["total"] += 1
         stats["covered"] += row["code"] not in overdue
     return {**report, "by_region": sorted(by_region.values(), key=lambda r: r["region"])}
+
+
+class RevokeBody(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+@router.post("/assignments/{assignment_id}/revoke")
+def revoke(body: RevokeBody, request: Request, session: SessionDep, account: Supervisor,
+           assignment_id: str = Path(pattern=r"^[A-Za-z0-9-]{1,64}$")) -> dict[str, Any]:
+    """撤回 an issued assignment: the team's tablets drop it on their next pull; records for it are refused."""
+    try:
+        revoked = assignments.revoke_assignment(session, request.app.state.signing_key, assignment_id, body.reason,
+                                                account.username, datetime.now(timezone.utc))
+    except assignments.AssignmentError as exc:
+        session.rollback()
+        raise refuse(exc.status, exc.reason, exc.message) from None
+    session.commit()
+    return {**assignments.signed_content(revoked), "status": revoked.status, "seq": revoked.seq,
+            "revoked_by": revoked.revoked_by, "revoked_reason": revoked.revoked_reason}

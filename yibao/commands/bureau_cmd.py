@@ -8,9 +8,9 @@ from pathlib import Path
 import typer
 from sqlmodel import Session, select
 
-from bureau import enrollment, ingest, keystore
+from bureau import assignments, enrollment, ingest, keystore
 from bureau.models import DeviceKey
-from bureau.service import BureauStartError, open_bureau
+from bureau.service import BureauStartError, open_bureau, open_signing_key
 from bureau.settings import resolve_settings
 from sync.keys import key_id
 from yibao.errors import EXIT_USAGE, fail, print_json
@@ -163,3 +163,25 @@ def revoke_device(device: str = typer.Option(None, "--device", help="设备编�
             fail(exc.message)
         session.commit()
     typer.echo(f"已吊销 {len(key_ids)} 把设备密钥", err=True)
+
+
+@app.command("revoke-assignment")
+def revoke_assignment(assignment_id: str = typer.Argument(..., help="检查任务编号"),
+                      reason: str = typer.Option(..., "--reason", help="撤回理由（如检查组成员申请回避）"),
+                      db: str = DbOption, data: str = DataOption) -> None:
+    """Withdraw an issued assignment: the team's tablets drop it on their next pull; records for it are refused."""
+    settings = resolve_settings(db, data)
+    try:
+        bureau = open_bureau(settings)
+        signing_key = open_signing_key(settings)
+    except BureauStartError as exc:
+        fail(str(exc))
+    with Session(bureau.engine) as session:
+        try:
+            revoked = assignments.revoke_assignment(session, signing_key, assignment_id, reason, "cli",
+                                                    datetime.now(timezone.utc))
+        except assignments.AssignmentError as exc:
+            fail(exc.message)
+        session.commit()
+        print_json({**assignments.signed_content(revoked), "status": revoked.status, "seq": revoked.seq})
+    typer.echo(f"已撤回检查任务 {assignment_id}：检查组的平板下次同步时收到", err=True)

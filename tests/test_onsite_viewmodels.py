@@ -122,3 +122,23 @@ def test_an_inspection_from_checklist_to_locked_record_and_correction(state):
     home = HomeViewModel(state)
     home.refresh()
     assert home.cards[0].status_label == "检查中（更正第 2 版）"
+
+
+def test_the_inspector_changes_their_pin_and_nothing_else_is_touched(state):
+    assert state.unlock("I0001", PIN["I0001"]) == ""
+    inspection = onsite.start_inspection(state.engine, ASSIGNMENT_ID, "I0001")
+    photo = onsite.add_photo(state.engine, state.evidence, state.data_key, inspection.id, TEMPLATE.items[0].id,
+                             camera_jpeg(1), source="picker", caption_item="营业执照")
+    before = {p: p.read_bytes() for p in (state.home / "evidence").rglob("*") if p.is_file()}
+    assert before
+    assert state.change_pin(PIN["I0001"], "582046", "582047") == "两次输入的新 PIN 不一致"
+    assert state.change_pin(PIN["I0001"], PIN["I0001"], PIN["I0001"]) == "新 PIN 不能与原 PIN 相同"
+    assert "还可尝试" in state.change_pin("000000", "582046", "582046")
+    assert state.change_pin(PIN["I0001"], "111111", "111111") != ""  # a weak PIN is refused
+    assert state.change_pin(PIN["I0001"], "582046", "582046") == ""
+    state.lock()
+    assert "还可尝试" in state.unlock("I0001", PIN["I0001"])
+    assert state.unlock("I0001", "582046") == "" and state.data_key is not None
+    assert state.unlock_signer("I0002", PIN["I0002"]) == ""  # the other inspector's PIN is theirs alone
+    assert {p: p.read_bytes() for p in before} == before  # no evidence file was re-encrypted
+    assert state.evidence.stored_image(state.data_key, photo.sha256)  # and the new PIN's session reads them

@@ -158,6 +158,37 @@ def set_pin_view(ctx: UiContext) -> ft.View:
     return page_view("/", f"设置 PIN · {state.identity.inspector_code}", [prompt, pad.control, message])
 
 
+def change_pin_view(ctx: UiContext) -> ft.View:
+    """The inspector using the app: the current PIN, then the new one twice."""
+    state = ctx.state
+    if state.active is None:
+        return unlock_view(ctx, "/pin")
+    steps = ["请输入当前 PIN", "请输入新 PIN（至少 6 位，不能全相同或连续）", "请再输入一次新 PIN"]
+    entered: list[str] = []
+    prompt = ft.Text(steps[0], size=20)
+    message = message_text()
+
+    def done(pin: str) -> None:
+        entered.append(pin)
+        pad.reset()
+        if len(entered) < len(steps):
+            prompt.value, message.value = steps[len(entered)], ""
+            ctx.page.update()
+            return
+        problem = state.change_pin(*entered)
+        entered.clear()
+        if problem:
+            prompt.value, message.value = steps[0], problem
+            ctx.page.update()
+            return
+        ctx.flash["sync"] = "PIN 已修改，下次解锁请使用新 PIN"
+        ctx.go("/")
+
+    pad = PinPad(done)
+    return page_view("/pin", f"修改 PIN · {state.identity.inspector_code}", [prompt, pad.control, message],
+                     back_to="/", ctx=ctx)
+
+
 # ============================================================ enrollment and the assignment list
 
 def enroll_view(ctx: UiContext, route: str = "/") -> ft.View:
@@ -228,6 +259,7 @@ def home_view(ctx: UiContext) -> ft.View:
         ft.AppBar(title=ft.Text(f"我的检查任务 · {state.identity.inspector_code}"), actions=[
             ft.TextButton("添加检查组成员", icon=ft.Icons.PERSON_ADD, on_click=lambda _e: ctx.go("/member/add"),
                           height=TOUCH),
+            ft.TextButton("修改 PIN", icon=ft.Icons.PASSWORD, on_click=lambda _e: ctx.go("/pin"), height=TOUCH),
             ft.TextButton("锁定", icon=ft.Icons.LOCK, on_click=on_lock, height=TOUCH),
             staff_entry(ctx)]),
         banner(vm.message, vm.offline),
@@ -907,6 +939,7 @@ def record_view(ctx: UiContext, assignment_id: str) -> ft.View:
 ROUTES = [
     Route(r"^/$", home_view),
     Route(r"^/member/add$", member_view),
+    Route(r"^/pin$", change_pin_view, parent="/"),
     Route(r"^/inspection/(?P<assignment_id>[^/]+)$", inspection_view),
     Route(r"^/inspection/(?P<assignment_id>[^/]+)/checkin$", checkin_view),
     Route(r"^/inspection/(?P<assignment_id>[^/]+)/review$", review_view),

@@ -73,6 +73,9 @@ def commit(plan_file: Path = typer.Argument(..., help="抽查计划 JSON"), db: 
     print_json(commitment)
     typer.echo(f"已承诺计划 {commitment['plan_id']}：请在公开随机数产生之前公布 commitment_hash {commitment['commitment_hash']}",
                err=True)
+    if plan.get("public_random"):
+        typer.echo("注意：计划文件中已有 public_random。承诺只有在公开随机数产生之前公布才能证明抽取无法被操纵；"
+                   "承诺不包含这些随机数，抽取时以 draw run 的计划为准。", err=True)
 
 
 @app.command("run")

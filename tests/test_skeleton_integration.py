@@ -9,7 +9,7 @@ import requests
 from sqlmodel import Session, select
 
 from bureau.db import make_engine
-from bureau.models import Assignment, ReceivedRecord
+from bureau.models import ReceivedRecord
 from inspector_app import device
 from inspector_app.store import open_store
 from checklists import template_for_kind

@@ -64,6 +64,7 @@ def test_supervisor_imports_draws_and_sees_coverage(sqlite_bureau, tmp_path):
             screenshot(page, "supervisor-imported")
             page.get_by_role("button", name="执法检查人员名录").click()
             pick_file(page, "选择文件", demo_file("inspectors.csv"))
+            page.get_by_text("inspectors.csv：检查通过，可以导入", exact=False).wait_for(timeout=15000)  # checked first
             page.get_by_role("button", name="导入", exact=True).click()
             page.get_by_text("已导入 执法检查人员名录 12 行", exact=False).wait_for(timeout=15000)
 

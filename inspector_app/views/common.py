@@ -38,6 +38,20 @@ def screen_vm(ctx: UiContext, key: str, factory: Callable[[], Any]) -> Any:
     return ctx.flash[key]
 
 
+def service(ctx: UiContext, name: str, factory: Callable[[], Any]) -> Any:
+    """One instance per browser session of a Flet service (file picker, geolocator)."""
+    if name not in ctx.flash:
+        ctx.flash[name] = factory()
+    return ctx.flash[name]
+
+
+def bind(vm: Any, attr: str) -> Callable[[Any], None]:
+    """An on_change handler that keeps `vm.attr` equal to the control's value (no redraw: the field shows it)."""
+    def handler(e) -> None:
+        setattr(vm, attr, e.control.value)
+    return handler
+
+
 @dataclass(frozen=True)
 class Route:
     pattern: str  # a regular expression over page.route; named groups become builder arguments

@@ -24,7 +24,7 @@ from inspector_app import device, onsite
 from inspector_app.viewmodels import (PAD_SIZE, RESULT_LABELS, ROLE_TITLES, CheckInViewModel, HomeViewModel,
                                       InspectionViewModel, RecordViewModel, RefusalViewModel, ReviewViewModel,
                                       SignatureViewModel)
-from inspector_app.views.common import TOUCH, Route, UiContext, banner, big_button, page_view
+from inspector_app.views.common import TOUCH, Route, UiContext, banner, big_button, page_view, service
 
 SEVERITY_COLORS = {"A": ft.Colors.RED_800, "B": ft.Colors.DEEP_ORANGE_700, "C": ft.Colors.AMBER_900,
                    "D": ft.Colors.BLUE_GREY_700}
@@ -47,13 +47,6 @@ def show(ctx: UiContext, route: str) -> None:
         ctx.render()
     else:
         ctx.go(route)
-
-
-def service(ctx: UiContext, name: str, factory: Callable):
-    """One instance per browser session of a Flet service (file picker, geolocator)."""
-    if name not in ctx.flash:
-        ctx.flash[name] = factory()
-    return ctx.flash[name]
 
 
 # ============================================================ PIN

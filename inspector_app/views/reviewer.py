@@ -17,8 +17,8 @@ from inspector_app.review_vm import (ACTION_LABELS, DECISION_SCREEN_ACTIONS, STA
                                      DashboardViewModel, DecisionViewModel, LedgerViewModel, QueueViewModel,
                                      answers_by_section, verification_lines, yuan_text)
 from inspector_app.supervisor_vm import KIND_LABELS
-from inspector_app.views.common import (TOUCH, Route, UiContext, banner, big_button, page_view, screen_vm,
-                                        staff_client)
+from inspector_app.views.common import (TOUCH, Route, UiContext, banner, big_button, bind, page_view, screen_vm,
+                                        service, staff_client)
 from inspector_app.views.supervisor import login_view
 from inspector_app.xlsx_export import tables_xlsx
 
@@ -58,7 +58,7 @@ def data_table(t: dict[str, Any], highlight: Callable[[list[Any]], bool] = lambd
 
 def export_button(ctx: UiContext, tables: list[dict[str, Any]], file_name: str, label: str = "导出 Excel"):
     async def export(_e) -> None:
-        picker = ctx.flash.setdefault("file_picker", ft.FilePicker())
+        picker = service(ctx, "file_picker", ft.FilePicker)
         await picker.save_file(file_name=file_name, src_bytes=tables_xlsx(tables))
     return ft.OutlinedButton(content=label, icon=ft.Icons.TABLE_VIEW, on_click=export, height=TOUCH)
 
@@ -85,22 +85,17 @@ def queue_view(ctx: UiContext) -> ft.View:
             ctx.render()
         return handler
 
-    def bind(attr: str):
-        def handler(e) -> None:
-            setattr(vm, attr, e.control.value)
-        return handler
-
     statuses = ft.Row([big_button("全部状态", choose("status", None), filled=vm.status is None),
                        *[big_button(s, choose("status", s), filled=vm.status == s) for s in STATUSES]], wrap=True)
     kinds = ft.Row([big_button("全部类别", choose("kind", None), filled=vm.kind is None),
                     *[big_button(label, choose("kind", k), filled=vm.kind == k) for k, label in KIND_LABELS.items()]],
                    wrap=True)
     fields = ft.Row([
-        ft.TextField(label="区划代码（前缀）", value=vm.region, on_change=bind("region"), width=200, text_size=18),
-        ft.TextField(label="最低分", value=vm.min_score, on_change=bind("min_score"), width=120, text_size=18),
-        ft.TextField(label="最高分", value=vm.max_score, on_change=bind("max_score"), width=120, text_size=18),
-        ft.Switch(label="仅看涉嫌欺诈（A 类）", value=vm.critical_only, on_change=bind("critical_only")),
-        ft.Switch(label="仅看得分不符", value=vm.mismatch_only, on_change=bind("mismatch_only")),
+        ft.TextField(label="区划代码（前缀）", value=vm.region, on_change=bind(vm, "region"), width=200, text_size=18),
+        ft.TextField(label="最低分", value=vm.min_score, on_change=bind(vm, "min_score"), width=120, text_size=18),
+        ft.TextField(label="最高分", value=vm.max_score, on_change=bind(vm, "max_score"), width=120, text_size=18),
+        ft.Switch(label="仅看涉嫌欺诈（A 类）", value=vm.critical_only, on_change=bind(vm, "critical_only")),
+        ft.Switch(label="仅看得分不符", value=vm.mismatch_only, on_change=bind(vm, "mismatch_only")),
         big_button("筛选", lambda _e: ctx.render(), icon=ft.Icons.FILTER_ALT),
     ], wrap=True)
     tiles = []
@@ -249,13 +244,8 @@ def actions_card(ctx: UiContext, vm: CaseViewModel) -> ft.Control:
             ctx.render()
         return handler
 
-    def bind(attr: str):
-        def handler(e) -> None:
-            setattr(vm, attr, e.control.value)
-        return handler
-
     async def pick_attachment(_e) -> None:
-        picker = ctx.flash.setdefault("file_picker", ft.FilePicker())
+        picker = service(ctx, "file_picker", ft.FilePicker)
         files = await picker.pick_files(with_data=True, dialog_title="选择陈述申辩书面材料")
         if files:
             vm.attachment_name, vm.attachment = files[0].name, files[0].bytes or b""
@@ -267,7 +257,7 @@ def actions_card(ctx: UiContext, vm: CaseViewModel) -> ft.Control:
             vm.message = problem
             ctx.render()
             return
-        picker = ctx.flash.setdefault("file_picker", ft.FilePicker())
+        picker = service(ctx, "file_picker", ft.FilePicker)
         await picker.save_file(file_name=vm.pdf_name(), src_bytes=pdf)
 
     controls: list[ft.Control] = [heading("审核操作")]
@@ -287,14 +277,14 @@ def actions_card(ctx: UiContext, vm: CaseViewModel) -> ft.Control:
                                        icon=ft.Icons.BALANCE))
     if "notify" in actions:
         controls.append(ft.Row([
-            ft.TextField(label="陈述申辩期限（年-月-日）", value=vm.deadline, on_change=bind("deadline"), width=260,
+            ft.TextField(label="陈述申辩期限（年-月-日）", value=vm.deadline, on_change=bind(vm, "deadline"), width=260,
                          text_size=18),
             big_button(ACTION_LABELS["notify"], take("notify"), icon=ft.Icons.MAIL)], wrap=True))
     if "statement" in actions:
         controls += [
-            ft.TextField(label="当事人陈述申辩内容", value=vm.statement_text, on_change=bind("statement_text"),
+            ft.TextField(label="当事人陈述申辩内容", value=vm.statement_text, on_change=bind(vm, "statement_text"),
                          multiline=True, min_lines=3, text_size=17, width=WIDE),
-            ft.Row([ft.Checkbox(label="当事人书面放弃陈述申辩", value=vm.statement_waived, on_change=bind("statement_waived")),
+            ft.Row([ft.Checkbox(label="当事人书面放弃陈述申辩", value=vm.statement_waived, on_change=bind(vm, "statement_waived")),
                     big_button("选择书面材料", pick_attachment, filled=False, icon=ft.Icons.ATTACH_FILE),
                     ft.Text(vm.attachment_name and f"已选择：{vm.attachment_name}（{len(vm.attachment) // 1024} KB）",
                             size=15),
@@ -302,7 +292,7 @@ def actions_card(ctx: UiContext, vm: CaseViewModel) -> ft.Control:
                    wrap=True)]
     with_reason = [a for a in ("return", "close", "reopen", "withdraw") if a in actions]
     if with_reason:
-        controls += [ft.TextField(label="理由（退回补正、结案、撤回、撤销时必填）", value=vm.reason, on_change=bind("reason"),
+        controls += [ft.TextField(label="理由（退回补正、结案、撤回、撤销时必填）", value=vm.reason, on_change=bind(vm, "reason"),
                                   multiline=True, text_size=17, width=WIDE),
                      ft.Row([big_button(ACTION_LABELS[a], take(a), filled=False) for a in with_reason], wrap=True)]
     decision = d.get("decision")
@@ -401,11 +391,6 @@ def decision_view(ctx: UiContext, record_id: str) -> ft.View:
         return page_view(route, "拟处理意见", [banner(vm.message, True)], back_to=f"/review/case/{record_id}", ctx=ctx)
     p = vm.penalty
 
-    def bind(attr: str):
-        def handler(e) -> None:
-            setattr(vm, attr, e.control.value)
-        return handler
-
     def toggle_flag(attr: str):
         def handler(e) -> None:
             setattr(vm, attr, bool(e.control.value))
@@ -445,16 +430,16 @@ def decision_view(ctx: UiContext, record_id: str) -> ft.View:
                                   on_change=toggle_in(vm.optional_measures, measure)))
     if p["fine_yuan"]:
         choice += [ft.TextField(label=f"罚款金额（元，{p['fine_yuan']['min']}～{p['fine_yuan']['max']}）",
-                                value=vm.fine_yuan, on_change=bind("fine_yuan"), width=360, text_size=18),
-                   ft.TextField(label="确定罚款金额的理由（裁量理由）", value=vm.fine_reason, on_change=bind("fine_reason"),
+                                value=vm.fine_yuan, on_change=bind(vm, "fine_yuan"), width=360, text_size=18),
+                   ft.TextField(label="确定罚款金额的理由（裁量理由）", value=vm.fine_reason, on_change=bind(vm, "fine_reason"),
                                 multiline=True, text_size=17, width=WIDE)]
     if p["suspension_months"]:
         s = p["suspension_months"]
         choice.append(ft.TextField(label=f"暂停期限（月，{s['min']}～{s['max']}）", value=vm.suspension_months,
-                                   on_change=bind("suspension_months"), width=300, text_size=18))
+                                   on_change=bind(vm, "suspension_months"), width=300, text_size=18))
     if "责令改正" in p["measures"]:
         choice.append(ft.TextField(label="整改期限（年-月-日）", value=vm.rectification_due,
-                                   on_change=bind("rectification_due"), width=300, text_size=18))
+                                   on_change=bind(vm, "rectification_due"), width=300, text_size=18))
     suggested = vm.proposal.get("person_points_suggested", [])
     if suggested:
         choice.append(ft.Text("医保支付资格记分（责任人员）：", size=16))
@@ -464,7 +449,7 @@ def decision_view(ctx: UiContext, record_id: str) -> ft.View:
                                value=(s["staff_code"], s["behaviour_id"]) in vm.person_points,
                                on_change=toggle_in(vm.person_points, (s["staff_code"], s["behaviour_id"])))
                    for s in suggested]
-    choice += [ft.TextField(label="拟处理意见的理由（认定的事实与依据）", value=vm.reason, on_change=bind("reason"),
+    choice += [ft.TextField(label="拟处理意见的理由（认定的事实与依据）", value=vm.reason, on_change=bind(vm, "reason"),
                             multiline=True, min_lines=2, text_size=17, width=WIDE),
                banner("；".join(vm.problems), True),
                big_button("提交拟处理意见", submit, icon=ft.Icons.SEND)]

@@ -14,7 +14,8 @@ from inspector_app.supervisor_vm import (
     LoginViewModel,
     RegistryImportViewModel,
 )
-from inspector_app.views.common import Route, UiContext, banner, big_button, page_view, screen_vm, staff_client
+from inspector_app.views.common import (Route, UiContext, banner, big_button, bind, page_view, screen_vm,
+                                        staff_client)
 
 
 def _server_url(ctx: UiContext) -> str:
@@ -113,11 +114,6 @@ def draw_view(ctx: UiContext) -> ft.View:
         return login_view(ctx)
     vm: DrawViewModel = screen_vm(ctx, "draw_vm", lambda: DrawViewModel(client))
 
-    def bind(attr: str):
-        def handler(e) -> None:
-            setattr(vm, attr, e.control.value)
-        return handler
-
     def stratum_row(s) -> ft.Control:
         def on_mode(e) -> None:
             s.mode = "count" if e.control.value else "ratio"
@@ -138,18 +134,18 @@ def draw_view(ctx: UiContext) -> ft.View:
         return handler
 
     controls: list[ft.Control] = [
-        ft.TextField(label="计划编号", value=vm.plan_id, on_change=bind("plan_id"), text_size=18),
+        ft.TextField(label="计划编号", value=vm.plan_id, on_change=bind(vm, "plan_id"), text_size=18),
         ft.Text("各类机构抽取比例或家数（留空则不抽）", size=18, weight=ft.FontWeight.BOLD),
         *[stratum_row(s) for s in vm.strata],
         ft.Row([
-            ft.TextField(label="每组检查人员数（≥2）", value=vm.team_size, on_change=bind("team_size"), width=220),
-            ft.TextField(label="每人任务上限", value=vm.max_per_inspector, on_change=bind("max_per_inspector"), width=220),
+            ft.TextField(label="每组检查人员数（≥2）", value=vm.team_size, on_change=bind(vm, "team_size"), width=220),
+            ft.TextField(label="每人任务上限", value=vm.max_per_inspector, on_change=bind(vm, "max_per_inspector"), width=220),
         ]),
-        ft.Switch(label="按风险分加权（风险越高，被抽中的机会越大）", value=vm.risk_weighted, on_change=bind("risk_weighted")),
-        ft.Switch(label="纳入回头看（整改未销号的机构先行列入）", value=vm.include_followups, on_change=bind("include_followups")),
+        ft.Switch(label="按风险分加权（风险越高，被抽中的机会越大）", value=vm.risk_weighted, on_change=bind(vm, "risk_weighted")),
+        ft.Switch(label="纳入回头看（整改未销号的机构先行列入）", value=vm.include_followups, on_change=bind(vm, "include_followups")),
         big_button("承诺计划（公布承诺值）", act(vm.commit), icon=ft.Icons.LOCK),
         ft.TextField(label="公开随机数（承诺之后产生，如某期彩票开奖号码，用逗号或换行分隔）", value=vm.public_random,
-                     multiline=True, on_change=bind("public_random"), text_size=18),
+                     multiline=True, on_change=bind(vm, "public_random"), text_size=18),
         ft.Row([big_button("预览抽取结果", act(vm.run_preview), filled=False, icon=ft.Icons.PREVIEW),
                 big_button("发布并下达任务", act(vm.publish), icon=ft.Icons.SEND)]),
         banner("\n".join(vm.errors), True),

@@ -7,7 +7,7 @@ durable when it returns (`onsite`); a message in Chinese says what went wrong.
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -307,9 +307,15 @@ class InspectionViewModel:
         return ""
 
     def answer(self, item_id: str, result: str, note: str = "", amount: str | None = None) -> str:
-        """Store an answer; "" when saved, else why not (the previous answer stays)."""
-        return self._do(onsite.save_answer, self.state.engine, self.key, self.inspection.id, item_id, result, note,
-                        amount)
+        """Store an answer; "" when saved, else why not (the previous answer stays). The note and amount fields save
+        on every keystroke, so a saved answer updates what is shown in place instead of re-reading the inspection."""
+        try:
+            saved = onsite.save_answer(self.state.engine, self.key, self.inspection.id, item_id, result, note, amount)
+        except device.DeviceError as exc:
+            self.refresh()
+            return str(exc)
+        self.facts = replace(self.facts, answers={**self.facts.answers, item_id: saved})
+        return ""
 
     def add_photo(self, item_id: str, data: bytes, source: str) -> str:
         item = self.template.item(item_id) if item_id != onsite.REFUSAL_ITEM else None

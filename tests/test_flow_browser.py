@@ -362,7 +362,7 @@ def test_representative_refuses_to_sign(tablet, browser, tmp_path):
 
 def test_pin_after_headless_enrollment_and_a_second_team_member(sqlite_only, running_bureau, tmp_path):
     """A tablet enrolled from the command line asks its inspector for a PIN first; then a second team member is
-    added on the same tablet with their own token and PIN, and each unlocks with their own."""
+    added on the same tablet with their own token and PIN, each unlocks with their own, and changes it."""
     home = tmp_path / "tablet"
     engine = open_store(home)
     device.enroll(engine, running_bureau.url, issue_token(running_bureau.settings, "I0001"))
@@ -398,8 +398,21 @@ def test_pin_after_headless_enrollment_and_a_second_team_member(sqlite_only, run
             screenshot(page, "pin-03-wrong")
             enter_pin(page, "802468", "解锁")
             page.get_by_text("我的检查任务 · I0002").wait_for(timeout=20000)
+
+            # I0002 changes their PIN: the old one, then the new one twice.
+            button(page, "修改 PIN").click()
+            page.get_by_text("请输入当前 PIN").wait_for(timeout=15000)
+            enter_pin(page, "802468", "确定")
+            page.get_by_text("请输入新 PIN", exact=False).wait_for(timeout=15000)
+            enter_pin(page, "913572", "确定")
+            page.get_by_text("请再输入一次新 PIN").wait_for(timeout=15000)
+            enter_pin(page, "913572", "确定")
+            page.get_by_text("PIN 已修改，下次解锁请使用新 PIN").wait_for(timeout=20000)
+            screenshot(page, "pin-04-changed")
             page.context.close()
     finally:
         stop(app)
     assert keyring.has_pin(engine, "I0001") and keyring.has_pin(engine, "I0002")
-    assert keyring.unlock(engine, "I0002", "802468").data_key == keyring.unlock(engine, "I0001", "135790").data_key
+    assert keyring.unlock(engine, "I0002", "913572").data_key == keyring.unlock(engine, "I0001", "135790").data_key
+    with pytest.raises(keyring.PinError):
+        keyring.unlock(engine, "I0002", "802468")

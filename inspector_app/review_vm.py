@@ -22,6 +22,7 @@ from checklists.money import money_problem, parse_money, yuan_in_capitals
 from inspector_app.signature import Signature, render_signature_png
 from inspector_app.staff_client import BureauRefused, BureauUnreachable, StaffClient
 from inspector_app.supervisor_vm import KIND_LABELS, refusal_text
+from inspector_app.viewmodels import RESULT_LABELS
 
 STATUSES = ("已接收", "审核中", "退回补正", "拟处理", "陈述申辩", "已决定", "已公开", "已撤销")
 STATUS_COLORS = {"已接收": "blue", "审核中": "indigo", "退回补正": "orange", "拟处理": "purple", "陈述申辩": "amber",
@@ -31,7 +32,6 @@ ACTION_LABELS = {"start": "开始审核", "return": "退回补正", "close": "�
                  "statement": "记录陈述申辩", "decide": "作出决定", "withdraw": "经复议撤销决定"}
 REASON_ACTIONS = ("return", "close", "reopen", "withdraw")  # the bureau refuses them without a written reason
 DECISION_SCREEN_ACTIONS = ("propose", "revise")
-RESULT_LABELS = {"pass": "符合", "fail": "不符合", "na": "不适用"}
 # 行政处罚法第六十四条: a party asks for a hearing within five days of the notice; the reviewer may set a later date.
 STATEMENT_DAYS = 5
 THUMBNAIL_PX = 240

@@ -12,10 +12,11 @@ from typing import Any
 
 import qrcode
 
+import checklists
 from inspector_app.staff_client import BureauRefused, BureauUnreachable, StaffClient
 
 REGISTRY_LABELS = {"institutions": "定点医药机构名录", "inspectors": "执法检查人员名录", "conflicts": "利益冲突登记"}
-KIND_LABELS = {"hospital": "二级及以上医院", "primary": "基层医疗机构", "private": "社会办医疗机构", "pharmacy": "定点零售药店"}
+KIND_LABELS = dict(checklists.KINDS)  # kind id → 中文名, from checklists/rules/vocabulary.toml
 
 
 def refusal_text(exc: Exception) -> str:

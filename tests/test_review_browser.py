@@ -68,7 +68,7 @@ def walk(page, bureau, url: str, tmp_path) -> None:
 
         # The queue: the synced inspection, with its status; a filter that leaves nothing, then back.
         wait_shown(page, f"{NAME}（{PHARMACY}）", 20000)
-        wait_shown(page, "共 1 份检查记录", 5000)
+        wait_shown(page, "共 1 份检查记录", 15000)
         screenshot(page, "review-01-queue")
         tap(page, page, "基层医疗机构")
         wait_shown(page, "没有符合条件的检查记录", 15000)
@@ -77,8 +77,8 @@ def walk(page, bureau, url: str, tmp_path) -> None:
 
         # The case: verification, findings with photos (zoomable), signatures, answers, audit.
         wait_shown(page, "记录内容与其哈希一致", 20000)
-        wait_shown(page, "检查人员 I0001 的签名有效", 5000)
-        wait_shown(page, "回执经局端签名核验", 5000)
+        wait_shown(page, "检查人员 I0001 的签名有效", 15000)
+        wait_shown(page, "回执经局端签名核验", 15000)
         screenshot(page, "review-02-case")
         reveal(page, page.get_by_role("button", name="放大问题 1 照片 1")).click()
         page.get_by_role("button", name="关闭").wait_for(timeout=15000)
@@ -92,7 +92,7 @@ def walk(page, bureau, url: str, tmp_path) -> None:
         # The proposal: what the regulation prescribes, the fine chosen within the range with a reason.
         tap(page, page, "提出拟处理意见")
         wait_shown(page, "罚款幅度：¥4,280.50（肆仟贰佰捌拾元伍角整）", 20000)
-        wait_shown(page, "适用条款：《医疗保障基金使用监督管理条例》第 38 条", 5000)
+        wait_shown(page, "适用条款：《医疗保障基金使用监督管理条例》第 38 条", 15000)
         fill(page, "罚款金额（元，4280.50～8561.00）", "9000.00")
         fill(page, "确定罚款金额的理由（裁量理由）", "代刷 12 笔，情节较重")
         fill(page, "拟处理意见的理由（认定的事实与依据）", "现场检查发现串换结算、处方药未凭处方销售，事实清楚")
@@ -102,7 +102,7 @@ def walk(page, bureau, url: str, tmp_path) -> None:
         fill(page, "罚款金额（元，4280.50～8561.00）", "6000.00")
         tap(page, page, "提交拟处理意见")
         wait_shown(page, "处理意见（拟处理意见）", 20000)
-        wait_shown(page, "罚款 ¥6,000.00（陆仟元整）", 5000)
+        wait_shown(page, "罚款 ¥6,000.00（陆仟元整）", 15000)
         screenshot(page, "review-05-proposed")
 
         # 告知 and 陈述申辩: no decision until the party has been heard.
@@ -117,7 +117,7 @@ def walk(page, bureau, url: str, tmp_path) -> None:
         tap(page, page, "作出决定")
         wait_shown(page, "已作出决定，当前状态：已决定", 15000)
         decision_no = f"医保行处〔{date.today().year}〕1号"
-        wait_shown(page, f"{decision_no}（行政处理决定书）", 5000)
+        wait_shown(page, f"{decision_no}（行政处理决定书）", 15000)
         screenshot(page, "review-07-decided")
 
         # The 决定书: downloaded from the screen, read back, rendered to PNG.
@@ -135,7 +135,7 @@ def walk(page, bureau, url: str, tmp_path) -> None:
         # The ledgers: derived from the decision, exported to Excel.
         button(page, "台账与回头看").click()  # in the app bar
         wait_shown(page, f"{date.today().year} 年度机构协议记分与考核等次", 20000)
-        wait_shown(page, "待回头看", 5000)
+        wait_shown(page, "待回头看", 15000)
         screenshot(page, "review-08-ledger")
         book = load_workbook(io.BytesIO(download(page, "全部导出 Excel", "review-台账.xlsx")))
         institutions = book[book.sheetnames[0]]
@@ -146,7 +146,7 @@ def walk(page, bureau, url: str, tmp_path) -> None:
         # The year at a glance.
         button(page, "年度概览").click()  # in the app bar
         wait_shown(page, "检查完成情况", 20000)
-        wait_shown(page, "三年内已检查", 5000)
+        wait_shown(page, "三年内已检查", 15000)
         screenshot(page, "review-09-dashboard")
         reveal(page, shown(page, "年度机构考核等次"))
         screenshot(page, "review-10-dashboard-grades")

@@ -57,6 +57,8 @@ def enroll(session: Session, token: str, device_id: str, public_key_b64: str, no
     expires_at = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=timezone.utc)
     if expires_at < now:
         raise EnrollmentError("token_expired", "注册码已过期，请向科室负责人重新申请")
+    if session.get(DeviceKey, new_key_id) is not None:  # one key, one inspector: a key is never enrolled twice
+        raise EnrollmentError("key_already_enrolled", "该设备密钥已注册过，请在设备上重新生成密钥后注册")
     device_key = DeviceKey(key_id=new_key_id, device_id=device_id, inspector_code=row.inspector_code,
                            public_key=public_key_b64, enrolled_at=now)
     row.used_by_key_id = new_key_id

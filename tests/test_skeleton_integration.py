@@ -86,6 +86,9 @@ def test_enrollment_token_is_single_use_but_retry_safe(running_bureau, tmp_path)
     other_key = {**body, "public_key": base64.b64encode(b"\x02" * 32).decode()}
     spent = requests.post(running_bureau.url + "/v1/devices/enroll", json=other_key, timeout=5)
     assert spent.status_code == 403 and spent.json()["detail"]["reason"] == "token_spent"
+    second = running_bureau.cli("bureau", "enroll-token", "--inspector", "I0001").stdout.strip().splitlines()[-1]
+    reused = requests.post(running_bureau.url + "/v1/devices/enroll", json={**body, "token": second}, timeout=5)
+    assert reused.status_code == 409 and reused.json()["detail"]["reason"] == "key_already_enrolled"
 
 
 def test_tampered_assignment_is_refused_by_the_device(running_bureau, tmp_path):

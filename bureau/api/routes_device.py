@@ -42,7 +42,7 @@ def enroll(body: EnrollRequest, request: Request, session: SessionDep) -> Enroll
     try:
         key = enrollment.enroll(session, body.token, body.device_id, body.public_key, datetime.now(timezone.utc))
     except enrollment.EnrollmentError as exc:
-        raise refuse(403 if exc.reason == "token_spent" else 400, exc.reason, exc.message) from None
+        raise refuse({"token_spent": 403, "key_already_enrolled": 409}.get(exc.reason, 400), exc.reason, exc.message) from None
     session.commit()
     return EnrollResponse(key_id=key.key_id, inspector_code=key.inspector_code,
                           bureau_signing_key=bureau_public_key_b64(request),

@@ -14,7 +14,7 @@ import flet as ft
 from inspector_app import device
 from inspector_app.viewmodels import AppState
 from inspector_app.views import inspector, reviewer, supervisor
-from inspector_app.views.common import FONT_FAMILY, Route, UiContext, banner
+from inspector_app.views.common import FONTS, Route, UiContext, banner, theme
 
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
 ROUTES: list[Route] = [*inspector.ROUTES, *supervisor.ROUTES, *reviewer.ROUTES]
@@ -31,8 +31,8 @@ def _match(route: str) -> tuple[Route, dict[str, str]] | None:
 def build_main(home: Path, server_url: str | None) -> Callable[[ft.Page], None]:
     def main(page: ft.Page) -> None:
         page.title = "医保基金现场检查"
-        page.fonts = {FONT_FAMILY: "fonts/NotoSansSC-Subset.otf"}
-        page.theme = ft.Theme(font_family=FONT_FAMILY, color_scheme_seed=ft.Colors.BLUE_800)
+        page.fonts = dict(FONTS)
+        page.theme = theme()
         page.theme_mode = ft.ThemeMode.LIGHT
 
         def render() -> None:

@@ -24,6 +24,7 @@ from tests.test_onsite_support import PIN, camera_jpeg, scribble
 
 pytestmark = pytest.mark.browser
 PHARMACY = "福州市鼓楼区东街口大药房"
+RIVE_RUNTIME = "https://cdn.jsdelivr.net/npm/@rive-app/flutter-native-wasm@"
 
 
 @pytest.fixture
@@ -136,9 +137,19 @@ def test_app_works_offline_from_the_device_store(sqlite_only, running_bureau, tm
     app, url = start_app(tmp_path / "tablet")
     try:
         with chromium_page() as page:
+            requested: list[tuple[str, int]] = []
+            page.on("requestfinished", lambda r: requested.append((r.url, r.response().status if r.response() else 0)))
+            page.on("requestfailed", lambda r: requested.append((r.url, -1)))
             open_app(page, url)
             unlock(page)
             page.get_by_text("离线模式：无法连接局端，显示本机已保存的任务").wait_for(timeout=20000)
+            # Everything the page needs came from the app itself (no CDN), the fonts included, both of them. The one
+            # exception is flet-web 1.0.5's client asking jsDelivr for the Rive animation runtime (hard-coded in its
+            # main.dart.js, unused here): with no network it fails, and the app works regardless.
+            foreign = [u for u, _status in requested if not u.startswith((url, f"blob:{url}"))]
+            assert requested and all(u.startswith(RIVE_RUNTIME) for u in foreign), foreign
+            fonts = {u.rsplit("/", 1)[-1]: status for u, status in requested if "/fonts/NotoSansSC" in u}
+            assert fonts == {"NotoSansSC-Subset.otf": 200, "NotoSansSC-Subset-Ext.otf": 200}, fonts
             page.get_by_text(PHARMACY).first.click()
             gone(page, "离线模式")
             tap(page, card(page, "R-ID-01"), "不符合")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -10,6 +11,20 @@ import flet as ft
 from inspector_app.viewmodels import AppState
 
 FONT_FAMILY = "NotoSansSC"
+FONT_EXT_FAMILY = "NotoSansSCExt"  # the CJK ideographs GB2312 lacks (燊, 瑄, 祎 in people's names), as a fallback
+FONTS = {FONT_FAMILY: "fonts/NotoSansSC-Subset.otf", FONT_EXT_FAMILY: "fonts/NotoSansSC-Subset-Ext.otf"}
+
+
+def text_style(**options: Any) -> ft.TextStyle:
+    """A text style in the bundled font, falling back to the rare-character font (the web client has no other)."""
+    return ft.TextStyle(font_family=FONT_FAMILY, font_family_fallback=[FONT_EXT_FAMILY], **options)
+
+
+def theme() -> ft.Theme:
+    """Every text style of the theme in the bundled font with its fallback (a theme's font family alone has none)."""
+    styles = {f.name: text_style() for f in dataclasses.fields(ft.TextTheme)
+              if f.name.endswith(("_large", "_medium", "_small"))}
+    return ft.Theme(font_family=FONT_FAMILY, color_scheme_seed=ft.Colors.BLUE_800, text_theme=ft.TextTheme(**styles))
 TOUCH = 56  # px: comfortably above the 48 px minimum touch target
 
 
@@ -62,7 +77,7 @@ class Route:
 def big_button(text: str, on_click: Callable | None, filled: bool = True, icon=None) -> ft.Control:
     cls = ft.FilledButton if filled else ft.OutlinedButton
     return cls(content=text, icon=icon, on_click=on_click, height=TOUCH,
-               style=ft.ButtonStyle(text_style=ft.TextStyle(size=18, font_family=FONT_FAMILY),
+               style=ft.ButtonStyle(text_style=text_style(size=18),
                                     padding=ft.Padding.symmetric(horizontal=20)))
 
 

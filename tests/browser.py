@@ -96,18 +96,26 @@ def tap(page, scope, name: str) -> None:
     reveal(page, button(scope, name)).click()
 
 
+def page_of(scope):
+    """The page of a locator, or the page itself."""
+    return getattr(scope, "page", scope)
+
+
 def fill(scope, label: str, text: str) -> None:
     """Type into a Flutter text field; a keystroke sent while Flutter is still moving focus can be lost, so check
     the field took the text and type again if not."""
     field = scope.get_by_role("textbox", name=label)
     for _attempt in range(3):
-        reveal(getattr(scope, "page", scope), field).click()
+        reveal(page_of(scope), field).click()
         field.fill(text)
         try:
             expect(field).to_have_value(text, timeout=3000)
-            return
         except AssertionError:
             continue
+        # The browser's input holds the text; Flutter reads it on its next frame and only then tells the app. Let it
+        # do so before the next tap, which otherwise may reach the app first on a loaded machine.
+        page_of(scope).wait_for_timeout(300)
+        return
     raise AssertionError(f"the field {label} did not take {text!r}")
 
 

@@ -24,7 +24,6 @@ from inspector_app.staff_client import BureauRefused, BureauUnreachable, StaffCl
 from inspector_app.supervisor_vm import KIND_LABELS, refusal_text
 from inspector_app.viewmodels import RESULT_LABELS
 
-STATUSES = ("已接收", "审核中", "退回补正", "拟处理", "陈述申辩", "已决定", "已公开", "已撤销")
 STATUS_COLORS = {"已接收": "blue", "审核中": "indigo", "退回补正": "orange", "拟处理": "purple", "陈述申辩": "amber",
                  "已决定": "green", "已公开": "teal", "已撤销": "grey"}
 ACTION_LABELS = {"start": "开始审核", "return": "退回补正", "close": "审核结案（未发现问题）", "propose": "提出拟处理意见",
@@ -68,6 +67,7 @@ class QueueViewModel:
     critical_only: bool = False
     mismatch_only: bool = False
     items: list[dict[str, Any]] = field(default_factory=list)
+    statuses: list[str] = field(default_factory=list)  # the bureau's status flow, in order (its queue answer says)
     message: str = ""
 
     def params(self) -> dict[str, str] | None:
@@ -104,6 +104,7 @@ class QueueViewModel:
             return
         answer, self.message = _call(lambda: self.client.review_queue(params))
         self.items = answer["items"] if answer else []
+        self.statuses = answer["statuses"] if answer else self.statuses
         if answer and not self.items:
             self.message = "没有符合条件的检查记录"
 

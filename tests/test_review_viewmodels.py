@@ -38,6 +38,7 @@ def test_queue_filters_and_refuses_bad_filters(world):
     queue = QueueViewModel(client)
     queue.load()
     assert {i["record_id"] for i in queue.items} == {handled, clean} and queue.message == ""
+    assert queue.statuses == ["已接收", "审核中", "退回补正", "拟处理", "陈述申辩", "已决定", "已公开", "已撤销"]
     queue.kind = "pharmacy"
     queue.load()
     assert [i["record_id"] for i in queue.items] == [handled]

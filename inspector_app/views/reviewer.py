@@ -13,7 +13,7 @@ from typing import Any, Callable
 import flet as ft
 import flet_charts as fch
 
-from inspector_app.review_vm import (ACTION_LABELS, DECISION_SCREEN_ACTIONS, STATUS_COLORS, STATUSES, CaseViewModel,
+from inspector_app.review_vm import (ACTION_LABELS, DECISION_SCREEN_ACTIONS, STATUS_COLORS, CaseViewModel,
                                      DashboardViewModel, DecisionViewModel, LedgerViewModel, QueueViewModel,
                                      answers_by_section, verification_lines, yuan_text)
 from inspector_app.supervisor_vm import KIND_LABELS
@@ -86,7 +86,7 @@ def queue_view(ctx: UiContext) -> ft.View:
         return handler
 
     statuses = ft.Row([big_button("全部状态", choose("status", None), filled=vm.status is None),
-                       *[big_button(s, choose("status", s), filled=vm.status == s) for s in STATUSES]], wrap=True)
+                       *[big_button(s, choose("status", s), filled=vm.status == s) for s in vm.statuses]], wrap=True)
     kinds = ft.Row([big_button("全部类别", choose("kind", None), filled=vm.kind is None),
                     *[big_button(label, choose("kind", k), filled=vm.kind == k) for k, label in KIND_LABELS.items()]],
                    wrap=True)

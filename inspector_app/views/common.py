@@ -100,3 +100,16 @@ def page_view(route: str, title: str, controls: list[ft.Control], back_to: str |
                         leading_width=110 if back_to else None)
     return ft.View(route=route, controls=[app_bar, *controls], scroll=ft.ScrollMode.AUTO, padding=20,
                    horizontal_alignment=ft.CrossAxisAlignment.STRETCH)
+
+
+def finding_card(number: int, found: dict[str, Any], amount: str, photos: ft.Control) -> ft.Control:
+    """One finding of a record as both sides show it (the inspectors before signing, the reviewer after)."""
+    return ft.Container(ft.Column([
+        ft.Text(f"{number}. {found['title']}（{found['item_id']}）", size=17, weight=ft.FontWeight.BOLD),
+        ft.Text(f"违规类别 {found['category']} {found['category_title']} · {found['severity']} 类 · 金额 {amount or '—'}",
+                size=15),
+        ft.Text(f"问题描述：{found['description'] or '—'}", size=15),
+        ft.Text(f"责任人员：{'、'.join(found['staff_codes']) or '—'}", size=15),
+        ft.Text(f"依据：{found['legal_basis']}", size=14, color=ft.Colors.GREY_700),
+        photos,
+    ], spacing=4), padding=10, border=ft.Border.all(1, ft.Colors.GREY_300), border_radius=8)

@@ -24,7 +24,7 @@ from inspector_app import device, onsite
 from inspector_app.viewmodels import (PAD_SIZE, RESULT_LABELS, ROLE_TITLES, CheckInViewModel, HomeViewModel,
                                       InspectionViewModel, RecordViewModel, RefusalViewModel, ReviewViewModel,
                                       SignatureViewModel)
-from inspector_app.views.common import TOUCH, Route, UiContext, banner, big_button, page_view, service
+from inspector_app.views.common import TOUCH, Route, UiContext, banner, big_button, finding_card, page_view, service
 
 SEVERITY_COLORS = {"A": ft.Colors.RED_800, "B": ft.Colors.DEEP_ORANGE_700, "C": ft.Colors.AMBER_900,
                    "D": ft.Colors.BLUE_GREY_700}
@@ -649,15 +649,8 @@ def review_view(ctx: UiContext, assignment_id: str) -> ft.View:
     for number, found in enumerate(content["findings"], 1):
         thumbs = [ft.Image(src=vm.inspection_vm.thumbnail(sha), width=120, height=90, fit=ft.BoxFit.COVER,
                            border_radius=4) for sha in found["photos"]]
-        finding_rows.append(ft.Container(ft.Column([
-            ft.Text(f"{number}. {found['title']}（{found['item_id']}）", size=17, weight=ft.FontWeight.BOLD),
-            ft.Text(f"违规类别 {found['category']} {found['category_title']} · {found['severity']} 类 · "
-                    f"金额 ¥{found['amount_yuan'] or '—'}", size=15),
-            ft.Text(f"问题描述：{found['description']}", size=15),
-            ft.Text(f"责任人员：{'、'.join(found['staff_codes']) or '—'}", size=15),
-            ft.Text(f"依据：{found['legal_basis']}", size=14, color=ft.Colors.GREY_700),
-            ft.Row(thumbs, wrap=True),
-        ], spacing=4), padding=10, border=ft.Border.all(1, ft.Colors.GREY_300), border_radius=8))
+        finding_rows.append(finding_card(number, found, f"¥{found['amount_yuan']}" if found["amount_yuan"] else "",
+                                         ft.Row(thumbs, wrap=True)))
     penalty_text = [ft.Text("依条例应予处理：" + "、".join(penalty["measures"]) +
                             (f"；罚款 ¥{penalty['fine_yuan']['min']}～¥{penalty['fine_yuan']['max']}"
                              if penalty["fine_yuan"] else "") +

@@ -17,8 +17,8 @@ from inspector_app.review_vm import (ACTION_LABELS, DECISION_SCREEN_ACTIONS, STA
                                      DashboardViewModel, DecisionViewModel, LedgerViewModel, QueueViewModel,
                                      answers_by_section, verification_lines, yuan_text)
 from inspector_app.supervisor_vm import KIND_LABELS
-from inspector_app.views.common import (TOUCH, Route, UiContext, banner, big_button, bind, page_view, screen_vm,
-                                        service, staff_client)
+from inspector_app.views.common import (TOUCH, Route, UiContext, banner, big_button, bind, finding_card, page_view,
+                                        screen_vm, service, staff_client)
 from inspector_app.views.supervisor import login_view
 from inspector_app.xlsx_export import tables_xlsx
 
@@ -156,15 +156,8 @@ def findings_card(ctx: UiContext, vm: CaseViewModel) -> ft.Control:
     photos = _photos_by_sha(record)
     rows: list[ft.Control] = [heading(f"发现的问题（{len(record.get('findings') or [])} 项）")]
     for number, found in enumerate(record.get("findings") or [], 1):
-        rows.append(ft.Container(ft.Column([
-            ft.Text(f"{number}. {found['title']}（{found['item_id']}）", size=17, weight=ft.FontWeight.BOLD),
-            ft.Text(f"违规类别 {found['category']} {found['category_title']} · {found['severity']} 类 · "
-                    f"金额 {yuan_text(found['amount_yuan']) or '—'}", size=15),
-            ft.Text(f"问题描述：{found['description'] or '—'}", size=15),
-            ft.Text(f"责任人员：{'、'.join(found['staff_codes']) or '—'}", size=15),
-            ft.Text(f"依据：{found['legal_basis']}", size=14, color=ft.Colors.GREY_700),
-            photo_strip(ctx, vm, [photos[s] for s in found["photos"] if s in photos], f"问题 {number} "),
-        ], spacing=4), padding=10, border=ft.Border.all(1, ft.Colors.GREY_300), border_radius=8))
+        rows.append(finding_card(number, found, yuan_text(found["amount_yuan"]), photo_strip(
+            ctx, vm, [photos[s] for s in found["photos"] if s in photos], f"问题 {number} ")))
     if not record.get("findings"):
         rows.append(ft.Text("未发现问题", size=16))
     return card(rows)

@@ -41,7 +41,7 @@ from sync.canonical import canonical_bytes
 from sync.envelope import log_leaf_hash
 
 FORMAT = "yibao-disclosure-v1"
-_PERIOD = re.compile(r"^(\d{4})(?:-(?:Q([1-4])|(\d{2})))?$")
+_PERIOD = re.compile(r"([0-9]{4})(?:-(?:Q([1-4])|([0-9]{2})))?")  # matched whole
 INSPECTION_KINDS = {"random": "双随机抽查", "followup": "回头看"}
 OUTCOME_COLUMNS = [("institution_code", "机构编码"), ("institution_name", "机构名称"), ("kind_label", "机构类别"),
                    ("region", "区划代码"), ("inspection_kind", "检查类型"), ("inspected_on", "检查日期"),
@@ -65,7 +65,7 @@ class Period:
 
 def parse_period(text: str) -> Period:
     """``2026``, ``2026-Q4`` or ``2026-11``; ValueError with a Chinese message otherwise."""
-    found = _PERIOD.match(text.strip())
+    found = _PERIOD.fullmatch(text.strip())
     if not found or not 2000 <= int(found.group(1)) <= 2999:
         raise ValueError(f"期间格式不正确：{text!r}（应为 2026、2026-Q4 或 2026-11）")
     year = int(found.group(1))

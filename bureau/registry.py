@@ -38,9 +38,10 @@ REQUIRED_COLUMNS = {
 KIND_ALIASES = {"社会办医疗机构/诊所": "private", "社会办诊所": "private"}  # as DESIGN.md and some bureaus write it
 KIND_LABELS = {"institutions": "定点医药机构名录", "inspectors": "执法检查人员名录", "conflicts": "利益冲突登记"}
 
-INSTITUTION_CODE = re.compile(r"^[HP]\d{11}$")
-REGION_CODE = re.compile(r"^\d{6}$")
-PERSON_CODE = re.compile(r"^[0-9A-Za-z_\-]{1,32}$")
+# Matched whole (fullmatch), ASCII digits only: \d would take full-width and other scripts' digits, $ a final newline.
+INSTITUTION_CODE = re.compile(r"[HP][0-9]{11}")
+REGION_CODE = re.compile(r"[0-9]{6}")
+PERSON_CODE = re.compile(r"[0-9A-Za-z_\-]{1,32}")
 HEADER_SEARCH_ROWS = 10
 
 # GB 32100-2015 统一社会信用代码: 31 characters (no I O S V Z), weights for positions 1–17.
@@ -248,7 +249,7 @@ class _RowCheck:
 
     def matching(self, column: str, pattern: re.Pattern, message: str) -> str | None:
         text = self.required(column)
-        if text is not None and not pattern.match(text):
+        if text is not None and not pattern.fullmatch(text):
             self.error(column, message)
             return None
         return text

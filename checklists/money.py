@@ -16,7 +16,7 @@ CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 MAX_INTEGER_DIGITS = 15
 
-_PLAIN = re.compile(r"^([0-9]+)(?:\.([0-9]+))?$")
+_PLAIN = re.compile(r"([0-9]+)(?:\.([0-9]+))?")  # used with fullmatch: "10\n" is not money
 
 
 def money_problem(value: object) -> str | None:
@@ -25,9 +25,9 @@ def money_problem(value: object) -> str | None:
         shown = f"数字 {value}" if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool) \
             else f"{type(value).__name__} {value!r}"
         return f"金额必须是字符串形式的十进制数（如 \"12000.50\"），实际为{shown}"
-    if value.startswith("-") and _PLAIN.match(value[1:]):
+    if value.startswith("-") and _PLAIN.fullmatch(value[1:]):
         return f"金额不能为负数，实际为 \"{value}\""
-    match = _PLAIN.match(value)
+    match = _PLAIN.fullmatch(value)
     if not match:
         return f"不是有效的金额（应为如 \"12000.50\" 的十进制数），实际为 \"{value}\""
     if len(match.group(2) or "") > 2:

@@ -47,8 +47,8 @@ PHOTO_MEDIA_TYPE = "image/jpeg"
 
 # 医保医师 D / 护士 N / 药师 Y + 6-digit region + 6-7 digit sequence; hospital pharmacy and technical staff HY / HJ
 # + region + sequence (医保办函〔2022〕39号). The exact lengths are not published in one place (REGULATIONS.md §7 [?]).
-_STAFF_CODE = re.compile(r"^(?:[DNY]\d{12,13}|H[YJ]\d{12})$")
-_PHONE = re.compile(r"^[0-9+\-() ]{7,20}$")
+_STAFF_CODE = re.compile(r"(?:[DNY][0-9]{12,13}|H[YJ][0-9]{12})")  # matched whole, ASCII digits
+_PHONE = re.compile(r"[0-9+\-() ]{7,20}")
 _SEPARATORS = re.compile(r"[\s,，、;；]+")
 
 
@@ -60,7 +60,7 @@ def local_now() -> datetime:
 
 
 def staff_code_problem(code: str) -> str | None:
-    if not _STAFF_CODE.match(code):
+    if not _STAFF_CODE.fullmatch(code):
         return (f"人员代码 {code} 格式不正确：医保医师 D、护士 N、药师 Y 开头加 12～13 位数字，"
                 f"或医院药学技术人员 HY、HJ 开头加 12 位数字")
     region = code[1:7] if code[0] in "DNY" else code[2:8]
@@ -131,7 +131,7 @@ def checkin_problems(checkin: Mapping[str, Any] | None, team: Sequence[str]) -> 
     representative = checkin["representative"]
     if not representative["name"] or not representative["role"]:
         problems.append("请填写被检查单位在场人员的姓名和职务")
-    if not _PHONE.match(representative["phone"] or ""):
+    if not _PHONE.fullmatch(representative["phone"] or ""):
         problems.append("请填写在场人员的联系电话")
     if not checkin["place"]:
         problems.append("请填写检查地点")

@@ -39,6 +39,7 @@ def test_parse_accepts_decimal_strings_with_up_to_two_places(text, expected):
     ("5.", "不是有效的金额"),
     ("", "不是有效的金额"),
     (" 5", "不是有效的金额"),
+    ("10\n", "不是有效的金额"),
     ("NaN", "不是有效的金额"),
     ("１２", "不是有效的金额"),  # full-width digits
     ("1" * 16, "金额过大"),

@@ -37,7 +37,8 @@ def test_valid_staff_codes(code):
 
 
 @pytest.mark.parametrize("code,why", [("X350102000001", "格式"), ("D35010200001", "格式"), ("HY35010200001", "格式"),
-                                      ("D990102000001", "行政区划"), ("Y000000000000", "行政区划")])
+                                      ("D990102000001", "行政区划"), ("Y000000000000", "行政区划"),
+                                      ("D３５０１０２０００００１", "格式"), ("D350102000001\n", "格式")])
 def test_invalid_staff_codes(code, why):
     assert why in onsite.staff_code_problem(code)
 

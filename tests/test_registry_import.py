@@ -135,6 +135,7 @@ def test_every_bad_row_is_reported_with_line_and_column_and_nothing_is_imported(
         "H35010200004,校验位错误医院,hospital,3501,91350100M000100Y44,101,2024-13-01",  # 6: region, credit, risk, date
         "H35010200001,重复编码医院,hospital,350102,91350100M000100Y43,,",          # 7: duplicate code and credit code
         "H35010200005,,primary,350102,,,",                                         # 8: name and credit code missing
+        "H３５０１０２００００６,全角数字医院,hospital,３５０１０２,91350100M000100Y43,,",  # 9: full-width digits
     ]
     with Session(bureau_engine) as session:
         with pytest.raises(RegistryImportError) as caught:
@@ -144,6 +145,7 @@ def test_every_bad_row_is_reported_with_line_and_column_and_nothing_is_imported(
         assert found == {
             (3, "机构编码"), (4, "机构编码"), (5, "机构类别"), (6, "区划代码"), (6, "统一社会信用代码"), (6, "风险分"),
             (6, "上次检查日期"), (7, "机构编码"), (7, "统一社会信用代码"), (8, "机构名称"), (8, "统一社会信用代码"),
+            (9, "机构编码"), (9, "区划代码"), (9, "统一社会信用代码"),
         }
         by_place = {(e.line, e.column): e for e in caught.value.errors}
         assert by_place[(7, "机构编码")].message == "机构编码重复（与第 2 行相同）"

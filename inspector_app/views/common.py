@@ -11,7 +11,7 @@ import flet as ft
 from inspector_app.viewmodels import AppState
 
 FONT_FAMILY = "NotoSansSC"
-FONT_EXT_FAMILY = "NotoSansSCExt"  # the CJK ideographs GB2312 lacks (燊, 瑄, 祎 in people's names), as a fallback
+FONT_EXT_FAMILY = "NotoSansSCExt"  # the CJK ideographs GB2312 lacks (rare ones in people's names), as a fallback
 FONTS = {FONT_FAMILY: "fonts/NotoSansSC-Subset.otf", FONT_EXT_FAMILY: "fonts/NotoSansSC-Subset-Ext.otf"}
 
 

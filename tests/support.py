@@ -30,11 +30,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for_http(url: str, timeout: float = 30.0, proc: subprocess.Popen | None = None) -> None:
+def wait_for_http(url: str, timeout: float = 30.0, proc: subprocess.Popen | None = None,
+                  log: Path | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"process exited with {proc.returncode}: {proc.stderr.read() if proc.stderr else ''}")
+            said = log.read_text(errors="replace")[-4000:] if log else (proc.stderr.read() if proc.stderr else "")
+            raise RuntimeError(f"process exited with {proc.returncode}: {said}")
         try:
             if requests.get(url, timeout=2).status_code < 500:
                 return
@@ -98,13 +100,21 @@ def run_cli(*args: str, check: bool = True, input: str | None = None) -> subproc
     return result
 
 
+def server_log(directory: Path, name: str) -> Path:
+    """Where a server's output goes: a file, never a pipe nobody reads (once its buffer is full, the server blocks
+    writing a log line and stops answering)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory / f"{name}.log"
+
+
 def start_bureau(settings: BureauSettings) -> RunningBureau:
     port = free_port()
-    proc = subprocess.Popen([*YIBAO, "serve", "--db", settings.database_url, "--data", str(settings.data_dir),
-                             "--port", str(port)], env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    log = server_log(settings.data_dir.parent, f"bureau-{port}")
+    with open(log, "ab") as out:
+        proc = subprocess.Popen([*YIBAO, "serve", "--db", settings.database_url, "--data", str(settings.data_dir),
+                                 "--port", str(port)], env=child_env(), stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    wait_for_http(url + "/v1/health", proc=proc)
+    wait_for_http(url + "/v1/health", proc=proc, log=log)
     return RunningBureau(url=url, settings=settings, process=proc)
 
 
@@ -141,6 +151,8 @@ def demo_file(name: str) -> Path:
 def start_app(home, server_url=None):
     port = free_port()
     args = [*YIBAO, "app", "--home", str(home), "--port", str(port)] + (["--server", server_url] if server_url else [])
-    proc = subprocess.Popen(args, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    wait_for_http(f"http://127.0.0.1:{port}/", proc=proc)
+    log = server_log(Path(home).parent, f"app-{port}")
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(args, env=child_env(), stdout=out, stderr=subprocess.STDOUT)
+    wait_for_http(f"http://127.0.0.1:{port}/", proc=proc, log=log)
     return proc, f"http://127.0.0.1:{port}/"

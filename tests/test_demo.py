@@ -8,22 +8,24 @@ import time
 
 import requests
 
-from tests.support import YIBAO, child_env, free_port, stop
+from tests.support import YIBAO, child_env, free_port, server_log, stop
 
 DEMO_PASSWORD = "yibao-demo-2026"
 
 
 def start_demo(data, bureau_port: int, app_port: int) -> tuple[subprocess.Popen, list[str]]:
     """The demo process and the URLs it printed (stdout), once both servers answer."""
-    proc = subprocess.Popen([*YIBAO, "demo", "--data", str(data), "--bureau-port", str(bureau_port),
-                             "--app-port", str(app_port)], env=child_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    log = server_log(data.parent, f"demo-{bureau_port}")
+    with open(log, "ab") as messages:  # stderr to a file: a full pipe would stall the servers
+        proc = subprocess.Popen([*YIBAO, "demo", "--data", str(data), "--bureau-port", str(bureau_port),
+                                 "--app-port", str(app_port)], env=child_env(), stdout=subprocess.PIPE,
+                                stderr=messages, text=True)
     lines: list[str] = []
     deadline = time.monotonic() + 180
     while len(lines) < 2:
         line = proc.stdout.readline()
         if not line:
-            raise AssertionError(f"yibao demo exited {proc.wait()}:\n{proc.stderr.read()}")
+            raise AssertionError(f"yibao demo exited {proc.wait()}:\n{log.read_text(errors='replace')[-4000:]}")
         lines.append(line.strip())
         assert time.monotonic() < deadline, "yibao demo did not print its URLs"
     return proc, lines

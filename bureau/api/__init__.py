@@ -7,6 +7,7 @@ from sqlalchemy.engine import Engine
 
 from bureau.api import routes_device, routes_health, routes_ledger, routes_review, routes_sync, routes_staff
 from bureau.api import routes_supervisor
+from bureau.api.guards import RefuseNul
 from bureau.keystore import BureauKeys
 from bureau.settings import BureauSettings
 from bureau.transparency import TransparencyLog
@@ -28,4 +29,5 @@ def create_app(settings: BureauSettings, engine: Engine, keys: BureauKeys) -> Fa
     app.include_router(routes_supervisor.router)
     app.include_router(routes_review.router)
     app.include_router(routes_ledger.router)
+    app.add_middleware(RefuseNul)
     return app

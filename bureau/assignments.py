@@ -7,9 +7,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import func
 from sqlmodel import Session, select
 
-from bureau.models import Assignment, AssignmentMember, Counter, Institution
+from bureau.models import Assignment, AssignmentMember, Counter, Inspector, Institution, ReceivedRecord
 from sync.assignments import SIGNED_FIELDS, sign_assignment
 
 
@@ -126,6 +127,37 @@ def assignments_for(session: Session, inspector_code: str, since: int = 0) -> li
                 "region": inst.region,
                 "address": inst.address,
             },
+        }
+        for a, inst in rows
+    ]
+
+
+def plan_assignments(session: Session, plan_id: str) -> list[dict[str, Any]]:
+    """A plan's assignments as the supervisor manages them: institution, team with names, status, how many records
+    the bureau holds for each (an assignment with records is withdrawn knowing the work was done)."""
+    rows = session.exec(
+        select(Assignment, Institution)
+        .join(Institution, Institution.code == Assignment.institution_code)
+        .where(Assignment.plan_id == plan_id)
+        .order_by(Assignment.institution_code)
+    ).all()
+    codes = {code for a, _ in rows for code in a.team}
+    names = dict(session.exec(select(Inspector.code, Inspector.name).where(Inspector.code.in_(codes))).all()) if codes else {}
+    ids = [a.id for a, _ in rows]
+    received = dict(session.exec(
+        select(ReceivedRecord.assignment_id, func.count(func.distinct(ReceivedRecord.record_id)))
+        .where(ReceivedRecord.assignment_id.in_(ids)).group_by(ReceivedRecord.assignment_id)
+    ).all()) if ids else {}
+    return [
+        {
+            **signed_content(a),
+            "status": a.status,
+            "institution": {"code": inst.code, "name": inst.name, "kind": inst.kind, "region": inst.region},
+            "team_names": [names.get(code, code) for code in a.team],
+            "records": received.get(a.id, 0),
+            "revoked_at": utc_iso(a.revoked_at) if a.revoked_at else None,
+            "revoked_by": a.revoked_by,
+            "revoked_reason": a.revoked_reason,
         }
         for a, inst in rows
     ]

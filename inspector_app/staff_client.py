@@ -53,6 +53,12 @@ class StaffClient:
     def draws(self) -> list[dict[str, Any]]:
         return self._send("GET", "/v1/draws")["draws"]
 
+    def plan_assignments(self, plan_id: str) -> dict[str, Any]:
+        return self._send("GET", "/v1/draws/assignments", params={"plan_id": plan_id})
+
+    def revoke_assignment(self, assignment_id: str, reason: str) -> dict[str, Any]:
+        return self._send("POST", f"/v1/assignments/{assignment_id}/revoke", json_body={"reason": reason})
+
     def coverage(self) -> dict[str, Any]:
         return self._send("GET", "/v1/coverage")
 

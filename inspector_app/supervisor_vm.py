@@ -16,6 +16,7 @@ import checklists
 from inspector_app.staff_client import BureauRefused, BureauUnreachable, StaffClient
 
 REGISTRY_LABELS = {"institutions": "定点医药机构名录", "inspectors": "执法检查人员名录", "conflicts": "利益冲突登记"}
+ASSIGNMENT_STATUSES = ("已下达", "已提交", "已撤回")  # issued; a record received (bureau.ingest); withdrawn
 KIND_LABELS = dict(checklists.KINDS)  # kind id → 中文名, from checklists/rules/vocabulary.toml
 
 
@@ -182,6 +183,53 @@ class DrawViewModel:
     @property
     def warnings(self) -> list[str]:
         return (self.preview or {}).get("transcript", {}).get("warnings", [])
+
+
+@dataclass
+class AssignmentsViewModel:
+    """检查任务: a drawn plan's assignments, and 撤回 of one with a written reason (a team member recused after the
+    draw, the institution closed). The team's tablets drop a withdrawn assignment on their next pull."""
+
+    client: StaffClient
+    plans: list[str] = field(default_factory=list)  # drawn plans, newest first
+    plan_id: str = ""
+    assignments: list[dict[str, Any]] = field(default_factory=list)
+    message: str = ""
+    failed: bool = False
+
+    def load(self) -> None:
+        """The drawn plans, and the assignments of the chosen one (the newest when none is chosen)."""
+        self.failed = False
+        try:
+            self.plans = [d["plan_id"] for d in self.client.draws() if d["drawn"]]
+            if self.plan_id not in self.plans:
+                self.plan_id = self.plans[0] if self.plans else ""
+            self.assignments = self.client.plan_assignments(self.plan_id)["assignments"] if self.plan_id else []
+        except (BureauRefused, BureauUnreachable) as exc:
+            self.message, self.failed = refusal_text(exc), True
+
+    def choose(self, plan_id: str) -> None:
+        self.plan_id, self.message = plan_id, ""
+
+    def counts(self) -> dict[str, int]:
+        """How many of the plan's assignments are in each status, in the order an assignment goes through them."""
+        counts = {status: 0 for status in ASSIGNMENT_STATUSES}
+        for a in self.assignments:
+            counts[a["status"]] = counts.get(a["status"], 0) + 1
+        return {status: n for status, n in counts.items() if n}
+
+    def revoke(self, assignment_id: str, reason: str) -> str:
+        """Withdraw one; "" when done (the list is reloaded), else what stopped it (for the reason field)."""
+        if not reason.strip():
+            return "撤回检查任务须写明理由"
+        target = next(a for a in self.assignments if a["id"] == assignment_id)
+        try:
+            self.client.revoke_assignment(assignment_id, reason.strip())
+        except (BureauRefused, BureauUnreachable) as exc:
+            return refusal_text(exc)
+        self.message = f"已撤回对 {target['institution']['name']} 的检查任务；检查组平板下次同步时移除"
+        self.load()
+        return ""
 
 
 @dataclass

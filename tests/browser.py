@@ -84,8 +84,12 @@ def reveal(page, locator):
 
 def gone(page, text: str) -> None:
     """Wait until the previous screen has left: during a page transition both screens are in the tree, and a tap
-    then may land on the one going away."""
-    expect(page.get_by_text(text, exact=False)).to_have_count(0, timeout=20000)
+    then may land on the one going away. If it never leaves, the screen as it stayed is saved for the reader."""
+    try:
+        expect(page.get_by_text(text, exact=False)).to_have_count(0, timeout=20000)
+    except AssertionError:
+        screenshot(page, f"stuck-{text[:20]}")
+        raise
 
 
 def button(scope, name: str):
@@ -99,6 +103,20 @@ def tap(page, scope, name: str) -> None:
 def page_of(scope):
     """The page of a locator, or the page itself."""
     return getattr(scope, "page", scope)
+
+
+def check(scope, label: str) -> None:
+    """Tick a checkbox and make sure it took: a click that lands while Flutter is still settling the previous field
+    can be lost."""
+    box = scope.get_by_role("checkbox", name=label)
+    for _attempt in range(3):
+        reveal(page_of(scope), box).click()
+        try:
+            expect(box).to_be_checked(timeout=3000)
+            return
+        except AssertionError:
+            continue
+    raise AssertionError(f"the checkbox {label} did not take the tick")
 
 
 def fill(scope, label: str, text: str) -> None:

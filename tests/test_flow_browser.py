@@ -19,8 +19,8 @@ from inspector_app.evidence_store import EvidenceStore
 from inspector_app.store import open_store
 from inspector_app.viewmodels import team_assignments
 from sync import outbox
-from tests.browser import (ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, FIRST_FRAME_PROBE, VIEWPORT, button, enable_semantics,
-                           fill, gone, reveal, screenshot, tap)
+from tests.browser import (ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, FIRST_FRAME_PROBE, VIEWPORT, button, check,
+                           enable_semantics, fill, gone, reveal, screenshot, tap)
 from tests.support import start_app, stop
 from tests.sync_support import bureau_holdings, issue_token
 from bureau.db import make_engine
@@ -136,7 +136,7 @@ def check_in(page, prefix: str, gps: bool = True) -> None:
     for code, name, badge in (("I0001", "林建华", "闽榕医保执 0001"), ("I0002", "陈晓燕", "闽榕医保执 0002")):
         fill(page, f"{code} 姓名", name)
         fill(page, f"{code} 执法证号", badge)
-        page.get_by_role("checkbox", name=f"{code} 已向被检查单位出示执法证件").click()
+        check(page, f"{code} 已向被检查单位出示执法证件")
     fill(page, "在场人员姓名", "张丽")
     fill(page, "职务", "店长")
     fill(page, "联系电话", "0591-87654321")

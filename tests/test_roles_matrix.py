@@ -55,6 +55,7 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/draws/run"): SUPERVISION,
     ("GET", "/v1/draws"): SUPERVISION,
     ("GET", "/v1/draws/{plan_id}/transcript"): SUPERVISION,
+    ("GET", "/v1/draws/assignments"): SUPERVISION,
     ("GET", "/v1/coverage"): SUPERVISION,
     ("POST", "/v1/assignments/{assignment_id}/revoke"): SUPERVISION,
     ("GET", "/v1/review/queue"): REVIEW_READ,
@@ -85,6 +86,7 @@ REQUESTS = {  # what an allowed caller sends: enough to get past validation wher
     ("PUT", "/v1/blobs/{sha256}/chunks/{index}"): {"raw": b"\x00" * 32},
     ("GET", "/v1/log/consistency"): {"params": {"first": "1", "second": "1"}},
     ("POST", "/v1/assignments/{assignment_id}/revoke"): {"json": {"reason": "回避"}},
+    ("GET", "/v1/draws/assignments"): {"params": {"plan_id": "matrix-plan"}},
 }
 
 

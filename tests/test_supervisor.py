@@ -9,8 +9,10 @@ import pytest
 import requests
 
 from inspector_app import device
+from inspector_app.staff_client import BureauRefused
 from inspector_app.store import open_store
 from inspector_app.supervisor_vm import (
+    AssignmentsViewModel,
     CoverageViewModel,
     DrawViewModel,
     EnrollTokenViewModel,
@@ -44,6 +46,8 @@ SUPERVISOR_ENDPOINTS = [
     ("POST", "/v1/draws/run"),
     ("GET", "/v1/draws"),
     ("GET", "/v1/draws/p1/transcript"),
+    ("GET", "/v1/draws/assignments?plan_id=p1"),
+    ("POST", "/v1/assignments/a1/revoke"),
     ("GET", "/v1/coverage"),
     ("POST", "/v1/enroll-tokens"),
 ]
@@ -130,6 +134,60 @@ def test_commit_preview_publish_and_the_device_receives_it(bureau_with_staff, tm
     assert device.pull_assignments(engine, identity).received >= 1
     codes = {a.institution_code for a in device.assignments(engine, member)}
     assert preview["selected"][0]["institution"] in codes
+
+
+def test_the_supervisor_withdraws_an_issued_assignment_and_the_tablet_drops_it(bureau_with_staff, tmp_path):
+    client = sign_in(bureau_with_staff)
+    import_demo(client)
+    vm = AssignmentsViewModel(client)
+    vm.load()
+    assert vm.plans == [] and vm.assignments == [] and not vm.failed
+    for plan_id in ("2026-Q3/药店", "2026-Q4-鼓楼"):  # a "/" in a plan id is a query value, not a path
+        draw = DrawViewModel(client, plan_id=plan_id, public_random="福彩3D 2026-12-01 4 0 8")
+        draw.strata[3].mode, draw.strata[3].value = "count", "2"
+        draw.commit()
+        draw.publish()
+        assert draw.errors == [], draw.errors
+
+    vm.load()
+    assert vm.plans == ["2026-Q4-鼓楼", "2026-Q3/药店"] and vm.plan_id == "2026-Q4-鼓楼"  # newest first
+    vm.choose("2026-Q3/药店")
+    vm.load()
+    assert len(vm.assignments) == 2 and vm.counts() == {"已下达": 2}
+    target = vm.assignments[0]
+    assert target["institution"]["kind"] == "pharmacy" and target["records"] == 0
+    assert len(target["team_names"]) == len(target["team"]) >= 2 and target["team_names"][0] != target["team"][0]
+
+    member = target["team"][0]
+    tokens = EnrollTokenViewModel(client)
+    tokens.issue(member)
+    engine = open_store(tmp_path / "tablet")
+    identity = device.enroll(engine, bureau_with_staff.url, tokens.token)
+    device.pull_assignments(engine, identity)
+    assert target["id"] in {a.id for a in device.assignments(engine, member)}
+
+    assert vm.revoke(target["id"], "  ") == "撤回检查任务须写明理由"
+    assert vm.counts() == {"已下达": 2}
+    assert vm.revoke(target["id"], "检查组成员与该机构负责人系近亲属，申请回避") == ""
+    assert "已撤回对" in vm.message and not vm.failed, vm.message
+    [withdrawn] = [a for a in vm.assignments if a["id"] == target["id"]]
+    assert withdrawn["revoked"] and withdrawn["status"] == "已撤回" and withdrawn["revoked_by"] == "zhuren"
+    assert withdrawn["revoked_reason"] == "检查组成员与该机构负责人系近亲属，申请回避" and withdrawn["revoked_at"]
+    assert list(vm.counts().items()) == [("已下达", 1), ("已撤回", 1)]
+    # A second tap, from a screen not yet refreshed, is refused with the reason.
+    problem = vm.revoke(target["id"], "重复")
+    assert "已于" in problem and "撤回" in problem
+
+    device.pull_assignments(engine, identity)
+    assert target["id"] not in {a.id for a in device.assignments(engine, member)}
+
+    reviewer = sign_in(bureau_with_staff, "shenhe")
+    with pytest.raises(BureauRefused) as refused:
+        reviewer.plan_assignments("2026-Q3/药店")
+    assert refused.value.status == 403
+    with pytest.raises(BureauRefused) as refused:
+        client.plan_assignments("no-such-plan")
+    assert refused.value.status == 404 and "尚未抽取" in refused.value.message
 
 
 def test_plan_form_errors_are_named(bureau_with_staff):

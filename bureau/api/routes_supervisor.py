@@ -106,6 +106,16 @@ def transcript(plan_id: str, session: SessionDep, account: Supervisor) -> dict[s
     return record.transcript
 
 
+@router.get("/draws/assignments")
+def plan_assignments(session: SessionDep, account: Supervisor,
+                     plan_id: str = Query(min_length=1, max_length=100)) -> dict[str, Any]:
+    """The assignments a drawn plan issued, with their status and the records received for each (the plan is a
+    query parameter: a plan id may hold any character, a "/" too)."""
+    if session.get(DrawRecord, plan_id) is None:
+        raise refuse(404, "not_drawn", f"计划 {plan_id} 尚未抽取")
+    return {"plan_id": plan_id, "assignments": assignments.plan_assignments(session, plan_id)}
+
+
 @router.get("/coverage")
 def coverage(session: SessionDep, account: Supervisor, as_of: date | None = None) -> dict[str, Any]:
     """Progress toward every institution inspected within 3 years, by kind and region, with the overdue list."""

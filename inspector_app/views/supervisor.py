@@ -1,4 +1,5 @@
-"""The supervisor's (科室负责人) screens: sign-in, registry import, the 双随机 draw, coverage, enrollment tokens."""
+"""The supervisor's (科室负责人) screens: sign-in, registry import, the 双随机 draw, the issued assignments (撤回),
+coverage, enrollment tokens."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import flet_charts as fch
 from inspector_app.supervisor_vm import (
     KIND_LABELS,
     REGISTRY_LABELS,
+    AssignmentsViewModel,
     CoverageViewModel,
     DrawViewModel,
     EnrollTokenViewModel,
@@ -54,6 +56,7 @@ def menu_view(ctx: UiContext) -> ft.View:
         return login_view(ctx)
     entries = [("名录库导入", "/supervisor/registry", ft.Icons.UPLOAD_FILE),
                ("双随机抽查", "/supervisor/draw", ft.Icons.CASINO),
+               ("检查任务", "/supervisor/assignments", ft.Icons.ASSIGNMENT),
                ("覆盖情况", "/supervisor/coverage", ft.Icons.BAR_CHART),
                ("设备注册码", "/supervisor/tokens", ft.Icons.QR_CODE),
                ("年度概览", "/dashboard", ft.Icons.INSIGHTS),
@@ -178,6 +181,84 @@ def draw_view(ctx: UiContext) -> ft.View:
     return page_view("/supervisor/draw", "双随机抽查", controls, back_to="/supervisor", ctx=ctx)
 
 
+ASSIGNMENT_STATUS_COLORS = {"已下达": ft.Colors.BLUE_700, "已提交": ft.Colors.GREEN_700, "已撤回": ft.Colors.GREY_600}
+
+
+def assignments_view(ctx: UiContext) -> ft.View:
+    client = staff_client(ctx)
+    if client is None:
+        return login_view(ctx)
+    vm: AssignmentsViewModel = screen_vm(ctx, "assignments_vm", lambda: AssignmentsViewModel(client))
+    vm.load()
+
+    def act(method, *args):
+        def handler(_e) -> None:
+            method(*args)
+            ctx.render()
+        return handler
+
+    def withdraw_controls(a) -> list[ft.Control]:
+        """撤回任务 opens a reason field in place (no redraw: typing into a screen being redrawn can be lost)."""
+        reason = ft.TextField(label="撤回理由（必填，如检查组成员回避、机构已注销）", multiline=True, text_size=18)
+        warning = banner("局端已收到该任务的检查记录：撤回后不再接收其更正版本", True) if a["records"] else None
+        form = ft.Column([c for c in (warning, reason) if c] + [
+            ft.Row([big_button("确认撤回", lambda _e: confirm(), icon=ft.Icons.UNDO),
+                    big_button("取消", lambda _e: toggle(False), filled=False)])], visible=False,
+            horizontal_alignment=ft.CrossAxisAlignment.STRETCH)
+        start = ft.Row([big_button("撤回任务", lambda _e: toggle(True), filled=False, icon=ft.Icons.UNDO)])
+
+        def toggle(open_form: bool) -> None:
+            reason.value, reason.error = "", None
+            form.visible, start.visible = open_form, not open_form
+            form.update()
+            start.update()
+
+        def confirm() -> None:
+            problem = vm.revoke(a["id"], reason.value or "")
+            if problem:
+                reason.error = problem
+                reason.update()
+            else:
+                ctx.render()
+
+        return [form, start]
+
+    def card(a) -> ft.Control:
+        inst = a["institution"]
+        team = "、".join(f"{name}（{code}）" for name, code in zip(a["team_names"], a["team"]))
+        lines: list[ft.Control] = [
+            ft.Row([ft.Text(f"{inst['name']}（{inst['code']}）", size=19, weight=ft.FontWeight.BOLD, expand=True),
+                    ft.Container(ft.Text(a["status"], size=15, color=ft.Colors.WHITE), padding=ft.Padding.symmetric(
+                        horizontal=10, vertical=4), border_radius=12,
+                        bgcolor=ASSIGNMENT_STATUS_COLORS.get(a["status"], ft.Colors.BLUE_GREY_600))]),
+            ft.Text(f"{KIND_LABELS.get(inst['kind'], inst['kind'])} · 区划 {inst['region']} · "
+                    f"{'回头看' if a['reason'] == 'followup' else '随机抽取'} · 下达 {a['issued_at'][:10]}", size=15),
+            ft.Text(f"检查组：{team}", size=15),
+        ]
+        if a["records"]:
+            lines.append(ft.Text(f"局端已收到检查记录 {a['records']} 份", size=15, color=ft.Colors.GREEN_800))
+        if a["revoked"]:
+            lines.append(ft.Text(f"{a['revoked_at'][:10]} 由 {a['revoked_by']} 撤回：{a['revoked_reason']}", size=15,
+                                 color=ft.Colors.GREY_800))
+        else:
+            lines += withdraw_controls(a)
+        return ft.Card(content=ft.Container(ft.Column(lines, spacing=6,
+                                                      horizontal_alignment=ft.CrossAxisAlignment.STRETCH), padding=14))
+
+    counts = vm.counts()
+    controls: list[ft.Control] = [
+        ft.Row([big_button(plan, act(vm.choose, plan), filled=plan == vm.plan_id) for plan in vm.plans], wrap=True),
+        banner(vm.message, vm.failed),
+    ]
+    if not vm.plans and not vm.failed:
+        controls.append(banner("尚无已抽取的计划：先在“双随机抽查”中发布抽取结果", False))
+    if vm.assignments:
+        controls.append(ft.Text(f"计划 {vm.plan_id}：共 {len(vm.assignments)} 项，"
+                                + "，".join(f"{status} {n}" for status, n in counts.items()), size=17))
+    controls += [card(a) for a in vm.assignments]
+    return page_view("/supervisor/assignments", "检查任务", controls, back_to="/supervisor", ctx=ctx)
+
+
 def coverage_view(ctx: UiContext) -> ft.View:
     client = staff_client(ctx)
     if client is None:
@@ -241,6 +322,7 @@ ROUTES = [
     Route(r"^/supervisor$", menu_view),
     Route(r"^/supervisor/registry$", registry_view, parent="/supervisor"),
     Route(r"^/supervisor/draw$", draw_view, parent="/supervisor"),
+    Route(r"^/supervisor/assignments$", assignments_view, parent="/supervisor"),
     Route(r"^/supervisor/coverage$", coverage_view, parent="/supervisor"),
     Route(r"^/supervisor/tokens$", tokens_view, parent="/supervisor"),
 ]

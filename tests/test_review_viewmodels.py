@@ -155,3 +155,23 @@ def test_money_and_sheet_names():
     taken: set[str] = set()
     names = [sheet_title("2026 年度机构协议记分与考核等次（很长的标题：超过三十一个字符的部分会被截断）", taken) for _ in range(3)]
     assert len(set(names)) == 3 and all(len(n) <= 31 and ":" not in n for n in names)
+
+
+def test_times_are_shown_in_the_local_zone_not_as_utc(monkeypatch):
+    """The bureau sends UTC; a reviewer in 福州 reads 北京时间 (a case received at 23:50 UTC came in the next morning)."""
+    import time
+
+    from inspector_app.views.common import shown_time
+
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    time.tzset()
+    try:
+        assert shown_time("2026-12-01T23:50:01Z") == "2026-12-02 07:50"
+        assert shown_time("2026-12-01T23:50:01Z", "second") == "2026-12-02 07:50:01"
+        assert shown_time("2026-12-01T23:50:01Z", "day") == "2026-12-02"
+        assert shown_time("2024-05-01T14:03:22+08:00") == "2024-05-01 14:03"  # a tablet's time, offset and all
+        assert shown_time("2024-05-01T14:03:22") == "2024-05-01 14:03"  # a camera's wall clock, no offset: as is
+        assert shown_time(None) == "—" and shown_time("not a time") == "not a time"
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()

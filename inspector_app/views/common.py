@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Callable
 
 import flet as ft
@@ -25,6 +26,22 @@ def theme() -> ft.Theme:
     styles = {f.name: text_style() for f in dataclasses.fields(ft.TextTheme)
               if f.name.endswith(("_large", "_medium", "_small"))}
     return ft.Theme(font_family=FONT_FAMILY, color_scheme_seed=ft.Colors.BLUE_800, text_theme=ft.TextTheme(**styles))
+TIME_FORMATS = {"day": "%Y-%m-%d", "minute": "%Y-%m-%d %H:%M", "second": "%Y-%m-%d %H:%M:%S"}
+
+
+def shown_time(stamp: str | None, precision: str = "minute") -> str:
+    """A timestamp as people read it: in this machine's time zone (the bureau's and its tablets': 北京时间 in China,
+    as `bureau.review.local_date` counts days). The bureau sends UTC ("…Z") and a tablet's own times carry their
+    offset; a time without one (a camera that wrote no EXIF offset) is the wall clock it was taken by, shown as is."""
+    if not stamp:
+        return "—"
+    try:
+        moment = datetime.fromisoformat(stamp)
+    except ValueError:
+        return stamp
+    return (moment.astimezone() if moment.tzinfo else moment).strftime(TIME_FORMATS[precision])
+
+
 TOUCH = 56  # px: comfortably above the 48 px minimum touch target
 
 

@@ -24,7 +24,8 @@ from inspector_app import device, onsite
 from inspector_app.viewmodels import (PAD_SIZE, RESULT_LABELS, ROLE_TITLES, CheckInViewModel, HomeViewModel,
                                       InspectionViewModel, RecordViewModel, RefusalViewModel, ReviewViewModel,
                                       SignatureViewModel)
-from inspector_app.views.common import TOUCH, Route, UiContext, banner, big_button, finding_card, page_view, service
+from inspector_app.views.common import (TOUCH, Route, UiContext, banner, big_button, finding_card, page_view, service,
+                                        shown_time)
 
 SEVERITY_COLORS = {"A": ft.Colors.RED_800, "B": ft.Colors.DEEP_ORANGE_700, "C": ft.Colors.AMBER_900,
                    "D": ft.Colors.BLUE_GREY_700}
@@ -347,7 +348,7 @@ def checklist_view(ctx: UiContext, vm: InspectionViewModel) -> ft.View:
         ft.Text(f"检查表 {vm.template.title}（版本 {vm.template.version}，{vm.template.hash[:12]}）"
                 + (f" · 更正第 {vm.inspection.version} 版：{vm.inspection.correction_reason}"
                    if vm.inspection.version > 1 else ""), size=14),
-        ft.Row([ft.Text(f"到场登记：{checkin['checked_in_at'][:16].replace('T', ' ')} · "
+        ft.Row([ft.Text(f"到场登记：{shown_time(checkin['checked_in_at'])} · "
                         f"{'、'.join(o['name'] for o in checkin['officers'])} · "
                         f"{'已定位' if checkin['gps'] else '未获取定位'}", size=15),
                 ft.TextButton("修改登记", on_click=lambda _e: ctx.go(f"/inspection/{assignment_id}/checkin"),
@@ -473,7 +474,7 @@ def photo_tile(vm: InspectionViewModel, photo: onsite.PhotoInfo, on_remove) -> f
     parts: list[ft.Control] = [ft.Image(src=vm.thumbnail(photo.sha256), width=160, height=120,
                                         fit=ft.BoxFit.COVER, border_radius=6)]
     when = photo.meta.get("captured_at") or photo.meta.get("added_at", "")
-    parts.append(ft.Text(f"{when[:16].replace('T', ' ')} · {photo.sha256[:8]}", size=12))
+    parts.append(ft.Text(f"{shown_time(when)} · {photo.sha256[:8]}", size=12))
     if on_remove is not None:
         parts.append(ft.TextButton("删除", icon=ft.Icons.DELETE_OUTLINE, on_click=on_remove, height=TOUCH))
     return ft.Column(parts, spacing=2, horizontal_alignment=ft.CrossAxisAlignment.CENTER)
@@ -667,7 +668,7 @@ def review_view(ctx: UiContext, assignment_id: str) -> ft.View:
     remaining = vm.remaining()
     return page_view(route, f"核对与签名 · {content['institution']['name']}", [
         ft.Text("请检查人员和被检查单位在场人员核对以下内容，签名即确认与事实相符。", size=17),
-        ft.Text(f"检查时间：{checkin['checked_in_at'][:16].replace('T', ' ')} · 地点：{checkin['place']} · "
+        ft.Text(f"检查时间：{shown_time(checkin['checked_in_at'])} · 地点：{checkin['place']} · "
                 + (f"定位 {checkin['gps']['lat']}, {checkin['gps']['lon']}" if checkin["gps"]
                    else f"未获取定位（{checkin['gps_note']}）"), size=15),
         ft.Text("检查人员：" + "、".join(f"{o['name']}（执法证号 {o['badge_no']}，已出示证件）"

@@ -18,7 +18,7 @@ from inspector_app.review_vm import (ACTION_LABELS, DECISION_SCREEN_ACTIONS, STA
                                      answers_by_section, verification_lines, yuan_text)
 from inspector_app.supervisor_vm import KIND_LABELS
 from inspector_app.views.common import (TOUCH, Route, UiContext, banner, big_button, bind, finding_card, page_view,
-                                        screen_vm, service, staff_client)
+                                        screen_vm, service, shown_time, staff_client)
 from inspector_app.views.supervisor import login_view
 from inspector_app.xlsx_export import tables_xlsx
 
@@ -137,7 +137,7 @@ def photo_strip(ctx: UiContext, vm: CaseViewModel, photos: list[dict[str, Any]],
     tiles = []
     for number, photo in enumerate(photos, 1):
         thumb = vm.thumbnail(photo["sha256"])
-        when = (photo.get("captured_at") or photo.get("added_at") or "")[:16].replace("T", " ")
+        when = shown_time(photo.get("captured_at") or photo.get("added_at"))
         caption = f"{label}照片 {number} · {when} · {photo['sha256'][:8]}"
         tiles.append(ft.Semantics(label=f"放大{label}照片 {number}", button=True, content=ft.Container(
             ft.Column([ft.Image(src=thumb, width=160, height=120, fit=ft.BoxFit.COVER, border_radius=6)
@@ -184,7 +184,7 @@ def checkin_card(ctx: UiContext, vm: CaseViewModel) -> ft.Control:
     if checkin:
         gps = checkin.get("gps")
         lines += [
-            ft.Text(f"检查时间：{(checkin.get('checked_in_at') or '')[:16].replace('T', ' ')} · 地点：{checkin.get('place')}"
+            ft.Text(f"检查时间：{shown_time(checkin.get('checked_in_at'))} · 地点：{checkin.get('place')}"
                     + (f" · 定位 {gps['lat']}, {gps['lon']}" if gps else f" · 未获取定位（{checkin.get('gps_note')}）"),
                     size=15),
             ft.Text("检查人员：" + "、".join(f"{o['name']}（执法证号 {o['badge_no']}，"
@@ -331,9 +331,9 @@ def decision_card(vm: CaseViewModel) -> ft.Control | None:
 def history_card(vm: CaseViewModel) -> ft.Control:
     d = vm.detail
     audit = {"name": "audit", "title": "审计记录", "columns": ["序号", "时间", "操作", "状态", "操作人", "理由"],
-             "rows": [[e["seq"] + 1, e["at"][:19].replace("T", " "), e["label"],
+             "rows": [[e["seq"] + 1, shown_time(e["at"], "second"), e["label"],
                        f"{e['from_status'] or '—'} → {e['to_status']}", e["actor"], e["reason"]] for e in d["audit"]]}
-    versions = [ft.Text(f"第 {v['version']} 版 · 收到 {v['received_at'][:16].replace('T', ' ')} · 哈希 {v['record_hash'][:16]}…"
+    versions = [ft.Text(f"第 {v['version']} 版 · 收到 {shown_time(v['received_at'])} · 哈希 {v['record_hash'][:16]}…"
                         + (f" · 更正原因：{v['correction_reason']}" if v["correction_reason"] else ""), size=15)
                 for v in d["versions"]]
     corrections = [ft.Text(f"退回补正（第 {c['version']} 版）：{c['reason']} · {c['status']}", size=15)
@@ -359,7 +359,7 @@ def case_view(ctx: UiContext, record_id: str) -> ft.View:
         ft.Text(f"{KIND_LABELS.get(institution['kind'], '')} · 区划 {institution['region'] or '—'} · "
                 f"{institution['address'] or ''}", size=15),
         ft.Text(f"第 {d['version']} 版（共 {len(d['versions'])} 版）· 检查人员 {'、'.join(vm.record.get('team', []))} · "
-                f"得分 {score['computed'] or '—'} · 收到 {d['received_at'][:16].replace('T', ' ')}", size=15),
+                f"得分 {score['computed'] or '—'} · 收到 {shown_time(d['received_at'])}", size=15),
     ])
     parts = [header, verification_card(vm), actions_card(ctx, vm)]
     if (decided := decision_card(vm)) is not None:

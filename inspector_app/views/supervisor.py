@@ -17,7 +17,7 @@ from inspector_app.supervisor_vm import (
     RegistryImportViewModel,
 )
 from inspector_app.views.common import (Route, UiContext, banner, big_button, bind, page_view, screen_vm,
-                                        staff_client)
+                                        shown_time, staff_client)
 
 
 def _server_url(ctx: UiContext) -> str:
@@ -232,13 +232,13 @@ def assignments_view(ctx: UiContext) -> ft.View:
                         horizontal=10, vertical=4), border_radius=12,
                         bgcolor=ASSIGNMENT_STATUS_COLORS.get(a["status"], ft.Colors.BLUE_GREY_600))]),
             ft.Text(f"{KIND_LABELS.get(inst['kind'], inst['kind'])} · 区划 {inst['region']} · "
-                    f"{'回头看' if a['reason'] == 'followup' else '随机抽取'} · 下达 {a['issued_at'][:10]}", size=15),
+                    f"{'回头看' if a['reason'] == 'followup' else '随机抽取'} · 下达 {shown_time(a['issued_at'], 'day')}", size=15),
             ft.Text(f"检查组：{team}", size=15),
         ]
         if a["records"]:
             lines.append(ft.Text(f"局端已收到检查记录 {a['records']} 份", size=15, color=ft.Colors.GREEN_800))
         if a["revoked"]:
-            lines.append(ft.Text(f"{a['revoked_at'][:10]} 由 {a['revoked_by']} 撤回：{a['revoked_reason']}", size=15,
+            lines.append(ft.Text(f"{shown_time(a['revoked_at'])} 由 {a['revoked_by']} 撤回：{a['revoked_reason']}", size=15,
                                  color=ft.Colors.GREY_800))
         else:
             lines += withdraw_controls(a)

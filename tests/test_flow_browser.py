@@ -154,13 +154,32 @@ def answer_checklist(page, prefix: str, failed: dict[str, tuple[str, str]], phot
 
     template = checklists.template_for_kind("pharmacy")
     sections = template.items_by_section()
+    answered = 0
+
+    def answer(scope, label: str, follow_up: str = "") -> None:
+        """Tap a result and see it taken: the counter moves on, or the field the result asks for appears (a failed or
+        not-applicable item counts once described). A tap that lands while Flutter is still settling the previous
+        answer's redraw can be lost; tapping the same result again changes nothing."""
+        nonlocal answered
+        answered += 1
+        taken = (scope.get_by_role("textbox", name=follow_up) if follow_up else
+                 page.get_by_text(f"已答 {answered} / {len(template.items)}", exact=False))
+        for _attempt in range(3):
+            tap(page, scope, label)
+            try:
+                expect(taken).to_have_count(1, timeout=5000)
+                return
+            except AssertionError:
+                continue
+        raise AssertionError(f"the answer {label} was not taken ({answered - 1} answered)")
+
     for number, (section, items) in enumerate(sections):
         page.get_by_text(section.title, exact=True).first.wait_for(timeout=15000)
         for item in items:
             scope = card(page, item.id)
             if item.id in failed:
                 note, amount = failed[item.id]
-                tap(page, scope, "不符合")
+                answer(scope, "不符合", "不符合情况说明（写入笔录的问题描述）")
                 fill(scope, "不符合情况说明（写入笔录的问题描述）", note)
                 fill(scope, "涉及金额（元）", amount)
                 if item.id == "R-RX-01":
@@ -172,10 +191,10 @@ def answer_checklist(page, prefix: str, failed: dict[str, tuple[str, str]], phot
                 card(page, item.id, "照片 1 张").wait_for(state="attached", timeout=20000)
                 screenshot(page, f"{prefix}-03-failed-{item.id}")
             elif item.id in NOT_APPLICABLE:
-                tap(page, scope, "不适用")
+                answer(scope, "不适用", "不适用理由")
                 fill(scope, "不适用理由", NOT_APPLICABLE[item.id])
             else:
-                tap(page, scope, "符合")
+                answer(scope, "符合")
         done = sum(len(i) for _, i in sections[:number + 1])
         reveal(page, page.get_by_text(f"已答 {done} / {len(template.items)}", exact=False))
         if number < len(sections) - 1:

@@ -199,7 +199,8 @@ class AssignmentsViewModel:
 
     def load(self) -> None:
         """The drawn plans, and the assignments of the chosen one (the newest when none is chosen)."""
-        self.failed = False
+        if self.failed:  # the last load's error is stale now
+            self.message, self.failed = "", False
         try:
             self.plans = [d["plan_id"] for d in self.client.draws() if d["drawn"]]
             if self.plan_id not in self.plans:

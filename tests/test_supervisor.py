@@ -140,8 +140,12 @@ def test_the_supervisor_withdraws_an_issued_assignment_and_the_tablet_drops_it(b
     client = sign_in(bureau_with_staff)
     import_demo(client)
     vm = AssignmentsViewModel(client)
+    client.server_url, server_url = "http://127.0.0.1:9", client.server_url  # nothing listens there
     vm.load()
-    assert vm.plans == [] and vm.assignments == [] and not vm.failed
+    assert vm.failed and vm.message == "无法连接局端服务"
+    client.server_url = server_url
+    vm.load()
+    assert vm.plans == [] and vm.assignments == [] and not vm.failed and vm.message == ""
     for plan_id in ("2026-Q3/药店", "2026-Q4-鼓楼"):  # a "/" in a plan id is a query value, not a path
         draw = DrawViewModel(client, plan_id=plan_id, public_random="福彩3D 2026-12-01 4 0 8")
         draw.strata[3].mode, draw.strata[3].value = "count", "2"

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 CHROMIUM = "/usr/bin/chromium"
@@ -50,9 +51,17 @@ def open_app(page, url: str, timeout_ms: int = 30000) -> float:
 
 
 def enable_semantics(page) -> None:
+    """Switch Flutter's accessibility tree on, and wait until it holds the screen's nodes (a click on the placeholder
+    that comes before the engine listens is ignored: click again)."""
     page.wait_for_selector("flt-semantics-placeholder", state="attached", timeout=15000)
-    page.evaluate("document.querySelector('flt-semantics-placeholder').click()")
-    page.wait_for_selector("flt-semantics", state="attached", timeout=15000)
+    for _attempt in range(3):
+        page.evaluate("document.querySelector('flt-semantics-placeholder')?.click()")
+        try:
+            page.wait_for_function("document.querySelectorAll('flt-semantics').length > 1", timeout=10000)
+            return
+        except PlaywrightTimeout:
+            continue
+    raise AssertionError("Flutter's semantics tree never appeared")
 
 
 def screenshot(page, name: str) -> Path:

@@ -95,6 +95,7 @@ def test_supervisor_imports_draws_withdraws_and_sees_coverage(sqlite_bureau, tmp
             page.get_by_role("button", name="确认撤回").click()
             page.get_by_text("撤回检查任务须写明理由").wait_for(timeout=15000)
             fill(page, "撤回理由（必填，如检查组成员回避、机构已注销）", "检查组成员申请回避")
+            gone(page, "撤回检查任务须写明理由")  # the app has the reason: it cleared the complaint
             page.get_by_role("button", name="确认撤回").click()
             page.get_by_text("的检查任务；检查组平板下次同步时移除", exact=False).wait_for(timeout=15000)
             page.get_by_text("共 3 项，已下达 2，已撤回 1", exact=False).wait_for(timeout=15000)

@@ -199,7 +199,13 @@ def assignments_view(ctx: UiContext) -> ft.View:
 
     def withdraw_controls(a) -> list[ft.Control]:
         """撤回任务 opens a reason field in place (no redraw: typing into a screen being redrawn can be lost)."""
-        reason = ft.TextField(label="撤回理由（必填，如检查组成员回避、机构已注销）", multiline=True, text_size=18)
+        def on_reason(_e) -> None:
+            if reason.error:  # the complaint goes as soon as a reason is being written
+                reason.error = None
+                reason.update()
+
+        reason = ft.TextField(label="撤回理由（必填，如检查组成员回避、机构已注销）", multiline=True, text_size=18,
+                              on_change=on_reason)
         warning = banner("局端已收到该任务的检查记录：撤回后不再接收其更正版本", True) if a["records"] else None
         form = ft.Column([c for c in (warning, reason) if c] + [
             ft.Row([big_button("确认撤回", lambda _e: confirm(), icon=ft.Icons.UNDO),

@@ -142,12 +142,11 @@ def plan_assignments(session: Session, plan_id: str) -> list[dict[str, Any]]:
         .order_by(Assignment.institution_code)
     ).all()
     codes = {code for a, _ in rows for code in a.team}
-    names = dict(session.exec(select(Inspector.code, Inspector.name).where(Inspector.code.in_(codes))).all()) if codes else {}
-    ids = [a.id for a, _ in rows]
+    names = dict(session.exec(select(Inspector.code, Inspector.name).where(Inspector.code.in_(codes))).all())
     received = dict(session.exec(
         select(ReceivedRecord.assignment_id, func.count(func.distinct(ReceivedRecord.record_id)))
-        .where(ReceivedRecord.assignment_id.in_(ids)).group_by(ReceivedRecord.assignment_id)
-    ).all()) if ids else {}
+        .where(ReceivedRecord.assignment_id.in_([a.id for a, _ in rows])).group_by(ReceivedRecord.assignment_id)
+    ).all())
     return [
         {
             **signed_content(a),

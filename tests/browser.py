@@ -114,36 +114,40 @@ def page_of(scope):
     return getattr(scope, "page", scope)
 
 
-def check(scope, label: str) -> None:
-    """Tick a checkbox and make sure it took: a click that lands while Flutter is still settling the previous field
-    can be lost."""
-    box = scope.get_by_role("checkbox", name=label)
+def until_taken(act, taken, failure: str) -> None:
+    """Do `act` and wait for `taken` (an expectation that raises AssertionError), up to three times: a tap or a
+    keystroke that lands while Flutter is still settling the previous one can be lost. Only for acts that change
+    nothing when repeated after all."""
     for _attempt in range(3):
-        reveal(page_of(scope), box).click()
+        act()
         try:
-            expect(box).to_be_checked(timeout=3000)
+            taken()
             return
         except AssertionError:
             continue
-    raise AssertionError(f"the checkbox {label} did not take the tick")
+    raise AssertionError(failure)
 
 
-def fill(scope, label: str, text: str) -> None:
-    """Type into a Flutter text field; a keystroke sent while Flutter is still moving focus can be lost, so check
-    the field took the text and type again if not."""
-    field = scope.get_by_role("textbox", name=label)
-    for _attempt in range(3):
+def check(scope, label: str) -> None:
+    """Tick a checkbox and make sure it took."""
+    box = scope.get_by_role("checkbox", name=label)
+    until_taken(lambda: reveal(page_of(scope), box).click(), lambda: expect(box).to_be_checked(timeout=3000),
+                f"the checkbox {label} did not take the tick")
+
+
+def fill(scope, label: str, text: str, nth: int = 0) -> None:
+    """Type into a Flutter text field (the `nth` of those with this label) and make sure the field took the text."""
+    field = scope.get_by_role("textbox", name=label).nth(nth)
+
+    def type_in() -> None:
         reveal(page_of(scope), field).click()
         field.fill(text)
-        try:
-            expect(field).to_have_value(text, timeout=3000)
-        except AssertionError:
-            continue
-        # The browser's input holds the text; Flutter reads it on its next frame and only then tells the app. Let it
-        # do so before the next tap, which otherwise may reach the app first on a loaded machine.
-        page_of(scope).wait_for_timeout(300)
-        return
-    raise AssertionError(f"the field {label} did not take {text!r}")
+
+    until_taken(type_in, lambda: expect(field).to_have_value(text, timeout=3000),
+                f"the field {label} did not take {text!r}")
+    # The browser's input holds the text; Flutter reads it on its next frame and only then tells the app. Let it
+    # do so before the next tap, which otherwise may reach the app first on a loaded machine.
+    page_of(scope).wait_for_timeout(300)
 
 
 def shown(page, text: str):

@@ -20,7 +20,7 @@ from inspector_app.store import open_store
 from inspector_app.viewmodels import team_assignments
 from sync import outbox
 from tests.browser import (ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, FIRST_FRAME_PROBE, VIEWPORT, button, check,
-                           enable_semantics, fill, gone, reveal, screenshot, tap)
+                           enable_semantics, fill, gone, reveal, screenshot, tap, until_taken)
 from tests.support import start_app, stop
 from tests.sync_support import bureau_holdings, issue_token
 from bureau.db import make_engine
@@ -158,20 +158,13 @@ def answer_checklist(page, prefix: str, failed: dict[str, tuple[str, str]], phot
 
     def answer(scope, label: str, follow_up: str = "") -> None:
         """Tap a result and see it taken: the counter moves on, or the field the result asks for appears (a failed or
-        not-applicable item counts once described). A tap that lands while Flutter is still settling the previous
-        answer's redraw can be lost; tapping the same result again changes nothing."""
+        not-applicable item counts once described). Tapping the same result again changes nothing."""
         nonlocal answered
         answered += 1
         taken = (scope.get_by_role("textbox", name=follow_up) if follow_up else
                  page.get_by_text(f"已答 {answered} / {len(template.items)}", exact=False))
-        for _attempt in range(3):
-            tap(page, scope, label)
-            try:
-                expect(taken).to_have_count(1, timeout=5000)
-                return
-            except AssertionError:
-                continue
-        raise AssertionError(f"the answer {label} was not taken ({answered - 1} answered)")
+        until_taken(lambda: tap(page, scope, label), lambda: expect(taken).to_have_count(1, timeout=5000),
+                    f"the answer {label} was not taken ({answered - 1} answered)")
 
     for number, (section, items) in enumerate(sections):
         page.get_by_text(section.title, exact=True).first.wait_for(timeout=15000)

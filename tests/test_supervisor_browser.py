@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import chromium_page, gone, open_app, screenshot
+from tests.browser import chromium_page, fill, gone, open_app, screenshot
 from tests.support import add_staff, demo_file, init_bureau, start_bureau, stop, STAFF_PASSWORD
 from tests.support import start_app
 
@@ -29,14 +29,6 @@ def pick_file(page, button_name: str, path) -> None:
     with page.expect_file_chooser(timeout=15000) as chooser:
         page.get_by_role("button", name=button_name).click()
     chooser.value.set_files(str(path))
-
-
-def fill(page, label: str, text: str, nth: int = 0) -> None:
-    """Type into a field, then give Flutter a frame to report it to the app before the next tap."""
-    field = page.get_by_role("textbox", name=label).nth(nth)
-    field.click()
-    field.fill(text)
-    page.wait_for_timeout(300)
 
 
 def test_supervisor_imports_draws_withdraws_and_sees_coverage(sqlite_bureau, tmp_path):

@@ -26,6 +26,8 @@ def theme() -> ft.Theme:
     styles = {f.name: text_style() for f in dataclasses.fields(ft.TextTheme)
               if f.name.endswith(("_large", "_medium", "_small"))}
     return ft.Theme(font_family=FONT_FAMILY, color_scheme_seed=ft.Colors.BLUE_800, text_theme=ft.TextTheme(**styles))
+
+
 TIME_FORMATS = {"day": "%Y-%m-%d", "minute": "%Y-%m-%d %H:%M", "second": "%Y-%m-%d %H:%M:%S"}
 
 
@@ -81,6 +83,14 @@ def bind(vm: Any, attr: str) -> Callable[[Any], None]:
     """An on_change handler that keeps `vm.attr` equal to the control's value (no redraw: the field shows it)."""
     def handler(e) -> None:
         setattr(vm, attr, e.control.value)
+    return handler
+
+
+def redraw_after(ctx: UiContext, method: Callable[..., Any], *args: Any) -> Callable[[Any], None]:
+    """A click handler that calls `method(*args)` on the view-model, then redraws the screen from it."""
+    def handler(_e) -> None:
+        method(*args)
+        ctx.render()
     return handler
 
 

@@ -16,8 +16,8 @@ from inspector_app.supervisor_vm import (
     LoginViewModel,
     RegistryImportViewModel,
 )
-from inspector_app.views.common import (Route, UiContext, banner, big_button, bind, page_view, screen_vm,
-                                        shown_time, staff_client)
+from inspector_app.views.common import (Route, UiContext, banner, big_button, bind, page_view, redraw_after,
+                                        screen_vm, shown_time, staff_client)
 
 
 def _server_url(ctx: UiContext) -> str:
@@ -130,12 +130,6 @@ def draw_view(ctx: UiContext) -> ft.View:
             ft.Switch(label="按家数", value=s.mode == "count", on_change=on_mode),
         ])
 
-    def act(method):
-        def handler(_e) -> None:
-            method()
-            ctx.render()
-        return handler
-
     controls: list[ft.Control] = [
         ft.TextField(label="计划编号", value=vm.plan_id, on_change=bind(vm, "plan_id"), text_size=18),
         ft.Text("各类机构抽取比例或家数（留空则不抽）", size=18, weight=ft.FontWeight.BOLD),
@@ -146,11 +140,11 @@ def draw_view(ctx: UiContext) -> ft.View:
         ]),
         ft.Switch(label="按风险分加权（风险越高，被抽中的机会越大）", value=vm.risk_weighted, on_change=bind(vm, "risk_weighted")),
         ft.Switch(label="纳入回头看（整改未销号的机构先行列入）", value=vm.include_followups, on_change=bind(vm, "include_followups")),
-        big_button("承诺计划（公布承诺值）", act(vm.commit), icon=ft.Icons.LOCK),
+        big_button("承诺计划（公布承诺值）", redraw_after(ctx, vm.commit), icon=ft.Icons.LOCK),
         ft.TextField(label="公开随机数（承诺之后产生，如某期彩票开奖号码，用逗号或换行分隔）", value=vm.public_random,
                      multiline=True, on_change=bind(vm, "public_random"), text_size=18),
-        ft.Row([big_button("预览抽取结果", act(vm.run_preview), filled=False, icon=ft.Icons.PREVIEW),
-                big_button("发布并下达任务", act(vm.publish), icon=ft.Icons.SEND)]),
+        ft.Row([big_button("预览抽取结果", redraw_after(ctx, vm.run_preview), filled=False, icon=ft.Icons.PREVIEW),
+                big_button("发布并下达任务", redraw_after(ctx, vm.publish), icon=ft.Icons.SEND)]),
         banner("\n".join(vm.errors), True),
         banner(vm.message, False),
     ]
@@ -190,12 +184,6 @@ def assignments_view(ctx: UiContext) -> ft.View:
         return login_view(ctx)
     vm: AssignmentsViewModel = screen_vm(ctx, "assignments_vm", lambda: AssignmentsViewModel(client))
     vm.load()
-
-    def act(method, *args):
-        def handler(_e) -> None:
-            method(*args)
-            ctx.render()
-        return handler
 
     def withdraw_controls(a) -> list[ft.Control]:
         """撤回任务 opens a reason field in place (no redraw: typing into a screen being redrawn can be lost)."""
@@ -238,7 +226,8 @@ def assignments_view(ctx: UiContext) -> ft.View:
                         horizontal=10, vertical=4), border_radius=12,
                         bgcolor=ASSIGNMENT_STATUS_COLORS.get(a["status"], ft.Colors.BLUE_GREY_600))]),
             ft.Text(f"{KIND_LABELS.get(inst['kind'], inst['kind'])} · 区划 {inst['region']} · "
-                    f"{'回头看' if a['reason'] == 'followup' else '随机抽取'} · 下达 {shown_time(a['issued_at'], 'day')}", size=15),
+                    f"{'回头看' if a['reason'] == 'followup' else '随机抽取'} · "
+                    f"下达 {shown_time(a['issued_at'], 'day')}", size=15),
             ft.Text(f"检查组：{team}", size=15),
         ]
         if a["records"]:
@@ -253,7 +242,8 @@ def assignments_view(ctx: UiContext) -> ft.View:
 
     counts = vm.counts()
     controls: list[ft.Control] = [
-        ft.Row([big_button(plan, act(vm.choose, plan), filled=plan == vm.plan_id) for plan in vm.plans], wrap=True),
+        ft.Row([big_button(plan, redraw_after(ctx, vm.choose, plan), filled=plan == vm.plan_id)
+                for plan in vm.plans], wrap=True),
         banner(vm.message, vm.failed),
     ]
     if not vm.plans and not vm.failed:

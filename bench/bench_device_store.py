@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from inspector_app import onsite, vault  # noqa: E402
-from inspector_app.viewmodels import AppState, InspectionViewModel  # noqa: E402
+from inspector_app.inspector_vm import AppState, InspectionViewModel  # noqa: E402
 from sync.canonical import canonical_bytes  # noqa: E402
 from tests.test_onsite_support import ASSIGNMENT_ID, add_assignment, camera_jpeg, make_tablet  # noqa: E402
 

@@ -37,13 +37,14 @@ from bureau.db import make_engine
 from bureau.models import Assignment, DeviceKey, ReceivedRecord, RecordBlob
 from bureau.settings import BureauSettings
 from bureau.transparency import TransparencyLog
-from inspector_app import device
+from inspector_app import device, outbox, sync_protocol
+from inspector_app.bureau_client import BureauClient
 from inspector_app.photos import process_photo
 from inspector_app.store import open_store
-from sync import keys, outbox, protocol
+from sync import keys
 from sync.canonical import canonical_bytes, content_hash
-from sync.client import BureauClient
 from sync.envelope import DEFAULT_CHUNK_SIZE, build_record, seal_blob_chunks, seal_record, sign_record
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' helpers, when run as a script
 from tests.conftest import _fresh_pg_schema_url, _postgres_unavailable_reason  # noqa: E402
 from tests.support import PASSPHRASE, init_bureau, seed_small, start_bureau, stop  # noqa: E402
@@ -82,7 +83,7 @@ def wire_ratio(root: Path, photos: int) -> None:
         upstream = urlparse(bureau.url)
         with FaultProxy((upstream.hostname, upstream.port)) as proxy:
             identity = tablet.identities[0]
-            report = protocol.run(tablet.engine, BureauClient(proxy.url, device.signing_key(identity),
+            report = sync_protocol.run(tablet.engine, BureauClient(proxy.url, device.signing_key(identity),
                                                               identity.key_id))
         assert report.error is None and report.blobs_sent == photos
         wire = proxy.bytes_up + proxy.bytes_down
@@ -123,7 +124,7 @@ def resent_after_cut(root: Path) -> None:
         with FaultProxy((upstream.hostname, upstream.port), decide=decide) as proxy:
             identity = tablet.identities[0]
             counter = ChunkCounter(BureauClient(proxy.url, device.signing_key(identity), identity.key_id))
-            report = protocol.run(tablet.engine, counter, policy=protocol.RetryPolicy(base=0.05, cap=0.2))
+            report = sync_protocol.run(tablet.engine, counter, policy=sync_protocol.RetryPolicy(base=0.05, cap=0.2))
         assert report.error is None and report.blobs_sent == 1 and cut["done"]
         chunks = -(-len(photo) // DEFAULT_CHUNK_SIZE)
         sealed = len(photo) + 16 * chunks
@@ -223,7 +224,7 @@ def ingest_rate(root: Path, url: str | None, label: str, records: int) -> None:
     floor_dir = root / "floor"
     floor_dir.mkdir()
     start = time.perf_counter()
-    for number, (header, chunks) in enumerate(sealed):
+    for number, (_header, chunks) in enumerate(sealed):
         digest = hashlib.sha256()
         with open(floor_dir / f"{number}.bin", "wb") as handle:
             for chunk in chunks:

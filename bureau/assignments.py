@@ -8,11 +8,10 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bureau.models import Assignment, AssignmentMember, Counter, Inspector, Institution, ReceivedRecord
 from sync.assignments import SIGNED_FIELDS, sign_assignment
-
 
 REVOKED = "已撤回"
 
@@ -97,6 +96,7 @@ def revoke_assignment(session: Session, signing_key: Ed25519PrivateKey, assignme
     if assignment is None:
         raise AssignmentError(404, "unknown_assignment", f"没有检查任务 {assignment_id}")
     if assignment.revoked:
+        assert assignment.revoked_at is not None  # set together with `revoked`, below and nowhere else
         raise AssignmentError(409, "already_revoked", f"检查任务已于 {utc_iso(assignment.revoked_at)} 撤回")
     assignment.revoked, assignment.status, assignment.seq = True, REVOKED, next_seq(session)
     assignment.revoked_at, assignment.revoked_by, assignment.revoked_reason = now, actor, reason.strip()[:500]
@@ -109,10 +109,10 @@ def assignments_for(session: Session, inspector_code: str, since: int = 0) -> li
     """What a device of this inspector pulls: its team's assignments changed after `since`, with the institution."""
     rows = session.exec(
         select(Assignment, Institution)
-        .join(AssignmentMember, AssignmentMember.assignment_id == Assignment.id)
-        .join(Institution, Institution.code == Assignment.institution_code)
+        .join(AssignmentMember, col(AssignmentMember.assignment_id) == Assignment.id)
+        .join(Institution, col(Institution.code) == Assignment.institution_code)
         .where(AssignmentMember.inspector_code == inspector_code, Assignment.seq > since)
-        .order_by(Assignment.seq)
+        .order_by(col(Assignment.seq))
     ).all()
     return [
         {
@@ -137,15 +137,15 @@ def plan_assignments(session: Session, plan_id: str) -> list[dict[str, Any]]:
     the bureau holds for each (an assignment with records is withdrawn knowing the work was done)."""
     rows = session.exec(
         select(Assignment, Institution)
-        .join(Institution, Institution.code == Assignment.institution_code)
+        .join(Institution, col(Institution.code) == Assignment.institution_code)
         .where(Assignment.plan_id == plan_id)
         .order_by(Assignment.institution_code)
     ).all()
     codes = {code for a, _ in rows for code in a.team}
-    names = dict(session.exec(select(Inspector.code, Inspector.name).where(Inspector.code.in_(codes))).all())
+    names = dict(session.exec(select(Inspector.code, Inspector.name).where(col(Inspector.code).in_(codes))).all())
     received = dict(session.exec(
         select(ReceivedRecord.assignment_id, func.count(func.distinct(ReceivedRecord.record_id)))
-        .where(ReceivedRecord.assignment_id.in_([a.id for a, _ in rows])).group_by(ReceivedRecord.assignment_id)
+        .where(col(ReceivedRecord.assignment_id).in_([a.id for a, _ in rows])).group_by(ReceivedRecord.assignment_id)
     ).all())
     return [
         {

@@ -42,7 +42,8 @@ def coverage_report(institutions: Iterable[Mapping[str, Any]], as_of: date,
     """`institutions`: mappings with code, name, kind and last_inspected (a date, an ISO date string, or None)."""
     since = shift_years(as_of, -years)
     names = kind_names()
-    by_kind = {kind: {"kind": kind, "name": name, "total": 0, "covered": 0} for kind, name in names.items()}
+    by_kind: dict[str, dict[str, Any]] = {
+        kind: {"kind": kind, "name": name, "total": 0, "covered": 0} for kind, name in names.items()}
     overdue = []
     total = covered = 0
     for row in institutions:

@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any, Iterable, Mapping, Sequence
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 import checklists
 from bureau import ledger, registry
@@ -82,10 +82,10 @@ def load(session: Session, year: int, as_of: date) -> dict[str, Any]:
         select(func.min(ReceivedRecord.received_at)).group_by(ReceivedRecord.assignment_id))]
     findings = []
     for record, kind, day in session.exec(
-            select(ReceivedRecord.record, Institution.kind, ReviewCase.inspected_on)
-            .join(ReviewCase, (ReviewCase.record_id == ReceivedRecord.record_id)
-                  & (ReviewCase.version == ReceivedRecord.version))
-            .join(Institution, Institution.code == ReceivedRecord.institution_code)):
+            select(ReceivedRecord.record, Institution.kind, col(ReviewCase.inspected_on))
+            .join(ReviewCase, (col(ReviewCase.record_id) == ReceivedRecord.record_id)
+                  & (col(ReviewCase.version) == ReceivedRecord.version))
+            .join(Institution, col(Institution.code) == ReceivedRecord.institution_code)):
         if day is not None and day.year == year:
             findings += [(kind, f["category"]) for f in record.get("findings") or []]
     codes = list(session.exec(select(Institution.code).where(Institution.active == True)))  # noqa: E712

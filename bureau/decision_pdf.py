@@ -1,4 +1,4 @@
-"""The 决定书 (行政处理 / 协议处理) as a PDF: fpdf2 with the bundled Noto Sans SC subset, no network, same input →
+"""The 决定书 (行政处理 / 协议处理) as a PDF, from the building blocks in `documents.pdf`: no network, same input →
 same bytes.
 
 It states the party, the facts found (the record's findings), the hearing (陈述申辩), the legal basis, each measure
@@ -12,28 +12,20 @@ Input: `bureau.decisions.decision_for_pdf` — ``{"decision", "record", "record_
 
 from __future__ import annotations
 
-import io
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any, Mapping
 
-import qrcode
-from fpdf import FPDF
-from fpdf.enums import Align, TableBordersLayout, WrapMode, XPos, YPos
-from fpdf.fonts import FontFace
+from fpdf.enums import Align, XPos, YPos
 
+from bureau.review import local_date
 from checklists import KINDS
 from checklists.money import parse_money, yuan_in_capitals
-from bureau.review import local_date
+from documents.pdf import FONT_FAMILY, DocumentPdf, Layout, hash_block, headed_table, label_table, paragraph, section
 
-FONT_DIR = Path(__file__).resolve().parent.parent / "assets" / "fonts"
-FONT_FAMILY = "NotoSansSC"
-_FALLBACK_FAMILY = "NotoSansSCExt"
 _MARGIN = 20  # mm
 _BODY_PT = 11
-_LINE_MM = 6.5
-_GREY = (110, 110, 110)
-_HEADING_FILL = (235, 239, 245)
+_LAYOUT = Layout(body_pt=_BODY_PT, line_mm=6.5, heading_pt=13, heading_room_mm=22, label_widths=(40, 130),
+                 table_line_mm=5.6)
 INSPECTION_KINDS = {"random": "双随机抽查", "followup": "回头看"}
 REVIEW_NOTICE = ("如不服本决定，可以自收到本决定书之日起六十日内依法向本级人民政府申请行政复议，或者自收到本决定书之日起"
                  "六个月内依法向人民法院提起行政诉讼。行政复议和行政诉讼期间，本决定不停止执行，法律另有规定的除外。")
@@ -93,74 +85,59 @@ def render_decision_pdf(data: Mapping[str, Any]) -> bytes:
     pdf.cell(0, 8, decision["decision_no"] or "", align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(2)
 
-    _section(pdf, "当事人")
-    _label_table(pdf, [("名称", institution["name"]), ("机构编码", institution["code"]),
-                       ("统一社会信用代码", institution["credit_code"]),
-                       ("机构类别", KINDS.get(institution["kind"], institution["kind"])),
-                       ("地址", institution["address"])])
+    section(pdf, "当事人")
+    label_table(pdf, [("名称", institution["name"]), ("机构编码", institution["code"]),
+                      ("统一社会信用代码", institution["credit_code"]),
+                      ("机构类别", KINDS.get(institution["kind"], institution["kind"])),
+                      ("地址", institution["address"])])
 
-    _section(pdf, "一、违法违规事实")
+    section(pdf, "一、违法违规事实")
     kind = INSPECTION_KINDS.get(record.get("inspection_kind", ""), record.get("inspection_kind", "现场检查"))
     when = _cn_date(date.fromisoformat(data["inspected_on"])) if data["inspected_on"] else "检查当日"
     version = f"第 {decision['version']} 版，" if decision["version"] > 1 else ""
-    _paragraph(pdf, f"本机关于{when}对你单位进行了现场检查（{kind}，检查记录编号 {decision['record_id']}，{version}"
-                    f"笔录经检查人员签名封存）。经审核，查明你单位存在以下问题：")
+    paragraph(pdf, f"本机关于{when}对你单位进行了现场检查（{kind}，检查记录编号 {decision['record_id']}，{version}"
+                   f"笔录经检查人员签名封存）。经审核，查明你单位存在以下问题：")
     findings = record.get("findings") or []
     rows = [[str(n), f"{f['title']}\n{f.get('description') or ''}".strip(), f"{f['category']} {f['category_title']}",
              f"{parse_money(f['amount_yuan']):,}" if f.get("amount_yuan") else "—"] for n, f in enumerate(findings, 1)]
-    _table(pdf, ["序号", "问题", "违规类别", "金额（元）"], [12, 86, 46, 26], rows)
-    _paragraph(pdf, "以上事实有现场检查笔录、现场照片及相关资料为证。")
+    headed_table(pdf, ["序号", "问题", "违规类别", "金额（元）"], [12, 86, 46, 26], rows)
+    paragraph(pdf, "以上事实有现场检查笔录、现场照片及相关资料为证。")
 
-    _section(pdf, "二、陈述申辩")
-    _paragraph(pdf, _hearing_text(data["statement"]))
+    section(pdf, "二、陈述申辩")
+    paragraph(pdf, _hearing_text(data["statement"]))
 
-    _section(pdf, "三、处理依据")
+    section(pdf, "三、处理依据")
     for line in decision["proposal"]["basis"] if decision.get("proposal") else []:
-        _paragraph(pdf, f"· {line}")
+        paragraph(pdf, f"· {line}")
 
-    _section(pdf, "四、处理决定")
-    _paragraph(pdf, "根据上述事实和依据，本机关决定：")
+    section(pdf, "四、处理决定")
+    paragraph(pdf, "根据上述事实和依据，本机关决定：")
     for n, line in enumerate(measure_lines(decision), 1):
-        _paragraph(pdf, f"{n}. {line}")
+        paragraph(pdf, f"{n}. {line}")
     if decision.get("fine_yuan") and decision.get("fine_reason"):
-        _paragraph(pdf, f"罚款数额的裁量理由：{decision['fine_reason']}")
+        paragraph(pdf, f"罚款数额的裁量理由：{decision['fine_reason']}")
     if parse_money(decision["recover_yuan"]) > 0 or decision.get("fine_yuan"):
-        _paragraph(pdf, PAYMENT_NOTICE)
+        paragraph(pdf, PAYMENT_NOTICE)
 
-    _section(pdf, "五、救济途径")
-    _paragraph(pdf, REVIEW_NOTICE)
+    section(pdf, "五、救济途径")
+    paragraph(pdf, REVIEW_NOTICE)
 
     _signature_block(pdf, data["authority"], local_date(decided))
-    _hash_block(pdf, data["record_hash"], data["log_index"])
+    where = f"该记录位于局端防篡改日志第 {data['log_index']} 条；" if data["log_index"] is not None else ""
+    hash_block(pdf, "检查记录内容哈希（SHA-256）", data["record_hash"],
+               f"{where}比对哈希可核验本决定所依据的检查记录与签名封存的电子记录一致。", room_mm=8, inset_mm=2)
     return bytes(pdf.output())
 
 
-class _DecisionPdf(FPDF):
+class _DecisionPdf(DocumentPdf):
     def __init__(self, decision: Mapping[str, Any], record_hash: str, decided: datetime):
-        super().__init__(orientation="P", unit="mm", format="A4")
+        super().__init__(_LAYOUT, f"医疗保障{decision['doc_kind']}决定书 {decision['decision_no'] or ''}", decided)
         self.decision, self.record_hash = decision, record_hash
-        self.add_font(FONT_FAMILY, "", str(FONT_DIR / "NotoSansSC-Subset.otf"))
-        self.add_font(FONT_FAMILY, "B", str(FONT_DIR / "NotoSansSC-Subset-Bold.otf"))
-        self.add_font(_FALLBACK_FAMILY, "", str(FONT_DIR / "NotoSansSC-Subset-Ext.otf"))  # names outside GB2312
-        self.set_fallback_fonts([_FALLBACK_FAMILY], exact_match=False)
         self.set_margins(_MARGIN, _MARGIN, _MARGIN)
         self.set_auto_page_break(True, margin=_MARGIN + 6)
-        self.alias_nb_pages("{nb}")
-        self.set_title(f"医疗保障{decision['doc_kind']}决定书 {decision['decision_no'] or ''}")
-        self.set_creator("医保基金现场检查")
-        self.set_producer("yibao-inspect")
-        self.set_creation_date(decided)
-        self.set_font(FONT_FAMILY, size=_BODY_PT)
 
     def footer(self) -> None:
-        self.set_y(-_MARGIN)
-        self.set_font(FONT_FAMILY, size=7)
-        self.set_text_color(*_GREY)
-        self.cell(0, 4, f"{self.decision['decision_no'] or ''} · 检查记录哈希 {self.record_hash}", align=Align.L)
-        self.set_x(_MARGIN)
-        self.set_font(FONT_FAMILY, size=9)
-        self.cell(0, 4, f"第 {self.page_no()} 页 共 {{nb}} 页", align=Align.R)
-        self.set_text_color(0)
+        self.footer_line(-_MARGIN, f"{self.decision['decision_no'] or ''} · 检查记录哈希 {self.record_hash}")
 
 
 def _cn_date(day: date) -> str:
@@ -178,45 +155,7 @@ def _hearing_text(statement: Mapping[str, Any]) -> str:
     return told + f"你单位在规定期限{until}内未提出陈述、申辩。"
 
 
-def _section(pdf: FPDF, heading: str) -> None:
-    if pdf.get_y() + 22 > pdf.page_break_trigger:
-        pdf.add_page()
-    pdf.ln(2)
-    pdf.set_font(FONT_FAMILY, "B", 13)
-    pdf.cell(0, 8, heading, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.set_font(FONT_FAMILY, size=_BODY_PT)
-
-
-def _paragraph(pdf: FPDF, text: str) -> None:
-    pdf.multi_cell(0, _LINE_MM, text, align=Align.L, wrapmode=WrapMode.CHAR, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.ln(1)
-
-
-def _label_table(pdf: FPDF, rows: list[tuple[str, str]]) -> None:
-    with pdf.table(col_widths=(40, 130), first_row_as_headings=False, line_height=_LINE_MM, padding=1.2,
-                   text_align=(Align.C, Align.L), wrapmode=WrapMode.CHAR, v_align="M") as table:
-        for label, value in rows:
-            row = table.row()
-            row.cell(label, style=FontFace(emphasis="B", fill_color=_HEADING_FILL))
-            row.cell(value or "—")
-    pdf.ln(2)
-
-
-def _table(pdf: FPDF, headings: list[str], widths: list[float], rows: list[list[str]]) -> None:
-    with pdf.table(col_widths=widths, line_height=5.6, padding=1.2, wrapmode=WrapMode.CHAR, v_align="M",
-                   text_align="LEFT", borders_layout=TableBordersLayout.ALL,
-                   headings_style=FontFace(emphasis="B", fill_color=_HEADING_FILL)) as table:
-        heading_row = table.row()
-        for heading in headings:
-            heading_row.cell(heading, align=Align.C)
-        for cells in rows:
-            row = table.row()
-            for cell in cells:
-                row.cell(cell)
-    pdf.ln(2)
-
-
-def _signature_block(pdf: FPDF, authority: str, day: date) -> None:
+def _signature_block(pdf: DocumentPdf, authority: str, day: date) -> None:
     if pdf.get_y() + 30 > pdf.page_break_trigger:
         pdf.add_page()
     pdf.ln(8)
@@ -225,36 +164,6 @@ def _signature_block(pdf: FPDF, authority: str, day: date) -> None:
     pdf.set_font(FONT_FAMILY, size=_BODY_PT)
     pdf.cell(0, 8, "（印章）", align=Align.R, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.cell(0, 8, _cn_date(day), align=Align.R, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-
-
-def _hash_block(pdf: FPDF, record_hash: str, log_index: int | None) -> None:
-    size = 26
-    if pdf.get_y() + size + 8 > pdf.page_break_trigger:
-        pdf.add_page()
-    pdf.ln(4)
-    top = pdf.get_y()
-    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=8, border=2)
-    code.add_data(record_hash)
-    code.make(fit=True)
-    image = io.BytesIO()
-    code.make_image(fill_color="black", back_color="white").save(image)
-    image.seek(0)
-    pdf.image(image, x=_MARGIN, y=top, w=size, h=size)
-    left = _MARGIN + size + 4
-    pdf.set_xy(left, top + 2)
-    pdf.set_font(FONT_FAMILY, "B", 9)
-    pdf.cell(0, 5, "检查记录内容哈希（SHA-256）", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.set_xy(left, top + 8)
-    pdf.set_font(FONT_FAMILY, size=9)
-    pdf.multi_cell(pdf.epw - size - 4, 5, record_hash, align=Align.L, wrapmode=WrapMode.CHAR)
-    pdf.set_x(left)
-    pdf.set_text_color(*_GREY)
-    pdf.set_font(FONT_FAMILY, size=8)
-    where = f"该记录位于局端防篡改日志第 {log_index} 条；" if log_index is not None else ""
-    pdf.multi_cell(pdf.epw - size - 4, 4.5, f"{where}比对哈希可核验本决定所依据的检查记录与签名封存的电子记录一致。",
-                   align=Align.L, wrapmode=WrapMode.CHAR)
-    pdf.set_text_color(0)
-    pdf.set_y(max(pdf.get_y(), top + size))
 
 
 def decision_pdf_name(decision: Mapping[str, Any]) -> str:

@@ -17,15 +17,15 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Mapping, Sequence
 
-import checklists
-from checklists import penalty, points
-from checklists.money import format_money, money_problem, parse_money
 from sqlmodel import Session, select
 
+import checklists
 from bureau import review
 from bureau.assignments import next_seq, utc_iso
-from bureau.models import Decision, Institution, RectificationOrder, ReceivedRecord, ReviewCase, StaffAccount
+from bureau.models import Decision, Institution, ReceivedRecord, RectificationOrder, ReviewCase, StaffAccount
 from bureau.review import ReviewError, local_date
+from checklists import penalty, points
+from checklists.money import format_money, money_problem, parse_money
 
 RECTIFY = "责令改正"
 AGREEMENT_MEASURES = frozenset({"约谈", "解除服务协议"})  # taken by the 经办机构 under the service agreement
@@ -322,6 +322,8 @@ def decision_for_pdf(session: Session, record_id: str) -> dict[str, Any]:
         raise ReviewError(404, "no_decision", "本案尚未作出处理决定")
     case = session.get(ReviewCase, record_id)
     record = session.get(ReceivedRecord, (record_id, decision.version))
+    if case is None or record is None:
+        raise ReviewError(404, "unknown_record", f"没有检查记录 {record_id}")
     institution = session.get(Institution, decision.institution_code)
     return {"decision": decision_json(decision), "record": record.record, "record_hash": record.record_hash,
             "log_index": record.log_index,

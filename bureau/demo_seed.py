@@ -8,10 +8,10 @@ from importlib import resources
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bureau import registry, staff
-from bureau.draws import perform_draw
+from bureau.draw_records import commit_plan, perform_draw
 from bureau.models import Assignment, Institution
 
 DEMO_STAFF = [("zhuren", "郑主任", "supervisor"), ("shenhe", "黄审核", "reviewer")]
@@ -39,7 +39,7 @@ def seed(session: Session, signing_key: Ed25519PrivateKey, staff_password: str) 
         registry.import_registry(session, kind, data, f"{kind}.csv", now)
     for username, name, role in DEMO_STAFF:
         staff.add_account(session, username, name, role, staff_password)
-    registry.commit_plan(session, DEMO_PLAN, now)
+    commit_plan(session, DEMO_PLAN, now)
     transcript = perform_draw(session, {**DEMO_PLAN, "public_random": DEMO_PUBLIC_RANDOM}, now, signing_key)
     return transcript
 
@@ -54,7 +54,7 @@ def other_assignments(session: Session, busy_inspector: str, count: int) -> list
     """`count` assignments the busiest inspector is not on, one per institution kind where possible (a second demo
     tablet does them, so the reviewer has cases while the demo tablet keeps all of its own)."""
     kinds = dict(session.exec(select(Institution.code, Institution.kind)).all())
-    others = [a for a in session.exec(select(Assignment).order_by(Assignment.seq)) if busy_inspector not in a.team]
+    others = [a for a in session.exec(select(Assignment).order_by(col(Assignment.seq))) if busy_inspector not in a.team]
     by_kind: dict[str, Assignment] = {}
     for assignment in others:
         by_kind.setdefault(kinds.get(assignment.institution_code, ""), assignment)

@@ -26,15 +26,23 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 import checklists
 from bureau import review
 from bureau.assignments import utc_iso
 from bureau.decisions import decision_json
 from bureau.draw import transcript_hash
-from bureau.models import (Decision, Disclosure, DrawRecord, Institution, LogLeaf, ReceivedRecord, ReviewCase,
-                           SignedTreeHead)
+from bureau.models import (
+    Decision,
+    Disclosure,
+    DrawRecord,
+    Institution,
+    LogLeaf,
+    ReceivedRecord,
+    ReviewCase,
+    SignedTreeHead,
+)
 from bureau.review import local_date
 from sync import merkle
 from sync.canonical import canonical_bytes
@@ -217,7 +225,7 @@ def safe_name(text: str) -> str:
 
 def _tree(session: Session) -> merkle.MerkleTree:
     tree = merkle.MerkleTree()
-    for index, leaf in session.exec(select(LogLeaf.leaf_index, LogLeaf.leaf_hash).order_by(LogLeaf.leaf_index)):
+    for index, leaf in session.exec(select(LogLeaf.leaf_index, LogLeaf.leaf_hash).order_by(col(LogLeaf.leaf_index))):
         if index != tree.size:
             raise RuntimeError(f"merkle log has a gap at index {tree.size}")
         tree.append(bytes.fromhex(leaf))
@@ -235,8 +243,8 @@ def _head(session: Session, tree: merkle.MerkleTree) -> dict[str, Any]:
 
 def gather(session: Session, period: Period, tree: merkle.MerkleTree) -> tuple[list[dict], list[dict], list[dict]]:
     """(draw rows with their transcripts, outcomes, consistency proofs) for the period."""
-    draws = []
-    for row in session.exec(select(DrawRecord).order_by(DrawRecord.drawn_at, DrawRecord.plan_id)):
+    draws: list[dict] = []
+    for row in session.exec(select(DrawRecord).order_by(col(DrawRecord.drawn_at), col(DrawRecord.plan_id))):
         if period.contains(local_date(row.drawn_at)):
             draws.append({"plan_id": row.plan_id, "drawn_at": utc_iso(row.drawn_at), "selected": row.selected,
                           "committed": bool(row.transcript.get("committed")),
@@ -244,14 +252,18 @@ def gather(session: Session, period: Period, tree: merkle.MerkleTree) -> tuple[l
                           "file": f"draws/{len(draws) + 1:02d}-{safe_name(row.plan_id)}.json",
                           "transcript": row.transcript})
     outcomes = []
-    rows = session.exec(select(ReviewCase, Decision).join(Decision, Decision.record_id == ReviewCase.record_id)
-                        .where(ReviewCase.status.in_((review.DECIDED, review.PUBLISHED)),
-                               Decision.status == "issued").order_by(Decision.decided_at, Decision.record_id))
+    rows = session.exec(select(ReviewCase, Decision)
+                        .join(Decision, col(Decision.record_id) == col(ReviewCase.record_id))
+                        .where(col(ReviewCase.status).in_((review.DECIDED, review.PUBLISHED)),
+                               col(Decision.status) == "issued")
+                        .order_by(col(Decision.decided_at), col(Decision.record_id)))
     for case, decision in rows:
+        assert decision.decided_at is not None  # an issued decision always has its decided_at
         decided_on = local_date(decision.decided_at)
         if not period.contains(decided_on):
             continue
         record = session.get(ReceivedRecord, (decision.record_id, decision.version))
+        assert record is not None  # a decision is always made on a received record
         institution = session.get(Institution, decision.institution_code)
         leaf = log_leaf_hash(record.record_id, record.record_hash)
         proof = tree.inclusion_proof(record.log_index, tree.size)
@@ -263,7 +275,7 @@ def gather(session: Session, period: Period, tree: merkle.MerkleTree) -> tuple[l
             {"name": institution.name, "kind": institution.kind, "region": institution.region} if institution else {},
             proof))
     consistency = []
-    for earlier in session.exec(select(Disclosure).order_by(Disclosure.id)):
+    for earlier in session.exec(select(Disclosure).order_by(col(Disclosure.id))):
         if 0 < earlier.tree_size <= tree.size:
             consistency.append({"from_size": earlier.tree_size, "from_root": earlier.tree_root,
                                 "published_at": utc_iso(earlier.published_at), "period": earlier.period,
@@ -275,7 +287,7 @@ def export(session: Session, period: Period, out_dir: Path, signing_public_key_b
            now: datetime) -> dict[str, Any]:
     """Write index.html, disclosure.json, outcomes.csv, draws.csv and draws/*.json under `out_dir`; record the
     disclosure and move its cases to 已公开. The caller commits (after the files are written)."""
-    review.sync_cases(session, now)
+    review.backfill_cases(session, now)
     tree = _tree(session)
     head = _head(session, tree)
     draws, outcomes, consistency = gather(session, period, tree)
@@ -297,6 +309,7 @@ def export(session: Session, period: Period, out_dir: Path, signing_public_key_b
     published = 0
     for item in outcomes:
         case = session.get(ReviewCase, item["record_id"])
+        assert case is not None  # every outcome was gathered from its review case
         if case.status == review.DECIDED:
             review.act(session, item["record_id"], "publish", None, now, details={"period": period.label})
             published += 1

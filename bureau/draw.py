@@ -504,18 +504,21 @@ def verify_transcript(transcript: Any, *, limit: int = 20) -> list[str]:
     errors = validate_plan(plan)
     if errors:
         return [f"plan.{e['field']}: {e['message']}" for e in errors]
+    assert isinstance(plan, dict)  # validate_plan reports anything but an object
     recorded_registry = transcript.get("registry")
     try:
         snapshot = _checked_snapshot(recorded_registry)
     except DrawError as exc:
         return [str(exc)]
+    assert isinstance(recorded_registry, dict)  # _checked_snapshot refuses anything but an object
     registry = registry_hashes(snapshot)
     differences = []
     if transcript.get("plan_hash") != plan_hash(plan):
         differences.append("plan_hash: 计划内容与记录的哈希不符（计划被改动）")
     if recorded_registry.get("hash") != registry["hash"]:
         differences.append("registry.hash: 名录库快照与记录的哈希不符")
-    recorded_parts = recorded_registry.get("parts") if isinstance(recorded_registry.get("parts"), dict) else {}
+    parts = recorded_registry.get("parts")
+    recorded_parts = parts if isinstance(parts, dict) else {}
     for part in REGISTRY_PARTS:
         if recorded_parts.get(part) != registry["parts"][part]:
             differences.append(f"registry.{part}: 数据与记录的哈希不符（名录数据被改动）")

@@ -7,11 +7,10 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta, timezone
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlmodel import Session, select
 
 from bureau.models import DeviceKey, EnrollToken, Inspector
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
 from sync.keys import key_id as key_id_of
 
 TOKEN_LIFETIME = timedelta(hours=72)

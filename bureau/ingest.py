@@ -1,4 +1,4 @@
-"""Bureau ingest: verify, open, check and store sealed records and their blobs; corrections; statistics. No HTTP.
+"""Bureau ingest: verify, open, check and store sealed records and their blobs; what devices pull; statistics. No HTTP.
 
 A record (`accept_record`) is accepted only when, in this order:
 
@@ -11,14 +11,16 @@ A record (`accept_record`) is accepted only when, in this order:
    is recomputed from them and a difference from the score the tablet showed is flagged, not refused;
 5. a correction (version > 1) names the stored previous version's hash.
 
-It is then appended to the merkle log in the same transaction, and the answer is a receipt. The same record again
+It is then appended to the merkle log and its review case opened, or moved on to the corrected version
+(`bureau.review.receive_record`), in the same transaction, and the answer is a receipt. The same record again
 (same id, version and hash) gets the same receipt and counts as a duplicate; different content under the same id
 and version is refused (409). Every refusal is stored as a `Rejection` with its reason code.
 
 Blobs (`start_blob`, `put_chunk`) are accepted only when named by an accepted record of the sending tablet. Chunks
 arrive in order; each is opened (AES-GCM, bound to its blob, position and device) and appended durably to
 `<data>/uploads/`, and the count received is the offset the device resumes from. The finished blob must hash to its
-name; it then moves to `<data>/blobs/ab/<sha256>`, one file per hash however many records or devices send it.
+name; it then moves to `<data>/blobs/ab/<sha256>`, one file per hash however many records or devices send it (the
+layout is `bureau.blobs`).
 
 Every function works on the caller's session (one database connection per request) and commits it; none holds a
 pooled connection while it waits for a lock, so a hundred tablets at once cannot exhaust the pool.
@@ -26,10 +28,8 @@ pooled connection while it waits for a lock, so a hundred tablets at once cannot
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -38,13 +38,25 @@ from typing import Any, Callable
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 import checklists
-from bureau.assignments import next_seq
+from bureau import review
+from bureau.blobs import blob_path, file_sha256, part_path
 from bureau.keystore import BureauKeys
-from bureau.models import (Assignment, AssignmentMember, BlobUpload, CorrectionRequest, Counter, DeviceKey, LogLeaf,
-                           ReceivedRecord, RecordBlob, Rejection, StoredBlob)
+from bureau.models import (
+    Assignment,
+    AssignmentMember,
+    BlobUpload,
+    CorrectionRequest,
+    Counter,
+    DeviceKey,
+    LogLeaf,
+    ReceivedRecord,
+    RecordBlob,
+    Rejection,
+    StoredBlob,
+)
 from bureau.settings import BureauSettings
 from bureau.transparency import TransparencyLog
 from checklists import scoring
@@ -54,7 +66,6 @@ from sync.errors import EnvelopeError
 from sync.keys import b64decode_strict
 
 DUPLICATES_COUNTER = "duplicates_ignored"
-CORRECTIONS_COUNTER = "corrections"
 _APPEND_ATTEMPTS = 3
 
 # Envelope reason codes that are about who signed rather than what was sent.
@@ -96,7 +107,7 @@ def _refuse(session: Session, device_id: str, subject: str, status: int, reason:
 
 
 def _bump(session: Session, name: str) -> None:
-    if session.exec(update(Counter).where(Counter.name == name).values(value=Counter.value + 1)).rowcount == 0:
+    if session.exec(update(Counter).where(col(Counter.name) == name).values(value=Counter.value + 1)).rowcount == 0:
         session.add(Counter(name=name, value=1))
 
 
@@ -173,17 +184,19 @@ def _check_previous(session: Session, opened: OpenedRecord) -> None:
 def _store(session: Session, opened: OpenedRecord, score: _Score, sealed_bytes: int, index: int,
            now: datetime) -> None:
     record = opened.record
-    session.add(ReceivedRecord(
+    received = ReceivedRecord(
         record_id=opened.record_id, version=record["version"], record_hash=opened.record_hash,
         previous_hash=record.get("previous_hash"), device_id=opened.device_id, assignment_id=record["assignment_id"],
         institution_code=record["institution_code"], template_pin=f"{record['template_id']}@{record['template_hash']}",
         signers=[s["inspector"] for s in opened.signatures], signatures=opened.signatures, record=record,
         sealed_bytes=sealed_bytes, score_claimed=score.claimed, score_computed=score.computed,
-        critical=score.critical, score_mismatch=score.mismatch, log_index=index, received_at=now))
+        critical=score.critical, score_mismatch=score.mismatch, log_index=index, received_at=now)
+    session.add(received)
     for blob in record["blobs"]:
         session.add(RecordBlob(record_id=opened.record_id, version=record["version"], sha256=blob["sha256"],
                                size=blob["size"], media_type=blob["media_type"]))
     assignment = session.get(Assignment, record["assignment_id"])
+    assert assignment is not None  # _check_policy found it; assignments are revoked, never deleted
     assignment.status = "已提交"
     session.add(assignment)
     for request in session.exec(select(CorrectionRequest).where(
@@ -191,6 +204,7 @@ def _store(session: Session, opened: OpenedRecord, score: _Score, sealed_bytes: 
             CorrectionRequest.status == "open")):
         request.status = "answered"
         session.add(request)
+    review.receive_record(session, received, now)
 
 
 def _status_for(error: EnvelopeError) -> int:
@@ -251,14 +265,6 @@ def _upload_lock(sha256: str, device_id: str) -> threading.Lock:
     return _upload_locks[hash((sha256, device_id)) % len(_upload_locks)]
 
 
-def blob_path(settings: BureauSettings, sha256: str) -> Path:
-    return settings.data_dir / "blobs" / sha256[:2] / sha256
-
-
-def _part_path(settings: BureauSettings, sha256: str, device_id: str) -> Path:
-    return settings.data_dir / "uploads" / f"{sha256}-{device_id}.part"
-
-
 def _state(sha256: str, opener: BlobOpener, received: int) -> UploadState:
     complete = received == opener.chunk_count
     return UploadState(sha256, complete, received, opener.chunk_count,
@@ -274,8 +280,8 @@ def _complete(sha256: str, size: int) -> UploadState:
 
 
 def _expected(session: Session, sha256: str, device_id: str) -> RecordBlob | None:
-    return session.exec(select(RecordBlob).join(ReceivedRecord, (ReceivedRecord.record_id == RecordBlob.record_id)
-                                                & (ReceivedRecord.version == RecordBlob.version))
+    return session.exec(select(RecordBlob).join(ReceivedRecord, (col(ReceivedRecord.record_id) == RecordBlob.record_id)
+                                                & (col(ReceivedRecord.version) == RecordBlob.version))
                         .where(RecordBlob.sha256 == sha256, ReceivedRecord.device_id == device_id)).first()
 
 
@@ -313,7 +319,7 @@ def start_blob(session: Session, settings: BureauSettings, keys: BureauKeys, dev
         upload = upload or BlobUpload(sha256=sha256, device_id=device_id, header=header)
         upload.header, upload.received_chunks, upload.updated_at = header, 0, now
         session.add(upload)
-        part = _part_path(settings, sha256, device_id)
+        part = part_path(settings, sha256, device_id)
         part.parent.mkdir(parents=True, exist_ok=True)
         part.write_bytes(b"")
         session.commit()
@@ -329,19 +335,11 @@ def _append_chunk(part: Path, position: int, plain: bytes) -> None:
         os.fsync(handle.fileno())
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _finish_blob(session: Session, settings: BureauSettings, upload: BlobUpload, opener: BlobOpener,
                  now: datetime) -> None:
     """Verify the whole blob against its name and move it into the content-addressed store."""
-    part = _part_path(settings, upload.sha256, upload.device_id)
-    if _file_sha256(part) != upload.sha256:
+    part = part_path(settings, upload.sha256, upload.device_id)
+    if file_sha256(part) != upload.sha256:
         part.unlink(missing_ok=True)
         session.delete(upload)
         session.commit()
@@ -351,6 +349,7 @@ def _finish_blob(session: Session, settings: BureauSettings, upload: BlobUpload,
     target.parent.mkdir(parents=True, exist_ok=True)
     os.replace(part, target)
     media_type = session.exec(select(RecordBlob.media_type).where(RecordBlob.sha256 == upload.sha256)).first()
+    assert media_type is not None  # an upload is accepted only for a blob a received record lists (_expected)
     session.delete(upload)
     session.add(StoredBlob(sha256=upload.sha256, size=opener.size, media_type=media_type, stored_at=now))
     try:
@@ -377,7 +376,7 @@ def put_chunk(session: Session, settings: BureauSettings, keys: BureauKeys, devi
         if upload is None:
             raise IngestRefused(409, "upload_not_started", "附件上传尚未开始：请先发送附件封装头")
         opener = _open_header(session, keys, device_id, sha256, upload.header, now)
-        part = _part_path(settings, sha256, device_id)
+        part = part_path(settings, sha256, device_id)
         held = min(upload.received_chunks, part.stat().st_size // opener.chunk_size if part.exists() else 0)
         if held != upload.received_chunks:  # the file lost what the database promised (a crash): go back
             upload.received_chunks = held
@@ -403,28 +402,15 @@ def put_chunk(session: Session, settings: BureauSettings, keys: BureauKeys, devi
         return _state(sha256, opener, upload.received_chunks)
 
 
-# --- corrections, updates for devices, statistics --------------------------------------------------------------
-
-def request_correction(session: Session, record_id: str, version: int, reason: str, now: datetime) -> CorrectionRequest:
-    """A reviewer returns a record for correction; the team's devices receive it on their next pull. The caller
-    commits."""
-    record = session.get(ReceivedRecord, (record_id, version))
-    if record is None:
-        raise IngestRefused(404, "unknown_record", f"局端没有记录 {record_id}（第 {version} 版）")
-    request = CorrectionRequest(id=str(uuid.uuid4()), record_id=record_id, version=version,
-                                assignment_id=record.assignment_id, reason=reason, requested_at=now,
-                                seq=next_seq(session, CORRECTIONS_COUNTER))
-    session.add(request)
-    return request
-
+# --- updates for devices, statistics --------------------------------------------------------------------------
 
 def updates_for(session: Session, keys: BureauKeys, inspector_code: str, since: int) -> dict[str, Any]:
     """What a device pulls besides its assignments: correction requests for its inspector's teams after `since`,
     and every bureau key rotation statement (a handful at most; the device follows the signed chain)."""
     rows = session.exec(select(CorrectionRequest)
-                        .join(AssignmentMember, AssignmentMember.assignment_id == CorrectionRequest.assignment_id)
+                        .join(AssignmentMember, col(AssignmentMember.assignment_id) == CorrectionRequest.assignment_id)
                         .where(AssignmentMember.inspector_code == inspector_code, CorrectionRequest.seq > since)
-                        .order_by(CorrectionRequest.seq)).all()
+                        .order_by(col(CorrectionRequest.seq))).all()
     corrections = [{"id": r.id, "record_id": r.record_id, "version": r.version, "assignment_id": r.assignment_id,
                     "reason": r.reason, "status": r.status, "seq": r.seq,
                     "requested_at": r.requested_at.isoformat()} for r in rows]

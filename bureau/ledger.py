@@ -15,13 +15,13 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Iterable, Mapping
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from checklists import points
-from checklists.money import ZERO, format_money, parse_money
 from bureau.decisions import decision_json
 from bureau.models import Decision
 from bureau.review import local_date
+from checklists import points
+from checklists.money import ZERO, format_money, parse_money
 
 INSTITUTION_POINTS, PERSON_POINTS, RECOVERED, FINED = "institution_points", "person_points", "recovered", "fined"
 LEDGER_LABELS = {INSTITUTION_POINTS: "机构协议记分", PERSON_POINTS: "医保支付资格记分", RECOVERED: "追回（退回）金额",
@@ -167,13 +167,21 @@ def grade_counts(institution_codes: Iterable[str], all_entries: Iterable[Entry],
     return counts
 
 
+def _money_total(entries: Iterable[Entry], ledger: str) -> Decimal:
+    total = ZERO
+    for e in entries:
+        if e.ledger == ledger:
+            total += e.amount
+    return total
+
+
 def summary(all_entries: Iterable[Entry], year: int) -> dict[str, str]:
     listed = [e for e in all_entries if e.on.year == year]
-    return {"recovered_yuan": format_money(sum((e.amount for e in listed if e.ledger == RECOVERED), ZERO)),
-            "fined_yuan": format_money(sum((e.amount for e in listed if e.ledger == FINED), ZERO))}
+    return {"recovered_yuan": format_money(_money_total(listed, RECOVERED)),
+            "fined_yuan": format_money(_money_total(listed, FINED))}
 
 
 def load_decisions(session: Session) -> list[dict[str, Any]]:
     """The decisions the ledgers derive from (issued or withdrawn)."""
-    rows = session.exec(select(Decision).where(Decision.status.in_(("issued", "withdrawn")))).all()
+    rows = session.exec(select(Decision).where(col(Decision.status).in_(("issued", "withdrawn")))).all()
     return [decision_json(row) for row in rows]

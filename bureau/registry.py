@@ -3,8 +3,6 @@
 Files are what bureau staff already keep: CSV (UTF-8, UTF-8 with BOM, GBK, or Excel's UTF-16 "Unicode text") or XLSX,
 with Chinese headers, possibly under a title row. Validation is pure (`validate_table`) and reports every problem as
 `{line, column, value, message}`, so a screen can show the whole list; an import with any error writes nothing.
-
-Also the registry's side of the draw: the snapshot the draw runs on, the stored commitments and draw records.
 """
 
 from __future__ import annotations
@@ -19,15 +17,15 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, SQLModel, col, select
 
-from bureau.assignments import utc_iso
-from bureau.draw import DrawError, kind_names, make_commitment, transcript_hash
-from bureau.models import (Conflict, DrawCommitment, DrawRecord, Inspector, Institution, ReceivedRecord,
-                           RectificationOrder, RegistryChange, RegistryImport)
+from bureau.draw import kind_names
+from bureau.models import Conflict, Inspector, Institution, ReceivedRecord, RegistryChange, RegistryImport
+
+_RegistryRow = TypeVar("_RegistryRow", Institution, Inspector, Conflict)
 
 REGISTRY_KINDS = ("institutions", "inspectors", "conflicts")
 REQUIRED_COLUMNS = {
@@ -125,7 +123,7 @@ def read_table(data: bytes, filename: str, kind: str) -> Table:
     else:
         raw_rows = _csv_rows(data, filename)
     key_column = REQUIRED_COLUMNS[kind][0]
-    for header_line, cells in raw_rows[:HEADER_SEARCH_ROWS]:
+    for header_line, cells in raw_rows[:HEADER_SEARCH_ROWS]:  # noqa: B007 (the header row found is used below)
         columns = [_header_name(c) for c in cells]
         if key_column in columns:
             break
@@ -415,28 +413,29 @@ def import_registry(session: Session, kind: str, data: bytes, filename: str, now
     session.add(batch)
     session.flush()
     if kind == "institutions":
-        model, key, fields = Institution, ("code",), ("name", "kind", "region", "credit_code", "address", "risk_score",
-                                                        "last_inspected")
+        counts = _upsert(session, batch, Institution, ("code",), ("name", "kind", "region", "credit_code", "address",
+                                                                  "risk_score", "last_inspected"), records, now)
     elif kind == "inspectors":
-        model, key, fields = Inspector, ("code",), ("name", "badge_no", "region")
+        counts = _upsert(session, batch, Inspector, ("code",), ("name", "badge_no", "region"), records, now)
     else:
-        model, key, fields = Conflict, ("inspector_code", "institution_code"), ("reason",)
-    counts = _upsert(session, batch, model, key, fields, records, now)
+        counts = _upsert(session, batch, Conflict, ("inspector_code", "institution_code"), ("reason",), records, now)
     batch.created, batch.updated, batch.deactivated = counts["created"], counts["updated"], counts["deactivated"]
     session.add(batch)
     session.flush()
     return {"kind": kind, "file": batch.source_name, "import_id": batch.id, "rows": len(records), **counts}
 
 
-def _upsert(session: Session, batch: RegistryImport, model: type, key: tuple[str, ...], fields: tuple[str, ...],
-            records: list[dict[str, Any]], now: datetime) -> dict[str, int]:
+def _upsert(session: Session, batch: RegistryImport, model: type[_RegistryRow], key: tuple[str, ...],
+            fields: tuple[str, ...], records: list[dict[str, Any]], now: datetime) -> dict[str, int]:
     existing = {tuple(getattr(row, k) for k in key): row for row in session.exec(select(model)).all()}
+    batch_id = batch.id
+    assert batch_id is not None  # import_registry flushes the batch before upserting
     counts = {"created": 0, "updated": 0, "unchanged": 0, "reactivated": 0, "deactivated": 0}
     in_file = set()
 
     def log(code: tuple, change: str, before: dict | None, after: dict | None) -> None:
         counts[change] += 1
-        session.add(RegistryChange(import_id=batch.id, kind=batch.kind, code="/".join(code), change=change,
+        session.add(RegistryChange(import_id=batch_id, kind=batch.kind, code="/".join(code), change=change,
                                    before=before, after=after))
 
     for record in records:
@@ -444,7 +443,8 @@ def _upsert(session: Session, batch: RegistryImport, model: type, key: tuple[str
         in_file.add(code)
         row = existing.get(code)
         if row is None:
-            session.add(model(**record, active=True, **_stamp(model, now)))
+            stamp: dict[str, Any] = _stamp(model, now)  # a plain kwargs dict for the model's constructor
+            session.add(model(**record, active=True, **stamp))
             log(code, "created", None, _state(record, fields, True))
             continue
         before = _state(row, fields, row.active)
@@ -472,83 +472,19 @@ def _upsert(session: Session, batch: RegistryImport, model: type, key: tuple[str
     return counts
 
 
-def _stamp(model: type, now: datetime) -> dict[str, datetime]:
+def _stamp(model: type[SQLModel], now: datetime) -> dict[str, datetime]:
     return {"updated_at": now} if "updated_at" in model.model_fields else {}
 
 
 def _state(source: Any, fields: tuple[str, ...], active: bool) -> dict[str, Any]:
     """The history form of a row: JSON-safe values of the imported fields, plus whether it is active."""
     get = source.get if isinstance(source, dict) else (lambda name: getattr(source, name))
-    state = {name: get(name).isoformat() if isinstance(get(name), date) else get(name) for name in fields}
+    values = {name: get(name) for name in fields}
+    state = {name: value.isoformat() if isinstance(value, date) else value for name, value in values.items()}
     return {**state, "active": active}
 
 
-# ---- what the draw reads and records ---------------------------------------------------------------------------
-
-
-def load_snapshot(session: Session) -> dict[str, list]:
-    """The registry as the draw sees it: only the fields that affect it, active rows only, sorted by code.
-
-    Sorting happens here, in code-point order, so the database's collation cannot change the pool order.
-    """
-    institutions = sorted(
-        [code, kind, region, risk] for code, kind, region, risk in session.exec(
-            select(Institution.code, Institution.kind, Institution.region, Institution.risk_score)
-            .where(Institution.active == True)))  # noqa: E712
-    inspectors = sorted(
-        [code, region] for code, region in session.exec(
-            select(Inspector.code, Inspector.region).where(Inspector.active == True)))  # noqa: E712
-    active_institutions = {row[0] for row in institutions}
-    active_inspectors = {row[0] for row in inspectors}
-    conflicts = sorted(
-        [inspector, institution, reason] for inspector, institution, reason in session.exec(
-            select(Conflict.inspector_code, Conflict.institution_code, Conflict.reason)
-            .where(Conflict.active == True))  # noqa: E712
-        if inspector in active_inspectors and institution in active_institutions)
-    open_orders = session.exec(select(RectificationOrder.institution_code)
-                               .where(RectificationOrder.closed_at == None))  # noqa: E711
-    followups = sorted({code for code in open_orders if code in active_institutions})
-    return {"institutions": institutions, "inspectors": inspectors, "conflicts": conflicts, "followups": followups}
-
-
-def _commitment_dict(row: DrawCommitment) -> dict[str, str]:
-    return {"plan_id": row.plan_id, "plan_hash": row.plan_hash, "registry_hash": row.registry_hash,
-            "commitment_hash": row.commitment_hash, "committed_at": utc_iso(row.committed_at)}
-
-
-def commit_plan(session: Session, plan: dict[str, Any], now: datetime) -> dict[str, str]:
-    """Record the commitment to this plan and the current registry; committing the same thing again is harmless.
-
-    Raises PlanError for an invalid plan and DrawError when the plan id is already committed to something else.
-    """
-    commitment = make_commitment(plan, load_snapshot(session))
-    existing = session.get(DrawCommitment, commitment["plan_id"])
-    if existing is not None:
-        if existing.commitment_hash != commitment["commitment_hash"]:
-            raise DrawError(f"计划 {commitment['plan_id']!r} 已于 {utc_iso(existing.committed_at)} 承诺过不同的内容"
-                            "（计划或名录库已变化）；承诺不能更改，请使用新的 plan_id")
-        return _commitment_dict(existing)
-    row = DrawCommitment(**commitment, plan={k: v for k, v in plan.items() if k != "public_random"}, committed_at=now)
-    session.add(row)
-    session.flush()
-    return _commitment_dict(row)
-
-
-def stored_commitment(session: Session, plan_id: str) -> dict[str, str] | None:
-    row = session.get(DrawCommitment, plan_id)
-    return _commitment_dict(row) if row is not None else None
-
-
-def draw_recorded(session: Session, plan_id: str) -> bool:
-    return session.get(DrawRecord, plan_id) is not None
-
-
-def record_draw(session: Session, transcript: dict[str, Any], now: datetime) -> DrawRecord:
-    row = DrawRecord(plan_id=transcript["plan_id"], transcript_hash=transcript_hash(transcript),
-                     selected=len(transcript["selected"]), transcript=transcript, drawn_at=now)
-    session.add(row)
-    session.flush()
-    return row
+# ---- what coverage reads ---------------------------------------------------------------------------------------
 
 
 def inspection_status(session: Session) -> list[dict[str, Any]]:
@@ -556,10 +492,11 @@ def inspection_status(session: Session) -> list[dict[str, Any]]:
     the imported 上次检查日期 and the bureau's day of the last inspection record received for the institution."""
     received = dict(session.exec(select(ReceivedRecord.institution_code, func.max(ReceivedRecord.received_at))
                                  .group_by(ReceivedRecord.institution_code)).all())
-    rows = session.exec(select(Institution.code, Institution.name, Institution.kind, Institution.region,
-                               Institution.last_inspected).where(Institution.active == True))  # noqa: E712
+    institutions = session.exec(select(Institution).where(col(Institution.active) == True))  # noqa: E712
     out = []
-    for code, name, kind, region, last in rows:
+    for institution in institutions:
+        code, name, kind, region = institution.code, institution.name, institution.kind, institution.region
+        last = institution.last_inspected
         if received.get(code) is not None:
             arrived = received[code]
             day = (arrived if arrived.tzinfo else arrived.replace(tzinfo=timezone.utc)).astimezone().date()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import uuid
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -27,12 +28,19 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from bureau import ingest
-from bureau.assignments import utc_iso
-from bureau.models import (CorrectionRequest, Decision, DeviceKey, Institution, ReceivedRecord, ReviewCase,
-                           ReviewEvent, StaffAccount)
+from bureau.assignments import next_seq, utc_iso
+from bureau.models import (
+    CorrectionRequest,
+    Decision,
+    DeviceKey,
+    Institution,
+    ReceivedRecord,
+    ReviewCase,
+    ReviewEvent,
+    StaffAccount,
+)
 from sync.canonical import content_hash
 from sync.envelope import RECORD_SIGNING_DOMAIN
 
@@ -41,6 +49,7 @@ RECEIVED, REVIEWING, RETURNED, PROPOSED, HEARING, DECIDED, PUBLISHED, WITHDRAWN 
 STATUSES = (RECEIVED, REVIEWING, RETURNED, PROPOSED, HEARING, DECIDED, PUBLISHED, WITHDRAWN)
 SYSTEM = "system"
 GENESIS = "0" * 64
+CORRECTIONS_COUNTER = "corrections"
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
 
 
@@ -244,7 +253,9 @@ def _locked_case(session: Session, record_id: str) -> ReviewCase:
 
 
 def record_of(session: Session, case: ReviewCase) -> ReceivedRecord:
-    return session.get(ReceivedRecord, (case.record_id, case.version))
+    record = session.get(ReceivedRecord, (case.record_id, case.version))
+    assert record is not None  # a case is opened and moved on only with its stored record, never deleted
+    return record
 
 
 def act(session: Session, record_id: str, action: str, actor: StaffAccount | None, now: datetime, *,
@@ -256,6 +267,7 @@ def act(session: Session, record_id: str, action: str, actor: StaffAccount | Non
     if statement_deadline is not None:
         facts = replace(facts, statement_deadline=statement_deadline)
     target = next_status(facts, action, system=actor is None, reason=reason)
+    assert target is not None  # None only when the status was None, and an existing case always has one
     before = case.status
     case.status = target
     if statement_deadline is not None:
@@ -265,43 +277,51 @@ def act(session: Session, record_id: str, action: str, actor: StaffAccount | Non
     return case
 
 
-def sync_cases(session: Session, now: datetime) -> int:
-    """Open a case (已接收) for every newly received record, and move cases on to corrected versions. Returns how
-    many cases changed; commits. Safe to run from several requests at once: the loser of a race retries later."""
+def receive_record(session: Session, record: ReceivedRecord, now: datetime) -> None:
+    """Open the case (已接收) of a newly stored record, or move its case on to a corrected version (after the decision
+    the version is only noted), with one audit event. Ingest calls it in the transaction that stores the record."""
+    case = session.exec(select(ReviewCase).where(ReviewCase.record_id == record.record_id).with_for_update()).first()
+    if case is None:
+        status = next_status(CaseFacts(None, 0, local_date(now)), "receive", system=True)
+        assert status is not None  # "receive" always targets 已接收
+        case = ReviewCase(record_id=record.record_id, version=record.version, institution_code=record.institution_code,
+                          status=status)
+        _refresh_from_record(case, record)
+        _append_event(session, case, "receive", None, SYSTEM, SYSTEM, now, "", {"record_hash": record.record_hash})
+        return
+    if case.version >= record.version:  # another process's backfill took this version in first
+        return
+    action = "late_version" if case.status in ACTIONS["late_version"].sources else "resubmit"
+    before, old_version = case.status, case.version
+    target = next_status(_case_facts(case, record, None, local_date(now)), action, system=True)
+    assert target is not None  # None only when the status was None, and an existing case always has one
+    case.status = target
+    if action == "resubmit":
+        _refresh_from_record(case, record)
+        _discard_draft(session, record.record_id)
+    _append_event(session, case, action, before, SYSTEM, SYSTEM, now, record.record.get("correction_reason", ""),
+                  {"from_version": old_version, "to_version": record.version, "record_hash": record.record_hash})
+
+
+def backfill_cases(session: Session, now: datetime) -> int:
+    """`receive_record` for the latest version of every record no case has taken in yet: records stored before
+    ingest opened cases itself. Idempotent; run at server start and before an 一公开 export. Returns how many records
+    it took in; commits. Another process backfilling at the same moment makes the loser's commit fail harmlessly."""
     latest = dict(session.exec(select(ReceivedRecord.record_id, func.max(ReceivedRecord.version))
                                .group_by(ReceivedRecord.record_id)).all())
-    known = dict(session.exec(select(ReviewCase.record_id, ReviewCase.version)).all())
-    changed = 0
-    for record_id, version in latest.items():
-        if known.get(record_id, 0) >= version:
-            continue
-        record = session.get(ReceivedRecord, (record_id, version))
-        if record_id not in known:
-            status = next_status(CaseFacts(None, 0, local_date(now)), "receive", system=True)
-            case = ReviewCase(record_id=record_id, version=version, institution_code=record.institution_code,
-                              status=status)
-            _refresh_from_record(case, record)
-            _append_event(session, case, "receive", None, SYSTEM, SYSTEM, now, "", {"record_hash": record.record_hash})
-        else:
-            case = _locked_case(session, record_id)
-            if case.version >= version:
-                continue
-            action = "late_version" if case.status in ACTIONS["late_version"].sources else "resubmit"
-            before = case.status
-            case.status = next_status(_case_facts(case, record, None, local_date(now)), action, system=True)
-            old_version = case.version
-            if action == "resubmit":
-                _refresh_from_record(case, record)
-                _discard_draft(session, record_id)
-            _append_event(session, case, action, before, SYSTEM, SYSTEM, now, record.record.get("correction_reason", ""),
-                          {"from_version": old_version, "to_version": version, "record_hash": record.record_hash})
-        changed += 1
+    taken_in = dict(session.exec(select(ReviewCase.record_id, ReviewCase.version)).all())
+    for record_id, details in session.exec(select(ReviewEvent.record_id, ReviewEvent.details)
+                                           .where(ReviewEvent.action == "late_version")):
+        taken_in[record_id] = max(taken_in[record_id], details["to_version"])  # noted; the case stays on its version
+    behind = [(record_id, version) for record_id, version in latest.items() if taken_in.get(record_id, 0) < version]
+    for key in behind:
+        receive_record(session, session.get_one(ReceivedRecord, key), now)
     try:
         session.commit()
-    except IntegrityError:  # another request opened the same case first
+    except IntegrityError:
         session.rollback()
         return 0
-    return changed
+    return len(behind)
 
 
 def _refresh_from_record(case: ReviewCase, record: ReceivedRecord) -> None:
@@ -327,11 +347,21 @@ def return_for_correction(session: Session, record_id: str, actor: StaffAccount,
                           now: datetime) -> ReviewCase:
     """退回补正: the team's tablets receive a correction request for the version under review on their next sync."""
     case = act(session, record_id, "return", actor, now, reason=reason)
-    try:
-        ingest.request_correction(session, record_id, case.version, reason.strip(), now)
-    except ingest.IngestRefused as exc:
-        raise ReviewError(exc.status, exc.reason, exc.message) from None
+    request_correction(session, record_id, case.version, reason.strip(), now)
     return case
+
+
+def request_correction(session: Session, record_id: str, version: int, reason: str, now: datetime) -> CorrectionRequest:
+    """The correction request the team's devices receive on their next pull (`bureau.ingest.updates_for`). The
+    caller commits."""
+    record = session.get(ReceivedRecord, (record_id, version))
+    if record is None:
+        raise ReviewError(404, "unknown_record", f"局端没有记录 {record_id}（第 {version} 版）")
+    request = CorrectionRequest(id=str(uuid.uuid4()), record_id=record_id, version=version,
+                                assignment_id=record.assignment_id, reason=reason, requested_at=now,
+                                seq=next_seq(session, CORRECTIONS_COUNTER))
+    session.add(request)
+    return request
 
 
 def notify(session: Session, record_id: str, actor: StaffAccount, deadline: date, now: datetime) -> ReviewCase:
@@ -354,6 +384,7 @@ def record_statement(session: Session, settings_data_dir: Path, record_id: str, 
                details={"waived": waived, "text_sha256": hashlib.sha256(text.encode()).hexdigest(),
                         "attachment_sha256": sha, "attachment_name": attachment_name})
     if attachment:
+        assert sha is not None  # computed above whenever there is an attachment
         path = statement_path(settings_data_dir, sha)
         path.parent.mkdir(parents=True, exist_ok=True)
         if not path.exists():
@@ -386,8 +417,10 @@ class QueueFilter:
 
 def queue(session: Session, filters: QueueFilter) -> list[dict[str, Any]]:
     """The cases, newest first, with what the queue shows; filters by kind, region, status, critical, score."""
-    query = (select(ReviewCase, ReceivedRecord.score_computed, ReceivedRecord.score_claimed,
-                    ReceivedRecord.score_mismatch, ReceivedRecord.critical, ReceivedRecord.received_at,
+    # sqlmodel's select() overloads stop at 4 entities; at runtime it takes any number
+    query = (select(ReviewCase,  # type: ignore[call-overload]
+                    ReceivedRecord.score_computed, ReceivedRecord.score_claimed, ReceivedRecord.score_mismatch,
+                    ReceivedRecord.critical, ReceivedRecord.received_at,
                     Institution.name, Institution.kind, Institution.region)
              .join(ReceivedRecord, (ReceivedRecord.record_id == ReviewCase.record_id)
                    & (ReceivedRecord.version == ReviewCase.version))
@@ -395,7 +428,7 @@ def queue(session: Session, filters: QueueFilter) -> list[dict[str, Any]]:
     if filters.kind:
         query = query.where(Institution.kind == filters.kind)
     if filters.region:
-        query = query.where(Institution.region.startswith(filters.region))
+        query = query.where(col(Institution.region).startswith(filters.region))
     if filters.status:
         query = query.where(ReviewCase.status == filters.status)
     if filters.critical is not None:
@@ -404,7 +437,7 @@ def queue(session: Session, filters: QueueFilter) -> list[dict[str, Any]]:
         query = query.where(ReceivedRecord.score_mismatch == filters.mismatch)
     rows = []
     for case, computed, claimed, mismatch, critical, received_at, name, kind, region in session.exec(
-            query.order_by(ReceivedRecord.received_at.desc(), ReviewCase.record_id)):
+            query.order_by(col(ReceivedRecord.received_at).desc(), ReviewCase.record_id)):
         score = Decimal(computed) if computed is not None else None
         if filters.min_score is not None and (score is None or score < filters.min_score):
             continue
@@ -422,7 +455,7 @@ def queue(session: Session, filters: QueueFilter) -> list[dict[str, Any]]:
 
 def audit_log(session: Session, case: ReviewCase) -> tuple[list[dict[str, Any]], list[str]]:
     rows = session.exec(select(ReviewEvent).where(ReviewEvent.record_id == case.record_id)
-                        .order_by(ReviewEvent.seq)).all()
+                        .order_by(col(ReviewEvent.seq))).all()
     events = [{**event_content(row), "label": ACTIONS[row.action].label if row.action in ACTIONS else row.action,
                "event_hash": row.event_hash} for row in rows]
     return events, chain_problems(rows, case.events, case.last_event_hash)
@@ -441,7 +474,7 @@ def case_detail(session: Session, record_id: str, version: int | None, viewer: S
     if case is None:
         raise ReviewError(404, "unknown_record", f"没有检查记录 {record_id}")
     versions = session.exec(select(ReceivedRecord).where(ReceivedRecord.record_id == record_id)
-                            .order_by(ReceivedRecord.version)).all()
+                            .order_by(col(ReceivedRecord.version))).all()
     shown = next((r for r in versions if r.version == (version or case.version)), None)
     if shown is None:
         raise ReviewError(404, "unknown_version", f"检查记录 {record_id} 没有第 {version} 版")
@@ -455,7 +488,7 @@ def case_detail(session: Session, record_id: str, version: int | None, viewer: S
     facts = _case_facts(case, shown if shown.version == case.version else record_of(session, case), viewer,
                         local_date(now))
     corrections = session.exec(select(CorrectionRequest).where(CorrectionRequest.record_id == record_id)
-                               .order_by(CorrectionRequest.seq)).all()
+                               .order_by(col(CorrectionRequest.seq))).all()
     return {
         "record_id": record_id, "version": shown.version, "case_version": case.version, "status": case.status,
         "versions": [{"version": r.version, "record_hash": r.record_hash, "previous_hash": r.previous_hash,

@@ -13,7 +13,6 @@ from bureau import keystore
 from bureau.db import DatabaseUnavailable, create_schema, make_engine
 from bureau.settings import BureauSettings
 
-
 # Tablets pause between requests (sealing, fsync) and reuse their connection; a server that closes idle connections
 # after uvicorn's default 5 s races them (the request is written as the socket closes). Far above any such pause.
 KEEP_ALIVE_SECONDS = 75

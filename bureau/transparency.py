@@ -16,7 +16,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bureau.models import LogLeaf, SignedTreeHead
 from sync import merkle
@@ -44,7 +44,7 @@ class TransparencyLog:
             self._tree = merkle.MerkleTree()
         tree = self._tree
         rows = session.exec(select(LogLeaf.leaf_index, LogLeaf.leaf_hash)
-                            .where(LogLeaf.leaf_index >= tree.size).order_by(LogLeaf.leaf_index))
+                            .where(col(LogLeaf.leaf_index) >= tree.size).order_by(col(LogLeaf.leaf_index)))
         for index, leaf_hex in rows:
             if index != tree.size:
                 raise RuntimeError(f"merkle log has a gap at index {tree.size}")
@@ -78,16 +78,17 @@ class TransparencyLog:
             tree = self._catch_up(session)
             proof = tree.inclusion_proof(index, index + 1)
         head = session.get(SignedTreeHead, index + 1)
+        assert head is not None  # append stores the head of size index + 1 together with the leaf at index
         return build_receipt(record_id, record_hash, index, proof, _head_json(head))
 
     def consistency(self, session: Session, first: int, second: int) -> dict[str, Any] | None:
         """Both stored tree heads and the RFC 9162 consistency proof between them; None if either is unknown."""
-        heads = [session.get(SignedTreeHead, size) for size in (first, second)]
-        if first > second or any(head is None for head in heads):
+        first_head, second_head = (session.get(SignedTreeHead, size) for size in (first, second))
+        if first > second or first_head is None or second_head is None:
             return None
         with self.lock:
             proof = self._catch_up(session).consistency_proof(first, second)
-        return {"first": _head_json(heads[0]), "second": _head_json(heads[1]), "proof": [p.hex() for p in proof]}
+        return {"first": _head_json(first_head), "second": _head_json(second_head), "proof": [p.hex() for p in proof]}
 
     def size(self, session: Session) -> int:
         with self.lock:

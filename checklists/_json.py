@@ -11,7 +11,7 @@ import bisect
 import json
 import re
 from decimal import Decimal
-from json.decoder import scanstring
+from json.decoder import scanstring  # type: ignore[attr-defined]  # exists at runtime; typeshed omits it
 from typing import Any
 
 from checklists.errors import InputError, KeyPath
@@ -53,7 +53,9 @@ def json_lines(text: str) -> dict[KeyPath, int]:
         return bisect.bisect_right(starts, index)
 
     def skip(index: int) -> int:
-        return _WS.match(text, index).end()
+        match = _WS.match(text, index)
+        assert match is not None  # "[ \t\n\r]*" matches the empty string too
+        return match.end()
 
     def value(index: int, path: KeyPath) -> int:
         index = skip(index)
@@ -84,7 +86,9 @@ def json_lines(text: str) -> dict[KeyPath, int]:
                 index += 1
         if char == '"':
             return scanstring(text, index + 1)[1]
-        return _LITERAL.match(text, index).end()
+        literal = _LITERAL.match(text, index)
+        assert literal is not None  # `text` is well-formed JSON: any other value is a non-empty literal
+        return literal.end()
 
     value(0, ())
     return lines

@@ -42,6 +42,7 @@ def parse_money(value: object, field: str = "金额") -> Decimal:
     problem = money_problem(value)
     if problem:
         raise InputError(f"{field}：{problem}")
+    assert isinstance(value, str)  # money_problem accepts nothing but strings
     return Decimal(value).quantize(CENT)
 
 
@@ -92,7 +93,8 @@ def yuan_in_capitals(amount: Decimal) -> str:
 def _integer_capitals(number: int) -> str:
     """A positive integer in capitals, by sections of four digits (个, 万, 亿, 万亿)."""
     digits = str(number)
-    out, pending_zero = [], False
+    out: list[str] = []
+    pending_zero = False
     for position, char in enumerate(digits):
         power = len(digits) - 1 - position
         section, place = divmod(power, 4)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from checklists._toml import PACKAGE_DIR, Problems, display_name, read_toml
+from checklists.errors import KeyPath
 from checklists.money import CENT, ZERO, format_money, money_problem, parse_money
 from checklists.vocabulary import Vocabulary, vocabulary
 
@@ -151,7 +152,7 @@ def parse_penalty_rules(doc: dict[str, Any], problems: Problems, vocab: Vocabula
             problems.add(path + (extra,), "未知的键（允许的键：clauses、redirect）")
         clauses = []
         for index, rc in enumerate(raw_clauses):
-            at = path + ("clauses", index)
+            at: KeyPath = path + ("clauses", index)
             for extra in set(rc) - set(_CLAUSE_KEYS):
                 problems.add(at + (extra,), f"未知的键（允许的键：{'、'.join(_CLAUSE_KEYS)}）")
             basis = rc.get("basis")
@@ -292,7 +293,7 @@ def parse_case(case: Any, vocab: Vocabulary) -> tuple[dict[str, Any], list[Findi
         if intent is not None and not isinstance(intent, bool):
             problems.add(path + ("intent_to_defraud",), f"应为 true 或 false，实际为 {intent!r}")
             ok = False
-        if ok:
+        if ok and isinstance(category, str):  # a category that is not a known string has already cleared ok
             findings.append(Finding(category, amount, intent is True))
     problems.raise_if_any()
     return party, findings, frozenset(facts)
@@ -312,12 +313,12 @@ def _ordered(measures: set[str], order: tuple[str, ...]) -> list[str]:
 
 def _apply(finding: Finding, case_facts: frozenset[str], rules: PenaltyRules, vocab: Vocabulary) -> dict[str, Any]:
     """One finding's consequences (with Decimal money); `decide` adds them up."""
-    facts = set(case_facts)
+    found = set(case_facts)
     if finding.amount > 0:
-        facts.add("loss")
+        found.add("loss")
     if finding.intent:
-        facts.add("intent")
-    facts = frozenset(facts)
+        found.add("intent")
+    facts = frozenset(found)
 
     article = vocab.categories[finding.category].article
     basis: list[str] = []
@@ -343,7 +344,8 @@ def _apply(finding: Finding, case_facts: frozenset[str], rules: PenaltyRules, vo
         if clause.fine_yuan:
             fine = _add(fine, clause.fine_yuan)
         if clause.fine_multiple:
-            fine = _add(fine, tuple((finding.amount * m).quantize(CENT, ROUND_HALF_UP) for m in clause.fine_multiple))
+            low, high = ((finding.amount * m).quantize(CENT, ROUND_HALF_UP) for m in clause.fine_multiple)
+            fine = _add(fine, (low, high))
         if clause.suspension_months:
             suspension = _widest(suspension, clause.suspension_months)
         terminate = terminate or clause.terminate_agreement

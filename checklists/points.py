@@ -139,11 +139,11 @@ def _parse_institution(raw: dict, problems: Problems, vocab: Vocabulary) -> Inst
         if severity not in table:
             problems.add(p + ("severity_points",), f"缺少严重程度 {severity} 的分值")
         else:
-            severity_points[severity] = _positive(table[severity], p + ("severity_points", severity), problems)
+            severity_points[severity] = _positive(table[severity], p + ("severity_points", severity), problems) or 0
     for extra in set(table) - set(vocab.severities):
         problems.add(p + ("severity_points", extra), f"未知的严重程度（应为 {'、'.join(vocab.severities)}）")
 
-    thresholds = []
+    thresholds: list[Threshold] = []
     for index, t in enumerate(_tables(raw.get("thresholds"), p + ("thresholds",), problems)):
         at_least = _positive(t.get("at_least"), p + ("thresholds", index, "at_least"), problems)
         action = _text(t.get("action"), p + ("thresholds", index, "action"), problems)
@@ -152,7 +152,7 @@ def _parse_institution(raw: dict, problems: Problems, vocab: Vocabulary) -> Inst
         elif at_least is not None and action is not None:
             thresholds.append(Threshold(at_least, action))
 
-    grades = []
+    grades: list[Grade] = []
     raw_grades = _tables(raw.get("grades"), p + ("grades",), problems)
     for index, g in enumerate(raw_grades):
         name = _text(g.get("grade"), p + ("grades", index, "grade"), problems)
@@ -164,10 +164,11 @@ def _parse_institution(raw: dict, problems: Problems, vocab: Vocabulary) -> Inst
                 grades.append(Grade(name, None))
             continue
         limit = g.get("max_points")
+        previous = grades[-1].max_points if grades else None  # only the last grade, not yet reached, has None
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
             problems.add(p + ("grades", index, "max_points"), f"应为非负整数，实际为 {limit!r}")
-        elif grades and limit <= grades[-1].max_points:
-            problems.add(p + ("grades", index, "max_points"), f"上限须严格递增（前一档为 {grades[-1].max_points}）")
+        elif previous is not None and limit <= previous:
+            problems.add(p + ("grades", index, "max_points"), f"上限须严格递增（前一档为 {previous}）")
         elif name is not None:
             grades.append(Grade(name, limit))
     failing = raw.get("failing_grade")
@@ -175,7 +176,8 @@ def _parse_institution(raw: dict, problems: Problems, vocab: Vocabulary) -> Inst
         problems.add(p + ("failing_grade",), f"应为 grades 中的等次之一，实际为 {failing!r}")
     years = _positive(raw.get("consecutive_failing_years_to_terminate"),
                       p + ("consecutive_failing_years_to_terminate",), problems)
-    return InstitutionRules(severity_points, tuple(thresholds), tuple(grades), failing, years or 0)
+    failing_grade = failing if isinstance(failing, str) else ""  # anything else has been reported above
+    return InstitutionRules(severity_points, tuple(thresholds), tuple(grades), failing_grade, years or 0)
 
 
 def _parse_people(raw: dict, problems: Problems) -> PeopleRules:
@@ -183,7 +185,8 @@ def _parse_people(raw: dict, problems: Problems) -> PeopleRules:
     _text(raw.get("basis"), p + ("basis",), problems)
     numbers = {key: _positive(raw.get(key), p + (key,), problems)
                for key in ("suspend_at", "terminate_at", "bar_years_accumulated", "bar_years_at_once")}
-    if None not in (numbers["suspend_at"], numbers["terminate_at"]) and numbers["suspend_at"] >= numbers["terminate_at"]:
+    suspend_at, terminate_at = numbers["suspend_at"], numbers["terminate_at"]
+    if suspend_at is not None and terminate_at is not None and suspend_at >= terminate_at:
         problems.add(p + ("suspend_at",), "暂停分值须小于终止分值（terminate_at）")
     months = raw.get("suspension_months")
     if not isinstance(months, dict) or set(months) != {"min", "max"}:
@@ -192,20 +195,21 @@ def _parse_people(raw: dict, problems: Problems) -> PeopleRules:
     else:
         low = _positive(months["min"], p + ("suspension_months", "min"), problems)
         high = _positive(months["max"], p + ("suspension_months", "max"), problems)
-        if None not in (low, high) and low > high:
+        if low is not None and high is not None and low > high:
             problems.add(p + ("suspension_months",), "下限大于上限")
         months = (low or 0, high or 0)
 
     tiers: list[Tier] = []
     for index, t in enumerate(_tables(raw.get("tiers"), p + ("tiers",), problems)):
-        values = [_positive(t.get(key), p + ("tiers", index, key), problems) for key in ("tier", "min", "max")]
-        if None in values:
+        number, least, most = [_positive(t.get(key), p + ("tiers", index, key), problems)
+                               for key in ("tier", "min", "max")]
+        if number is None or least is None or most is None:
             continue
-        tier = Tier(*values)
+        new_tier = Tier(number, least, most)
         expected_min = tiers[-1].max + 1 if tiers else 1
-        if tier.min != expected_min or tier.max < tier.min:
-            problems.add(p + ("tiers", index), f"档次须从 {expected_min} 分起连续（实际 {tier.min}–{tier.max}）")
-        tiers.append(tier)
+        if new_tier.min != expected_min or new_tier.max < new_tier.min:
+            problems.add(p + ("tiers", index), f"档次须从 {expected_min} 分起连续（实际 {new_tier.min}–{new_tier.max}）")
+        tiers.append(new_tier)
     if tiers and numbers["terminate_at"] is not None and tiers[-1].max != numbers["terminate_at"]:
         problems.add(p + ("tiers",), f"最高档上限应为终止分值 {numbers['terminate_at']}，实际为 {tiers[-1].max}")
 
@@ -223,7 +227,7 @@ def _parse_people(raw: dict, problems: Problems) -> PeopleRules:
             problems.add(at + ("points",), f"分值 {points} 不在第 {tier} 档 {by_tier[tier].min}–{by_tier[tier].max} 分之内")
         elif behaviour_id in behaviours:
             problems.add(at + ("id",), f"行为编号 \"{behaviour_id}\" 重复")
-        elif None not in (behaviour_id, text, points):
+        elif behaviour_id is not None and text is not None and points is not None:
             behaviours[behaviour_id] = Behaviour(behaviour_id, text, tier, points)
     return PeopleRules(numbers["suspend_at"] or 0, months, numbers["terminate_at"] or 0,
                        numbers["bar_years_accumulated"] or 0, numbers["bar_years_at_once"] or 0,

@@ -152,7 +152,8 @@ def _parse_limits(raw: Any, path: tuple, problems: Problems) -> tuple[Limit, ...
         uncertain = entry.get("uncertain", False)
         if not isinstance(uncertain, bool):
             problems.add(at + ("uncertain",), f"应为 true 或 false，实际为 {uncertain!r}")
-        if None not in (key, label, unit, source) and bounds and isinstance(uncertain, bool):
+        if key is not None and label is not None and unit is not None and source is not None \
+                and bounds and isinstance(uncertain, bool):
             limits.append(Limit(key, label, unit, source, bounds.get("min"), bounds.get("max"), uncertain))
     return tuple(limits)
 
@@ -196,19 +197,22 @@ def _parse_item(raw: dict, index: int, section_ids: set[str], vocab: Vocabulary,
         problems.add(path + ("weight",), f"权重必须大于 0，实际为 {weight}")
         ok = False
 
-    flags = {}
+    flags: dict[str, bool] = {}
     for key in _ITEM_FLAG_KEYS:
         value = raw.get(key)
         if not isinstance(value, bool):
             problems.add(path + (key,), f"应为 true 或 false，实际为 {'缺失' if value is None else repr(value)}")
             ok = False
-        flags[key] = value
+        else:
+            flags[key] = value
 
     limits = _parse_limits(raw["limits"], path + ("limits",), problems) if "limits" in raw else ()
-    if not ok:
+    # Every missing text and every weight that is not a positive int has been reported and cleared `ok`.
+    texts = {key: value for key, value in values.items() if value is not None}
+    if not ok or not isinstance(weight, int):
         return None
-    return Item(values["id"], values["section"], values["text"], values["evidence"], values["severity"],
-                category, values["basis"], weight, flags["photo_required_on_fail"], flags["asks_amount"], limits)
+    return Item(texts["id"], texts["section"], texts["text"], texts["evidence"], texts["severity"], texts["category"],
+                texts["basis"], weight, flags["photo_required_on_fail"], flags["asks_amount"], limits)
 
 
 def parse_template(doc: dict[str, Any], problems: Problems, source: str = "", vocab: Vocabulary | None = None) -> Template | None:
@@ -258,6 +262,8 @@ def parse_template(doc: dict[str, Any], problems: Problems, source: str = "", vo
         if raw_items and raw.get("id") in section_ids and raw.get("id") not in used_sections:
             problems.add(("sections", index, "id"), f"分组 \"{raw['id']}\" 下没有任何条目")
 
+    # Every missing header text has been reported, so with no new problem all four are present.
+    present = {key: value for key, value in header.items() if value is not None}
     if len(problems.entries) > before:
         return None
     try:
@@ -265,7 +271,7 @@ def parse_template(doc: dict[str, Any], problems: Problems, source: str = "", vo
     except TypeError as exc:  # a float or a date somewhere: canonical JSON has no exact form for it
         problems.add((), f"模板含有无法规范化的值（数值请用整数或字符串）：{exc}")
         return None
-    return Template(header["id"], header["kind"], header["version"], header["title"], digest,
+    return Template(present["id"], present["kind"], present["version"], present["title"], digest,
                     tuple(sections), tuple(items), source)
 
 

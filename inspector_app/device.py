@@ -8,22 +8,29 @@ from __future__ import annotations
 
 import base64
 import uuid
-from dataclasses import dataclass, replace
-from datetime import datetime
-from typing import Any, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from sync import outbox, protocol
+from inspector_app import keyring, outbox, sync_protocol, vault
+from inspector_app.bureau_client import BureauClient
+from inspector_app.store import (
+    Answer,
+    DeviceAssignment,
+    Identity,
+    Inspection,
+    identities,
+    utcnow,
+)
 from sync.assignments import assignment_signature_valid
-from sync.canonical import content_hash
-from sync.client import BureauClient, BureauRefused, BureauUnreachable
-from sync.envelope import build_record, sign_record
-from inspector_app import keyring, vault
-from inspector_app.store import Answer, DeviceAssignment, Identity, Inspection, identities, utcnow
+from sync.bureau_http import BureauRefused, BureauUnreachable
 
 
 class DeviceError(Exception):
@@ -125,6 +132,7 @@ def pull_assignments(engine: Engine, identity: Identity, client: BureauClient | 
             ))
             received += 1
         stored = session.get(Identity, identity.key_id)
+        assert stored is not None  # `identity` was read from this store; identities are never deleted
         stored.assignment_cursor = max(stored.assignment_cursor, answer["cursor"])
         session.add(stored)
         session.commit()
@@ -137,7 +145,7 @@ def assignments(engine: Engine, inspector_code: str) -> list[DeviceAssignment]:
         return list(session.exec(
             select(DeviceAssignment)
             .where(DeviceAssignment.inspector_code == inspector_code, DeviceAssignment.revoked == False)  # noqa: E712
-            .order_by(DeviceAssignment.seq)
+            .order_by(col(DeviceAssignment.seq))
         ))
 
 
@@ -198,66 +206,14 @@ class Evidence:
     blob: outbox.BlobSource
 
 
-def record_of(engine: Engine, inspection_id: str, evidence: Sequence[Evidence] = (),
-              locked_at: datetime | None = None) -> dict[str, Any]:
-    """The record fields of an inspection as it is locked and signed (`build_record` adds the blob manifest): the
-    reviewed content, its review hash, the handwritten signatures or the refusal (`onsite.record_fields`). Sealed
-    content is read with the data key of the current `keyring.session`. The score is the one the tablet showed;
-    the bureau recomputes it from the raw answers."""
-    from inspector_app import onsite  # onsite builds on this module
-
-    facts = onsite.facts(engine, keyring.session_data_key(), inspection_id)
-    listed = {p.sha256 for p in facts.photos}
-    extra = [onsite.PhotoInfo(f"evidence-{n}", item.item_id, item.blob.sha256, item.blob.size, 0, {})
-             for n, item in enumerate(evidence) if item.blob.sha256 not in listed]
-    if extra:  # blobs handed in by a headless caller that are not in the evidence store: named in the answers
-        facts = replace(facts, photos=[*facts.photos, *extra])
-    return onsite.record_fields(facts, locked_at or utcnow())
-
-
-def finish(engine: Engine, inspection_id: str, evidence: Sequence[Evidence] = (),
-           signers: Sequence[Identity] | None = None) -> None:
-    """Lock the inspection and queue its record, signed by `signers` (default: every inspector of the assignment's
-    team enrolled on this tablet) and sealed to the bureau, in one transaction: a locked inspection is always in the
-    outbox, and an inspection that changed while it was being signed is not locked."""
-    outbox.open_outbox(engine)
-    with Session(engine) as session:
-        inspection = session.get(Inspection, inspection_id)
-        if inspection is None:
-            raise DeviceError("检查记录不存在")
-        if inspection.status != "draft":
-            return
-        team, edited_at = set(session.get(DeviceAssignment, inspection.assignment_id).team), inspection.updated_at
-    chosen = {i.inspector_code: i for i in reversed(signers if signers is not None else identities(engine))
-              if i.inspector_code in team}
-    if not chosen:
-        raise DeviceError("本机没有该检查组成员的签名密钥，无法完成检查")
-    blobs = list({item.blob.sha256: item.blob for item in evidence}.values())
-    locked_at = utcnow()
-    record = build_record(record_of(engine, inspection_id, evidence, locked_at), outbox.manifest(blobs))
-    record_hash = content_hash(record)
-    signatures = [sign_record(record_hash, signing_key(i), code) for code, i in sorted(chosen.items())]
-    with Session(engine) as session:
-        inspection = session.get(Inspection, inspection_id)
-        if inspection.status != "draft" or inspection.updated_at != edited_at:
-            raise DeviceError("检查记录在签名时被修改，请重新完成")
-        inspection.status, inspection.updated_at = "finished", locked_at
-        session.add(inspection)
-        try:
-            outbox.enqueue(session, record, signatures, blobs)
-        except outbox.OutboxError as exc:
-            raise DeviceError(exc.message_zh) from None
-        session.commit()
-
-
-def sync(engine: Engine, timeout: float = 60.0, **options: Any) -> protocol.SyncReport:
-    """Send the outbox (`sync.protocol.run`, `options` passed on), mark inspections sent once their receipts
+def sync(engine: Engine, timeout: float = 60.0, **options: Any) -> sync_protocol.SyncReport:
+    """Send the outbox (`sync_protocol.run`, `options` passed on), mark inspections sent once their receipts
     verified, follow bureau key rotations into every identity's pin, then pull the assignments of each inspector
     whose key is at hand (unlocked, or a headless identity without a PIN)."""
     known = identities(engine)
     if not known:
         raise DeviceError("本设备尚未注册检查人员")
-    report = protocol.run(engine, client_for(known[0]), timeout=timeout, **options)
+    report = sync_protocol.run(engine, client_for(known[0]), timeout=timeout, **options)
     with Session(engine) as session:
         pin = session.get(outbox.BureauPin, 1)
         sent = set(session.exec(select(outbox.OutboxRecord.record_id, outbox.OutboxRecord.version)

@@ -2,9 +2,9 @@
 (`inspector_app.vault`); this module keeps the wrapped entries in the store and counts wrong PINs.
 
 An unlocked inspector (`Unlocked`) exists only in memory: in the app, in the browser session's `AppState`; in a
-headless command, for the length of the command. Device operations that sign or must read sealed content without
-taking keys as arguments (`device.signing_key`, `device.record_of`, called from the outbox code) find them in the
-current `session(...)`: a context variable, so two browser sessions of one app process never see each other's keys.
+headless command, for the length of the command. Reading sealed content takes the data key as an argument; only
+`device.signing_key`, which signs the sync run's requests for an identity, finds an unlocked key in the current
+`session(...)`: a context variable, so two browser sessions of one app process never see each other's keys.
 
 An identity enrolled without a PIN (a headless `yibao device enroll`) keeps its signing key in the store until a PIN
 is set (`set_pin`); the app asks for one before anything else.
@@ -18,7 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Iterable, Iterator
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -88,6 +91,7 @@ def set_pin(engine: Engine, identity: Identity, pin: str, data_key: vault.DataKe
     signing_key = Ed25519PrivateKey.from_private_bytes(identity.private_key)
     with Session(engine) as session:
         stored = session.get(Identity, identity.key_id)
+        assert stored is not None  # `identity` was read from this store; identities are never deleted
         data_key = protect(session, stored, signing_key, pin, data_key)
         session.commit()
         session.refresh(stored)
@@ -140,6 +144,8 @@ def change_pin(engine: Engine, inspector_code: str, old_pin: str, new_pin: str) 
     unlock(engine, inspector_code, old_pin)  # counts a wrong old PIN like any other
     with Session(engine) as session:
         row = session.get(KeyringEntry, inspector_code)
+        if row is None:  # unlock() above has found it; kept for the type checker
+            raise PinError(f"检查人员 {inspector_code} 尚未在本机设置 PIN")
         try:
             entry = vault.change_pin(vault.InspectorKeyEntry.from_dict(row.entry), old_pin, new_pin)
         except vault.WeakPin as exc:
@@ -165,8 +171,3 @@ def session(unlocked: Iterable[Unlocked]) -> Iterator[None]:
 
 def in_session(inspector_code: str) -> Unlocked | None:
     return next((u for u in _session.get() if u.inspector_code == inspector_code), None)
-
-
-def session_data_key() -> vault.DataKey | None:
-    current = _session.get()
-    return current[0].data_key if current else None

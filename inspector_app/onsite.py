@@ -9,7 +9,7 @@ What you see is what you sign: the review screen shows `Review.content` and its 
 canonical JSON). Each signature is stored with the review hash current when it was confirmed; the record is locked
 only if every signature was made on the content as it is now. Once anyone has signed, the content cannot change
 (`void_signatures` first). The locked record is ``content + review_hash + signatures (+ refusal) + locked_at``; the
-outbox signs, seals and queues it (`device.finish`). A correction is a new version of the same record id that names
+outbox signs, seals and queues it (`finish`). A correction is a new version of the same record id that names
 the previous version's record hash and says why.
 """
 
@@ -17,26 +17,38 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, Mapping, Sequence
 
 from sqlalchemy import func
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, delete, select
+from sqlmodel import Session, col, delete, select
 
 import checklists
 from checklists import penalty, scoring
 from checklists.money import format_money, parse_money
 from checklists.templates import Item, Template
-from inspector_app import device, keyring, photos, record_pdf, signature, vault
+from documents import signature
+from inspector_app import device, keyring, outbox, photos, record_pdf, vault
 from inspector_app.evidence_store import EvidenceStore
-from inspector_app.store import (Answer, CheckIn, DeviceAssignment, FindingDetail, Inspection, Photo, RefusalNote,
-                                 SignatureMark, SignatureStroke, utcnow)
-from sync import outbox
+from inspector_app.store import (
+    Answer,
+    CheckIn,
+    DeviceAssignment,
+    FindingDetail,
+    Identity,
+    Inspection,
+    Photo,
+    RefusalNote,
+    SignatureMark,
+    SignatureStroke,
+    identities,
+    utcnow,
+)
 from sync.canonical import canonical_bytes, content_hash, loads_canonical
-from sync.envelope import build_record
+from sync.envelope import build_record, sign_record
 
 RECORD_FORMAT = "yibao-inspection-v1"
 REFUSAL_ITEM = "refusal"  # Photo.item_id of the photos taken when the representative refuses to sign
@@ -363,8 +375,8 @@ def pdf_inputs(record: dict[str, Any], record_hash: str, photo_jpegs: Mapping[tu
     pdf_photos = [(p["caption"] + (f"（拍摄于 {p['captured_at'].replace('T', ' ')}）" if p["captured_at"] else ""),
                    photo_jpegs[(p["sha256"], p["caption"])]) for p in shown]
     signed = {s["role"]: s for s in record["signatures"]}
-    entries = [(role, signed[role]["signer_name"], signature_pngs[role], None) for role in SIGNING_ROLES
-               if role in signed]
+    entries: list[tuple[str, str, bytes | None, dict[str, Any] | None]] = [
+        (role, signed[role]["signer_name"], signature_pngs[role], None) for role in SIGNING_ROLES if role in signed]
     refusal = record["refusal"]
     if refusal is not None:
         entries.append(("representative", checkin["representative"]["name"], None, {
@@ -406,7 +418,7 @@ def current_inspection(engine: Engine, assignment_id: str) -> Inspection | None:
     """The newest version of the newest inspection of an assignment."""
     with Session(engine) as session:
         return session.exec(select(Inspection).where(Inspection.assignment_id == assignment_id)
-                            .order_by(Inspection.version.desc(), Inspection.created_at.desc())).first()
+                            .order_by(col(Inspection.version).desc(), col(Inspection.created_at).desc())).first()
 
 
 def start_inspection(engine: Engine, assignment_id: str, inspector_code: str) -> Inspection:
@@ -491,6 +503,8 @@ def add_photo(engine: Engine, store: EvidenceStore, key: vault.DataKey, inspecti
     with Session(engine) as session:
         inspection = _draft(session, inspection_id, content=item_id != REFUSAL_ITEM)
         assignment = session.get(DeviceAssignment, inspection.assignment_id)
+        if assignment is None:
+            raise device.DeviceError("本机没有这项检查任务")
     taken = local_now()
     processed = photos.process_photo(data, caption=photos.photo_caption(
         taken.strftime("%Y-%m-%d %H:%M"), assignment.institution_name, caption_item))
@@ -562,7 +576,7 @@ def strokes_of(engine: Engine, key: vault.DataKey, inspection_id: str, role: str
     with Session(engine) as session:
         rows = session.exec(select(SignatureStroke).where(SignatureStroke.inspection_id == inspection_id,
                                                           SignatureStroke.role == role)
-                            .order_by(SignatureStroke.seq)).all()
+                            .order_by(col(SignatureStroke.seq))).all()
         return [_unseal(key, _stroke_slot(inspection_id, role, r.seq), r.sealed) for r in rows]
 
 
@@ -607,10 +621,10 @@ def confirm_signature(engine: Engine, key: vault.DataKey, inspection_id: str, ro
 def clear_signature(engine: Engine, inspection_id: str, role: str) -> None:
     with Session(engine) as session:
         _draft(session, inspection_id, content=False)
-        session.exec(delete(SignatureStroke).where(SignatureStroke.inspection_id == inspection_id,
-                                                   SignatureStroke.role == role))
-        session.exec(delete(SignatureMark).where(SignatureMark.inspection_id == inspection_id,
-                                                 SignatureMark.role == role))
+        session.exec(delete(SignatureStroke).where(col(SignatureStroke.inspection_id) == inspection_id,
+                                                   col(SignatureStroke.role) == role))
+        session.exec(delete(SignatureMark).where(col(SignatureMark.inspection_id) == inspection_id,
+                                                 col(SignatureMark.role) == role))
         session.commit()
 
 
@@ -638,8 +652,8 @@ def void_signatures(engine: Engine, store: EvidenceStore, inspection_id: str) ->
     with Session(engine) as session:
         _draft(session, inspection_id, content=False)
         for model in (SignatureStroke, SignatureMark):
-            session.exec(delete(model).where(model.inspection_id == inspection_id))
-        session.exec(delete(RefusalNote).where(RefusalNote.inspection_id == inspection_id))
+            session.exec(delete(model).where(col(model.inspection_id) == inspection_id))
+        session.exec(delete(RefusalNote).where(col(RefusalNote.inspection_id) == inspection_id))
         refusal_photos = session.exec(select(Photo.id).where(Photo.inspection_id == inspection_id,
                                                              Photo.item_id == REFUSAL_ITEM)).all()
         session.commit()
@@ -655,10 +669,12 @@ def facts(engine: Engine, key: vault.DataKey | None, inspection_id: str) -> Fact
         if inspection is None:
             raise device.DeviceError("检查记录不存在")
         assignment = session.get(DeviceAssignment, inspection.assignment_id)
+        if assignment is None:
+            raise device.DeviceError("本机没有这项检查任务")
         answers = session.exec(select(Answer).where(Answer.inspection_id == inspection_id)).all()
         checkin = session.get(CheckIn, inspection_id)
         photo_rows = session.exec(select(Photo).where(Photo.inspection_id == inspection_id)
-                                  .order_by(Photo.added_at, Photo.id)).all()
+                                  .order_by(col(Photo.added_at), col(Photo.id))).all()
         staff_rows = session.exec(select(FindingDetail).where(FindingDetail.inspection_id == inspection_id)).all()
         marks = session.exec(select(SignatureMark).where(SignatureMark.inspection_id == inspection_id)).all()
         refusal = session.get(RefusalNote, inspection_id)
@@ -667,24 +683,28 @@ def facts(engine: Engine, key: vault.DataKey | None, inspection_id: str) -> Fact
         raise device.DeviceError("请先输入 PIN 解锁：检查记录已加密保存")
     template = checklists.resolve_template(f"{inspection.template_id}@{inspection.template_hash}")
 
+    def data_key() -> vault.DataKey:
+        assert key is not None  # only sealed rows are opened, and those need the key (checked above)
+        return key
+
     def answer(row: Answer) -> AnswerData:
         if row.sealed is None:
             return AnswerData(row.result, row.note, row.amount_yuan)
-        opened = _unseal(key, vault.answer_slot(inspection_id, row.item_id), row.sealed)
+        opened = _unseal(data_key(), vault.answer_slot(inspection_id, row.item_id), row.sealed)
         return AnswerData(row.result, opened["note"], opened["amount_yuan"])
 
     return Facts(
         inspection=inspection, assignment=assignment, template=template, device_id=device.device_id_of(engine),
-        checkin=_unseal(key, _checkin_slot(inspection_id), checkin.sealed) if checkin else None,
+        checkin=_unseal(data_key(), _checkin_slot(inspection_id), checkin.sealed) if checkin else None,
         answers={row.item_id: answer(row) for row in answers},
-        photos=[_photo_info(key, row) for row in photo_rows],
-        staff={row.item_id: _unseal(key, vault.finding_slot(inspection_id, row.item_id), row.sealed)["staff_codes"]
-               for row in staff_rows},
+        photos=[_photo_info(data_key(), row) for row in photo_rows],
+        staff={row.item_id: _unseal(data_key(), vault.finding_slot(inspection_id, row.item_id), row.sealed)
+               ["staff_codes"] for row in staff_rows},
         marks={m.role: {"review_hash": m.review_hash,
-                        "signature": _unseal(key, vault.signature_slot(inspection_id, m.role), m.sealed)}
+                        "signature": _unseal(data_key(), vault.signature_slot(inspection_id, m.role), m.sealed)}
                for m in marks},
-        refusal={"review_hash": refusal.review_hash, **_unseal(key, _refusal_slot(inspection_id), refusal.sealed)}
-        if refusal else None,
+        refusal={"review_hash": refusal.review_hash,
+                 **_unseal(data_key(), _refusal_slot(inspection_id), refusal.sealed)} if refusal else None,
     )
 
 
@@ -715,12 +735,59 @@ def lock(engine: Engine, store: EvidenceStore, key: vault.DataKey, inspection_id
     """Sign (every unlocked team member's key), seal and queue the record; from now on it is immutable. Returns the
     record hash (what the 笔录 prints)."""
     current = review(engine, key, inspection_id)
-    problems = current.problems or signing_problems(current.facts, current.hash)
+    # review() gives a hash exactly when nothing is missing (no problems)
+    problems = current.problems if current.hash is None else signing_problems(current.facts, current.hash)
     if problems:
         raise device.DeviceError("还不能锁定：" + "；".join(problems[:4]))
-    with keyring.session(signers):
-        device.finish(engine, inspection_id, evidence_of(current.facts, store), signers=list(signers))
-    return locked_record(engine, store, key, inspection_id)[1]
+    return finish(engine, current.facts, evidence_of(current.facts, store), signers)
+
+
+def record_of(known: Facts, evidence: Sequence[device.Evidence], locked_at: datetime) -> dict[str, Any]:
+    """The record fields of an inspection as it is locked and signed (`build_record` adds the blob manifest): the
+    reviewed content, its review hash, the handwritten signatures or the refusal. The score is the one the tablet
+    showed; the bureau recomputes it from the raw answers."""
+    listed = {p.sha256 for p in known.photos}
+    extra = [PhotoInfo(f"evidence-{n}", item.item_id, item.blob.sha256, item.blob.size, 0, {})
+             for n, item in enumerate(evidence) if item.blob.sha256 not in listed]
+    if extra:  # blobs handed in by a headless caller that are not in the evidence store: named in the answers
+        known = replace(known, photos=[*known.photos, *extra])
+    return record_fields(known, locked_at)
+
+
+def finish(engine: Engine, known: Facts, evidence: Sequence[device.Evidence] = (),
+           signers: Sequence[Identity | keyring.Unlocked] | None = None) -> str:
+    """Lock the inspection `known` was read from and queue its record, signed by `signers` (default: every inspector
+    of the assignment's team enrolled on this tablet) and sealed to the bureau, in one transaction: a locked
+    inspection is always in the outbox, and an inspection that changed after `known` was read is not locked.
+    Returns the record hash (an inspection already locked: the hash it was queued with)."""
+    outbox.open_outbox(engine)
+    if known.inspection.status != "draft":
+        sealed = queued(engine, known.inspection)
+        if sealed is None:
+            raise device.DeviceError("检查记录已锁定，但未在待发送队列中，请报告科室负责人")
+        return sealed.record_hash
+    team = set(known.assignment.team)
+    chosen = {i.inspector_code: i for i in reversed(signers if signers is not None else identities(engine))
+              if i.inspector_code in team}
+    if not chosen:
+        raise device.DeviceError("本机没有该检查组成员的签名密钥，无法完成检查")
+    blobs = list({item.blob.sha256: item.blob for item in evidence}.values())
+    locked_at = utcnow()
+    record = build_record(record_of(known, evidence, locked_at), outbox.manifest(blobs))
+    record_hash = content_hash(record)
+    signatures = [sign_record(record_hash, device.signing_key(i), code) for code, i in sorted(chosen.items())]
+    with Session(engine) as session:
+        inspection = session.get(Inspection, known.inspection.id)
+        if inspection is None or inspection.status != "draft" or inspection.updated_at != known.inspection.updated_at:
+            raise device.DeviceError("检查记录在签名时被修改，请重新完成")
+        inspection.status, inspection.updated_at = "finished", locked_at
+        session.add(inspection)
+        try:
+            outbox.enqueue(session, record, signatures, blobs)
+        except outbox.OutboxError as exc:
+            raise device.DeviceError(exc.message_zh) from None
+        session.commit()
+    return record_hash
 
 
 def locked_record(engine: Engine, store: EvidenceStore, key: vault.DataKey,
@@ -764,9 +831,12 @@ def start_correction(engine: Engine, key: vault.DataKey, inspection_id: str, rea
     if old.status == "draft":
         raise device.DeviceError("检查记录尚未锁定，直接修改即可")
     latest = current_inspection(engine, old.assignment_id)
+    assert latest is not None  # `old` itself is an inspection of that assignment
     if latest.id != old.id:
         raise device.DeviceError("该记录已有更新的版本")
     previous = queued(engine, old)
+    if previous is None:  # locked versions are queued in the transaction that locks them (`finish`)
+        raise device.DeviceError("检查记录已锁定，但未在待发送队列中，请报告科室负责人")
     with Session(engine) as session:
         new = Inspection(id=str(uuid.uuid4()), assignment_id=old.assignment_id, inspector_code=old.inspector_code,
                          template_id=old.template_id, template_hash=old.template_hash, record_id=known.record_id,

@@ -197,7 +197,8 @@ def _open_checked(data: bytes, *, max_bytes: int, max_pixels: int) -> Image.Imag
     width, height = image.size
     if width < 1 or height < 1:
         raise PhotoError("corrupt", "照片文件已损坏或不完整（可能未完整传输），请重新拍摄")
-    if width * height > min(max_pixels, Image.MAX_IMAGE_PIXELS):
+    pillow_limit = Image.MAX_IMAGE_PIXELS  # None when Pillow's own check is switched off
+    if width * height > (max_pixels if pillow_limit is None else min(max_pixels, pillow_limit)):
         raise _too_many_pixels(image.size, max_pixels)
     return image
 

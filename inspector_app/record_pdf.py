@@ -1,4 +1,4 @@
-"""The 医疗保障基金现场检查笔录 as a PDF, made on the tablet without a network (fpdf2, embedded Noto Sans SC subset).
+"""The 医疗保障基金现场检查笔录 as a PDF, made on the tablet without a network (the blocks of `documents.pdf`).
 
 ``render_record_pdf(record, photos, signatures) -> bytes``. The PDF is a rendering of a record whose canonical JSON
 the caller has already hashed: it prints that hash in full on every page and as a QR code, so a paper copy can be
@@ -46,32 +46,35 @@ import io
 import re
 from datetime import datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import NotRequired, Sequence, TypedDict
 
-import qrcode
-from fpdf import FPDF
-from fpdf.enums import Align, TableBordersLayout, WrapMode, XPos, YPos
-from fpdf.fonts import FontFace
+from fpdf.enums import Align, WrapMode, XPos, YPos
 from PIL import Image, UnidentifiedImageError
 
 from checklists import KINDS, SEVERITIES
 from checklists.errors import InputError
 from checklists.money import parse_money
-from inspector_app.signature import ROLE_LABELS
+from documents.pdf import (
+    FONT_FAMILY,
+    GREY,
+    DocumentPdf,
+    Layout,
+    hash_block,
+    headed_table,
+    label_table,
+    paragraph,
+    section,
+)
+from documents.signature import ROLE_LABELS
 
-FONT_DIR = Path(__file__).resolve().parent.parent / "assets" / "fonts"
-FONT_FAMILY = "NotoSansSC"
-_FALLBACK_FAMILY = "NotoSansSCExt"
 TITLE = "医疗保障基金现场检查笔录"
 PHOTO_EMBED_EDGE = 640  # about 280 dpi in a 57 mm wide cell
 SIGNATURE_ROLES = ("inspector_1", "inspector_2", "representative")
 
 _MARGIN = 15  # mm
 _BODY_PT = 10.5
-_LINE_MM = 6
-_GREY = (110, 110, 110)
-_HEADING_FILL = (235, 239, 245)
+_LAYOUT = Layout(body_pt=_BODY_PT, line_mm=6, heading_pt=12, heading_room_mm=20, label_widths=(30, 150),
+                 table_line_mm=5.2)
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -174,39 +177,29 @@ def render_record_pdf(record: RecordForPdf, photos: Sequence[tuple[str, bytes]],
     _items(pdf, record["items"])
     _findings(pdf, record["findings"])
     if record.get("notes"):
-        _section(pdf, "其他需要说明的情况")
-        _paragraph(pdf, record["notes"])
+        section(pdf, "其他需要说明的情况")
+        paragraph(pdf, record["notes"])
     if photos:
         _photos(pdf, photos)
     _signatures(pdf, record, signatures)
-    _hash_block(pdf, record["content_hash"])
+    hash_block(pdf, "笔录内容哈希（SHA-256）", record["content_hash"],
+               "扫描二维码或比对上列哈希，可核验本笔录与签名封存的电子记录一致。", room_mm=6, inset_mm=3)
     return bytes(pdf.output())
 
 
-class _RecordPdf(FPDF):
+class _RecordPdf(DocumentPdf):
     def __init__(self, record: RecordForPdf):
-        super().__init__(orientation="P", unit="mm", format="A4")
+        super().__init__(_LAYOUT, f"{TITLE} {record['record_id']}", _parse_time(record["ended_at"], "ended_at"))
         self.record = record
-        self.add_font(FONT_FAMILY, "", str(FONT_DIR / "NotoSansSC-Subset.otf"))
-        self.add_font(FONT_FAMILY, "B", str(FONT_DIR / "NotoSansSC-Subset-Bold.otf"))
-        # Rare characters outside GB2312 (names such as 王堃) come from the Ext font, in every style.
-        self.add_font(_FALLBACK_FAMILY, "", str(FONT_DIR / "NotoSansSC-Subset-Ext.otf"))
-        self.set_fallback_fonts([_FALLBACK_FAMILY], exact_match=False)
         self.set_margins(_MARGIN, _MARGIN + 4, _MARGIN)
         self.set_auto_page_break(True, margin=_MARGIN + 8)
-        self.alias_nb_pages("{nb}")
-        self.set_title(f"{TITLE} {record['record_id']}")
         self.set_subject(record["institution"]["name"])
-        self.set_creator("医保基金现场检查")
-        self.set_producer("yibao-inspect")
-        self.set_creation_date(_parse_time(record["ended_at"], "ended_at"))
-        self.set_font(FONT_FAMILY, size=_BODY_PT)
 
     def header(self) -> None:
         if self.page_no() == 1:
             return
         self.set_font(FONT_FAMILY, size=8)
-        self.set_text_color(*_GREY)
+        self.set_text_color(*GREY)
         self.set_xy(_MARGIN, 8)
         self.cell(0, 5, f"{TITLE}（续） · {self.record['institution']['name']} · 编号 {self.record['record_id']}",
                   align=Align.L)
@@ -215,14 +208,7 @@ class _RecordPdf(FPDF):
         self.set_font(FONT_FAMILY, size=_BODY_PT)
 
     def footer(self) -> None:
-        self.set_y(-_MARGIN - 3)
-        self.set_font(FONT_FAMILY, size=7)
-        self.set_text_color(*_GREY)
-        self.cell(0, 4, f"内容哈希（SHA-256）：{self.record['content_hash']}", align=Align.L)
-        self.set_x(_MARGIN)
-        self.set_font(FONT_FAMILY, size=9)
-        self.cell(0, 4, f"第 {self.page_no()} 页 共 {{nb}} 页", align=Align.R)
-        self.set_text_color(0)
+        self.footer_line(-_MARGIN - 3, f"内容哈希（SHA-256）：{self.record['content_hash']}")
 
 
 def _check_record(record: RecordForPdf, signatures: Sequence[SignatureEntry]) -> None:
@@ -256,7 +242,7 @@ def _title(pdf: _RecordPdf, record: RecordForPdf) -> None:
     pdf.set_font(FONT_FAMILY, "B", 18)
     pdf.cell(0, 11, TITLE, align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font(FONT_FAMILY, size=9)
-    pdf.set_text_color(*_GREY)
+    pdf.set_text_color(*GREY)
     subtitle = f"笔录编号：{record['record_id']}"
     if record.get("inspection_kind"):
         subtitle += f"　　检查类型：{record['inspection_kind']}"
@@ -269,8 +255,8 @@ def _basic_facts(pdf: _RecordPdf, record: RecordForPdf) -> None:
     institution = record["institution"]
     gps = record["gps"]
     location = f"纬度 {gps['lat']}，经度 {gps['lon']}" if gps else "未获取定位"
-    _section(pdf, "一、基本情况")
-    _label_table(pdf, [
+    section(pdf, "一、基本情况")
+    label_table(pdf, [
         ("被检查单位", institution["name"]),
         ("机构编码", institution["code"]),
         ("机构类别", KINDS.get(institution["kind"], institution["kind"])),
@@ -283,17 +269,17 @@ def _basic_facts(pdf: _RecordPdf, record: RecordForPdf) -> None:
 
 def _people(pdf: _RecordPdf, record: RecordForPdf) -> None:
     officers = record["officers"]
-    _section(pdf, "二、检查人员及被检查单位在场人员")
-    _table(pdf, ["序号", "检查人员姓名", "执法证号"], [30, 70, 80],
-           [[str(index), officer["name"], officer["badge_no"]] for index, officer in enumerate(officers, 1)])
+    section(pdf, "二、检查人员及被检查单位在场人员")
+    headed_table(pdf, ["序号", "检查人员姓名", "执法证号"], [30, 70, 80],
+                 [[str(index), officer["name"], officer["badge_no"]] for index, officer in enumerate(officers, 1)])
     names = "、".join(officer["name"] for officer in officers)
     if record["id_shown"]:
         statement = f"检查人员 {names} 已向被检查单位出示执法证件，表明身份，告知检查依据和事由。"
     else:
         statement = f"检查人员 {names} 出示执法证件的情况未记录。"
-    _paragraph(pdf, statement)
+    paragraph(pdf, statement)
     representative = record["representative"]
-    _label_table(pdf, [
+    label_table(pdf, [
         ("在场人员", representative["name"]),
         ("职务", representative["role"]),
         ("联系电话", representative["phone"]),
@@ -301,12 +287,12 @@ def _people(pdf: _RecordPdf, record: RecordForPdf) -> None:
 
 
 def _items(pdf: _RecordPdf, items: ItemsSummary) -> None:
-    _section(pdf, "三、检查项目情况")
-    _paragraph(pdf, f"本次共检查 {items['total']} 项：符合 {items['passed']} 项，不符合 {items['failed']} 项，"
-                    f"不适用 {items['not_applicable']} 项。")
+    section(pdf, "三、检查项目情况")
+    paragraph(pdf, f"本次共检查 {items['total']} 项：符合 {items['passed']} 项，不符合 {items['failed']} 项，"
+                   f"不适用 {items['not_applicable']} 项。")
     failed = items["failed_items"]
     if not failed:
-        _paragraph(pdf, "未发现不符合项。")
+        paragraph(pdf, "未发现不符合项。")
         return
     rows = []
     for index, item in enumerate(failed, 1):
@@ -318,13 +304,13 @@ def _items(pdf: _RecordPdf, items: ItemsSummary) -> None:
             str(index), description, f"{severity} {SEVERITIES.get(severity, '')}".strip(),
             f"{item['category']}\n{item['legal_basis']}", _money(item.get("amount"), f"failed_items[{index - 1}]"),
         ])
-    _table(pdf, ["序号", "不符合项目及说明", "性质", "违规类别及依据", "金额（元）"], [12, 70, 30, 44, 24], rows)
+    headed_table(pdf, ["序号", "不符合项目及说明", "性质", "违规类别及依据", "金额（元）"], [12, 70, 30, 44, 24], rows)
 
 
 def _findings(pdf: _RecordPdf, findings: list[Finding]) -> None:
-    _section(pdf, "四、发现的问题")
+    section(pdf, "四、发现的问题")
     if not findings:
-        _paragraph(pdf, "本次检查未发现违法违规问题。")
+        paragraph(pdf, "本次检查未发现违法违规问题。")
         return
     rows = []
     total = Decimal("0.00")
@@ -335,11 +321,11 @@ def _findings(pdf: _RecordPdf, findings: list[Finding]) -> None:
         rows.append([str(index), finding["description"], f"{finding['category']}\n{finding['legal_basis']}",
                      _money(amount, f"findings[{index - 1}]")])
     rows.append(["", "合计", "", f"{total:,}"])
-    _table(pdf, ["序号", "问题描述", "违规类别及依据", "金额（元）"], [12, 96, 48, 24], rows)
+    headed_table(pdf, ["序号", "问题描述", "违规类别及依据", "金额（元）"], [12, 96, 48, 24], rows)
 
 
 def _photos(pdf: _RecordPdf, photos: Sequence[tuple[str, bytes]]) -> None:
-    _section(pdf, "五、现场照片")
+    section(pdf, "五、现场照片")
     columns, gutter, caption_line = 3, 5, 4
     cell_width = (pdf.epw - gutter * (columns - 1)) / columns
     image_height = cell_width * 0.75
@@ -347,8 +333,10 @@ def _photos(pdf: _RecordPdf, photos: Sequence[tuple[str, bytes]]) -> None:
         row = list(enumerate(photos[start:start + columns], start + 1))
         pdf.set_font(FONT_FAMILY, size=8)
         captions = {number: f"照片 {number}：{caption}" for number, (caption, _jpeg) in row}
-        caption_lines = max(len(pdf.multi_cell(cell_width, caption_line, text, wrapmode=WrapMode.CHAR,
-                                               dry_run=True, output="LINES")) for text in captions.values())
+        wrapped = [pdf.multi_cell(cell_width, caption_line, text, wrapmode=WrapMode.CHAR, dry_run=True,
+                                  output="LINES") for text in captions.values()]
+        # fpdf2 types multi_cell's result as a union over every `output`; output="LINES" returns list[str]
+        caption_lines = max(len(lines) for lines in wrapped)  # type: ignore[arg-type]
         row_height = image_height + 1 + caption_lines * caption_line
         if pdf.get_y() + row_height > pdf.page_break_trigger:
             pdf.add_page()
@@ -368,7 +356,7 @@ def _photo_cell(pdf: _RecordPdf, x: float, y: float, width: float, height: float
     pdf.set_draw_color(200)
     pdf.rect(x, y, width, height)
     try:
-        image = Image.open(io.BytesIO(jpeg))
+        image: Image.Image = Image.open(io.BytesIO(jpeg))
         image.load()
     except (UnidentifiedImageError, OSError, ValueError):
         pdf.set_xy(x, y + height / 2 - 3)
@@ -394,11 +382,11 @@ def _signatures(pdf: _RecordPdf, record: RecordForPdf, signatures: Sequence[Sign
     needed = 10 + 8 + box_height + 4 + representative_height
     if pdf.get_y() + needed > pdf.page_break_trigger:
         pdf.add_page()
-    _section(pdf, "六、签名")
+    section(pdf, "六、签名")
     if refusal is not None:
-        _paragraph(pdf, "以上笔录已向被检查单位在场人员宣读（或交其阅看），其拒绝签名，情况记录如下。")
+        paragraph(pdf, "以上笔录已向被检查单位在场人员宣读（或交其阅看），其拒绝签名，情况记录如下。")
     else:
-        _paragraph(pdf, "以上笔录已经被检查单位在场人员核对（或向其宣读），确认与事实相符。")
+        paragraph(pdf, "以上笔录已经被检查单位在场人员核对（或向其宣读），确认与事实相符。")
     half = (pdf.epw - 6) / 2
     top = pdf.get_y()
     for column, role in enumerate(("inspector_1", "inspector_2")):
@@ -425,7 +413,7 @@ def _signature_box(pdf: _RecordPdf, x: float, y: float, width: float, height: fl
     if png:
         _fit_png(pdf, png, x + 2, y + 7, width - 4, height - 9)
     elif refusal is None:
-        pdf.set_text_color(*_GREY)
+        pdf.set_text_color(*GREY)
         pdf.set_xy(x + 2, y + height / 2)
         pdf.cell(width - 4, 6, "（未签名）", align=Align.C)
         pdf.set_text_color(0)
@@ -446,7 +434,7 @@ def _refusal_text_height(pdf: _RecordPdf, refusal: Refusal, text_width: float) -
     lines = pdf.multi_cell(text_width - 4, 4.5, _refusal_lines(refusal), wrapmode=WrapMode.CHAR, dry_run=True,
                            output="LINES")
     pdf.set_font(FONT_FAMILY, size=_BODY_PT)
-    return len(lines) * 4.5 + 2
+    return len(lines) * 4.5 + 2  # type: ignore[arg-type]  # fpdf2: output="LINES" returns list[str]
 
 
 def _refusal(pdf: _RecordPdf, x: float, y: float, width: float, height: float, text_width: float,
@@ -462,11 +450,12 @@ def _refusal(pdf: _RecordPdf, x: float, y: float, width: float, height: float, t
     pdf.set_font(FONT_FAMILY, "B", 9)
     pdf.cell(witness_width - 4, 5, f"{ROLE_LABELS['witness']}：{refusal['witness_name']}", align=Align.L)
     pdf.set_font(FONT_FAMILY, size=9)
-    if refusal.get("witness_signature_png"):
-        _fit_png(pdf, refusal["witness_signature_png"], witness_x + 2, y + 13, witness_width - 4,
+    witness_png = refusal.get("witness_signature_png")
+    if witness_png:
+        _fit_png(pdf, witness_png, witness_x + 2, y + 13, witness_width - 4,
                  min(height, 34) - 15)
     else:
-        pdf.set_text_color(*_GREY)
+        pdf.set_text_color(*GREY)
         pdf.set_xy(witness_x + 2, y + 16)
         pdf.cell(witness_width - 4, 6, "（见证人未签名）", align=Align.C)
         pdf.set_text_color(0)
@@ -481,77 +470,7 @@ def _fit_png(pdf: _RecordPdf, png: bytes, x: float, y: float, width: float, heig
     pdf.image(io.BytesIO(png), x=x + (width - shown_w) / 2, y=y + (height - shown_h) / 2, w=shown_w, h=shown_h)
 
 
-def _hash_block(pdf: _RecordPdf, content_hash: str) -> None:
-    qr_size = 26
-    if pdf.get_y() + qr_size + 6 > pdf.page_break_trigger:
-        pdf.add_page()
-    pdf.ln(4)
-    top = pdf.get_y()
-    pdf.image(_qr_png(content_hash), x=_MARGIN, y=top, w=qr_size, h=qr_size)
-    pdf.set_xy(_MARGIN + qr_size + 4, top + 3)
-    pdf.set_font(FONT_FAMILY, "B", 9)
-    pdf.cell(0, 5, "笔录内容哈希（SHA-256）", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.set_xy(_MARGIN + qr_size + 4, top + 9)
-    pdf.set_font(FONT_FAMILY, size=9)
-    pdf.multi_cell(pdf.epw - qr_size - 4, 5, content_hash, align=Align.L, wrapmode=WrapMode.CHAR)
-    pdf.set_x(_MARGIN + qr_size + 4)
-    pdf.set_text_color(*_GREY)
-    pdf.set_font(FONT_FAMILY, size=8)
-    pdf.multi_cell(pdf.epw - qr_size - 4, 4.5, "扫描二维码或比对上列哈希，可核验本笔录与签名封存的电子记录一致。",
-                   align=Align.L, wrapmode=WrapMode.CHAR)
-    pdf.set_text_color(0)
-    pdf.set_y(max(pdf.get_y(), top + qr_size))
-
-
-# --- building blocks -----------------------------------------------------------------------------------------
-
-
-def _section(pdf: _RecordPdf, heading: str) -> None:
-    if pdf.get_y() + 20 > pdf.page_break_trigger:
-        pdf.add_page()
-    pdf.ln(2)
-    pdf.set_font(FONT_FAMILY, "B", 12)
-    pdf.cell(0, 8, heading, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.set_font(FONT_FAMILY, size=_BODY_PT)
-
-
-def _paragraph(pdf: _RecordPdf, text: str) -> None:
-    pdf.multi_cell(0, _LINE_MM, text, align=Align.L, wrapmode=WrapMode.CHAR, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.ln(1)
-
-
-def _label_table(pdf: _RecordPdf, rows: list[tuple[str, str]]) -> None:
-    with pdf.table(col_widths=(30, 150), first_row_as_headings=False, line_height=_LINE_MM, padding=1.2,
-                   text_align=(Align.C, Align.L), wrapmode=WrapMode.CHAR, v_align="M") as table:
-        for label, value in rows:
-            row = table.row()
-            row.cell(label, style=FontFace(emphasis="B", fill_color=_HEADING_FILL))
-            row.cell(value or "—")
-    pdf.ln(2)
-
-
-def _table(pdf: _RecordPdf, headings: list[str], widths: list[float], rows: list[list[str]]) -> None:
-    with pdf.table(col_widths=widths, line_height=5.2, padding=1.2, wrapmode=WrapMode.CHAR, v_align="M",
-                   text_align="LEFT", borders_layout=TableBordersLayout.ALL,
-                   headings_style=FontFace(emphasis="B", fill_color=_HEADING_FILL)) as table:
-        heading_row = table.row()
-        for heading in headings:
-            heading_row.cell(heading, align=Align.C)
-        for cells in rows:
-            row = table.row()
-            for cell in cells:
-                row.cell(cell)
-    pdf.ln(2)
-
-
-def _qr_png(text: str) -> io.BytesIO:
-    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=8, border=2)
-    code.add_data(text)
-    code.make(fit=True)
-    out = io.BytesIO()
-    code.make_image(fill_color="black", back_color="white").save(out)
-    out.seek(0)
-    return out
+# --- values --------------------------------------------------------------------------------------------------
 
 
 def _money(value: str | None, field: str) -> str:

@@ -14,10 +14,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional
 
-from sqlalchemy import JSON, Column, LargeBinary, event, inspect, text
+from sqlalchemy import JSON, Column, ColumnDefault, LargeBinary, event, inspect, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import registry
-from sqlmodel import Field, Session, SQLModel, create_engine, select
+from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
 
 def utcnow() -> datetime:
@@ -173,7 +173,8 @@ def _add_missing_columns(engine: Engine) -> None:
             for column in table.columns:
                 if column.name in have:
                     continue
-                default = column.default.arg if column.default is not None and column.default.is_scalar else None
+                given = column.default
+                default = given.arg if isinstance(given, ColumnDefault) and given.is_scalar else None
                 clause = "" if default is None else f" NOT NULL DEFAULT {default!r}"
                 connection.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" '
                                         f"{column.type.compile(engine.dialect)}{clause}"))
@@ -190,4 +191,4 @@ def open_store(home: Path) -> Engine:
 
 def identities(engine: Engine) -> list[Identity]:
     with Session(engine) as session:
-        return list(session.exec(select(Identity).order_by(Identity.enrolled_at)))
+        return list(session.exec(select(Identity).order_by(col(Identity.enrolled_at))))

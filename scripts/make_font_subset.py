@@ -16,7 +16,7 @@ of the CJK Unified Ideographs block that GB2312 lacks (rare characters in people
 The output depends only on the source font and the scanned text (sorted code points, no
 timestamps), so re-running on the same tree gives byte-identical files.
 
-Usage: .venv/bin/python scripts/make_font_subset.py [--repo DIR] [--extra-text FILE ...]  (about a minute)
+Usage: .venv/bin/python scripts/make_font_subset.py [--repo DIR] [--fonts DIR] [--extra-text FILE ...]  (about a minute)
 """
 
 from __future__ import annotations
@@ -29,10 +29,7 @@ from fontTools import subset
 from fontTools.ttLib import TTCollection, TTFont
 
 REPO = Path(__file__).resolve().parent.parent
-SOURCES = {
-    "Regular": Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"),
-    "Bold": Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc"),
-}
+DEBIAN_NOTO_CJK = Path("/usr/share/fonts/opentype/noto")  # Debian's fonts-noto-cjk; --fonts names another folder
 SOURCE_FAMILY = "Noto Sans CJK SC"
 SUBSET_FAMILY = "Noto Sans SC Subset"
 EXT_FAMILY = "Noto Sans SC Subset Ext"
@@ -40,7 +37,6 @@ CJK_UNIFIED = range(0x4E00, 0xA000)
 OUT_DIR = REPO / "assets" / "fonts"
 SCANNED_SUFFIXES = {".py", ".toml", ".md", ".csv"}
 SKIPPED_DIRS = {".venv", ".git", "node_modules", "__pycache__", "build", "dist"}
-DOMAIN_TEXT = Path("/work/shared/domain/REGULATIONS.md")
 
 BLOCKS = [
     (0x0020, 0x007E),  # ASCII
@@ -98,8 +94,9 @@ def wanted_codepoints(repo: Path, extra_files: list[Path]) -> list[int]:
     chars = {chr(cp) for start, end in BLOCKS for cp in range(start, end + 1)}
     chars |= gb2312_characters()
     text_files = repository_text_files(repo)
-    if DOMAIN_TEXT.exists():
-        text_files.append(DOMAIN_TEXT)
+    domain_text = repo.parent / "shared" / "domain" / "REGULATIONS.md"  # the team's shared reference, beside the repo
+    if domain_text.exists():
+        text_files.append(domain_text)
     chars |= characters_in_text_files(text_files + extra_files)
     return sorted(ord(ch) for ch in chars)
 
@@ -147,16 +144,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repo", type=Path, default=REPO)
     parser.add_argument("--extra-text", type=Path, action="append", default=[])
+    parser.add_argument("--fonts", type=Path, default=DEBIAN_NOTO_CJK,
+                        help="folder holding NotoSansCJK-Regular.ttc and NotoSansCJK-Bold.ttc")
     args = parser.parse_args()
+    sources = {weight: args.fonts / f"NotoSansCJK-{weight}.ttc" for weight in ("Regular", "Bold")}
 
     codepoints = wanted_codepoints(args.repo, args.extra_text)
-    regular = load_sc_face(SOURCES["Regular"])
+    regular = load_sc_face(sources["Regular"])
     covered, in_main = regular.getBestCmap(), set(codepoints)
     ext_codepoints = [cp for cp in CJK_UNIFIED if cp in covered and cp not in in_main]
     outputs = [
         ("NotoSansSC-Subset.otf", regular, SUBSET_FAMILY, "Regular", codepoints),
-        ("NotoSansSC-Subset-Bold.otf", load_sc_face(SOURCES["Bold"]), SUBSET_FAMILY, "Bold", codepoints),
-        ("NotoSansSC-Subset-Ext.otf", load_sc_face(SOURCES["Regular"]), EXT_FAMILY, "Regular", ext_codepoints),
+        ("NotoSansSC-Subset-Bold.otf", load_sc_face(sources["Bold"]), SUBSET_FAMILY, "Bold", codepoints),
+        ("NotoSansSC-Subset-Ext.otf", load_sc_face(sources["Regular"]), EXT_FAMILY, "Regular", ext_codepoints),
     ]
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     for file_name, font, family, style, wanted in outputs:

@@ -24,4 +24,7 @@ if command -v pg_isready >/dev/null 2>&1 && ! pg_isready -q -h 127.0.0.1 -p 5432
   fi
 fi
 
+# The gates first: lint and types (configured in pyproject.toml), then every test.
+.venv/bin/ruff check .
+.venv/bin/mypy
 exec .venv/bin/python -m pytest -ra "$@"

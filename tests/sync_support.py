@@ -14,12 +14,11 @@ from sqlmodel import Session, func, select
 
 import checklists
 from bureau import enrollment
+from bureau.blobs import read_blob
 from bureau.db import make_engine
 from bureau.models import LogLeaf, ReceivedRecord, StoredBlob
-from bureau.ingest import blob_path
-from inspector_app import device
+from inspector_app import device, keyring, onsite, outbox
 from inspector_app.store import DeviceAssignment, open_store
-from sync import outbox
 from yibao.commands.device_cmd import _new_inspection
 
 
@@ -76,7 +75,8 @@ def fill_inspection(tablet: Tablet, photos: list[bytes] = (), assignment_index: 
             target.write_bytes(data)
         evidence.append(device.Evidence(template.items[number % len(template.items)].id,
                                         outbox.BlobSource.from_file(path, "image/jpeg", free_after_receipt=original)))
-    device.finish(engine, inspection.id, evidence, signers=signers)
+    key = next((s.data_key for s in signers or () if isinstance(s, keyring.Unlocked)), None)
+    onsite.finish(engine, onsite.facts(engine, key, inspection.id), evidence, signers=signers)
     return inspection.id
 
 
@@ -97,6 +97,6 @@ def bureau_holdings(settings) -> BureauHoldings:
     finally:
         engine.dispose()
     for sha256, size in blobs.items():
-        data = blob_path(settings, sha256).read_bytes()
+        data = read_blob(settings, sha256)
         assert len(data) == size and hashlib.sha256(data).hexdigest() == sha256
     return BureauHoldings(records, log_size, blobs)

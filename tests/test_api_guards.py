@@ -3,8 +3,8 @@ with a reason (PostgreSQL cannot store one; schemathesis found the 500 it caused
 
 from __future__ import annotations
 
-from tests.test_roles_matrix import api  # noqa: F401  (the fixture: a bureau app on SQLite and PostgreSQL)
 from tests.support import STAFF_PASSWORD
+from tests.test_roles_matrix import api  # noqa: F401  (the fixture: a bureau app on SQLite and PostgreSQL)
 
 
 def test_nul_characters_are_refused_at_the_door_and_binary_bodies_pass(api):  # noqa: F811

@@ -10,8 +10,8 @@ from datetime import datetime
 import pytest
 from sqlmodel import Session, select
 
+from bureau.blobs import read_blob
 from bureau.db import make_engine
-from bureau.ingest import blob_path
 from bureau.models import ReceivedRecord, StoredBlob
 from checklists import template_for_kind
 from inspector_app import device, keyring, onsite
@@ -127,8 +127,8 @@ def test_answer_reload_lock_sync(sqlite_only, running_bureau, tmp_path):
     assert [r.record_id for r in received] == [inspection.id]
     assert len(received[0].record["answers"]) == 21 and received[0].signers == ["I0001"]
     assert [p["sha256"] for p in received[0].record["photos"]] == [photo.sha256]
-    assert stored is not None and hashlib.sha256(blob_path(running_bureau.settings, photo.sha256).read_bytes()
-                                                 ).hexdigest() == photo.sha256
+    assert stored is not None
+    assert hashlib.sha256(read_blob(running_bureau.settings, photo.sha256)).hexdigest() == photo.sha256
 
 
 def test_app_works_offline_from_the_device_store(sqlite_only, running_bureau, tmp_path):

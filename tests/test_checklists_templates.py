@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 import checklists
-from checklists import InputError, load_template, load_templates, resolve_template, template_for_kind
+from checklists import (
+    InputError,
+    load_template,
+    load_templates,
+    resolve_template,
+    template_for_kind,
+)
 from checklists.templates import TEMPLATES_DIR, template_hash
 
 KIND_NAMES = {"hospital": "二级及以上医院", "primary": "基层医疗机构", "private": "社会办医疗机构",

@@ -29,7 +29,13 @@ from inspector_app import onsite
 from inspector_app.evidence_store import TMP_SUFFIX, EvidenceStore
 from inspector_app.store import Photo
 from inspector_app.vault import PHOTO_VARIANTS
-from tests.test_onsite_support import ASSIGNMENT_ID, PIN, camera_jpeg, make_tablet, scribble
+from tests.test_onsite_support import (
+    ASSIGNMENT_ID,
+    PIN,
+    camera_jpeg,
+    make_tablet,
+    scribble,
+)
 
 RUNS = int(os.environ.get("YIBAO_CRASH_RUNS", "24"))
 PHOTOS = 6  # failed items, each with a photo: most of a run's time is spent in the photo pipeline
@@ -39,7 +45,12 @@ REPO = Path(__file__).resolve().parent.parent
 # ------------------------------------------------------------ the driver (a separate process)
 
 def drive(home: Path, seed: int) -> None:
-    from inspector_app.viewmodels import AppState, CheckInViewModel, InspectionViewModel, SignatureViewModel
+    from inspector_app.inspector_vm import (
+        AppState,
+        CheckInViewModel,
+        InspectionViewModel,
+        SignatureViewModel,
+    )
 
     rng = random.Random(seed)
     def say(*parts) -> None:  # one write per line: a kill never leaves half of one
@@ -118,7 +129,7 @@ def check_store(home: Path, lines: list[str]) -> str:
     store = EvidenceStore(home)
     leftovers = list(store.root.rglob(f"*{TMP_SUFFIX}")) if store.root.exists() else []
 
-    from inspector_app.viewmodels import AppState
+    from inspector_app.inspector_vm import AppState
 
     state = AppState.open(home)  # sweeps interrupted writes
     assert state.unlock("I0001", PIN["I0001"]) == ""

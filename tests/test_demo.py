@@ -47,6 +47,7 @@ def test_demo_serves_a_seeded_bureau_and_the_app(tmp_path):
         assert len({i["kind"] for i in queue}) == 2
     finally:
         stop(proc)
+    bureau_gone(bureau)
 
     again, lines = start_demo(tmp_path / "demo", free_port(), free_port())
     try:
@@ -62,3 +63,16 @@ def test_demo_serves_a_seeded_bureau_and_the_app(tmp_path):
         assert len(queue) == 2  # nothing seeded twice
     finally:
         stop(again)
+    bureau_gone(url)
+
+
+def bureau_gone(url: str) -> None:
+    """Stopping the demo stops its bureau process too (nothing is left holding the port or the database)."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            requests.get(f"{url}/v1/health", timeout=2)
+        except requests.ConnectionError:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"the demo's bureau still answers at {url} after the demo stopped")

@@ -19,7 +19,13 @@ from sync import merkle
 from sync.envelope import log_leaf_hash
 from tests.support import run_cli
 from tests.test_review_flow import CLINIC, PHARMACY, pharmacy_findings
-from tests.test_review_support import PHARMACIST, Staff, add_review_staff, inspect, pin_tablet
+from tests.test_review_support import (
+    PHARMACIST,
+    Staff,
+    add_review_staff,
+    inspect,
+    pin_tablet,
+)
 
 YEAR = str(date.today().year)
 PERSONAL = (PHARMACIST, "张丽", "王五", "林建华", "陈晓燕", "0591-87654321", "收银台发现代刷记录", "处方药未凭处方销售")

@@ -10,8 +10,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bureau.draw import (DrawError, PlanError, Selector, WeightTree, key_string, make_commitment, run_draw,
-                         selection_value, source_numbers, validate_plan, verify_transcript)
+from bureau.draw import (
+    DrawError,
+    PlanError,
+    Selector,
+    WeightTree,
+    key_string,
+    make_commitment,
+    run_draw,
+    selection_value,
+    source_numbers,
+    validate_plan,
+    verify_transcript,
+)
 from sync.canonical import canonical_bytes
 
 KINDS = ("hospital", "primary", "private", "pharmacy")

@@ -13,8 +13,9 @@ from bureau import keystore
 from bureau.assignments import signed_content
 from bureau.db import make_engine
 from bureau.draw import make_commitment
+from bureau.draw_records import load_snapshot
 from bureau.models import Assignment, AssignmentMember, DrawRecord
-from bureau.registry import import_registry, load_snapshot
+from bureau.registry import import_registry
 from sync.assignments import assignment_signature_valid
 from tests.support import PASSPHRASE, init_bureau, repo_root, run_cli
 

@@ -10,7 +10,13 @@ import pytest
 
 from sync import keys
 from sync.canonical import canonical_bytes, content_hash
-from sync.envelope import KnownSigner, build_record, open_envelope, seal_record, sign_record
+from sync.envelope import (
+    KnownSigner,
+    build_record,
+    open_envelope,
+    seal_record,
+    sign_record,
+)
 from sync.errors import EnvelopeError
 
 BUREAU = keys.SealingPrivateKey.generate()

@@ -7,9 +7,9 @@ import hashlib
 import os
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from sync import keys
 from sync.canonical import canonical_bytes

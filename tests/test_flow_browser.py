@@ -14,17 +14,30 @@ import pytest
 from playwright.sync_api import expect
 from sqlmodel import Session, select
 
-from inspector_app import device, keyring, onsite
-from inspector_app.evidence_store import EvidenceStore
-from inspector_app.store import open_store
-from inspector_app.viewmodels import team_assignments
-from sync import outbox
-from tests.browser import (ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, FIRST_FRAME_PROBE, VIEWPORT, button, check,
-                           enable_semantics, fill, gone, reveal, screenshot, tap, until_taken)
-from tests.support import start_app, stop
-from tests.sync_support import bureau_holdings, issue_token
 from bureau.db import make_engine
 from bureau.models import ReceivedRecord
+from inspector_app import device, keyring, onsite, outbox
+from inspector_app.evidence_store import EvidenceStore
+from inspector_app.inspector_vm import team_assignments
+from inspector_app.store import open_store
+from tests.browser import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    FIRST_FRAME_PROBE,
+    VIEWPORT,
+    button,
+    check,
+    enable_semantics,
+    fill,
+    gone,
+    reveal,
+    screenshot,
+    tap,
+    until_taken,
+)
+from tests.support import start_app, stop
+from tests.sync_support import bureau_holdings, issue_token
 from tests.test_onsite_support import PIN, camera_jpeg
 
 pytestmark = pytest.mark.browser

@@ -12,12 +12,19 @@ from PIL import Image
 from sqlmodel import Session, select
 
 import checklists
-from inspector_app import device, onsite, photos, signature
+from documents import signature
+from inspector_app import device, onsite, outbox, photos
 from inspector_app.evidence_store import EvidenceStore
 from inspector_app.store import Answer, Photo, open_store
-from sync import outbox
 from sync.canonical import content_hash
-from tests.test_onsite_support import ASSIGNMENT_ID, StandInBureau, add_assignment, camera_jpeg, make_tablet, scribble
+from tests.test_onsite_support import (
+    ASSIGNMENT_ID,
+    StandInBureau,
+    add_assignment,
+    camera_jpeg,
+    make_tablet,
+    scribble,
+)
 
 TEMPLATE = checklists.template_for_kind("pharmacy")
 CHECKIN = {
@@ -291,7 +298,7 @@ def test_unusable_photos_are_refused_and_nothing_is_half_saved(tablet, data, rea
 
 
 def test_opening_an_inspection_with_40_photos_reads_thumbnails_only(tablet):
-    from inspector_app.viewmodels import AppState, InspectionViewModel
+    from inspector_app.inspector_vm import AppState, InspectionViewModel
 
     t = tablet
     key, store = t.first.data_key, EvidenceStore(t.home)
@@ -320,7 +327,7 @@ def test_a_headless_tablet_without_pins_still_finishes_plain_inspections(tmp_pat
     inspection = onsite.start_inspection(engine, ASSIGNMENT_ID, "I0001")
     for item in TEMPLATE.items:
         device.save_answer(engine, inspection.id, item.id, "pass")
-    device.finish(engine, inspection.id, signers=[identity])
+    onsite.finish(engine, onsite.facts(engine, None, inspection.id), signers=[identity])
     with Session(engine) as session:
         [queued] = session.exec(select(outbox.OutboxRecord)).all()
     assert queued.record_id == inspection.id and queued.state == "queued"

@@ -14,7 +14,13 @@ from inspector_app import device, keyring, onsite, vault
 from inspector_app.evidence_store import EvidenceStore
 from inspector_app.store import CheckIn, Identity, KeyringEntry, open_store, utcnow
 from tests.test_onsite import CHECKIN, ready, sign_all
-from tests.test_onsite_support import ASSIGNMENT_ID, PIN, StandInBureau, make_tablet, signing_key_raw
+from tests.test_onsite_support import (
+    ASSIGNMENT_ID,
+    PIN,
+    StandInBureau,
+    make_tablet,
+    signing_key_raw,
+)
 
 
 @pytest.fixture
@@ -119,11 +125,12 @@ def test_keys_exist_only_inside_the_session_that_unlocked_them(tablet):
     with keyring.session([t.first]):
         assert signing_key_raw(t.first) == signing_key_raw(
             keyring.Unlocked(identity, t.first.data_key, device.signing_key(identity)))
-        assert device.record_of(t.engine, inspection.id)["checkin"]["place"] == CHECKIN["place"]
         with pytest.raises(device.DeviceError):
             device.signing_key(t.second.identity)  # I0002 did not unlock in this session
+    known = onsite.facts(t.engine, t.first.data_key, inspection.id)
+    assert onsite.record_of(known, (), utcnow())["checkin"]["place"] == CHECKIN["place"]
     with pytest.raises(device.DeviceError, match="PIN"):
-        device.record_of(t.engine, inspection.id)
+        onsite.facts(t.engine, None, inspection.id)  # the check-in is sealed: no record without a data key
 
 
 def test_a_pin_set_after_a_headless_enrollment_replaces_the_stored_key(tmp_path):

@@ -8,10 +8,24 @@ from datetime import datetime
 import pytest
 
 from inspector_app import device, keyring, onsite
-from inspector_app.viewmodels import (AppState, CheckInViewModel, HomeViewModel, InspectionViewModel, OfficerForm,
-                                      RecordViewModel, ReviewViewModel, SignatureViewModel)
+from inspector_app.inspector_vm import (
+    AppState,
+    CheckInViewModel,
+    HomeViewModel,
+    InspectionViewModel,
+    OfficerForm,
+    RecordViewModel,
+    ReviewViewModel,
+    SignatureViewModel,
+)
 from tests.test_onsite import CHECKIN, TEMPLATE
-from tests.test_onsite_support import ASSIGNMENT_ID, PIN, camera_jpeg, make_tablet, scribble
+from tests.test_onsite_support import (
+    ASSIGNMENT_ID,
+    PIN,
+    camera_jpeg,
+    make_tablet,
+    scribble,
+)
 
 
 @pytest.fixture
@@ -33,7 +47,7 @@ def test_the_session_unlocks_with_a_pin_and_forgets_on_lock(state):
     state.lock()
     assert state.active is None
     with pytest.raises(device.DeviceError, match="PIN"):
-        state.data_key
+        _ = state.data_key  # reading it without an unlocked inspector raises
 
 
 def test_home_shows_the_stored_assignments_when_the_bureau_is_away(state):

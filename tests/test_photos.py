@@ -14,7 +14,12 @@ from hypothesis import strategies as st
 from PIL import Image, ImageChops, ImageOps, ImageStat
 from PIL.TiffImagePlugin import IFDRational
 
-from inspector_app.photos import PhotoError, captioned_jpeg, photo_caption, process_photo
+from inspector_app.photos import (
+    PhotoError,
+    captioned_jpeg,
+    photo_caption,
+    process_photo,
+)
 
 QUADRANTS = {"top_left": (220, 30, 30), "top_right": (30, 200, 30), "bottom_left": (30, 30, 220),
              "bottom_right": (230, 230, 40)}

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageStat
 
+from documents.signature import point_from_touch, render_signature_png
 from inspector_app.photos import photo_caption, process_photo
 from inspector_app.record_pdf import RecordPdfError, render_record_pdf
-from inspector_app.signature import point_from_touch, render_signature_png
 
 CONTENT_HASH = hashlib.sha256(b"canonical record bytes").hexdigest()
 

@@ -14,10 +14,25 @@ import pytest
 from openpyxl import Workbook
 from sqlmodel import Session, func, select
 
-from bureau.models import Conflict, Institution, RectificationOrder, RegistryChange, RegistryImport
-from bureau.registry import (RegistryFileError, RegistryImportError, check_file, credit_code_check_char,
-                             credit_code_problem, import_registry, load_snapshot, normalize_kind, read_table,
-                             validate_table)
+from bureau.draw_records import load_snapshot
+from bureau.models import (
+    Conflict,
+    Institution,
+    RectificationOrder,
+    RegistryChange,
+    RegistryImport,
+)
+from bureau.registry import (
+    RegistryFileError,
+    RegistryImportError,
+    check_file,
+    credit_code_check_char,
+    credit_code_problem,
+    import_registry,
+    normalize_kind,
+    read_table,
+    validate_table,
+)
 from tests.support import repo_root, run_cli
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)

@@ -14,8 +14,20 @@ from decimal import Decimal
 import pytest
 from openpyxl import load_workbook
 
-from tests.browser import (ARTIFACTS, VIEWPORT, button, chromium_page, fill, gone, open_app, reveal, screenshot,
-                           shown, tap, wait_shown)
+from tests.browser import (
+    ARTIFACTS,
+    VIEWPORT,
+    button,
+    chromium_page,
+    fill,
+    gone,
+    open_app,
+    reveal,
+    screenshot,
+    shown,
+    tap,
+    wait_shown,
+)
 from tests.support import STAFF_PASSWORD, start_app, stop
 from tests.test_review_flow import PHARMACY, pharmacy_findings
 from tests.test_review_support import PHARMACIST, add_review_staff, inspect, pin_tablet

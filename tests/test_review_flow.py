@@ -7,20 +7,29 @@ from __future__ import annotations
 import base64
 import hashlib
 import subprocess
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
 from sqlmodel import Session, select
 
-from bureau import registry
+from bureau import review
 from bureau.db import make_engine
-from bureau.models import ReviewEvent
+from bureau.draw_records import load_snapshot
+from bureau.models import ReviewCase, ReviewEvent
 from checklists import points
 from checklists.money import yuan_in_capitals
 from tests.browser import ARTIFACTS
-from tests.test_review_support import (INSPECTING_REVIEWER, PHARMACIST, Staff, add_review_staff, correct,
-                                       inspect, pin_tablet, sync)
+from tests.test_review_support import (
+    INSPECTING_REVIEWER,
+    PHARMACIST,
+    Staff,
+    add_review_staff,
+    correct,
+    inspect,
+    pin_tablet,
+    sync,
+)
 
 PHARMACY, CLINIC = "P35010200001", "H35010200002"
 
@@ -167,7 +176,7 @@ def test_a_case_from_receipt_to_decision_withdrawal_and_ledgers(world):
     assert late["items"][0]["overdue"] and late["items"][0]["days_overdue"] == 1 and late["overdue"] == 1
     engine = make_engine(bureau.settings.database_url)
     with Session(engine) as session:
-        assert registry.load_snapshot(session)["followups"] == [PHARMACY]
+        assert load_snapshot(session)["followups"] == [PHARMACY]
     coverage = supervisor.get("/v1/coverage")
     assert PHARMACY not in {o["code"] for o in coverage["overdue_institutions"]}
 
@@ -183,7 +192,7 @@ def test_a_case_from_receipt_to_decision_withdrawal_and_ledgers(world):
     assert len(reversals) == len(originals) > 0
     assert reviewer.get("/v1/followups")["open"] == 0
     with Session(engine) as session:
-        assert registry.load_snapshot(session)["followups"] == []
+        assert load_snapshot(session)["followups"] == []
 
     # The audit log: every step, who and why, and a chain that shows tampering.
     audit = reviewer.get(base)["audit"]
@@ -199,6 +208,28 @@ def test_a_case_from_receipt_to_decision_withdrawal_and_ledgers(world):
         session.commit()
     engine.dispose()
     assert reviewer.get(base)["audit_problems"]
+
+
+def test_the_case_opens_with_the_record_and_older_databases_are_backfilled(world):
+    """Ingest opens the case in the transaction that stores the record, before anyone looks at the queue; a record
+    stored without one (by a bureau from before that) gets it from the backfill, once."""
+    bureau, tablet = world
+    record_id = inspect(tablet, CLINIC)
+    engine = make_engine(bureau.settings.database_url)
+    with Session(engine) as session:
+        case = session.get(ReviewCase, record_id)
+        assert (case.status, case.events) == (review.RECEIVED, 1)
+        for event in session.exec(select(ReviewEvent).where(ReviewEvent.record_id == record_id)):
+            session.delete(event)
+        session.commit()
+        session.delete(case)
+        session.commit()
+        assert review.backfill_cases(session, datetime.now(timezone.utc)) == 1
+        assert review.backfill_cases(session, datetime.now(timezone.utc)) == 0
+    engine.dispose()
+    detail = Staff(bureau.url, "shenhe").get(f"/v1/review/records/{record_id}")
+    assert detail["status"] == review.RECEIVED and [e["action"] for e in detail["audit"]] == ["receive"]
+    assert detail["audit_problems"] == []
 
 
 def test_no_findings_closes_and_a_refusal_is_shown(world):

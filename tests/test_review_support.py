@@ -122,7 +122,7 @@ def _lock(t: PinTablet, inspection_id: str, refuse: bool) -> None:
     sync(t)
 
 
-def sync(t: PinTablet) -> device.protocol.SyncReport:
+def sync(t: PinTablet) -> device.sync_protocol.SyncReport:
     with keyring.session([t.first, t.second]):
         report = device.sync(t.engine, timeout=60, load_blob=lambda sha: t.store.stored_image(t.first.data_key, sha))
     assert report.error is None, report

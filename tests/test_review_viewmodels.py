@@ -12,10 +12,18 @@ import pytest
 from openpyxl import load_workbook
 from PIL import Image
 
-from inspector_app.review_vm import (CaseViewModel, DashboardViewModel, DecisionViewModel, LedgerViewModel,
-                                     QueueViewModel, answers_by_section, verification_lines, yuan_text)
-from inspector_app.supervisor_vm import LoginViewModel
-from inspector_app.xlsx_export import sheet_title, tables_xlsx
+from staff_app.review_vm import (
+    CaseViewModel,
+    DashboardViewModel,
+    DecisionViewModel,
+    LedgerViewModel,
+    QueueViewModel,
+    answers_by_section,
+    verification_lines,
+    yuan_text,
+)
+from staff_app.supervisor_vm import LoginViewModel
+from staff_app.xlsx_export import sheet_title, tables_xlsx
 from tests.support import STAFF_PASSWORD
 from tests.test_review_flow import CLINIC, PHARMACY, pharmacy_findings
 from tests.test_review_support import PHARMACIST, add_review_staff, inspect, pin_tablet
@@ -161,7 +169,7 @@ def test_times_are_shown_in_the_local_zone_not_as_utc(monkeypatch):
     """The bureau sends UTC; a reviewer in 福州 reads 北京时间 (a case received at 23:50 UTC came in the next morning)."""
     import time
 
-    from inspector_app.views.common import shown_time
+    from ui_kit.common import shown_time
 
     monkeypatch.setenv("TZ", "Asia/Shanghai")
     time.tzset()

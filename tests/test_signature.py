@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from inspector_app.signature import (
+from documents.signature import (
     MIN_POINTS,
     Signature,
     SignatureError,

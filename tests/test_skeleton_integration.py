@@ -10,12 +10,11 @@ from sqlmodel import Session, select
 
 from bureau.db import make_engine
 from bureau.models import ReceivedRecord
-from inspector_app import device
-from inspector_app.store import open_store
 from checklists import template_for_kind
-from sync import outbox
+from inspector_app import device, outbox
+from inspector_app.store import open_store
+from sync.bureau_http import BureauRefused
 from sync.canonical import content_hash
-from sync.client import BureauRefused
 from sync.envelope import build_record, seal_record, sign_record
 from sync.keys import sealing_public_from_b64
 from tests.support import run_cli

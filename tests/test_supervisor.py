@@ -9,9 +9,9 @@ import pytest
 import requests
 
 from inspector_app import device
-from inspector_app.staff_client import BureauRefused
 from inspector_app.store import open_store
-from inspector_app.supervisor_vm import (
+from staff_app.staff_client import BureauRefused
+from staff_app.supervisor_vm import (
     AssignmentsViewModel,
     CoverageViewModel,
     DrawViewModel,
@@ -19,7 +19,14 @@ from inspector_app.supervisor_vm import (
     LoginViewModel,
     RegistryImportViewModel,
 )
-from tests.support import STAFF_PASSWORD, add_staff, demo_file, init_bureau, start_bureau, stop
+from tests.support import (
+    STAFF_PASSWORD,
+    add_staff,
+    demo_file,
+    init_bureau,
+    start_bureau,
+    stop,
+)
 
 
 @pytest.fixture

@@ -6,8 +6,15 @@ from __future__ import annotations
 import pytest
 
 from tests.browser import chromium_page, fill, gone, open_app, screenshot
-from tests.support import add_staff, demo_file, init_bureau, start_bureau, stop, STAFF_PASSWORD
-from tests.support import start_app
+from tests.support import (
+    STAFF_PASSWORD,
+    add_staff,
+    demo_file,
+    init_bureau,
+    start_app,
+    start_bureau,
+    stop,
+)
 
 pytestmark = pytest.mark.browser
 

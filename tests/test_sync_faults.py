@@ -7,13 +7,17 @@ import hashlib
 import random
 from urllib.parse import urlparse
 
-from inspector_app import device
-from sync import outbox, protocol
-from sync.client import BureauClient
+from inspector_app import device, outbox, sync_protocol
+from inspector_app.bureau_client import BureauClient
 from tests.sync_proxy import FaultProxy
-from tests.sync_support import blob_bytes, bureau_holdings, enroll_tablet, fill_inspection
+from tests.sync_support import (
+    blob_bytes,
+    bureau_holdings,
+    enroll_tablet,
+    fill_inspection,
+)
 
-FAST_RETRY = protocol.RetryPolicy(base=0.02, cap=0.3)
+FAST_RETRY = sync_protocol.RetryPolicy(base=0.02, cap=0.3)
 CHUNK = 16 * 1024  # small chunks, so a photo is several of them and cuts land inside uploads
 
 
@@ -32,7 +36,7 @@ def test_exactly_once_through_a_faulty_link(running_bureau, tmp_path):
         with FaultProxy((upstream.hostname, upstream.port), seed, cut=0.2, delay=0.2, duplicate=0.2,
                         max_delay=0.1) as proxy:
             client = BureauClient(proxy.url, device.signing_key(identity), identity.key_id, timeout=(2, 10))
-            report = protocol.run(tablet.engine, client, timeout=90, policy=FAST_RETRY, chunk_size=CHUNK,
+            report = sync_protocol.run(tablet.engine, client, timeout=90, policy=FAST_RETRY, chunk_size=CHUNK,
                                   rng=random.Random(seed))
         assert report.error is None, (seed, report)
         status = outbox.status(tablet.engine)

@@ -13,7 +13,13 @@ from bureau import keystore
 from bureau.settings import BureauSettings
 from sync import keys
 from sync.canonical import content_hash
-from sync.envelope import KnownSigner, build_record, open_envelope, seal_record, sign_record
+from sync.envelope import (
+    KnownSigner,
+    build_record,
+    open_envelope,
+    seal_record,
+    sign_record,
+)
 from tests.support import PASSPHRASE, YIBAO, child_env, run_cli
 
 PASS = PASSPHRASE.encode()

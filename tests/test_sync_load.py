@@ -12,9 +12,8 @@ from sqlmodel import Session
 
 from bureau import enrollment, ingest
 from bureau.db import make_engine
-from inspector_app import device
+from inspector_app import device, outbox, sync_protocol
 from inspector_app.store import open_store
-from sync import outbox, protocol
 from tests.sync_support import Tablet, blob_bytes, bureau_holdings, fill_inspection
 
 DEVICES = 100
@@ -42,8 +41,8 @@ def test_a_hundred_tablets_at_once(running_bureau, tmp_path):
     def sync(number: int) -> None:
         client = device.client_for(tablets[number].identities[0])
         client.http.hooks["response"].append(lambda response, *a, **k: latencies.append(response.elapsed.total_seconds()))
-        reports[number] = protocol.run(tablets[number].engine, client, timeout=300,
-                                       policy=protocol.RetryPolicy(base=0.05, cap=1.0))
+        reports[number] = sync_protocol.run(tablets[number].engine, client, timeout=300,
+                                       policy=sync_protocol.RetryPolicy(base=0.05, cap=1.0))
 
     threads = [threading.Thread(target=sync, args=(n,)) for n in range(DEVICES)]
     started = time.perf_counter()

@@ -18,7 +18,7 @@ from tests.sync_support import issue_token
 
 
 class DeviceAuth(requests.auth.AuthBase):
-    """Signs the request exactly as it goes on the wire, like `sync.client.BureauClient`."""
+    """Signs the request exactly as it goes on the wire, like `inspector_app.bureau_client.BureauClient`."""
 
     def __init__(self, identity):
         self.key, self.key_id = device.signing_key(identity), identity.key_id

@@ -11,25 +11,30 @@ import requests
 from sqlmodel import Session, select
 
 import checklists
-from bureau import ingest, keystore
+from bureau import keystore, review
 from bureau.db import make_engine
-from inspector_app import device, keyring, onsite
+from inspector_app import device, keyring, onsite, outbox, sync_protocol
+from inspector_app.inspector_vm import AppState, HomeViewModel
 from inspector_app.store import DeviceAssignment, Identity, identities, open_store
-from inspector_app.viewmodels import AppState, HomeViewModel
-from sync import keys, outbox, protocol
-from sync.client import BureauUnreachable
+from sync import keys
+from sync.bureau_http import BureauUnreachable
 from sync.envelope import build_record
 from tests.support import PASSPHRASE, STAFF_PASSWORD, add_staff, start_bureau, stop
-from tests.sync_support import blob_bytes, bureau_holdings, enroll_tablet, fill_inspection
+from tests.sync_support import (
+    blob_bytes,
+    bureau_holdings,
+    enroll_tablet,
+    fill_inspection,
+)
 from tests.test_onsite_support import PIN
 from tests.test_review_support import CHECKIN, _fill, _sign, pin_tablet
 
-FAST = protocol.RetryPolicy(base=0.01, cap=0.05)
+FAST = sync_protocol.RetryPolicy(base=0.01, cap=0.05)
 CHUNK = 16 * 1024
 
 
 def test_backoff_is_exponential_with_full_jitter():
-    policy, rng = protocol.RetryPolicy(base=0.5, cap=30), random.Random(1)
+    policy, rng = sync_protocol.RetryPolicy(base=0.5, cap=30), random.Random(1)
     for failures in range(1, 12):
         delays = [policy.delay(failures, rng) for _ in range(200)]
         ceiling = min(30, 0.5 * 2 ** (failures - 1))
@@ -58,7 +63,7 @@ def test_no_link_retries_until_the_deadline_then_keeps_everything(tmp_path):
         slept.append(seconds)
         now[0] += seconds
 
-    report = protocol.run(engine, Unreachable(), timeout=60, policy=protocol.RetryPolicy(base=0.5, cap=8),
+    report = sync_protocol.run(engine, Unreachable(), timeout=60, policy=sync_protocol.RetryPolicy(base=0.5, cap=8),
                           rng=random.Random(3), sleep=sleep, clock=lambda: now[0])
     assert report.reason == "timeout" and "稍后再同步" in report.error
     assert report.retries == len(slept) >= 8 and sum(slept) <= 60 and max(slept) <= 8
@@ -137,18 +142,18 @@ def test_blob_uploads_resume_from_the_confirmed_offset(running_bureau, tmp_path)
 
     # a cut on the way in (chunk 3 never arrives) and one on the way back (chunk 6 arrived, its answer lost)
     link = Counting(client, lose_answer_to={6}, lose={3})
-    report = protocol.run(tablet.engine, link, timeout=30, policy=FAST, chunk_size=CHUNK)
+    report = sync_protocol.run(tablet.engine, link, timeout=30, policy=FAST, chunk_size=CHUNK)
     assert report.blobs_sent == 1 and report.error is None
     assert link.chunk_bytes - sealed_size <= CHUNK + 16  # what was re-sent: the chunk lost on the way in
 
     # the tablet dies in the middle of the next photo; the next run continues, it does not start over
     fill_inspection(tablet, [blob_bytes(6, 10 * CHUNK + 7)], assignment_index=1)
     dying = Counting(client, die_after=4)
-    report = protocol.run(tablet.engine, dying, timeout=0.5, policy=FAST, chunk_size=CHUNK)
+    report = sync_protocol.run(tablet.engine, dying, timeout=0.5, policy=FAST, chunk_size=CHUNK)
     assert report.reason == "timeout" and report.blobs_sent == 0 and dying.chunks_sent == 4
     assert list((tablet.home / "originals").glob("*"))  # the receipt is verified, but the blob is not all there
     resumed = Counting(client)
-    report = protocol.run(tablet.engine, resumed, timeout=30, policy=FAST, chunk_size=CHUNK)
+    report = sync_protocol.run(tablet.engine, resumed, timeout=30, policy=FAST, chunk_size=CHUNK)
     assert report.blobs_sent == 1 and resumed.chunks_sent == 11 - 4
     assert outbox.status(tablet.engine).empty and not list((tablet.home / "originals").glob("*"))
     assert len(bureau_holdings(running_bureau.settings).blobs) == 2
@@ -159,7 +164,7 @@ def test_key_rotation_corrections_and_old_receipts(seeded_bureau, tmp_path):
     try:
         tablet = enroll_tablet(bureau, tmp_path / "tablet", ("I0001",))
         before = fill_inspection(tablet)
-        assert protocol.run(tablet.engine, device.client_for(tablet.identities[0]), policy=FAST).records_sent == 1
+        assert sync_protocol.run(tablet.engine, device.client_for(tablet.identities[0]), policy=FAST).records_sent == 1
         queued_before_rotation = fill_inspection(tablet, assignment_index=1)  # sealed to the old key
     finally:
         stop(bureau.process)
@@ -167,7 +172,7 @@ def test_key_rotation_corrections_and_old_receipts(seeded_bureau, tmp_path):
     keystore.rotate_keys(seeded_bureau, PASSPHRASE.encode())
     engine = make_engine(seeded_bureau.database_url)
     with Session(engine) as session:
-        ingest.request_correction(session, before, 1, "第 3 项金额有误", datetime.now(timezone.utc))
+        review.request_correction(session, before, 1, "第 3 项金额有误", datetime.now(timezone.utc))
         session.commit()
     engine.dispose()
     bureau = start_bureau(seeded_bureau)
@@ -218,10 +223,10 @@ def test_a_rewritten_log_is_noticed(running_bureau, tmp_path):
     client = device.client_for(tablet.identities[0])
     for number in range(2):
         fill_inspection(tablet, assignment_index=number)
-        report = protocol.run(tablet.engine, client if number == 0 else ForkedLog(client), policy=FAST)
+        report = sync_protocol.run(tablet.engine, client if number == 0 else ForkedLog(client), policy=FAST)
     assert report.reason == "log_inconsistent" and "请立即报告" in report.error
     fill_inspection(tablet, new=True)
-    report = protocol.run(tablet.engine, client, policy=FAST)  # the honest proof, from the head first checked
+    report = sync_protocol.run(tablet.engine, client, policy=FAST)  # the honest proof, from the head first checked
     assert report.error is None and outbox.status(tablet.engine).empty
     with Session(tablet.engine) as session:
         assert session.get(outbox.BureauPin, 1).tree_head["size"] == 3

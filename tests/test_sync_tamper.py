@@ -15,17 +15,21 @@ from sqlmodel import Session, select
 from bureau.db import make_engine
 from bureau.models import Assignment, Rejection
 from checklists import template_for_kind
-from inspector_app import device
+from inspector_app import device, onsite, outbox, sync_protocol
 from inspector_app.store import DeviceAssignment, Inspection
-from sync import outbox, protocol
+from sync.bureau_http import BureauRefused
 from sync.canonical import content_hash
-from sync.client import BureauRefused
 from sync.envelope import build_record, seal_blob_chunks, seal_record, sign_record
 from sync.keys import sealing_public_from_b64
 from tests.support import run_cli
-from tests.sync_support import blob_bytes, bureau_holdings, enroll_tablet, fill_inspection
+from tests.sync_support import (
+    blob_bytes,
+    bureau_holdings,
+    enroll_tablet,
+    fill_inspection,
+)
 
-FAST = protocol.RetryPolicy(base=0.01, cap=0.05)
+FAST = sync_protocol.RetryPolicy(base=0.01, cap=0.05)
 
 
 def queued(tablet) -> list[outbox.OutboxRecord]:
@@ -91,7 +95,7 @@ def test_altered_and_replayed_envelopes(running_bureau, tmp_path):
 def test_conflicting_content_under_the_same_id(running_bureau, tmp_path):
     tablet = enroll_tablet(running_bureau, tmp_path / "tablet")
     record_id = fill_inspection(tablet)
-    report = protocol.run(tablet.engine, device.client_for(tablet.identities[0]), timeout=20, policy=FAST)
+    report = sync_protocol.run(tablet.engine, device.client_for(tablet.identities[0]), timeout=20, policy=FAST)
     assert report.records_sent == 1
     # the same tablet signs different content under the same record id and version
     with Session(tablet.engine) as session:
@@ -104,8 +108,8 @@ def test_conflicting_content_under_the_same_id(running_bureau, tmp_path):
         session.commit()
     template_item = next(iter(device.answers_of(tablet.engine, record_id)))
     device.save_answer(tablet.engine, record_id, template_item, "fail", "改过的内容")
-    device.finish(tablet.engine, record_id)
-    report = protocol.run(tablet.engine, device.client_for(tablet.identities[0]), timeout=20, policy=FAST)
+    onsite.finish(tablet.engine, onsite.facts(tablet.engine, None, record_id))
+    report = sync_protocol.run(tablet.engine, device.client_for(tablet.identities[0]), timeout=20, policy=FAST)
     assert [(r["record_id"], r["reason"]) for r in report.set_aside] == [(record_id, "conflicting_content")]
     assert bureau_holdings(running_bureau.settings).log_size == 1
 
@@ -151,7 +155,7 @@ def test_signers_the_bureau_must_not_accept(running_bureau, tmp_path):
         session.add(second)
         session.commit()
     engine.dispose()
-    report = protocol.run(tablet.engine, client, timeout=20, policy=FAST)
+    report = sync_protocol.run(tablet.engine, client, timeout=20, policy=FAST)
     reasons = {r["record_id"]: r["reason"] for r in report.set_aside}
     assert reasons == {foreign: "signer_foreign_device", revoked_signer: "signer_revoked",
                        revoked_assignment: "assignment_revoked"}
@@ -165,7 +169,7 @@ def test_signers_the_bureau_must_not_accept(running_bureau, tmp_path):
     fresh = fill_inspection(other, signers=other.identities, assignment_index=0)
     run_cli("bureau", "revoke-device", "--device", other.identities[0].device_id, "--reason", "设备报失",
             "--db", settings.database_url, "--data", str(settings.data_dir))
-    report = protocol.run(other.engine, device.client_for(other.identities[0]), timeout=20, policy=FAST)
+    report = sync_protocol.run(other.engine, device.client_for(other.identities[0]), timeout=20, policy=FAST)
     assert report.reason == "device_revoked" and "设备报失" in report.error
     assert [r.record_id for r in queued(other) if r.state == "queued"] == [fresh]
     assert [r for r, _ in bureau_holdings(settings).records] == [good]
@@ -218,7 +222,7 @@ def test_tampered_and_swapped_blobs(running_bureau, tmp_path):
     assert bureau_holdings(running_bureau.settings).blobs == {}
 
     # the genuine blob still goes through, and only then is the camera original freed
-    report = protocol.run(tablet.engine, client, timeout=20, policy=FAST)
+    report = sync_protocol.run(tablet.engine, client, timeout=20, policy=FAST)
     assert report.blobs_sent == 1 and report.released == 1
     assert bureau_holdings(running_bureau.settings).blobs == {sha: len(photo)}
 
@@ -269,11 +273,11 @@ def test_an_altered_receipt_is_never_taken(alter, running_bureau, tmp_path):
     tablet = enroll_tablet(running_bureau, tmp_path / "tablet", ("I0001",))
     fill_inspection(tablet, [blob_bytes(3, 20_000)])
     client = device.client_for(tablet.identities[0])
-    report = protocol.run(tablet.engine, AlteringTransport(client, alter), timeout=20, policy=FAST)
+    report = sync_protocol.run(tablet.engine, AlteringTransport(client, alter), timeout=20, policy=FAST)
     status = outbox.status(tablet.engine)
     assert report.unverified and report.records_sent == 0 and report.blobs_sent == 0
     assert status.outbox == 1 and status.sent == 0 and not status.empty
     assert list((tablet.home / "originals").iterdir())  # nothing freed
-    report = protocol.run(tablet.engine, client, timeout=20, policy=FAST)  # an honest link: the same receipt
+    report = sync_protocol.run(tablet.engine, client, timeout=20, policy=FAST)  # an honest link: the same receipt
     assert report.records_sent == 1 and report.duplicates == 1 and report.released == 1
     assert outbox.status(tablet.engine).empty

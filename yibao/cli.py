@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from yibao.commands import app_cmd, bureau_cmd, checklist_cmd, demo_cmd, device_cmd, disclose_cmd, draw_cmd
-from yibao.commands import penalty_cmd, registry_cmd, serve_cmd, staff_cmd
+from yibao.commands import (
+    app_cmd,
+    bureau_cmd,
+    checklist_cmd,
+    demo_cmd,
+    device_cmd,
+    disclose_cmd,
+    draw_cmd,
+    penalty_cmd,
+    registry_cmd,
+    serve_cmd,
+    staff_cmd,
+)
 
 app = typer.Typer(
     help="医保基金现场检查 — bureau server, inspector app and the tools around them.",

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
-from bureau.api import routes_device, routes_health, routes_ledger, routes_review, routes_sync, routes_staff
-from bureau.api import routes_supervisor
+from bureau import review
+from bureau.api import (
+    routes_device,
+    routes_health,
+    routes_ledger,
+    routes_review,
+    routes_staff,
+    routes_supervisor,
+    routes_sync,
+)
 from bureau.api.guards import RefuseNul
 from bureau.keystore import BureauKeys
 from bureau.settings import BureauSettings
@@ -21,10 +32,13 @@ def create_app(settings: BureauSettings, engine: Engine, keys: BureauKeys) -> Fa
     app.state.keys = keys
     app.state.log = TransparencyLog(engine, keys.signing)
     app.state.log.load()
+    with Session(engine) as session:  # records stored before ingest opened their review cases itself
+        review.backfill_cases(session, datetime.now(timezone.utc))
     app.include_router(routes_health.router)
     app.include_router(routes_device.router)
     app.include_router(routes_sync.router)
-    app.add_exception_handler(routes_sync.ClientDisconnect, routes_sync.client_gone)
+    # Starlette types handlers as taking any Exception; it calls this one only with ClientDisconnect
+    app.add_exception_handler(routes_sync.ClientDisconnect, routes_sync.client_gone)  # type: ignore[arg-type]
     app.include_router(routes_staff.router)
     app.include_router(routes_supervisor.router)
     app.include_router(routes_review.router)

@@ -6,7 +6,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bureau import dashboard, ledger
 from bureau.api.deps import SessionDep, require_role
@@ -36,18 +36,19 @@ def followups(session: SessionDep, account: Reader, as_of: date | None = None) -
     """回头看: rectification orders; the open ones are follow-ups in the next draw, the overdue ones come first."""
     today = as_of or date.today()
     rows = session.exec(select(RectificationOrder, Institution.name)
-                        .join(Institution, Institution.code == RectificationOrder.institution_code, isouter=True)
-                        .order_by(RectificationOrder.due_date, RectificationOrder.id)).all()
+                        .join(Institution, col(Institution.code) == RectificationOrder.institution_code, isouter=True)
+                        .order_by(col(RectificationOrder.due_date), col(RectificationOrder.id))).all()
     items = []
     for order, name in rows:
         open_ = order.closed_at is None
         overdue = open_ and order.due_date is not None and order.due_date < today
+        days_overdue = (today - order.due_date).days if overdue and order.due_date is not None else 0
         items.append({"id": order.id, "institution_code": order.institution_code, "institution_name": name or "",
                       "ordered_at": order.ordered_at.isoformat(),
                       "due_date": order.due_date.isoformat() if order.due_date else None,
                       "closed_at": utc_iso(order.closed_at) if order.closed_at else None, "note": order.note,
                       "open": open_, "overdue": overdue,
-                      "days_overdue": (today - order.due_date).days if overdue else 0})
+                      "days_overdue": days_overdue})
     items.sort(key=lambda i: (not i["overdue"], not i["open"], i["due_date"] or "", i["id"]))
     return {"as_of": today.isoformat(), "items": items, "open": sum(i["open"] for i in items),
             "overdue": sum(i["overdue"] for i in items)}

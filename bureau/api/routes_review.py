@@ -22,8 +22,8 @@ from sqlmodel import Session
 
 from bureau import decisions, review
 from bureau.api.deps import SessionDep, refuse, require_role
+from bureau.blobs import read_blob
 from bureau.decision_pdf import decision_pdf_name, render_decision_pdf
-from bureau.ingest import blob_path
 from bureau.models import Decision, ReviewCase, StaffAccount, StoredBlob
 from sync.envelope import verify_receipt
 from sync.errors import EnvelopeError
@@ -81,7 +81,6 @@ def queue(session: SessionDep, account: Reader, kind: str | None = None,
         high = Decimal(max_score) if max_score else None
     except InvalidOperation:
         raise refuse(422, "bad_score", "得分应为数字") from None
-    review.sync_cases(session, _now())
     items = review.queue(session, review.QueueFilter(kind, region, status, critical, low, high, mismatch))
     return {"items": items, "statuses": list(review.STATUSES)}
 
@@ -91,7 +90,6 @@ def record(request: Request, session: SessionDep, account: Reader, record_id: st
            version: int | None = Query(None, ge=1)) -> dict[str, Any]:
     """Everything about one case: the record as signed (answers, findings, photos, signatures or the refusal),
     the signature and receipt verification, the score check, the versions, the audit log, the decision."""
-    review.sync_cases(session, _now())
     try:
         return _detail(session, request, record_id, account, version)
     except review.ReviewError as exc:
@@ -104,8 +102,8 @@ def blob(request: Request, session: SessionDep, account: Reader, sha256: str = S
     stored = session.get(StoredBlob, sha256)
     if stored is None:
         raise refuse(404, "unknown_blob", "局端没有该附件（可能尚未上传完成）")
-    data = blob_path(request.app.state.settings, sha256).read_bytes()
-    return Response(content=data, media_type=stored.media_type, headers={"Cache-Control": "private, max-age=86400"})
+    return Response(content=read_blob(request.app.state.settings, sha256), media_type=stored.media_type,
+                    headers={"Cache-Control": "private, max-age=86400"})
 
 
 @router.get("/records/{record_id}/proposal")
@@ -155,7 +153,6 @@ class StatementBody(BaseModel):
 
 
 def _acted(session: Session, request: Request, record_id: str, account: StaffAccount, work) -> dict[str, Any]:
-    review.sync_cases(session, _now())
     try:
         work()
     except review.ReviewError as exc:

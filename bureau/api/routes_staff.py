@@ -35,6 +35,7 @@ def login(body: LoginRequest, session: SessionDep) -> LoginResponse:
     except staff.StaffError as exc:
         raise refuse(429 if exc.reason == "locked" else 401, exc.reason, exc.message) from None
     account = session.get(StaffAccount, body.username)
+    assert account is not None  # staff.login has just issued a token for this very account
     return LoginResponse(token=token, username=account.username, name=account.name, role=account.role,
                          role_label=staff.ROLES[account.role])
 

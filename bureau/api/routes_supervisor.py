@@ -7,14 +7,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bureau import assignments, registry
 from bureau.api.deps import SessionDep, refuse, require_role
 from bureau.coverage import coverage_report
-from bureau.draw import DrawError, PlanError, validate_plan
-from bureau.draw import transcript_hash
-from bureau.draws import perform_draw
+from bureau.draw import DrawError, PlanError, transcript_hash, validate_plan
+from bureau.draw_records import commit_plan, perform_draw
 from bureau.models import DrawCommitment, DrawRecord, StaffAccount
 
 router = APIRouter(prefix="/v1", tags=["supervisor"])
@@ -63,7 +62,7 @@ def commit(plan: dict[str, Any], session: SessionDep, account: Supervisor) -> di
     """Commit to a plan and the current registry, before the public random values exist."""
     _plan_or_422(plan, require_public_random=False)
     try:
-        commitment = registry.commit_plan(session, plan, datetime.now(timezone.utc))
+        commitment = commit_plan(session, plan, datetime.now(timezone.utc))
     except (PlanError, DrawError) as exc:
         raise refuse(409, "commit_refused", str(exc)) from None
     session.commit()
@@ -88,7 +87,7 @@ def run(plan: dict[str, Any], request: Request, session: SessionDep, account: Su
 
 @router.get("/draws")
 def draws(session: SessionDep, account: Supervisor) -> dict[str, Any]:
-    commitments = session.exec(select(DrawCommitment).order_by(DrawCommitment.committed_at.desc())).all()
+    commitments = session.exec(select(DrawCommitment).order_by(col(DrawCommitment.committed_at).desc())).all()
     drawn = {d.plan_id: d for d in session.exec(select(DrawRecord)).all()}
     return {"draws": [
         {"plan_id": c.plan_id, "commitment_hash": c.commitment_hash, "committed_at": c.committed_at.isoformat(),

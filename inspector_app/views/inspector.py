@@ -1,7 +1,7 @@
 """The inspector's screens: enrollment and PIN, the assignment list, and one inspection on site — check-in, the
 checklist with photos and findings, review, signatures (or a refusal), and the locked record with its 笔录 PDF.
 
-Views stay thin over `inspector_app.viewmodels`; every change is saved by the view-model as it happens. Inside an
+Views stay thin over `inspector_app.inspector_vm`; every change is saved by the view-model as it happens. Inside an
 inspection, a change redraws only the item it touched (a full re-render would lose the scroll position and the
 focus of the field being typed in).
 """
@@ -21,16 +21,41 @@ import flet_geolocator as fgl
 import qrcode
 
 from inspector_app import device, onsite
-from inspector_app.viewmodels import (PAD_SIZE, RESULT_LABELS, ROLE_TITLES, CheckInViewModel, HomeViewModel,
-                                      InspectionViewModel, RecordViewModel, RefusalViewModel, ReviewViewModel,
-                                      SignatureViewModel)
-from inspector_app.views.common import (TOUCH, Route, UiContext, banner, big_button, finding_card, page_view, service,
-                                        shown_time)
+from inspector_app.inspector_vm import (
+    PAD_SIZE,
+    ROLE_TITLES,
+    AppState,
+    CheckInViewModel,
+    HomeViewModel,
+    InspectionViewModel,
+    RecordViewModel,
+    RefusalViewModel,
+    ReviewViewModel,
+    SignatureViewModel,
+)
+from ui_kit.common import (
+    TOUCH,
+    Route,
+    UiContext,
+    banner,
+    big_button,
+    finding_card,
+    page_view,
+    service,
+    shown_time,
+)
+from ui_kit.labels import RESULT_LABELS
 
 SEVERITY_COLORS = {"A": ft.Colors.RED_800, "B": ft.Colors.DEEP_ORANGE_700, "C": ft.Colors.AMBER_900,
                    "D": ft.Colors.BLUE_GREY_700}
 GPS_TIMEOUT_SECONDS = 15
 CAMERA_TIMEOUT_SECONDS = 15
+
+
+def tablet(ctx: UiContext) -> AppState:
+    """The tablet's state for this browser session, opened when an inspector screen is first shown (a bureau staff
+    session never opens the tablet's store)."""
+    return service(ctx, "tablet", lambda: AppState.open(ctx.home, ctx.server_url))
 
 
 def staff_entry(ctx: UiContext) -> ft.Control:
@@ -61,9 +86,11 @@ class PinPad:
         self.on_done = on_done
         key = lambda label, handler: ft.FilledTonalButton(  # noqa: E731
             content=ft.Text(label, size=26), width=110, height=72, on_click=handler)
-        rows = [[key(str(d), self._digit(str(d))) for d in range(r, r + 3)] for r in (1, 4, 7)]
+        rows: list[list[ft.Control]] = [[key(str(d), self._digit(str(d))) for d in range(r, r + 3)]
+                                        for r in (1, 4, 7)]
         rows.append([key("清除", self._clear), key("0", self._digit("0")), key("删除", self._back)])
         confirm = big_button(confirm_label, lambda _e: self.on_done("".join(self.digits)))
+        assert isinstance(confirm, ft.LayoutControl)  # big_button makes a button, which has a width
         confirm.width = 3 * 110 + 2 * 12
         self.control = ft.Column([
             ft.Container(self.dots, height=48),
@@ -98,7 +125,7 @@ class PinPad:
 
 def unlock_view(ctx: UiContext, route: str = "/") -> ft.View:
     """Which inspector, then their PIN."""
-    state = ctx.state
+    state = tablet(ctx)
     codes = state.inspectors()
     chosen = ctx.flash.get("unlock_as") or (state.identity.inspector_code if state.identity else codes[0])
     message = message_text()
@@ -128,7 +155,7 @@ def unlock_view(ctx: UiContext, route: str = "/") -> ft.View:
 
 def set_pin_view(ctx: UiContext) -> ft.View:
     """An inspector enrolled without a PIN chooses one (entered twice) before anything else."""
-    state = ctx.state
+    state = tablet(ctx)
     first: list[str] = []
     prompt = ft.Text("请设置 PIN（至少 6 位，不能全相同或连续）", size=20)
     message = message_text()
@@ -149,12 +176,13 @@ def set_pin_view(ctx: UiContext) -> ft.View:
         ctx.render()
 
     pad = PinPad(done)
+    assert state.identity is not None  # shown by home_view only for an enrolled inspector without a PIN
     return page_view("/", f"设置 PIN · {state.identity.inspector_code}", [prompt, pad.control, message])
 
 
 def change_pin_view(ctx: UiContext) -> ft.View:
     """The inspector using the app: the current PIN, then the new one twice."""
-    state = ctx.state
+    state = tablet(ctx)
     if state.active is None:
         return unlock_view(ctx, "/pin")
     steps = ["请输入当前 PIN", "请输入新 PIN（至少 6 位，不能全相同或连续）", "请再输入一次新 PIN"]
@@ -179,6 +207,7 @@ def change_pin_view(ctx: UiContext) -> ft.View:
         ctx.go("/")
 
     pad = PinPad(done)
+    assert state.identity is not None  # someone is unlocked (checked above), so an inspector is using the app
     return page_view("/pin", f"修改 PIN · {state.identity.inspector_code}", [prompt, pad.control, message],
                      back_to="/", ctx=ctx)
 
@@ -187,9 +216,10 @@ def change_pin_view(ctx: UiContext) -> ft.View:
 
 def enroll_view(ctx: UiContext, route: str = "/") -> ft.View:
     """A new tablet's first inspector, or (`route` /member/add, someone unlocked) another team member."""
-    adding = ctx.state.active is not None
-    server = ft.TextField(label="局端地址", value=ctx.state.server_url or
-                          (ctx.state.identity.server_url if ctx.state.identity else ""), text_size=18)
+    adding = tablet(ctx).active is not None
+    identity = tablet(ctx).identity
+    server = ft.TextField(label="局端地址", value=tablet(ctx).server_url or
+                          (identity.server_url if identity else ""), text_size=18)
     token = ft.TextField(label="注册码", text_size=18)
     pin = ft.TextField(label="设置 PIN（至少 6 位数字）", password=True, text_size=18,
                        keyboard_type=ft.KeyboardType.NUMBER)
@@ -199,7 +229,7 @@ def enroll_view(ctx: UiContext, route: str = "/") -> ft.View:
     def on_enroll(_e) -> None:
         message.value = "正在注册…"
         message.update()
-        problem = ctx.state.enroll(server.value.strip(), token.value.strip(), pin.value, again.value)
+        problem = tablet(ctx).enroll(server.value.strip(), token.value.strip(), pin.value, again.value)
         if problem:
             message.value = problem
             message.update()
@@ -213,7 +243,7 @@ def enroll_view(ctx: UiContext, route: str = "/") -> ft.View:
 
 
 def home_view(ctx: UiContext) -> ft.View:
-    state = ctx.state
+    state = tablet(ctx)
     if state.identity is None:
         return enroll_view(ctx)
     if state.needs_pin:
@@ -238,7 +268,7 @@ def home_view(ctx: UiContext) -> ft.View:
         state.lock()
         ctx.render()
 
-    cards = [
+    cards: list[ft.Control] = [
         ft.Card(content=ft.ListTile(
             title=ft.Text(c.institution_name, size=20, weight=ft.FontWeight.BOLD),
             subtitle=ft.Text(f"{c.kind_label} · {c.institution_code}\n{c.address}\n已答 {c.answered}/{c.total}",
@@ -263,7 +293,7 @@ def home_view(ctx: UiContext) -> ft.View:
 
 
 def member_view(ctx: UiContext) -> ft.View:
-    if ctx.state.active is None:
+    if tablet(ctx).active is None:
         return unlock_view(ctx, "/member/add")
     return enroll_view(ctx, "/member/add")
 
@@ -272,8 +302,8 @@ def member_view(ctx: UiContext) -> ft.View:
 
 def locked_out(ctx: UiContext, route: str) -> ft.View | None:
     """The unlock screen in place of an inspection screen when this session has no key (e.g. after a reload)."""
-    if ctx.state.identity is None or ctx.state.active is None:
-        return unlock_view(ctx, route) if ctx.state.identity else home_view(ctx)
+    if tablet(ctx).identity is None or tablet(ctx).active is None:
+        return unlock_view(ctx, route) if tablet(ctx).identity else home_view(ctx)
     return None
 
 
@@ -281,7 +311,7 @@ def inspection_view(ctx: UiContext, assignment_id: str) -> ft.View:
     route = f"/inspection/{assignment_id}"
     if (view := locked_out(ctx, route)) is not None:
         return view
-    vm = InspectionViewModel(ctx.state, assignment_id)
+    vm = InspectionViewModel(tablet(ctx), assignment_id)
     if vm.locked:
         return record_view(ctx, assignment_id)
     if not vm.checked_in:
@@ -343,6 +373,7 @@ def checklist_view(ctx: UiContext, vm: InspectionViewModel) -> ft.View:
     nav.append(big_button("核对与签名", lambda _e: ctx.go(f"/inspection/{assignment_id}/review"),
                           icon=ft.Icons.FACT_CHECK))
     checkin = vm.facts.checkin
+    assert checkin is not None  # inspection_view shows the checklist only after check-in
     return page_view(f"/inspection/{assignment_id}", vm.assignment.institution_name, [
         ft.Text(f"{vm.assignment.institution_code} · {vm.assignment.institution_address}", size=16),
         ft.Text(f"检查表 {vm.template.title}（版本 {vm.template.version}，{vm.template.hash[:12]}）"
@@ -393,10 +424,10 @@ class ItemCard:
                     color=ft.Colors.GREY_700),
             ft.Row(buttons, wrap=True),
         ]
-        if row.result == "na":
+        if answer is not None and answer.result == "na":
             parts.append(ft.TextField(label="不适用理由", value=answer.note, multiline=True, text_size=16,
                                       disabled=frozen, on_change=self.save_note))
-        if row.result == "fail":
+        if answer is not None and answer.result == "fail":
             parts.append(ft.TextField(label="不符合情况说明（写入笔录的问题描述）", value=answer.note, multiline=True,
                                       text_size=16, disabled=frozen, on_change=self.save_note))
             if item.asks_amount:
@@ -423,9 +454,9 @@ class ItemCard:
     def choose(self, result: str):
         def handler(_e) -> None:
             row = self.vm.row(self.item_id)
-            keep = row.answer is not None and row.answer.result == result
-            problem = self.vm.answer(self.item_id, result, row.answer.note if keep else "",
-                                     row.answer.amount_yuan if keep else None)
+            kept = row.answer if row.answer is not None and row.answer.result == result else None
+            problem = self.vm.answer(self.item_id, result, kept.note if kept is not None else "",
+                                     kept.amount_yuan if kept is not None else None)
             self.redraw()
             self.show_error(problem)
         return handler
@@ -444,10 +475,12 @@ class ItemCard:
 
     def save_note(self, e) -> None:
         answer = self.vm.row(self.item_id).answer
+        assert answer is not None  # the field is shown only for an answered item
         self.after_save(self.vm.answer(self.item_id, answer.result, e.control.value, answer.amount_yuan))
 
     def save_amount(self, e) -> None:
         answer = self.vm.row(self.item_id).answer
+        assert answer is not None  # the field is shown only for an answered item
         self.after_save(self.vm.answer(self.item_id, answer.result, answer.note, e.control.value))
 
     def save_staff(self, e) -> None:
@@ -486,7 +519,7 @@ def checkin_view(ctx: UiContext, assignment_id: str, route: str | None = None) -
     route = route or f"/inspection/{assignment_id}/checkin"
     if (view := locked_out(ctx, route)) is not None:
         return view
-    vm = CheckInViewModel(ctx.state, assignment_id)
+    vm = CheckInViewModel(tablet(ctx), assignment_id)
     problems = ft.Text("", size=15, color=ft.Colors.RED_800)
     gps_text = ft.Text("", size=16)
 
@@ -569,13 +602,10 @@ def camera_view(ctx: UiContext, assignment_id: str, item_id: str) -> ft.View:
     route = f"/inspection/{assignment_id}/camera/{item_id}"
     if (view := locked_out(ctx, route)) is not None:
         return view
-    vm = InspectionViewModel(ctx.state, assignment_id)
+    vm = InspectionViewModel(tablet(ctx), assignment_id)
     back = f"/inspection/{assignment_id}/refusal" if item_id == onsite.REFUSAL_ITEM else f"/inspection/{assignment_id}"
     camera = fcam.Camera(width=640, height=480, preview_enabled=True)
     status = ft.Text("请点击“打开相机”", size=16)
-    shoot = big_button("拍照", None, icon=ft.Icons.CAMERA)
-    shoot.visible = False
-
     async def open_camera(_e) -> None:
         status.value = "正在打开相机…"
         status.update()
@@ -603,7 +633,8 @@ def camera_view(ctx: UiContext, assignment_id: str, item_id: str) -> ft.View:
             return
         ctx.go(back)
 
-    shoot.on_click = take
+    shoot = big_button("拍照", take, icon=ft.Icons.CAMERA)
+    shoot.visible = False
     title = "拒签现场拍照" if item_id == onsite.REFUSAL_ITEM else f"拍照取证 · {item_id}"
     return page_view(route, title, [
         ft.Row([big_button("打开相机", open_camera, filled=False, icon=ft.Icons.VIDEOCAM), shoot], wrap=True),
@@ -617,7 +648,7 @@ def review_view(ctx: UiContext, assignment_id: str) -> ft.View:
     route = f"/inspection/{assignment_id}/review"
     if (view := locked_out(ctx, route)) is not None:
         return view
-    vm = ReviewViewModel(ctx.state, assignment_id)
+    vm = ReviewViewModel(tablet(ctx), assignment_id)
     if vm.inspection_vm.locked:
         return record_view(ctx, assignment_id)
     facts, review = vm.facts, vm.review
@@ -648,8 +679,8 @@ def review_view(ctx: UiContext, assignment_id: str) -> ft.View:
     penalty = vm.inspection_vm.penalty()
     finding_rows = []
     for number, found in enumerate(content["findings"], 1):
-        thumbs = [ft.Image(src=vm.inspection_vm.thumbnail(sha), width=120, height=90, fit=ft.BoxFit.COVER,
-                           border_radius=4) for sha in found["photos"]]
+        thumbs: list[ft.Control] = [ft.Image(src=vm.inspection_vm.thumbnail(sha), width=120, height=90,
+                                             fit=ft.BoxFit.COVER, border_radius=4) for sha in found["photos"]]
         finding_rows.append(finding_card(number, found, f"¥{found['amount_yuan']}" if found["amount_yuan"] else "",
                                          ft.Row(thumbs, wrap=True)))
     penalty_text = [ft.Text("依条例应予处理：" + "、".join(penalty["measures"]) +
@@ -764,7 +795,7 @@ def sign_view(ctx: UiContext, assignment_id: str, role: str) -> ft.View:
     route = f"/inspection/{assignment_id}/sign/{role}"
     if (view := locked_out(ctx, route)) is not None:
         return view
-    vm = SignatureViewModel(ctx.state, assignment_id, role)
+    vm = SignatureViewModel(tablet(ctx), assignment_id, role)
     back = f"/inspection/{assignment_id}/refusal" if role == "witness" else f"/inspection/{assignment_id}/review"
     message = message_text()
     if vm.review.hash is None:
@@ -819,7 +850,7 @@ def refusal_view(ctx: UiContext, assignment_id: str) -> ft.View:
     route = f"/inspection/{assignment_id}/refusal"
     if (view := locked_out(ctx, route)) is not None:
         return view
-    vm = RefusalViewModel(ctx.state, assignment_id)
+    vm = RefusalViewModel(tablet(ctx), assignment_id)
     message = message_text()
     reason = ft.TextField(label="拒签理由", value=vm.reason, multiline=True, text_size=18)
     witness = ft.TextField(label="见证人姓名", value=vm.witness_name, text_size=18)
@@ -875,7 +906,7 @@ def qr_png(text: str) -> bytes:
 
 def record_view(ctx: UiContext, assignment_id: str) -> ft.View:
     route = f"/inspection/{assignment_id}"
-    vm = RecordViewModel(ctx.state, assignment_id)
+    vm = RecordViewModel(tablet(ctx), assignment_id)
     record = vm.record
     message = message_text(ft.Colors.GREEN_800)
     reason = ft.TextField(label="更正原因", multiline=True, text_size=18)

@@ -20,7 +20,7 @@ def run_app(
     port: int = typer.Option(8550, "--port", min=1, max=65535),
 ) -> None:
     """Serve the inspector app in web mode."""
-    from inspector_app.app import asgi_app
+    from yibao.app_shell import asgi_app
 
     try:
         check_port_free(host, port)

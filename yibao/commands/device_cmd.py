@@ -10,14 +10,13 @@ from pathlib import Path
 
 import typer
 from PIL import Image, ImageDraw
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 import checklists
-from inspector_app import device
+from inspector_app import device, onsite, outbox
 from inspector_app.photos import photo_caption, process_photo
 from inspector_app.store import DeviceAssignment, Inspection, identities, open_store
-from sync import outbox
-from sync.client import BureauRefused, BureauUnreachable
+from sync.bureau_http import BureauRefused, BureauUnreachable
 from yibao.errors import fail, print_json
 
 app = typer.Typer(no_args_is_help=True)
@@ -116,7 +115,7 @@ def fill_demo_inspection(engine, home: Path, assignment: DeviceAssignment, inspe
     evidence = [device.Evidence(item.id, _photo(home, rng, now + timedelta(seconds=k), assignment.institution_name,
                                                 item.text))
                 for k, item in ((k, ordered[k % len(ordered)]) for k in range(photos))]
-    device.finish(engine, inspection.id, evidence)
+    onsite.finish(engine, onsite.facts(engine, None, inspection.id), evidence)
 
 
 @app.command("demo-inspections")
@@ -135,7 +134,7 @@ def demo_inspections(home: Path = HomeOption, n: int = typer.Option(..., "--n", 
     enrolled = {i.inspector_code for i in known}
     with Session(engine) as session:
         open_tasks = [a for a in session.exec(select(DeviceAssignment).where(DeviceAssignment.revoked == False)  # noqa: E712
-                                              .order_by(DeviceAssignment.seq)) if enrolled & set(a.team)]
+                                              .order_by(col(DeviceAssignment.seq))) if enrolled & set(a.team)]
     if not open_tasks:
         fail("本设备没有可用的检查任务（检查组成员未在本机注册，或局端尚未下达任务）")
     fresh = [a for a in open_tasks if device.inspection_of(engine, a.id) is None]

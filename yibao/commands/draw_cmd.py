@@ -12,9 +12,14 @@ import typer
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
-from bureau.draw import DrawError, PlanError, transcript_hash, validate_plan, verify_transcript
-from bureau.draws import perform_draw
-from bureau.registry import commit_plan
+from bureau.draw import (
+    DrawError,
+    PlanError,
+    transcript_hash,
+    validate_plan,
+    verify_transcript,
+)
+from bureau.draw_records import commit_plan, perform_draw
 from bureau.service import BureauStartError, open_bureau, open_signing_key
 from bureau.settings import resolve_settings
 from yibao.errors import EXIT_USAGE, fail, print_json

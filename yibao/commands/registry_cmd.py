@@ -9,8 +9,14 @@ import typer
 from sqlmodel import Session
 
 from bureau.coverage import coverage_report
-from bureau.registry import (KIND_LABELS, REGISTRY_KINDS, RegistryFileError, RegistryImportError, import_registry,
-                             inspection_status)
+from bureau.registry import (
+    KIND_LABELS,
+    REGISTRY_KINDS,
+    RegistryFileError,
+    RegistryImportError,
+    import_registry,
+    inspection_status,
+)
 from bureau.service import BureauStartError, open_bureau
 from bureau.settings import resolve_settings
 from yibao.errors import EXIT_USAGE, fail, print_json

@@ -6,7 +6,13 @@ import typer
 import uvicorn
 
 from bureau.api import create_app
-from bureau.service import KEEP_ALIVE_SECONDS, BureauStartError, check_port_free, open_bureau, open_keys
+from bureau.service import (
+    KEEP_ALIVE_SECONDS,
+    BureauStartError,
+    check_port_free,
+    open_bureau,
+    open_keys,
+)
 from bureau.settings import resolve_settings
 from yibao.errors import fail
 

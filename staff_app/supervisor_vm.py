@@ -12,18 +12,16 @@ from typing import Any
 
 import qrcode
 
-import checklists
-from inspector_app.staff_client import BureauRefused, BureauUnreachable, StaffClient
+from staff_app.staff_client import (
+    BureauRefused,
+    BureauUnreachable,
+    StaffClient,
+    refusal_text,
+)
+from ui_kit.labels import KIND_LABELS
 
 REGISTRY_LABELS = {"institutions": "定点医药机构名录", "inspectors": "执法检查人员名录", "conflicts": "利益冲突登记"}
 ASSIGNMENT_STATUSES = ("已下达", "已提交", "已撤回")  # issued; a record received (bureau.ingest); withdrawn
-KIND_LABELS = dict(checklists.KINDS)  # kind id → 中文名, from checklists/rules/vocabulary.toml
-
-
-def refusal_text(exc: Exception) -> str:
-    if isinstance(exc, BureauUnreachable):
-        return "无法连接局端服务"
-    return exc.message if isinstance(exc, BureauRefused) else str(exc)
 
 
 @dataclass
@@ -113,7 +111,7 @@ class DrawViewModel:
     def plan(self, with_random: bool) -> dict[str, Any] | None:
         """The plan JSON from the form; None (with `errors` set) when the form itself is incomplete."""
         self.errors = []
-        strata = []
+        strata: list[dict[str, str | int]] = []
         for s in self.strata:
             value = s.value.strip()
             if not value:

@@ -1,7 +1,6 @@
-"""The Flet app (web mode on loopback; the same code builds for tablets): theme, fonts and the route table.
-
-Views live in `inspector_app/views/` (one module per role) and stay thin over the view-models.
-"""
+"""The app shell (web mode on loopback; the same code builds for tablets): theme, fonts and the route table over both
+apps — the tablet's screens (`inspector_app.views`) and the bureau staff's (`staff_app.views`). It is the one place
+besides the command line that imports both sides."""
 
 from __future__ import annotations
 
@@ -12,12 +11,13 @@ from typing import Callable
 import flet as ft
 
 from inspector_app import device
-from inspector_app.viewmodels import AppState
-from inspector_app.views import inspector, reviewer, supervisor
-from inspector_app.views.common import FONTS, Route, UiContext, banner, theme
+from inspector_app.store import identities, open_store
+from inspector_app.views import inspector
+from staff_app.views import login, reviewer, supervisor
+from ui_kit.common import FONTS, Route, UiContext, banner, theme
 
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
-ROUTES: list[Route] = [*inspector.ROUTES, *supervisor.ROUTES, *reviewer.ROUTES]
+ROUTES: list[Route] = [*inspector.ROUTES, *login.ROUTES, *supervisor.ROUTES, *reviewer.ROUTES]
 
 
 def _match(route: str) -> tuple[Route, dict[str, str]] | None:
@@ -28,7 +28,21 @@ def _match(route: str) -> tuple[Route, dict[str, str]] | None:
     return None
 
 
+def bureau_url(home: Path, server_url: str | None) -> str | None:
+    """The bureau's address: from the command line, else the one this tablet enrolled with (read once at start)."""
+    if server_url:
+        return server_url
+    engine = open_store(home)
+    try:
+        known = identities(engine)
+    finally:
+        engine.dispose()
+    return known[0].server_url if known else None
+
+
 def build_main(home: Path, server_url: str | None) -> Callable[[ft.Page], None]:
+    server = bureau_url(home, server_url)
+
     def main(page: ft.Page) -> None:
         page.title = "医保基金现场检查"
         page.fonts = dict(FONTS)
@@ -38,10 +52,9 @@ def build_main(home: Path, server_url: str | None) -> Callable[[ft.Page], None]:
         def render() -> None:
             """Rebuild the view stack for page.route: the route's view on top of its parents."""
             stack: list[ft.View] = []
-            route = page.route or "/"
+            route: str | None = page.route or "/"
             while route is not None:
-                matched = _match(route) or _match("/")
-                entry, args = matched
+                entry, args = _match(route) or _match("/") or (ROUTES[0], {})
                 try:
                     stack.insert(0, entry.build(ctx, **args))
                 except device.DeviceError as exc:
@@ -51,7 +64,7 @@ def build_main(home: Path, server_url: str | None) -> Callable[[ft.Page], None]:
             page.views.extend(stack)
             page.update()
 
-        ctx = UiContext(page=page, state=AppState.open(home, server_url), render=render)
+        ctx = UiContext(page=page, render=render, home=home, server_url=server)
         page.on_route_change = lambda _e: render()
         page.on_view_pop = lambda _e: ctx.go(page.views[-2].route if len(page.views) > 1 else "/")
         render()

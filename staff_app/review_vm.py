@@ -19,10 +19,14 @@ from PIL import Image
 
 import checklists
 from checklists.money import money_problem, parse_money, yuan_in_capitals
-from inspector_app.signature import Signature, render_signature_png
-from inspector_app.staff_client import BureauRefused, BureauUnreachable, StaffClient
-from inspector_app.supervisor_vm import KIND_LABELS, refusal_text
-from inspector_app.viewmodels import RESULT_LABELS
+from documents.signature import Signature, render_signature_png
+from staff_app.staff_client import (
+    BureauRefused,
+    BureauUnreachable,
+    StaffClient,
+    refusal_text,
+)
+from ui_kit.labels import KIND_LABELS, RESULT_LABELS
 
 STATUS_COLORS = {"已接收": "blue", "审核中": "indigo", "退回补正": "orange", "拟处理": "purple", "陈述申辩": "amber",
                  "已决定": "green", "已公开": "teal", "已撤销": "grey"}
@@ -480,6 +484,7 @@ class DashboardViewModel:
         self.data, self.message = _call(lambda: self.client.dashboard(self.year))
 
     def table(self, name: str) -> dict[str, Any]:
+        assert self.data is not None  # called only after a successful load()
         return next(t for t in self.data["tables"] if t["name"] == name)
 
     def monthly(self, name: str) -> tuple[list[str], list[list[float]]]:

@@ -1,15 +1,15 @@
-"""What every view shares: the UI context, touch-sized controls, the font."""
+"""What every screen of both apps shares (the tablet's and the bureau staff's): the UI context, touch-sized controls,
+the font, times as people read them."""
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Callable
 
 import flet as ft
-
-from inspector_app.viewmodels import AppState
 
 FONT_FAMILY = "NotoSansSC"
 FONT_EXT_FAMILY = "NotoSansSCExt"  # the CJK ideographs GB2312 lacks (rare ones in people's names), as a fallback
@@ -49,20 +49,18 @@ TOUCH = 56  # px: comfortably above the 48 px minimum touch target
 
 @dataclass
 class UiContext:
-    """One browser session: its page, the device state, navigation, and messages that survive a re-render."""
+    """One browser session: its page, navigation, and what survives a re-render (view-models, services, the tablet's
+    state once an inspector screen opened it, the signed-in staff client). `home` is the tablet's data folder,
+    `server_url` the bureau's address (from the command line, else the one the tablet enrolled with, if any)."""
 
     page: ft.Page
-    state: AppState
     render: Callable[[], None]
+    home: Path
+    server_url: str | None
     flash: dict[str, Any] = field(default_factory=dict)
 
     def go(self, route: str) -> None:
         self.page.navigate(route)
-
-
-def staff_client(ctx: UiContext):
-    """The signed-in bureau staff client of this browser session, or None (the caller shows the sign-in)."""
-    return ctx.flash.get("staff")
 
 
 def screen_vm(ctx: UiContext, key: str, factory: Callable[[], Any]) -> Any:

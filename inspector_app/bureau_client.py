@@ -1,4 +1,4 @@
-"""The device's HTTP client to the bureau (requests). Every call after enrollment is signed by the inspector's key."""
+"""The tablet's HTTP client to the bureau (requests). Every call after enrollment is signed by the inspector's key."""
 
 from __future__ import annotations
 
@@ -9,47 +9,15 @@ from urllib.parse import urlencode
 import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from sync.bureau_http import (
+    DEFAULT_TIMEOUT,
+    BureauRefused,
+    BureauUnreachable,
+    link_failure,
+    raise_for_refusal,
+)
 from sync.canonical import canonical_bytes
 from sync.request_auth import sign_request
-
-DEFAULT_TIMEOUT = (5, 30)  # connect, read
-
-
-def link_failure(exc: requests.RequestException) -> str:
-    """What went wrong on the link, in a few words: the request's error and its innermost cause
-    (``ConnectionError/ConnectionResetError``, ``ReadTimeout``)."""
-    inner = exc
-    while inner.__cause__ is not None or (inner.__context__ is not None and not inner.__suppress_context__):
-        inner = inner.__cause__ or inner.__context__
-    for arg in getattr(inner, "args", ()):  # urllib3 wraps the OS error as an argument
-        if isinstance(arg, BaseException):
-            inner = arg
-    return type(exc).__name__ if inner is exc else f"{type(exc).__name__}/{type(inner).__name__}"
-
-
-class BureauUnreachable(Exception):
-    """No answer from the bureau: the device keeps working from its own store."""
-
-
-class BureauRefused(Exception):
-    """The bureau answered and said no; `reason` is its machine-readable reason."""
-
-    def __init__(self, status: int, reason: str, message: str, detail: dict[str, Any] | None = None):
-        super().__init__(message)
-        self.status, self.reason, self.message = status, reason, message
-        self.detail = detail or {}
-
-
-def raise_for_refusal(response: requests.Response) -> None:
-    if response.status_code < 400:
-        return
-    try:
-        detail = response.json().get("detail")
-    except ValueError:
-        detail = None
-    if isinstance(detail, dict):
-        raise BureauRefused(response.status_code, detail.get("reason", "refused"), detail.get("message", ""), detail)
-    raise BureauRefused(response.status_code, f"http_{response.status_code}", f"局端拒绝请求（HTTP {response.status_code}）")
 
 
 class BureauClient:

@@ -1,7 +1,7 @@
 """The bureau reviewer's (审核人员) screens — the queue, one case with its evidence and actions, the decision — and
 the overview every staff role shares: ledgers, 回头看 and the year's dashboard with charts and Excel export.
 
-Views stay thin over `inspector_app.review_vm`; the bureau decides what is allowed and the screens show its answer.
+Views stay thin over `staff_app.review_vm`; the bureau decides what is allowed and the screens show its answer.
 """
 
 from __future__ import annotations
@@ -13,14 +13,35 @@ from typing import Any, Callable
 import flet as ft
 import flet_charts as fch
 
-from inspector_app.review_vm import (ACTION_LABELS, DECISION_SCREEN_ACTIONS, STATUS_COLORS, CaseViewModel,
-                                     DashboardViewModel, DecisionViewModel, LedgerViewModel, QueueViewModel,
-                                     answers_by_section, verification_lines, yuan_text)
-from inspector_app.supervisor_vm import KIND_LABELS
-from inspector_app.views.common import (TOUCH, Route, UiContext, banner, big_button, bind, finding_card, page_view,
-                                        screen_vm, service, shown_time, staff_client)
-from inspector_app.views.supervisor import login_view
-from inspector_app.xlsx_export import tables_xlsx
+from staff_app.review_vm import (
+    ACTION_LABELS,
+    DECISION_SCREEN_ACTIONS,
+    STATUS_COLORS,
+    CaseViewModel,
+    DashboardViewModel,
+    DecisionViewModel,
+    LedgerViewModel,
+    QueueViewModel,
+    answers_by_section,
+    verification_lines,
+    yuan_text,
+)
+from staff_app.views.login import login_view, staff_client
+from staff_app.xlsx_export import tables_xlsx
+from ui_kit.common import (
+    TOUCH,
+    Route,
+    UiContext,
+    banner,
+    big_button,
+    bind,
+    finding_card,
+    page_view,
+    screen_vm,
+    service,
+    shown_time,
+)
+from ui_kit.labels import KIND_LABELS
 
 WIDE = 640  # px: text fields for sentences, not words
 ROLE_LABELS = {"inspector_1": "检查人员（一）", "inspector_2": "检查人员（二）", "representative": "被检查单位在场人员"}
@@ -51,7 +72,7 @@ def data_table(t: dict[str, Any], highlight: Callable[[list[Any]], bool] = lambd
     rows = [ft.DataRow(cells=[ft.DataCell(ft.Text("" if v is None else str(v), size=14,
                                                   color=ft.Colors.RED_800 if highlight(r) else None)) for v in r])
             for r in t["rows"][:500]]
-    return ft.Row([ft.DataTable(columns=[ft.DataColumn(ft.Text(c, size=14, weight=ft.FontWeight.BOLD))
+    return ft.Row([ft.DataTable(columns=[ft.DataColumn(label=ft.Text(c, size=14, weight=ft.FontWeight.BOLD))
                                          for c in t["columns"]], rows=rows, heading_row_height=44, data_row_min_height=40)],
                   scroll=ft.ScrollMode.AUTO)
 
@@ -134,7 +155,7 @@ def _zoom(ctx: UiContext, vm: CaseViewModel, sha256: str, caption: str) -> None:
 
 def photo_strip(ctx: UiContext, vm: CaseViewModel, photos: list[dict[str, Any]], label: str) -> ft.Control:
     """Thumbnails; a tap opens the photo in a zoomable dialog (pinch or scroll to zoom, drag to pan)."""
-    tiles = []
+    tiles: list[ft.Control] = []
     for number, photo in enumerate(photos, 1):
         thumb = vm.thumbnail(photo["sha256"])
         when = shown_time(photo.get("captured_at") or photo.get("added_at"))
@@ -168,7 +189,7 @@ def answers_card(vm: CaseViewModel) -> ft.Control:
     colors = {"pass": ft.Colors.GREEN_800, "fail": ft.Colors.RED_800, "na": ft.Colors.GREY_700}
     tiles = []
     for section in sections:
-        lines = [ft.Text(f"{r['label']} · {r['text']}" + (f" · {r['note']}" if r["note"] else "")
+        lines: list[ft.Control] = [ft.Text(f"{r['label']} · {r['text']}" + (f" · {r['note']}" if r["note"] else "")
                          + (f" · ¥{r['amount_yuan']}" if r["amount_yuan"] else ""), size=15,
                          color=colors.get(r["result"])) for r in section.rows]
         failed = sum(1 for r in section.rows if r["result"] == "fail")
@@ -193,7 +214,7 @@ def checkin_card(ctx: UiContext, vm: CaseViewModel) -> ft.Control:
             ft.Text(f"在场人员：{checkin['representative']['name']}（{checkin['representative']['role']}）", size=15)
             if checkin.get("representative") else ft.Text("在场人员：—", size=15),
         ]
-    signatures = []
+    signatures: list[ft.Control] = []
     for entry in record.get("signatures") or []:
         png = vm.signature_png(entry)
         signatures.append(ft.Column([
@@ -217,6 +238,7 @@ def checkin_card(ctx: UiContext, vm: CaseViewModel) -> ft.Control:
 
 def verification_card(vm: CaseViewModel) -> ft.Control:
     d = vm.detail
+    assert d is not None  # case_view shows the case's cards only once it is loaded
     lines: list[ft.Control] = [heading("核验结果")]
     for ok, text in verification_lines(d):
         lines.append(ft.Row([ft.Icon(ft.Icons.CHECK_CIRCLE if ok else ft.Icons.ERROR,
@@ -228,6 +250,7 @@ def verification_card(vm: CaseViewModel) -> ft.Control:
 
 def actions_card(ctx: UiContext, vm: CaseViewModel) -> ft.Control:
     d = vm.detail
+    assert d is not None  # case_view shows the case's cards only once it is loaded
     message = ft.Text(vm.message, size=16, color=ft.Colors.RED_800, visible=bool(vm.message))
     done = ft.Text(vm.ok_message, size=16, color=ft.Colors.GREEN_800, visible=bool(vm.ok_message))
 
@@ -304,6 +327,7 @@ def client_role(ctx: UiContext) -> str:
 
 def decision_card(vm: CaseViewModel) -> ft.Control | None:
     d = vm.detail
+    assert d is not None  # case_view shows the case's cards only once it is loaded
     decision, statement = d.get("decision"), d["statement"]
     lines: list[ft.Control] = []
     if decision and decision["outcome"] == "handled":
@@ -330,6 +354,7 @@ def decision_card(vm: CaseViewModel) -> ft.Control | None:
 
 def history_card(vm: CaseViewModel) -> ft.Control:
     d = vm.detail
+    assert d is not None  # case_view shows the case's cards only once it is loaded
     audit = {"name": "audit", "title": "审计记录", "columns": ["序号", "时间", "操作", "状态", "操作人", "理由"],
              "rows": [[e["seq"] + 1, shown_time(e["at"], "second"), e["label"],
                        f"{e['from_status'] or '—'} → {e['to_status']}", e["actor"], e["reason"]] for e in d["audit"]]}

@@ -13,19 +13,25 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 import checklists
 from checklists import scoring
 from checklists.templates import Item
-from inspector_app import device, keyring, onsite, photos, signature
+from documents import signature
+from inspector_app import device, keyring, onsite, photos
 from inspector_app.evidence_store import EvidenceStore
-from inspector_app.store import CheckIn, DeviceAssignment, Identity, identities, open_store
+from inspector_app.store import (
+    CheckIn,
+    DeviceAssignment,
+    Identity,
+    identities,
+    open_store,
+)
 from inspector_app.vault import DataKey
-from sync.client import BureauRefused, BureauUnreachable
+from sync.bureau_http import BureauRefused, BureauUnreachable
 
 SYNC_TIMEOUT_SECONDS = 20
-RESULT_LABELS = {"pass": "符合", "fail": "不符合", "na": "不适用"}
 ROLE_TITLES = {"inspector_1": "检查人员（一）", "inspector_2": "检查人员（二）", "representative": "被检查单位在场人员",
                "witness": "见证人"}
 PAD_SIZE = (640, 240)  # the signature pad, logical px
@@ -78,7 +84,7 @@ class AppState:
         except keyring.PinError as exc:
             return str(exc)
         self.unlocked[inspector_code] = opened
-        if self.active is None or self.identity.inspector_code == inspector_code:
+        if self.identity is None or self.active is None or self.identity.inspector_code == inspector_code:
             self.identity = opened.identity
         return ""
 
@@ -93,6 +99,7 @@ class AppState:
     def set_pin(self, pin: str, again: str) -> str:
         if pin != again:
             return "两次输入的 PIN 不一致"
+        assert self.identity is not None  # offered only to an enrolled inspector without a PIN (`needs_pin`)
         try:
             opened = keyring.set_pin(self.engine, self.identity, pin, self.active.data_key if self.active else
                                      next((u.data_key for u in self.unlocked.values()), None))
@@ -109,6 +116,7 @@ class AppState:
             return "两次输入的新 PIN 不一致"
         if new == old:
             return "新 PIN 不能与原 PIN 相同"
+        assert self.identity is not None  # offered only to the unlocked inspector using the app
         try:
             keyring.change_pin(self.engine, self.identity.inspector_code, old, new)
         except keyring.PinError as exc:
@@ -140,12 +148,13 @@ class AppState:
         self.unlocked.clear()
 
     def session(self) -> AbstractContextManager[None]:
-        """Keys for device operations that look them up (`device.signing_key`, `device.record_of`)."""
+        """Keys for the sync run's signed requests (`device.signing_key` looks them up)."""
         ordered = sorted(self.unlocked.values(), key=lambda u: u is not self.active)
         return keyring.session(ordered)
 
     def load_blob(self, sha256: str) -> bytes:
-        """A photo's evidence image for the outbox (`sync.protocol.run(load_blob=...)`): it is encrypted here."""
+        """A photo's evidence image for the outbox (`sync_protocol.run(load_blob=...)`): it is encrypted here."""
+        assert self.evidence is not None  # `open` always opens the evidence store
         return self.evidence.stored_image(self.data_key, sha256)
 
     def signers(self, team: list[str]) -> list[keyring.Unlocked]:
@@ -171,7 +180,7 @@ def team_assignments(engine: Engine, inspector_code: str) -> list[DeviceAssignme
     """The assignments of every team this inspector is on, whoever pulled them. One the bureau revoked stays listed
     (as revoked) while the tablet holds an inspection of it: nothing on the tablet is ever hidden."""
     with Session(engine) as session:
-        rows = session.exec(select(DeviceAssignment).order_by(DeviceAssignment.seq)).all()
+        rows = session.exec(select(DeviceAssignment).order_by(col(DeviceAssignment.seq))).all()
     return [a for a in rows if inspector_code in a.team
             and (not a.revoked or onsite.current_inspection(engine, a.id) is not None)]
 
@@ -190,8 +199,10 @@ class HomeViewModel:
             self.cards, self.message = [], "本设备尚未注册检查人员"
             return
         self.offline, self.message = False, ""
+        active = self.state.active
+        assert active is not None  # the assignment list is shown only once the inspector has unlocked
         try:
-            result = device.pull_assignments(self.state.engine, identity, device.client_for(self.state.active))
+            result = device.pull_assignments(self.state.engine, identity, device.client_for(active))
             if result.refused:
                 self.message = f"有 {result.refused} 项任务的局端签名无效，已拒收"
         except BureauUnreachable:
@@ -252,6 +263,7 @@ class InspectionViewModel:
     def __init__(self, state: AppState, assignment_id: str):
         self.state, self.assignment_id = state, assignment_id
         self.assignment = device.assignment(state.engine, assignment_id)
+        assert state.identity is not None  # inspection screens are shown only once an inspector has unlocked
         self.inspection = onsite.start_inspection(state.engine, assignment_id, state.identity.inspector_code)
         self.template = checklists.resolve_template(
             f"{self.inspection.template_id}@{self.inspection.template_hash}")
@@ -335,6 +347,7 @@ class InspectionViewModel:
     def thumbnail(self, sha256: str) -> bytes:
         """Decrypted once per screen: opening an inspection reads thumbnails and nothing bigger."""
         if sha256 not in self._thumbs:
+            assert self.state.evidence is not None  # `AppState.open` always opens the evidence store
             self._thumbs[sha256] = self.state.evidence.get(self.key, sha256, "thumbnail")
         return self._thumbs[sha256]
 
@@ -371,20 +384,22 @@ class CheckInViewModel:
                          for code in self.inspection_vm.assignment.team]
         self.representative = dict(saved["representative"]) if saved else {"name": "", "role": "", "phone": ""}
         self.place = saved["place"] if saved else self.inspection_vm.assignment.institution_address
-        self.gps: dict[str, str] | None = saved["gps"] if saved else None
+        self.gps: dict[str, str | None] | None = saved["gps"] if saved else None
         self.gps_note: str = saved["gps_note"] if saved else ""
         self.checked_in_at: str | None = saved["checked_in_at"] if saved else None
 
     def _last_officers(self) -> list[dict[str, Any]]:
         """Names and ID numbers from this tablet's latest check-in, so a team need not type them every time."""
         with Session(self.state.engine) as session:
-            latest = session.exec(select(CheckIn).order_by(CheckIn.updated_at.desc())).first()
+            latest = session.exec(select(CheckIn).order_by(col(CheckIn.updated_at).desc())).first()
         if latest is None:
             return []
         try:
-            return onsite.facts(self.state.engine, self.state.data_key, latest.inspection_id).checkin["officers"]
+            checkin = onsite.facts(self.state.engine, self.state.data_key, latest.inspection_id).checkin
         except device.DeviceError:
             return []
+        assert checkin is not None  # that inspection has the check-in row just read
+        return checkin["officers"]
 
     def set_position(self, latitude: float, longitude: float, accuracy: float | None) -> None:
         """A fix from the tablet's location service, as decimal strings (never floats in a record)."""
@@ -445,10 +460,13 @@ class ReviewViewModel:
         return out
 
     def remaining(self) -> list[str]:
-        return self.review.problems or onsite.signing_problems(self.facts, self.review.hash)
+        # review() gives a hash exactly when nothing is missing (no problems)
+        review = self.review
+        return review.problems if review.hash is None else onsite.signing_problems(self.facts, review.hash)
 
     def lock(self) -> bool:
         vm = self.inspection_vm
+        assert self.state.evidence is not None  # `AppState.open` always opens the evidence store
         try:
             onsite.lock(self.state.engine, self.state.evidence, self.state.data_key, vm.inspection.id,
                         self.state.signers(vm.assignment.team))
@@ -504,6 +522,7 @@ class SignatureViewModel:
                 and keyring.has_pin(self.state.engine, self.code))
 
     def unlock(self, pin: str) -> str:
+        assert self.code is not None  # offered only when `needs_pin`: a team member enrolled on this tablet
         return self.state.unlock_signer(self.code, pin)
 
     def add_stroke(self, started_at: datetime, points: list[signature.Point]) -> str:
@@ -574,6 +593,7 @@ class RecordViewModel:
         self.record_hash = queued.record_hash if queued else ""
         self.outbox_state = queued.state if queued else None
         self.problem = ""
+        assert state.evidence is not None  # `AppState.open` always opens the evidence store
         try:
             self.record: dict[str, Any] | None = onsite.locked_record(
                 state.engine, state.evidence, state.data_key, self.inspection_vm.inspection.id)[0]
@@ -587,14 +607,17 @@ class RecordViewModel:
 
     @property
     def status_text(self) -> str:
-        return {"queued": "已签名锁定，等待同步到局端", "sent": "局端已接收并出具回执",
-                "set_aside": "局端拒收，请查看同步结果"}.get(self.outbox_state, "已签名锁定")
+        labels: dict[str | None, str] = {"queued": "已签名锁定，等待同步到局端", "sent": "局端已接收并出具回执",
+                                         "set_aside": "局端拒收，请查看同步结果"}
+        return labels.get(self.outbox_state, "已签名锁定")
 
     def pdf(self) -> bytes:
+        assert self.state.evidence is not None  # `AppState.open` always opens the evidence store
         return onsite.record_pdf_bytes(self.state.engine, self.state.evidence, self.state.data_key,
                                        self.inspection_vm.inspection.id)
 
     def pdf_name(self) -> str:
+        assert self.record is not None  # offered only for a printable record
         version = self.record["version"]
         return f"现场检查笔录-{self.record['institution']['name']}-{self.record['record_id'][:8]}" \
                f"{f'-v{version}' if version > 1 else ''}.pdf"

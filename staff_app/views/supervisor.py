@@ -6,48 +6,27 @@ from __future__ import annotations
 import flet as ft
 import flet_charts as fch
 
-from inspector_app.supervisor_vm import (
-    KIND_LABELS,
+from staff_app.supervisor_vm import (
     REGISTRY_LABELS,
     AssignmentsViewModel,
     CoverageViewModel,
     DrawViewModel,
     EnrollTokenViewModel,
-    LoginViewModel,
     RegistryImportViewModel,
 )
-from inspector_app.views.common import (Route, UiContext, banner, big_button, bind, page_view, redraw_after,
-                                        screen_vm, shown_time, staff_client)
-
-
-def _server_url(ctx: UiContext) -> str:
-    identity = ctx.state.identity
-    return ctx.state.server_url or (identity.server_url if identity else "")
-
-
-def staff_home(role: str) -> str:
-    """Where a staff member lands after signing in: reviewers at the review queue, the others at the workbench."""
-    return "/review" if role == "reviewer" else "/supervisor"
-
-
-def login_view(ctx: UiContext) -> ft.View:
-    vm: LoginViewModel = screen_vm(ctx, "login_vm", lambda: LoginViewModel(_server_url(ctx)))
-    server = ft.TextField(label="局端地址", value=vm.server_url, text_size=18)
-    username = ft.TextField(label="账号", text_size=18, autofocus=True)
-    password = ft.TextField(label="密码", password=True, can_reveal_password=True, text_size=18)
-
-    def on_login(_e) -> None:
-        vm.server_url = server.value.strip()
-        client = vm.login(username.value or "", password.value or "")
-        if client is not None:
-            ctx.flash["staff"] = client
-            ctx.go(staff_home(client.account["role"]))
-        else:
-            ctx.render()
-
-    return page_view("/staff/login", "局端人员登录", [
-        server, username, password, big_button("登录", on_login), banner(vm.message, True),
-    ], back_to="/", ctx=ctx)
+from staff_app.views.login import login_view, staff_client
+from ui_kit.common import (
+    Route,
+    UiContext,
+    banner,
+    big_button,
+    bind,
+    page_view,
+    redraw_after,
+    screen_vm,
+    shown_time,
+)
+from ui_kit.labels import KIND_LABELS
 
 
 def menu_view(ctx: UiContext) -> ft.View:
@@ -62,9 +41,10 @@ def menu_view(ctx: UiContext) -> ft.View:
                ("年度概览", "/dashboard", ft.Icons.INSIGHTS),
                ("台账与回头看", "/review/ledger", ft.Icons.MENU_BOOK),
                ("检查记录（只读）", "/review", ft.Icons.INBOX)]
-    tiles = [ft.Card(content=ft.ListTile(leading=ft.Icon(icon, size=32), title=ft.Text(label, size=20),
-                                         on_click=lambda _e, r=route: ctx.go(r), min_height=72))
-             for label, route, icon in entries]
+    tiles: list[ft.Control] = [
+        ft.Card(content=ft.ListTile(leading=ft.Icon(icon, size=32), title=ft.Text(label, size=20),
+                                    on_click=lambda _e, r=route: ctx.go(r), min_height=72))
+        for label, route, icon in entries]
     who = f"{client.account['name']}（{client.account['role_label']}）"
     return page_view("/supervisor", f"局端工作台 · {who}", tiles, back_to="/", ctx=ctx)
 
@@ -103,7 +83,7 @@ def registry_view(ctx: UiContext) -> ft.View:
     ]
     if vm.errors:
         controls.append(ft.DataTable(
-            columns=[ft.DataColumn(ft.Text(h)) for h in ("行号", "列", "内容", "问题")],
+            columns=[ft.DataColumn(label=ft.Text(h)) for h in ("行号", "列", "内容", "问题")],
             rows=[ft.DataRow(cells=[ft.DataCell(ft.Text(str(e["line"]))), ft.DataCell(ft.Text(e["column"])),
                                     ft.DataCell(ft.Text(str(e["value"]))), ft.DataCell(ft.Text(e["message"]))])
                   for e in vm.errors[:500]],
@@ -157,7 +137,7 @@ def draw_view(ctx: UiContext) -> ft.View:
         controls.append(ft.Text(f"预览：抽中 {len(transcript['selected'])} 家（抽取记录哈希 {vm.preview['transcript_hash'][:16]}…）",
                                 size=18, weight=ft.FontWeight.BOLD))
         controls.append(ft.DataTable(
-            columns=[ft.DataColumn(ft.Text(h)) for h in ("机构编码", "类别", "检查组", "来源")],
+            columns=[ft.DataColumn(label=ft.Text(h)) for h in ("机构编码", "类别", "检查组", "来源")],
             rows=[ft.DataRow(cells=[ft.DataCell(ft.Text(s["institution"])),
                                     ft.DataCell(ft.Text(KIND_LABELS.get(s["stratum"], s["stratum"]))),
                                     ft.DataCell(ft.Text("、".join(s["team"]))),
@@ -168,7 +148,7 @@ def draw_view(ctx: UiContext) -> ft.View:
         if recusals:
             controls.append(ft.Text(f"回避 {len(recusals)} 人次", size=18, weight=ft.FontWeight.BOLD))
             controls.append(ft.DataTable(
-                columns=[ft.DataColumn(ft.Text(h)) for h in ("检查人员", "机构", "原因")],
+                columns=[ft.DataColumn(label=ft.Text(h)) for h in ("检查人员", "机构", "原因")],
                 rows=[ft.DataRow(cells=[ft.DataCell(ft.Text(r["inspector"])), ft.DataCell(ft.Text(r["institution"])),
                                         ft.DataCell(ft.Text(r["reason"]))]) for r in recusals[:200]],
             ))
@@ -282,11 +262,11 @@ def coverage_view(ctx: UiContext) -> ft.View:
         ft.Text("按机构类别（浅色：在册；深色：三年内已检查）", size=16),
         chart,
         ft.Text("按区划", size=18, weight=ft.FontWeight.BOLD),
-        ft.DataTable(columns=[ft.DataColumn(ft.Text(h)) for h in ("区划代码", "在册", "已覆盖")],
+        ft.DataTable(columns=[ft.DataColumn(label=ft.Text(h)) for h in ("区划代码", "在册", "已覆盖")],
                      rows=[ft.DataRow(cells=[ft.DataCell(ft.Text(g["region"])), ft.DataCell(ft.Text(str(g["total"]))),
                                              ft.DataCell(ft.Text(str(g["covered"])))]) for g in r["by_region"]]),
         ft.Text(f"逾期未检查 {r['overdue']} 家", size=18, weight=ft.FontWeight.BOLD, color=ft.Colors.RED_800),
-        ft.DataTable(columns=[ft.DataColumn(ft.Text(h)) for h in ("机构编码", "名称", "上次检查", "应检日期")],
+        ft.DataTable(columns=[ft.DataColumn(label=ft.Text(h)) for h in ("机构编码", "名称", "上次检查", "应检日期")],
                      rows=[ft.DataRow(cells=[ft.DataCell(ft.Text(o["code"])), ft.DataCell(ft.Text(o["name"])),
                                              ft.DataCell(ft.Text(o["last_inspected"] or "从未检查")),
                                              ft.DataCell(ft.Text(o["due_date"] or "—"))])
@@ -314,7 +294,6 @@ def tokens_view(ctx: UiContext) -> ft.View:
 
 
 ROUTES = [
-    Route(r"^/staff/login$", login_view),
     Route(r"^/supervisor$", menu_view),
     Route(r"^/supervisor/registry$", registry_view, parent="/supervisor"),
     Route(r"^/supervisor/draw$", draw_view, parent="/supervisor"),

@@ -6,7 +6,20 @@ from typing import Any
 
 import requests
 
-from sync.client import DEFAULT_TIMEOUT, BureauRefused, BureauUnreachable, link_failure, raise_for_refusal
+from sync.bureau_http import (
+    DEFAULT_TIMEOUT,
+    BureauRefused,
+    BureauUnreachable,
+    link_failure,
+    raise_for_refusal,
+)
+
+
+def refusal_text(exc: Exception) -> str:
+    """A failed call in the words the staff screens show."""
+    if isinstance(exc, BureauUnreachable):
+        return "无法连接局端服务"
+    return exc.message if isinstance(exc, BureauRefused) else str(exc)
 
 
 class StaffClient:

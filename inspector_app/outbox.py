@@ -10,7 +10,7 @@ How the app uses it, when the inspectors have signed and the record is locked::
     signatures = [sync.envelope.sign_record(content_hash(record), key, inspector) for ...]
     enqueue(session, record, signatures, blobs)            # in the transaction that locks the inspection; commit
     ...
-    sync.protocol.run(engine, client)                      # whenever a link exists
+    sync_protocol.run(engine, client)                      # whenever a link exists
     status(engine)                                         # what the inspector and `yibao device status` see
 
 Rules it keeps:
@@ -36,7 +36,7 @@ from typing import Any, Optional, Sequence
 from sqlalchemy import JSON, BigInteger, Column, UniqueConstraint, func
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import registry
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from sync.canonical import content_hash
 from sync.envelope import seal_record, verify_receipt
@@ -139,7 +139,9 @@ def open_outbox(engine: Engine) -> None:
 
 def spool_dir(engine: Engine) -> Path:
     """Where sealed copies of blobs wait while they upload: beside the device database."""
-    return Path(engine.url.database).resolve().parent / "outbox-spool"
+    database = engine.url.database
+    assert database is not None  # the device database is a SQLite file (`store.open_store`)
+    return Path(database).resolve().parent / "outbox-spool"
 
 
 def pin_bureau_keys(session: Session, signing_b64: str, sealing_b64: str) -> None:
@@ -269,8 +271,8 @@ def status(engine: Engine) -> OutboxStatus:
         sent = list(session.exec(select(OutboxRecord).where(OutboxRecord.state == "sent")))
         verified = sum(1 for r in sent if pin and receipt_verifies(pin, r.receipt, r.record_hash, r.record_id))
         aside = session.exec(select(OutboxRecord).where(OutboxRecord.state == "set_aside")
-                             .order_by(OutboxRecord.seq)).all()
-        corrections = session.exec(select(CorrectionNotice).order_by(CorrectionNotice.received_at)).all()
+                             .order_by(col(OutboxRecord.seq))).all()
+        corrections = session.exec(select(CorrectionNotice).order_by(col(CorrectionNotice.received_at))).all()
         return OutboxStatus(
             outbox=count(OutboxRecord, OutboxRecord.state == "queued"), sent=len(sent), receipts_verified=verified,
             blobs_total=count(OutboxBlob), blobs_sent=count(OutboxBlob, OutboxBlob.state == "delivered"),

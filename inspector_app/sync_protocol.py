@@ -1,4 +1,4 @@
-"""The device side of sealed sync: one `run` drains the outbox (`sync.outbox`) as far as the link allows.
+"""The device side of sealed sync: one `run` drains the outbox (`inspector_app.outbox`) as far as the link allows.
 
 1. **Pull** correction requests and bureau key rotations since the pinned cursor; a rotation is adopted only when
    it is signed by the pinned signing key (`sync.keys.verify_key_rotation`).
@@ -30,22 +30,35 @@ from pathlib import Path
 from typing import Any, Callable, Protocol
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from inspector_app.outbox import (
+    BureauPin,
+    CorrectionNotice,
+    OutboxBlob,
+    OutboxBlobRef,
+    OutboxRecord,
+    open_outbox,
+    receipt_verifies,
+    spool_dir,
+)
 from sync import merkle
-from sync.client import BureauRefused, BureauUnreachable
+from sync.bureau_http import BureauRefused, BureauUnreachable
 from sync.envelope import DEFAULT_CHUNK_SIZE, seal_blob_chunks
 from sync.errors import KeyHandlingError, MerkleProofError
-from sync.keys import public_key_to_b64, sealing_public_from_b64, signing_public_from_b64, verify_key_rotation
-from sync.outbox import (BureauPin, CorrectionNotice, OutboxBlob, OutboxBlobRef, OutboxRecord, open_outbox,
-                         receipt_verifies, spool_dir)
+from sync.keys import (
+    public_key_to_b64,
+    sealing_public_from_b64,
+    signing_public_from_b64,
+    verify_key_rotation,
+)
 
 _RECORD_REFUSALS = {400, 403, 409, 413, 422}
 _GCM_TAG = 16
 
 
 class Transport(Protocol):
-    """What the run needs from the bureau (`sync.client.BureauClient`)."""
+    """What the run needs from the bureau (`inspector_app.bureau_client.BureauClient`)."""
 
     def pull_updates(self, since: int) -> dict[str, Any]: ...
     def put_record(self, record_id: str, envelope: dict[str, Any]) -> dict[str, Any]: ...
@@ -157,6 +170,7 @@ class _Run:
             raise SyncStopped(exc.reason, exc.message or f"局端拒绝（{exc.reason}）") from None
         with Session(self.engine) as session:
             pin = session.get(BureauPin, 1)
+            assert pin is not None  # found above; the pin is replaced, never deleted
             for statement in answer.get("key_updates", []):
                 self.adopt(pin, statement)
             for item in answer.get("corrections", []):
@@ -186,13 +200,14 @@ class _Run:
     def send_records(self) -> None:
         with Session(self.engine) as session:
             queued = [r.seq for r in session.exec(select(OutboxRecord).where(OutboxRecord.state == "queued")
-                                                  .order_by(OutboxRecord.seq))]
+                                                  .order_by(col(OutboxRecord.seq))) if r.seq is not None]
         for seq in queued:
             self.send_record(seq)
 
     def send_record(self, seq: int) -> None:
         with Session(self.engine) as session:
             row = session.get(OutboxRecord, seq)
+            assert row is not None  # queued a moment ago; the outbox never deletes records
             record_id, envelope = row.record_id, row.envelope
         try:
             answer = self.call(self.client.put_record, record_id, envelope)
@@ -200,6 +215,7 @@ class _Run:
             self.stop_unless_record_refusal(exc)
             with Session(self.engine) as session:
                 row = session.get(OutboxRecord, seq)
+                assert row is not None
                 row.state, row.reason, row.message = "set_aside", exc.reason, exc.message
                 row.attempts += 1
                 session.add(row)
@@ -208,8 +224,9 @@ class _Run:
             return
         with Session(self.engine) as session:
             row, pin = session.get(OutboxRecord, seq), session.get(BureauPin, 1)
+            assert row is not None and pin is not None  # the pull found the pin; neither is ever deleted
             row.attempts += 1
-            receipt = answer.get("receipt") if isinstance(answer, dict) else None
+            receipt: Any = answer.get("receipt") if isinstance(answer, dict) else None
             if not receipt_verifies(pin, receipt, row.record_hash, row.record_id):
                 row.last_error = "receipt_invalid: 局端回执无法验证，记录保留在发件箱"
                 session.add(row)
@@ -238,14 +255,14 @@ class _Run:
     def send_blobs(self) -> None:
         with Session(self.engine) as session:
             for blob in session.exec(select(OutboxBlob).where(OutboxBlob.state == "set_aside",
-                                                              OutboxBlob.reason.in_(RETRIED_BLOB_REASONS))):
+                                                              col(OutboxBlob.reason).in_(RETRIED_BLOB_REASONS))):
                 blob.state, blob.reason, blob.message = "pending", "", ""  # its cause may be gone: try again
                 session.add(blob)
             session.commit()
             ready = list(session.exec(
-                select(OutboxBlob.sha256).join(OutboxBlobRef, OutboxBlobRef.sha256 == OutboxBlob.sha256)
-                .join(OutboxRecord, (OutboxRecord.record_id == OutboxBlobRef.record_id)
-                      & (OutboxRecord.version == OutboxBlobRef.version))
+                select(OutboxBlob.sha256).join(OutboxBlobRef, col(OutboxBlobRef.sha256) == OutboxBlob.sha256)
+                .join(OutboxRecord, (col(OutboxRecord.record_id) == OutboxBlobRef.record_id)
+                      & (col(OutboxRecord.version) == OutboxBlobRef.version))
                 .where(OutboxBlob.state == "pending", OutboxRecord.state == "sent").distinct()))
         for sha256 in ready:
             try:
@@ -257,6 +274,7 @@ class _Run:
     def set_blob_aside(self, sha256: str, reason: str, message: str) -> None:
         with Session(self.engine) as session:
             blob = session.get(OutboxBlob, sha256)
+            assert blob is not None  # the outbox never deletes blobs
             blob.state, blob.reason, blob.message = "set_aside", reason, message
             if blob.sealed_path:
                 Path(blob.sealed_path).unlink(missing_ok=True)
@@ -269,6 +287,7 @@ class _Run:
         """The blob's sealed header and spool file, made once; None if its bytes are gone or wrong (set aside)."""
         with Session(self.engine) as session:
             blob, pin = session.get(OutboxBlob, sha256), session.get(BureauPin, 1)
+            assert blob is not None and pin is not None  # the pull found the pin; neither is ever deleted
             if blob.header is not None and blob.sealed_path and Path(blob.sealed_path).exists():
                 return blob.header, Path(blob.sealed_path)
             source, device_id, sealing = blob.source_path, blob.device_id, pin.sealing_public
@@ -296,6 +315,7 @@ class _Run:
         os.replace(tmp, path)
         with Session(self.engine) as session:
             blob = session.get(OutboxBlob, sha256)
+            assert blob is not None
             blob.header, blob.sealed_path = header, str(path)
             session.add(blob)
             session.commit()
@@ -329,6 +349,7 @@ class _Run:
                 state = self.call(self.client.put_blob_header, sha256, header)  # ask, then continue
         with Session(self.engine) as session:
             blob = session.get(OutboxBlob, sha256)
+            assert blob is not None
             blob.state, blob.delivered_at, blob.header, blob.sealed_path = "delivered", _now(), None, None
             session.add(blob)
             session.commit()
@@ -342,6 +363,7 @@ class _Run:
             return
         with Session(self.engine) as session:
             pin = session.get(BureauPin, 1)
+            assert pin is not None  # the pull found it; the pin is replaced, never deleted
             old, new = pin.tree_head, self.newest_head
             if old is not None and new["size"] > old["size"]:
                 try:
@@ -366,12 +388,14 @@ class _Run:
         """Free originals whose blob the bureau holds and whose every record has a verified receipt."""
         with Session(self.engine) as session:
             for blob in session.exec(select(OutboxBlob).where(OutboxBlob.state == "delivered",
-                                                              OutboxBlob.free_after_receipt.is_not(None),
-                                                              OutboxBlob.released_at.is_(None))).all():
+                                                              col(OutboxBlob.free_after_receipt).is_not(None),
+                                                              col(OutboxBlob.released_at).is_(None))).all():
                 states = session.exec(select(OutboxRecord.state).join(
-                    OutboxBlobRef, (OutboxRecord.record_id == OutboxBlobRef.record_id)
-                    & (OutboxRecord.version == OutboxBlobRef.version)).where(OutboxBlobRef.sha256 == blob.sha256)).all()
+                    OutboxBlobRef, (col(OutboxRecord.record_id) == OutboxBlobRef.record_id)
+                    & (col(OutboxRecord.version) == OutboxBlobRef.version))
+                    .where(OutboxBlobRef.sha256 == blob.sha256)).all()
                 if states and all(state == "sent" for state in states):
+                    assert blob.free_after_receipt is not None  # selected for it
                     Path(blob.free_after_receipt).unlink(missing_ok=True)
                     blob.released_at = _now()
                     session.add(blob)
@@ -384,7 +408,7 @@ def run(engine: Engine, client: Transport, *, timeout: float = 60.0, policy: Ret
         rng: random.Random | None = None, sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic) -> SyncReport:
     """One sync: pull, records, blobs, log check, release. Never raises for the bureau's or the network's sake:
-    the report says what happened (`error` set when it stopped early); `sync.outbox.status` says what is left."""
+    the report says what happened (`error` set when it stopped early); `outbox.status` says what is left."""
     open_outbox(engine)
     state = _Run(engine, client, clock() + timeout, policy, load_blob, chunk_size, rng or random.Random(), sleep,
                  clock)

@@ -1,0 +1,1 @@
+"""What both sides render from a record: the PDF building blocks and fonts, signature images."""

@@ -1,0 +1,137 @@
+"""The fpdf2 building blocks of the 笔录 and the 决定书: A4 with the bundled Noto Sans SC subset (no network), section
+headings, paragraphs, tables, the page footer and the hash block with its QR code. Same input → same bytes."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import qrcode
+from fpdf import FPDF
+from fpdf.enums import Align, TableBordersLayout, WrapMode, XPos, YPos
+from fpdf.fonts import FontFace
+
+FONT_DIR = Path(__file__).resolve().parent.parent / "assets" / "fonts"
+FONT_FAMILY = "NotoSansSC"
+FALLBACK_FAMILY = "NotoSansSCExt"
+GREY = (110, 110, 110)
+HEADING_FILL = (235, 239, 245)
+QR_MM = 26
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What differs between the documents' blocks."""
+
+    body_pt: float
+    line_mm: float  # paragraphs and label tables
+    heading_pt: float
+    heading_room_mm: float  # a heading with less room than this below it starts a new page
+    label_widths: tuple[float, float]
+    table_line_mm: float
+
+
+class DocumentPdf(FPDF):
+    """A4 in millimetres with the fonts registered, the document's metadata set and the body font selected."""
+
+    def __init__(self, layout: Layout, title: str, created: datetime):
+        super().__init__(orientation="P", unit="mm", format="A4")
+        self.layout = layout
+        self.add_font(FONT_FAMILY, "", str(FONT_DIR / "NotoSansSC-Subset.otf"))
+        self.add_font(FONT_FAMILY, "B", str(FONT_DIR / "NotoSansSC-Subset-Bold.otf"))
+        # Rare characters outside GB2312 (names such as 王堃) come from the Ext font, in every style.
+        self.add_font(FALLBACK_FAMILY, "", str(FONT_DIR / "NotoSansSC-Subset-Ext.otf"))
+        self.set_fallback_fonts([FALLBACK_FAMILY], exact_match=False)
+        self.alias_nb_pages("{nb}")
+        self.set_title(title)
+        self.set_creator("医保基金现场检查")
+        self.set_producer("yibao-inspect")
+        self.set_creation_date(created)
+        self.set_font(FONT_FAMILY, size=layout.body_pt)
+
+    def footer_line(self, y: float, text: str) -> None:
+        """At `y`: `text` small and grey on the left, the page number on the right."""
+        self.set_y(y)
+        self.set_font(FONT_FAMILY, size=7)
+        self.set_text_color(*GREY)
+        self.cell(0, 4, text, align=Align.L)
+        self.set_x(self.l_margin)
+        self.set_font(FONT_FAMILY, size=9)
+        self.cell(0, 4, f"第 {self.page_no()} 页 共 {{nb}} 页", align=Align.R)
+        self.set_text_color(0)
+
+
+def section(pdf: DocumentPdf, heading: str) -> None:
+    if pdf.get_y() + pdf.layout.heading_room_mm > pdf.page_break_trigger:
+        pdf.add_page()
+    pdf.ln(2)
+    pdf.set_font(FONT_FAMILY, "B", pdf.layout.heading_pt)
+    pdf.cell(0, 8, heading, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_font(FONT_FAMILY, size=pdf.layout.body_pt)
+
+
+def paragraph(pdf: DocumentPdf, text: str) -> None:
+    pdf.multi_cell(0, pdf.layout.line_mm, text, align=Align.L, wrapmode=WrapMode.CHAR, new_x=XPos.LMARGIN,
+                   new_y=YPos.NEXT)
+    pdf.ln(1)
+
+
+def label_table(pdf: DocumentPdf, rows: list[tuple[str, str]]) -> None:
+    """Two columns, the labels bold on a tinted ground; an empty value shows as —."""
+    with pdf.table(col_widths=pdf.layout.label_widths, first_row_as_headings=False, line_height=pdf.layout.line_mm,
+                   padding=1.2, text_align=(Align.C, Align.L), wrapmode=WrapMode.CHAR, v_align="M") as table:
+        for label, value in rows:
+            row = table.row()
+            row.cell(label, style=FontFace(emphasis="B", fill_color=HEADING_FILL))
+            row.cell(value or "—")
+    pdf.ln(2)
+
+
+def headed_table(pdf: DocumentPdf, headings: list[str], widths: list[float], rows: list[list[str]]) -> None:
+    """A ruled table under a row of bold, tinted headings."""
+    with pdf.table(col_widths=widths, line_height=pdf.layout.table_line_mm, padding=1.2, wrapmode=WrapMode.CHAR,
+                   v_align="M", text_align="LEFT", borders_layout=TableBordersLayout.ALL,
+                   headings_style=FontFace(emphasis="B", fill_color=HEADING_FILL)) as table:
+        heading_row = table.row()
+        for heading in headings:
+            heading_row.cell(heading, align=Align.C)
+        for cells in rows:
+            row = table.row()
+            for cell in cells:
+                row.cell(cell)
+    pdf.ln(2)
+
+
+def qr_png(text: str) -> io.BytesIO:
+    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=8, border=2)
+    code.add_data(text)
+    code.make(fit=True)
+    out = io.BytesIO()
+    code.make_image(fill_color="black", back_color="white").save(out)
+    out.seek(0)
+    return out
+
+
+def hash_block(pdf: DocumentPdf, heading: str, digest: str, note: str, *, room_mm: float, inset_mm: float) -> None:
+    """The digest as a QR code and, beside it, `heading`, the digest in full and a grey `note`, so a paper copy can
+    be matched to the signed record. Starts a new page unless `room_mm` more than the code fits below."""
+    if pdf.get_y() + QR_MM + room_mm > pdf.page_break_trigger:
+        pdf.add_page()
+    pdf.ln(4)
+    top = pdf.get_y()
+    pdf.image(qr_png(digest), x=pdf.l_margin, y=top, w=QR_MM, h=QR_MM)
+    left, width = pdf.l_margin + QR_MM + 4, pdf.epw - QR_MM - 4
+    pdf.set_xy(left, top + inset_mm)
+    pdf.set_font(FONT_FAMILY, "B", 9)
+    pdf.cell(0, 5, heading, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_xy(left, top + (inset_mm + 6))
+    pdf.set_font(FONT_FAMILY, size=9)
+    pdf.multi_cell(width, 5, digest, align=Align.L, wrapmode=WrapMode.CHAR)
+    pdf.set_x(left)
+    pdf.set_text_color(*GREY)
+    pdf.set_font(FONT_FAMILY, size=8)
+    pdf.multi_cell(width, 4.5, note, align=Align.L, wrapmode=WrapMode.CHAR)
+    pdf.set_text_color(0)
+    pdf.set_y(max(pdf.get_y(), top + QR_MM))

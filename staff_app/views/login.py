@@ -1,0 +1,42 @@
+"""Bureau staff sign in here; every staff screen starts from the signed-in client or shows this sign-in."""
+
+from __future__ import annotations
+
+import flet as ft
+
+from staff_app.staff_client import StaffClient
+from staff_app.supervisor_vm import LoginViewModel
+from ui_kit.common import Route, UiContext, banner, big_button, page_view, screen_vm
+
+
+def staff_client(ctx: UiContext) -> StaffClient | None:
+    """The signed-in bureau staff client of this browser session, or None (the caller shows the sign-in)."""
+    return ctx.flash.get("staff")
+
+
+def staff_home(role: str) -> str:
+    """Where a staff member lands after signing in: reviewers at the review queue, the others at the workbench."""
+    return "/review" if role == "reviewer" else "/supervisor"
+
+
+def login_view(ctx: UiContext) -> ft.View:
+    vm: LoginViewModel = screen_vm(ctx, "login_vm", lambda: LoginViewModel(ctx.server_url or ""))
+    server = ft.TextField(label="局端地址", value=vm.server_url, text_size=18)
+    username = ft.TextField(label="账号", text_size=18, autofocus=True)
+    password = ft.TextField(label="密码", password=True, can_reveal_password=True, text_size=18)
+
+    def on_login(_e) -> None:
+        vm.server_url = server.value.strip()
+        client = vm.login(username.value or "", password.value or "")
+        if client is not None:
+            ctx.flash["staff"] = client
+            ctx.go(staff_home(client.account["role"]))
+        else:
+            ctx.render()
+
+    return page_view("/staff/login", "局端人员登录", [
+        server, username, password, big_button("登录", on_login), banner(vm.message, True),
+    ], back_to="/", ctx=ctx)
+
+
+ROUTES = [Route(r"^/staff/login$", login_view)]

@@ -49,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' he
 from tests.conftest import _fresh_pg_schema_url, _postgres_unavailable_reason  # noqa: E402
 from tests.support import PASSPHRASE, init_bureau, seed_small, start_bureau, stop  # noqa: E402
 from tests.sync_proxy import Fate, FaultProxy  # noqa: E402
-from tests.sync_support import Tablet, fill_inspection, issue_token  # noqa: E402
+from tests.sync_support import Tablet, blob_bytes, fill_inspection, issue_token  # noqa: E402
 from yibao.commands.device_cmd import _camera_jpeg  # noqa: E402
 
 WIRE_TARGET = 1.03
@@ -110,7 +110,7 @@ def resent_after_cut(root: Path) -> None:
     bureau = start_bureau(_bureau(root / "b"))
     try:
         tablet = _tablet(bureau, root / "b" / "tablet")
-        photo = random.Random(2).randbytes(2 * 1024 * 1024 + 12345)
+        photo = blob_bytes(2, 2 * 1024 * 1024 + 12345)  # JPEG magic first: the bureau sniffs what it stores
         fill_inspection(tablet, [photo])
         cut = {"done": False}
 
@@ -201,7 +201,7 @@ def ingest_rate(root: Path, url: str | None, label: str, records: int) -> None:
           f"{records / floor_s:.0f} records/s, {mb / floor_s:.2f} MB/s -> ratio {ingest_s / floor_s:.1f}x the floor")
 
     # blobs: the sealed chunks of 8 one-MB photos named by an accepted record
-    photos = [os.urandom(1024 * 1024) for _ in range(8)]
+    photos = [blob_bytes(number, 1024 * 1024) for number in range(8)]
     manifest = [{"sha256": hashlib.sha256(p).hexdigest(), "size": len(p), "media_type": "image/jpeg"} for p in photos]
     engine_rows = make_engine(settings.database_url)
     with Session(engine_rows) as session:

@@ -44,6 +44,7 @@ from bureau.models import (
     SignedTreeHead,
 )
 from bureau.review import local_date
+from checklists.spreadsheet import inert_cell
 from sync import merkle
 from sync.canonical import canonical_bytes
 from sync.envelope import log_leaf_hash
@@ -151,12 +152,13 @@ def _cell(row: Mapping[str, Any], key: str) -> str:
 
 
 def table_csv(rows: Iterable[Mapping[str, Any]], columns: Sequence[tuple[str, str]]) -> bytes:
-    """UTF-8 with a BOM, so Excel opens the Chinese headers correctly."""
+    """UTF-8 with a BOM, so Excel opens the Chinese headers correctly; no cell Excel would run as a formula (an
+    institution's name comes from a registry file)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([label for _key, label in columns])
     for row in rows:
-        writer.writerow([_cell(row, key) for key, _label in columns])
+        writer.writerow([inert_cell(_cell(row, key)) for key, _label in columns])
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 

@@ -4,36 +4,42 @@ A record (`accept_record`) is accepted only when, in this order:
 
 1. the envelope opens with one of the bureau's sealing keys, for the record id and device the transport names, and
    every signature verifies under a registered, active device key of the inspector it names
-   (`sync.envelope.open_envelope`);
+   (`sync.envelope.open_envelope`), and no string in the record holds a control character other than tab and line
+   breaks (`control_character`, naming the field: PostgreSQL cannot store NUL);
 2. every signing key belongs to the sending tablet (`signer_foreign_device`);
 3. the assignment exists, is not revoked, is for the record's institution, and every signer is on its team;
 4. the answers are complete and valid for the pinned template (``checklists.resolve_template("id@hash")``); the score
    is recomputed from them and a difference from the score the tablet showed is flagged, not refused;
 5. a correction (version > 1) names the stored previous version's hash.
 
-It is then appended to the merkle log and its review case opened, or moved on to the corrected version
-(`bureau.review.receive_record`), in the same transaction, and the answer is a receipt. The same record again
+It is then stored, appended to the merkle log and its review case opened, or moved on to the corrected version
+(`bureau.review.receive_record`), in one transaction that begins by taking the log's lock (`TransparencyLog.appending`)
+and is committed or rolled back whole, and the answer is a receipt. The same record again
 (same id, version and hash) gets the same receipt and counts as a duplicate; different content under the same id
 and version is refused (409). Every refusal is stored as a `Rejection` with its reason code.
 
-Blobs (`start_blob`, `put_chunk`) are accepted only when named by an accepted record of the sending tablet. Chunks
-arrive in order; each is opened (AES-GCM, bound to its blob, position and device) and appended durably to
-`<data>/uploads/`, and the count received is the offset the device resumes from. The finished blob must hash to its
-name; it then moves to `<data>/blobs/ab/<sha256>`, one file per hash however many records or devices send it (the
-layout is `bureau.blobs`).
+Blobs (`start_blob`, `put_chunk`) are accepted only when named by an accepted record of the sending tablet, and
+that is asked first: a device learns nothing about a blob its records do not name, not even whether the bureau
+holds it. The record must declare a media type the bureau takes (`bureau.blobs.ALLOWED_BLOBS`). Chunks arrive in
+order; each is opened (AES-GCM, bound to its blob, position and device) and appended durably to `<data>/uploads/`,
+and the count received is the offset the device resumes from. The finished blob must hash to its name and its bytes
+must be the media type declared (sniffed, not taken on trust); it then moves to `<data>/blobs/ab/<sha256>`, one file
+per hash however many records or devices send it (the layout is `bureau.blobs`).
 
 Every function works on the caller's session (one database connection per request) and commits it; none holds a
-pooled connection while it waits for a lock, so a hundred tablets at once cannot exhaust the pool.
+pooled connection while it waits for a lock of its process (one appender per process waits on the log's database
+lock), so a hundred tablets at once cannot exhaust the pool.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import func, update
@@ -42,7 +48,7 @@ from sqlmodel import Session, col, select
 
 import checklists
 from bureau import review
-from bureau.blobs import blob_path, file_sha256, part_path
+from bureau.blobs import ALLOWED_BLOBS, blob_path, file_head, file_sha256, part_path, sniff_media_type
 from bureau.keystore import BureauKeys
 from bureau.models import (
     Assignment,
@@ -67,6 +73,8 @@ from sync.keys import b64decode_strict
 
 DUPLICATES_COUNTER = "duplicates_ignored"
 _APPEND_ATTEMPTS = 3
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # C0 control characters but tab, line feed, return
 
 # Envelope reason codes that are about who signed rather than what was sent.
 _FORBIDDEN_REASONS = {"signer_unknown", "signer_revoked", "signer_inspector_mismatch", "device_id_mismatch"}
@@ -122,6 +130,30 @@ def _signer_lookup(session: Session, seen: dict[str, DeviceKey]) -> Callable[[st
         return KnownSigner(Ed25519PublicKey.from_public_bytes(b64decode_strict(row.public_key)), row.inspector_code,
                            revoked=row.status != "active")
     return lookup
+
+
+def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    """Every string in a JSON value, keys included, with its path (`score.value`, `findings[0].note`)."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            child = f"{path}.{key}" if path else key
+            yield child, key
+            yield from _strings(item, child)
+    elif isinstance(value, list):
+        for number, item in enumerate(value):
+            yield from _strings(item, f"{path}[{number}]")
+
+
+def _check_text(record: dict[str, Any]) -> None:
+    """Refuse a C0 control character other than tab and line breaks in any string of the record: PostgreSQL cannot
+    store NUL, and none of them belongs in an inspection record."""
+    path = next((path for path, text in _strings(record, "") if _CONTROL.search(text)), None)
+    if path is not None:
+        shown = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", path)[:200]
+        raise IngestRefused(422, "control_character",
+                            f"检查记录的字段 {shown} 含有控制字符（如 NUL），局端不能保存，请删除后重新提交")
 
 
 def _check_policy(session: Session, opened: OpenedRecord, signer_keys: dict[str, DeviceKey]) -> None:
@@ -207,6 +239,29 @@ def _store(session: Session, opened: OpenedRecord, score: _Score, sealed_bytes: 
     review.receive_record(session, received, now)
 
 
+def _append(session: Session, log: TransparencyLog, opened: OpenedRecord, score: _Score, sealed_bytes: int,
+            now: datetime) -> RecordAccepted | IngestRefused:
+    """One transaction under the log's lock: the duplicate check, then the record, its leaf and tree head, all
+    committed or none. A refusal is returned, to be stored once the lock is released."""
+    version = opened.record["version"]
+    with log.appending(session):
+        existing = session.get(ReceivedRecord, (opened.record_id, version))
+        if existing is not None and existing.record_hash != opened.record_hash:
+            return IngestRefused(409, "conflicting_content", f"局端已收到编号相同（第 {version} 版）但内容不同的记录")
+        if existing is not None:
+            _bump(session, DUPLICATES_COUNTER)
+            index = existing.log_index
+        else:
+            try:
+                _check_previous(session, opened)
+            except IngestRefused as exc:
+                return exc
+            index = log.append(session, opened.record_id, version, opened.record_hash)
+            _store(session, opened, score, sealed_bytes, index, now)
+    return RecordAccepted(log.receipt(session, opened.record_id, opened.record_hash, index),
+                          duplicate=existing is not None)
+
+
 def _status_for(error: EnvelopeError) -> int:
     return 403 if error.reason_code in _FORBIDDEN_REASONS else 422
 
@@ -219,40 +274,23 @@ def accept_record(session: Session, keys: BureauKeys, log: TransparencyLog, enve
     try:
         opened = open_envelope(envelope, keys.all_sealing, _signer_lookup(session, signer_keys),
                                expected_record_id=record_id, expected_device_id=device_id)
+        _check_text(opened.record)
         _check_policy(session, opened, signer_keys)
         score = _rescore(opened.record)
     except EnvelopeError as exc:
         raise _refuse(session, device_id, record_id, _status_for(exc), exc.reason_code, exc.message_zh, now) from None
     except IngestRefused as exc:
         raise _refuse(session, device_id, record_id, exc.status, exc.reason, exc.message, now) from None
-    version = opened.record["version"]
     sealed_bytes = len(canonical_bytes(envelope))
-    session.commit()  # hold no pooled connection while waiting for the log: the holder may need one
+    session.commit()  # hold no pooled connection while queueing for the log, and let its lock come first
     for _ in range(_APPEND_ATTEMPTS):
-        with log.lock:
-            existing = session.get(ReceivedRecord, (opened.record_id, version))
-            if existing is not None:
-                if existing.record_hash != opened.record_hash:
-                    raise _refuse(session, device_id, record_id, 409, "conflicting_content",
-                                  f"局端已收到编号相同（第 {version} 版）但内容不同的记录", now)
-                _bump(session, DUPLICATES_COUNTER)
-                session.commit()
-                return RecordAccepted(log.receipt(session, existing.record_id, existing.record_hash,
-                                                  existing.log_index), duplicate=True)
-            try:
-                _check_previous(session, opened)
-            except IngestRefused as exc:
-                raise _refuse(session, device_id, record_id, exc.status, exc.reason, exc.message, now) from None
-            index = log.append(session, opened.record_id, version, opened.record_hash)
-            _store(session, opened, score, sealed_bytes, index, now)
-            try:
-                session.commit()
-            except IntegrityError:  # another process appended or stored first: look again
-                session.rollback()
-                log.forget()
-                continue
-            return RecordAccepted(log.receipt(session, opened.record_id, opened.record_hash, index),
-                                  duplicate=False)
+        try:
+            outcome = _append(session, log, opened, score, sealed_bytes, now)
+        except IntegrityError:  # a conflict the log's lock does not cover (everything was rolled back): again
+            continue
+        if isinstance(outcome, IngestRefused):
+            raise _refuse(session, device_id, record_id, outcome.status, outcome.reason, outcome.message, now)
+        return outcome
     raise IngestRefused(503, "busy", "局端繁忙，请稍后重试")
 
 
@@ -279,10 +317,16 @@ def _complete(sha256: str, size: int) -> UploadState:
     return UploadState(sha256, True, 0, 0, size)
 
 
-def _expected(session: Session, sha256: str, device_id: str) -> RecordBlob | None:
-    return session.exec(select(RecordBlob).join(ReceivedRecord, (col(ReceivedRecord.record_id) == RecordBlob.record_id)
-                                                & (col(ReceivedRecord.version) == RecordBlob.version))
-                        .where(RecordBlob.sha256 == sha256, ReceivedRecord.device_id == device_id)).first()
+def _expected(session: Session, sha256: str, device_id: str, now: datetime) -> RecordBlob:
+    """The sending device's accepted record's entry for this blob, else refused (403). Asked before anything about
+    the blob itself, so the answer is the same whether or not the bureau holds it."""
+    expected = session.exec(select(RecordBlob).join(ReceivedRecord,
+                                                    (col(ReceivedRecord.record_id) == RecordBlob.record_id)
+                                                    & (col(ReceivedRecord.version) == RecordBlob.version))
+                            .where(RecordBlob.sha256 == sha256, ReceivedRecord.device_id == device_id)).first()
+    if expected is None:
+        raise _refuse(session, device_id, sha256, 403, "blob_not_expected", "该附件不在本设备已被接收的检查记录中", now)
+    return expected
 
 
 def _open_header(session: Session, keys: BureauKeys, device_id: str, sha256: str, header: Any,
@@ -302,9 +346,10 @@ def start_blob(session: Session, settings: BureauSettings, keys: BureauKeys, dev
     whole blob). The same header again keeps the upload; a different one (the device lost its sealed copy)
     starts it over."""
     device_id = device.device_id
-    expected = _expected(session, sha256, device_id)
-    if expected is None:
-        raise _refuse(session, device_id, sha256, 403, "blob_not_expected", "该附件不在本设备已被接收的检查记录中", now)
+    expected = _expected(session, sha256, device_id, now)
+    if expected.media_type not in ALLOWED_BLOBS:
+        raise _refuse(session, device_id, sha256, 422, "blob_type_not_allowed",
+                      f"局端只接收 {'、'.join(ALLOWED_BLOBS)} 附件，检查记录中该附件声明为 {expected.media_type}", now)
     opener = _open_header(session, keys, device_id, sha256, header, now)
     if opener.size != expected.size:
         raise _refuse(session, device_id, sha256, 422, "blob_size_mismatch", "附件大小与检查记录的附件清单不符", now)
@@ -335,21 +380,32 @@ def _append_chunk(part: Path, position: int, plain: bytes) -> None:
         os.fsync(handle.fileno())
 
 
+def _content_problem(part: Path, sha256: str, declared: str) -> tuple[str, str] | None:
+    """(reason, message) when the assembled blob may not be stored: it must hash to its name, and its bytes must be
+    the media type its record declared, which start_blob saw is one the bureau takes."""
+    if file_sha256(part) != sha256:
+        return "blob_hash_mismatch", "附件内容与其哈希不符，已丢弃，请重新发送"
+    sniffed = sniff_media_type(file_head(part))
+    if sniffed != declared:
+        return "blob_content_mismatch", (f"附件内容不是检查记录声明的 {declared}（局端识别为 "
+                                         f"{sniffed or '局端不接收的格式'}），已丢弃")
+    return None
+
+
 def _finish_blob(session: Session, settings: BureauSettings, upload: BlobUpload, opener: BlobOpener,
-                 now: datetime) -> None:
-    """Verify the whole blob against its name and move it into the content-addressed store."""
+                 media_type: str, now: datetime) -> None:
+    """Verify the whole blob against its name and declared media type and move it into the content-addressed
+    store."""
     part = part_path(settings, upload.sha256, upload.device_id)
-    if file_sha256(part) != upload.sha256:
+    problem = _content_problem(part, upload.sha256, media_type)
+    if problem is not None:
         part.unlink(missing_ok=True)
         session.delete(upload)
         session.commit()
-        raise _refuse(session, upload.device_id, upload.sha256, 422, "blob_hash_mismatch",
-                      "附件内容与其哈希不符，已丢弃，请重新发送", now)
+        raise _refuse(session, upload.device_id, upload.sha256, 422, *problem, now)
     target = blob_path(settings, upload.sha256)
     target.parent.mkdir(parents=True, exist_ok=True)
     os.replace(part, target)
-    media_type = session.exec(select(RecordBlob.media_type).where(RecordBlob.sha256 == upload.sha256)).first()
-    assert media_type is not None  # an upload is accepted only for a blob a received record lists (_expected)
     session.delete(upload)
     session.add(StoredBlob(sha256=upload.sha256, size=opener.size, media_type=media_type, stored_at=now))
     try:
@@ -365,6 +421,8 @@ def put_chunk(session: Session, settings: BureauSettings, keys: BureauKeys, devi
     """Append chunk `index` of an upload. Only the next chunk is taken; one already held is acknowledged again
     (a duplicated request), one further on is refused with 409 so the device asks where to continue."""
     device_id = device.device_id
+    declared = _expected(session, sha256, device_id, now).media_type
+    session.commit()  # as in start_blob: no connection held while waiting for the lock
     with _upload_lock(sha256, device_id):
         stored = session.get(StoredBlob, sha256)
         if stored is not None:
@@ -396,7 +454,7 @@ def put_chunk(session: Session, settings: BureauSettings, keys: BureauKeys, devi
         upload.received_chunks, upload.updated_at = index + 1, now
         session.add(upload)
         if upload.received_chunks == opener.chunk_count:
-            _finish_blob(session, settings, upload, opener, now)
+            _finish_blob(session, settings, upload, opener, declared, now)
             return _state(sha256, opener, opener.chunk_count)
         session.commit()
         return _state(sha256, opener, upload.received_chunks)

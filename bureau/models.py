@@ -383,3 +383,15 @@ class Disclosure(SQLModel, table=True):
     content_sha256: str
     draws: int = 0
     outcomes: int = 0
+
+
+# ---- Signed device requests (bureau/enrollment.py, bureau/api/deps.py) ----------------------------------------
+
+
+class RequestNonce(SQLModel, table=True):
+    """A signed device request's nonce, kept while its time is inside the clock window: the same key and nonce a
+    second time is a replay. Rows older than the window are pruned (`bureau.enrollment.remember_nonce`)."""
+
+    key_id: str = Field(primary_key=True)
+    nonce: str = Field(primary_key=True)
+    signed_at: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))  # the request's signed time (s)

@@ -42,6 +42,15 @@ REGION_CODE = re.compile(r"[0-9]{6}")
 PERSON_CODE = re.compile(r"[0-9A-Za-z_\-]{1,32}")
 HEADER_SEARCH_ROWS = 10
 
+# What a registry file may be: limits on what is uploaded and on what reading it may cost, so a small file cannot
+# unpack or pad itself into gigabytes.
+MAX_FILE_BYTES = 50 * 1024 * 1024  # as uploaded
+MAX_ROWS = 200_000  # a province's designated institutions are a few tens of thousands
+MAX_COLUMNS = 64  # cells read per row: a registry has about ten columns; cells further right are not read
+MAX_XLSX_UNPACKED = 256 * 1024 * 1024  # all the parts of an XLSX together, unpacked
+MAX_XLSX_RATIO = 100  # a part packed tighter than 1:100 is a zip bomb (Apache POI's ZipSecureFile default) ...
+_XLSX_RATIO_GRACE = 1024 * 1024  # ... unless it unpacks to no more than this
+
 # GB 32100-2015 统一社会信用代码: 31 characters (no I O S V Z), weights for positions 1–17.
 CREDIT_CODE_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 CREDIT_CODE_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
@@ -114,7 +123,9 @@ def normalize_kind(value: str) -> str | None:
 
 
 def read_table(data: bytes, filename: str, kind: str) -> Table:
-    """Parse a CSV or XLSX registry file; the header row is the first of the top rows naming the key column."""
+    """Parse a CSV or XLSX registry file; the header row is the first of the top rows naming the key column. Reading
+    is bounded: at most MAX_COLUMNS cells a row, and a file of more than MAX_ROWS rows (or an XLSX that would unpack
+    to far more than it weighs) is a RegistryFileError."""
     suffix = Path(filename).suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
         raw_rows = _xlsx_rows(data, filename)
@@ -161,32 +172,75 @@ def _decode(data: bytes, filename: str) -> str:
     raise RegistryFileError(f"{filename}：无法识别文件编码（支持 UTF-8、带 BOM 的 UTF-8、GBK 与 XLSX）")
 
 
+def _too_many_rows(filename: str, line: int) -> RegistryFileError:
+    return RegistryFileError(f"{filename} 第 {line} 行：超过名录文件的行数上限（{MAX_ROWS} 行），未导入")
+
+
 def _csv_rows(data: bytes, filename: str) -> list[tuple[int, list[str]]]:
     text = _decode(data, filename)
     first_line = text.split("\n", 1)[0]
     delimiter = "\t" if first_line.count("\t") > first_line.count(",") else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    rows = []
+    rows: list[tuple[int, list[str]]] = []
     try:
         for cells in reader:
-            rows.append((reader.line_num, [c.strip() for c in cells]))
+            if len(rows) == MAX_ROWS:
+                raise _too_many_rows(filename, reader.line_num)
+            rows.append((reader.line_num, [c.strip() for c in cells[:MAX_COLUMNS]]))
     except csv.Error as exc:
         raise RegistryFileError(f"{filename} 第 {reader.line_num} 行：CSV 格式错误（{exc}）") from None
     return rows
 
 
+def _check_archive(data: bytes, filename: str) -> None:
+    """Refuse an XLSX that unpacks to far more than it weighs, from its directory, before openpyxl opens it (zipfile
+    never unpacks a part past the size its directory declares)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise RegistryFileError(f"{filename}：不是有效的 XLSX 文件（{exc}）") from None
+    if sum(part.file_size for part in parts) > MAX_XLSX_UNPACKED:
+        raise RegistryFileError(f"{filename}：解压后超过 {MAX_XLSX_UNPACKED >> 20} MB，疑为压缩炸弹，未导入")
+    for part in parts:
+        if part.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise RegistryFileError(f"{filename}：{part.filename} 的压缩方式不是 Excel 所用的，未导入")
+        if part.file_size > max(_XLSX_RATIO_GRACE, MAX_XLSX_RATIO * part.compress_size):
+            raise RegistryFileError(f"{filename}：{part.filename} 的压缩比超过 1:{MAX_XLSX_RATIO}，疑为压缩炸弹，未导入")
+
+
 def _xlsx_rows(data: bytes, filename: str) -> list[tuple[int, list[str]]]:
+    """The first sheet's rows as they stream, as wide as the widest of the top rows the header is searched in (cells
+    further right have no column; at most MAX_COLUMNS), at most MAX_ROWS of them; empty rows below the top left
+    out (their numbers are kept)."""
     from openpyxl import load_workbook
 
+    _check_archive(data, filename)
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
         raise RegistryFileError(f"{filename}：不是有效的 XLSX 文件（{exc}）") from None
     try:
         sheet = workbook.worksheets[0]
-        return [(n, [_cell_text(v) for v in values]) for n, values in enumerate(sheet.iter_rows(values_only=True), 1)]
+        sheet.reset_dimensions()  # the size a file declares (XFD1048576, say) is not read: only the rows it has
+        top = list(sheet.iter_rows(max_row=HEADER_SEARCH_ROWS, max_col=MAX_COLUMNS, values_only=True))
+        width = max((len(values) - _trailing_blanks(values) for values in top), default=0)
+        rows = [(line, [_cell_text(v) for v in values[:width]]) for line, values in enumerate(top, 1)]
+        if not width:
+            return rows  # nothing at the top, so no header: read_table says so
+        below = sheet.iter_rows(min_row=HEADER_SEARCH_ROWS + 1, max_col=width, values_only=True)
+        for line, values in enumerate(below, HEADER_SEARCH_ROWS + 1):
+            if line > MAX_ROWS:
+                raise _too_many_rows(filename, line)
+            if values.count(None) < width:
+                rows.append((line, [_cell_text(v) for v in values]))
+        return rows
     finally:
         workbook.close()
+
+
+def _trailing_blanks(values: tuple[Any, ...]) -> int:
+    return next((n for n, value in enumerate(reversed(values)) if value is not None), len(values))
 
 
 def _cell_text(value: Any) -> str:

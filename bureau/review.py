@@ -41,6 +41,7 @@ from bureau.models import (
     ReviewEvent,
     StaffAccount,
 )
+from documents.signature import unbound_in_record
 from sync.canonical import content_hash
 from sync.envelope import RECORD_SIGNING_DOMAIN
 
@@ -194,8 +195,9 @@ def verify_signatures(record: Mapping[str, Any], record_hash: str, signatures: S
                         "key_status": key["status"] if key else "unknown",
                         "device_id": key["device_id"] if key else None})
     hash_ok = content_hash(dict(record)) == record_hash
-    return {"record_hash_ok": hash_ok, "signatures": results,
-            "all_valid": hash_ok and bool(results) and all(r["valid"] for r in results)}
+    unbound = unbound_in_record(record, {r["inspector"] for r in results if r["valid"]})
+    return {"record_hash_ok": hash_ok, "signatures": results, "unbound": unbound,
+            "all_valid": hash_ok and bool(results) and all(r["valid"] for r in results) and not unbound}
 
 
 def local_date(moment: datetime) -> date:

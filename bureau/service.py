@@ -1,17 +1,28 @@
-"""Opening the bureau: settings → writable data dir → database → keys → ASGI app. Each failure is one sentence."""
+"""Opening the bureau: settings → writable data dir → database → keys → a log that adds up → ASGI app. Each failure
+is one sentence.
+
+Several bureau processes (`yibao serve --workers N`, several `yibao serve`) may share one database: the merkle log
+serialises its appenders in the database (`bureau.transparency`), and everything else lives there too. Blobs are
+files under `<data>/`, so the processes must be given the same data directory; servers on several machines need
+PostgreSQL and that directory on a shared filesystem.
+"""
 
 from __future__ import annotations
 
 import errno
+import json
 import socket
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
-from bureau import keystore
+from bureau import keystore, transparency
 from bureau.db import DatabaseUnavailable, create_schema, make_engine
 from bureau.settings import BureauSettings
+from sync.errors import KeyHandlingError
+from sync.keys import decrypt_private_key
 
 # Tablets pause between requests (sealing, fsync) and reuse their connection; a server that closes idle connections
 # after uvicorn's default 5 s races them (the request is written as the socket closes). Far above any such pause.
@@ -61,6 +72,38 @@ def open_keys(settings: BureauSettings) -> keystore.BureauKeys:
         return keystore.open_keys(settings)
     except keystore.KeystoreError as exc:
         raise BureauStartError(str(exc)) from None
+
+
+def signing_public_keys(settings: BureauSettings) -> tuple[Ed25519PublicKey, ...]:
+    """The public halves of every signing key the bureau has held, the current one first (tree heads signed before a
+    rotation still verify); the retired ones are decrypted with the operator passphrase to learn them."""
+    current = open_signing_key(settings).public_key()  # and so the passphrase is set and right
+    passphrase = keystore.passphrase_from_env().decode()
+    retired = []
+    for path in sorted((keystore.keys_dir(settings) / "retired").glob("signing-*.key.json")):
+        try:
+            key = decrypt_private_key(json.loads(path.read_text(encoding="utf-8")), passphrase)
+        except KeyHandlingError as exc:
+            raise BureauStartError(f"无法打开已轮换的签名密钥 {path.name}：{exc.message_zh}") from None
+        except (OSError, ValueError) as exc:
+            raise BureauStartError(f"无法读取已轮换的签名密钥 {path}：{exc}") from None
+        if isinstance(key, Ed25519PrivateKey):
+            retired.append(key.public_key())
+    return (current, *retired)
+
+
+def log_report(bureau: Bureau) -> transparency.LogReport:
+    """The merkle log recomputed from the database and checked against every signed tree head and record."""
+    keys = signing_public_keys(bureau.settings)
+    with Session(bureau.engine) as session:
+        return transparency.check(session, keys)
+
+
+def check_log(bureau: Bureau) -> None:
+    """Start only on a log that adds up; else one sentence naming the first bad index."""
+    report = log_report(bureau)
+    if not report.ok:
+        raise BureauStartError(f"{report.summary()}。局端服务未启动；详情见 yibao bureau verify-log")
 
 
 def check_port_free(host: str, port: int) -> None:

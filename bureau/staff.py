@@ -8,7 +8,8 @@ from datetime import datetime, timedelta, timezone
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlmodel import Session, select
+from sqlalchemy import case, or_
+from sqlmodel import Session, col, select, update
 
 from bureau.models import StaffAccount, StaffSession
 
@@ -48,21 +49,21 @@ def add_account(session: Session, username: str, name: str, role: str, password:
 
 
 def login(session: Session, username: str, password: str, now: datetime) -> str:
-    """A session token for correct credentials; the same refusal for unknown user and wrong password."""
+    """A session token for correct credentials; the same refusal for unknown user and wrong password.
+
+    Every attempt is counted before its password is checked (`_count_attempt`), so however many guesses arrive
+    at once, at most MAX_FAILURES of them are ever checked before the account locks."""
     account = session.get(StaffAccount, username)
     refused = StaffError("bad_credentials", "账号或密码错误")
     if account is None or not account.active:
         raise refused
-    if account.locked_until and _aware(account.locked_until) > now:
+    password_hash = account.password_hash
+    if not _count_attempt(session, username, now):
         raise StaffError("locked", "连续登录失败次数过多，账号已临时锁定，请 15 分钟后再试")
+    session.commit()  # the attempt counts for parallel ones while its password is being checked
     try:
-        _hasher.verify(account.password_hash, password)
+        _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
-        account.failed_logins += 1
-        if account.failed_logins >= MAX_FAILURES:
-            account.locked_until, account.failed_logins = now + LOCKOUT, 0
-        session.add(account)
-        session.commit()
         raise refused from None
     account.failed_logins, account.locked_until = 0, None
     token = secrets.token_urlsafe(32)
@@ -70,6 +71,22 @@ def login(session: Session, username: str, password: str, now: datetime) -> str:
     session.add(StaffSession(token_hash=_token_hash(token), username=username, expires_at=now + SESSION_LIFETIME))
     session.commit()
     return token
+
+
+def _count_attempt(session: Session, username: str, now: datetime) -> bool:
+    """Count one attempt against an unlocked account in one atomic UPDATE; False while it is locked. The attempt
+    that reaches MAX_FAILURES locks the account in that same statement (counter back to 0), so no parallel attempt
+    sees the count without the lock; a correct password then clears both. A crash mid-check costs one attempt."""
+    failures = col(StaffAccount.failed_logins) + 1
+    locks = failures >= MAX_FAILURES
+    counted = session.exec(update(StaffAccount)
+                           .where(col(StaffAccount.username) == username,
+                                  or_(col(StaffAccount.locked_until).is_(None), col(StaffAccount.locked_until) <= now))
+                           .values(failed_logins=case((locks, 0), else_=failures),
+                                   locked_until=case((locks, now + LOCKOUT), else_=None))
+                           .returning(col(StaffAccount.failed_logins))
+                           .execution_options(synchronize_session=False))
+    return counted.first() is not None
 
 
 def account_for_token(session: Session, token: str, now: datetime) -> StaffAccount:

@@ -1,26 +1,43 @@
-"""The bureau's merkle log, persisted: `LogLeaf` rows (leaf hashes) and every `SignedTreeHead`, with the tree itself
-(`sync.merkle.MerkleTree`) kept in memory, built from the stored leaves at start and caught up from the database
-before each append.
+"""The bureau's merkle log, persisted: `LogLeaf` rows (leaf hashes) and every `SignedTreeHead`. The database is the
+log; a process keeps the tree (`sync.merkle.MerkleTree`) in memory only as a cache of what committed, caught up from
+the database before each use, checked against a stored tree head before each answer, and dropped whenever a
+transaction that may have appended to it fails.
 
-Appends are serialised by a lock held until the caller's transaction commits, and the leaf index is the primary key,
-so the log stays gapless and in commit order; a second bureau process appending to the same PostgreSQL database
-makes the loser's insert fail, and `forget()` plus a retry puts it right. Each accepted record gets a tree head of
-size index + 1, signed at once and stored, so resending the record returns the very same receipt.
+Appending a record, its leaf and the new tree head (size index + 1, signed at once, so resending the record returns
+the very same receipt) is one transaction, `appending`, whose first statement takes the log's lock: an UPDATE of the
+`Counter` row `merkle_log`. On PostgreSQL that row lock serialises the appenders of every process until commit or
+rollback, and under READ COMMITTED each later statement sees what the previous holder committed. On SQLite the
+UPDATE takes the database's write lock; as the transaction has read nothing before it, there is no older snapshot
+to conflict with. Only then are the log size and any duplicate read. Appenders of one process also queue on `lock`
+first, so only one of them holds a pooled connection while it waits for the database.
+
+`verify` recomputes the tree from the stored leaves and checks every signed tree head and every record's leaf and
+receipt: what server start and `yibao bureau verify-log` run.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Iterable, Iterator, Sequence
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from bureau.models import LogLeaf, SignedTreeHead
+from bureau.models import Counter, LogLeaf, ReceivedRecord, SignedTreeHead
 from sync import merkle
 from sync.envelope import build_receipt, log_leaf_hash
+from sync.errors import MerkleProofError
+
+LOCK_ROW = "merkle_log"  # the Counter row whose row lock is the log's lock; its value is not used
+
+
+class LogInconsistent(Exception):
+    """The stored log does not add up (one Chinese sentence naming where)."""
 
 
 def _now_ms() -> int:
@@ -35,11 +52,14 @@ class TransparencyLog:
     def __init__(self, engine: Engine, signing_key: Ed25519PrivateKey):
         self.engine = engine
         self.signing_key = signing_key
-        self.lock = threading.RLock()  # held across append + commit by the ingest
+        self.lock = threading.Lock()  # this process's appenders queue here, holding no connection
+        self._cache_lock = threading.Lock()
         self._tree: merkle.MerkleTree | None = None
 
+    # --- the cache (callers hold _cache_lock) ---
+
     def _catch_up(self, session: Session) -> merkle.MerkleTree:
-        """The in-memory tree with every committed leaf (built on first use, or after `forget`)."""
+        """The cached tree with every committed leaf (built on first use, or after `forget`)."""
         if self._tree is None:
             self._tree = merkle.MerkleTree()
         tree = self._tree
@@ -47,38 +67,84 @@ class TransparencyLog:
                             .where(col(LogLeaf.leaf_index) >= tree.size).order_by(col(LogLeaf.leaf_index)))
         for index, leaf_hex in rows:
             if index != tree.size:
-                raise RuntimeError(f"merkle log has a gap at index {tree.size}")
+                self._tree = None
+                raise LogInconsistent(f"局端日志第 {tree.size} 条缺失（叶子序号不连续）")
             tree.append(bytes.fromhex(leaf_hex))
         return tree
 
-    def load(self) -> int:
-        """Build the tree from the database (at start); returns the log size."""
-        with self.lock, Session(self.engine) as session:
-            return self._catch_up(session).size
+    def _agreeing(self, session: Session, size: int, *, exact: bool = False) -> merkle.MerkleTree:
+        """The cached tree, caught up, with at least (`exact`: just) `size` leaves and agreeing with the stored tree
+        head of that size; rebuilt from the database once if it does not, for the database is the log."""
+        head = session.get(SignedTreeHead, size) if size else None
+        if size and head is None:
+            raise LogInconsistent(f"局端日志第 {size - 1} 条缺少大小为 {size} 的签名树头")
+        for _ in range(2):
+            tree = self._catch_up(session)
+            if (tree.size == size if exact else tree.size >= size) and (
+                    head is None or tree.root(size).hex() == head.root):
+                return tree
+            self._tree = None
+        raise LogInconsistent(f"局端日志第 {size - 1} 条：按保存的叶子重算的树根与大小为 {size} 的签名树头不符")
 
     def forget(self) -> None:
-        """Drop the in-memory tree after a failed commit: it is rebuilt from what the database holds."""
-        self._tree = None
+        """Drop the cached tree: the next use rebuilds it from what the database holds."""
+        with self._cache_lock:
+            self._tree = None
+
+    # --- appending ---
+
+    def _take_lock(self, session: Session) -> None:
+        """The log's database lock, held until `session`'s transaction ends (see the module docstring)."""
+        if session.exec(update(Counter).where(col(Counter.name) == LOCK_ROW)
+                        .values(value=Counter.value)).rowcount == 0:
+            session.add(Counter(name=LOCK_ROW))  # the first append ever; a second process's insert waits, then fails
+            session.flush()
+
+    @contextmanager
+    def appending(self, session: Session) -> Iterator[None]:
+        """One transaction that may `append`, committed when the block ends. `session` has no transaction open: the
+        log's lock is the first statement. Any failure inside, the commit's included, drops the cached tree (before
+        the rollback lets the next appender in) and rolls everything back."""
+        if session.in_transaction():
+            raise RuntimeError("appending needs a session with no transaction open: the lock must come first")
+        with self.lock:
+            try:
+                self._take_lock(session)
+                yield
+                session.commit()
+            except BaseException:
+                self.forget()
+                session.rollback()
+                raise
 
     def append(self, session: Session, record_id: str, version: int, record_hash: str) -> int:
-        """Add the leaf and its signed tree head to `session` (uncommitted); the caller holds `lock`, commits, and
-        calls `forget()` if the commit fails. Returns the leaf index."""
-        tree = self._catch_up(session)
-        leaf = log_leaf_hash(record_id, record_hash)
-        index = tree.append(leaf)
+        """Add the leaf and its signed tree head to `session`'s transaction, inside `appending` (or, as in tests,
+        with `lock` held on a fresh session, committing it). Returns the leaf index."""
+        self._take_lock(session)  # a no-op inside `appending`; otherwise it is the first statement
+        last = session.exec(select(LogLeaf.leaf_index).order_by(col(LogLeaf.leaf_index).desc())).first()
+        with self._cache_lock:  # exact: a leaf whose transaction never committed must not stay in the cache
+            tree = self._agreeing(session, 0 if last is None else last + 1, exact=True)
+            leaf = log_leaf_hash(record_id, record_hash)
+            index = tree.append(leaf)
+            head = merkle.sign_tree_head(tree.size, tree.root(), _now_ms(), self.signing_key)
         session.add(LogLeaf(leaf_index=index, record_id=record_id, version=version, leaf_hash=leaf.hex()))
-        head = merkle.sign_tree_head(tree.size, tree.root(), _now_ms(), self.signing_key)
         session.add(SignedTreeHead(size=head["size"], root=head["root"], timestamp=head["timestamp"],
                                    signature=head["signature"]))
         return index
 
+    # --- answers from what committed ---
+
+    def load(self) -> int:
+        """Build the cache from the database; returns the log size."""
+        with Session(self.engine) as session:
+            return self.size(session)
+
     def receipt(self, session: Session, record_id: str, record_hash: str, index: int) -> dict[str, Any]:
         """The receipt of the record at `index`: its inclusion in the tree of size index + 1 and that tree's head."""
-        with self.lock:
-            tree = self._catch_up(session)
-            proof = tree.inclusion_proof(index, index + 1)
+        with self._cache_lock:
+            proof = self._agreeing(session, index + 1).inclusion_proof(index, index + 1)
         head = session.get(SignedTreeHead, index + 1)
-        assert head is not None  # append stores the head of size index + 1 together with the leaf at index
+        assert head is not None  # _agreeing found it
         return build_receipt(record_id, record_hash, index, proof, _head_json(head))
 
     def consistency(self, session: Session, first: int, second: int) -> dict[str, Any] | None:
@@ -86,10 +152,156 @@ class TransparencyLog:
         first_head, second_head = (session.get(SignedTreeHead, size) for size in (first, second))
         if first > second or first_head is None or second_head is None:
             return None
-        with self.lock:
-            proof = self._catch_up(session).consistency_proof(first, second)
+        with self._cache_lock:
+            tree = self._agreeing(session, second)
+            if tree.root(first).hex() != first_head.root:
+                raise LogInconsistent(f"局端日志第 {first - 1} 条：按保存的叶子重算的树根与大小为 {first} 的签名树头不符")
+            proof = tree.consistency_proof(first, second)
         return {"first": _head_json(first_head), "second": _head_json(second_head), "proof": [p.hex() for p in proof]}
 
     def size(self, session: Session) -> int:
-        with self.lock:
+        with self._cache_lock:
             return self._catch_up(session).size
+
+
+# --- verification ---------------------------------------------------------------------------------------------
+
+# What `verify` finds, in the order it reports problems at one index: what is wrong with a leaf comes first, for a
+# bad leaf also makes every later tree head disagree.
+KINDS = ("leaf_missing", "leaf_malformed", "record_leaf_missing", "record_leaf_mismatch", "leaf_without_record",
+         "tree_head_signature_invalid", "tree_head_root_mismatch", "tree_head_beyond_log", "tree_head_missing",
+         "receipt_invalid")
+
+
+@dataclass(frozen=True)
+class Problem:
+    index: int  # the first leaf index it concerns (a tree head of size s: s - 1)
+    kind: str  # one of KINDS
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"index": self.index, "kind": self.kind, "message": self.message}
+
+
+@dataclass(frozen=True)
+class LogReport:
+    log_size: int  # leaf rows stored
+    tree_heads: int
+    records: int
+    problems: tuple[Problem, ...]  # by index
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "log_size": self.log_size, "tree_heads": self.tree_heads, "records": self.records,
+                "problems": [p.to_json() for p in self.problems]}
+
+    def summary(self) -> str:
+        """One line: that everything matches, or the first problem."""
+        if self.ok:
+            return (f"局端日志核对无误：{self.log_size} 条日志、{self.tree_heads} 个签名树头、{self.records} 份检查记录"
+                    "全部相符")
+        first, more = self.problems[0], len(self.problems) - 1
+        return (f"局端日志与保存的数据不一致，第一处在日志第 {first.index} 条：{first.message}"
+                + (f"（另有 {more} 处问题）" if more else ""))
+
+
+LeafRow = tuple[int, str, int, str]  # leaf index, record id, version, leaf hash (hex)
+HeadRow = tuple[int, str, int, str]  # size, root (hex), timestamp, signature
+RecordRow = tuple[str, int, str, int]  # record id, version, record hash, log index
+
+
+def _signed_root(head: dict[str, Any], signing_keys: Sequence[Ed25519PublicKey]) -> bytes | None:
+    """The head's root if one of the keys signed it."""
+    for key in signing_keys:
+        try:
+            return merkle.verify_tree_head(head, key)[1]
+        except MerkleProofError:
+            continue
+    return None
+
+
+def verify(leaves: Iterable[LeafRow], heads: Iterable[HeadRow], records: Iterable[RecordRow],
+           signing_keys: Sequence[Ed25519PublicKey]) -> LogReport:
+    """Recompute the tree from the leaves (ordered by index), then check every tree head (ordered by size): signed by
+    one of `signing_keys`, and its root that of the recomputed tree at its size; that every size has its head; that
+    every record's leaf is at its index and its receipt (inclusion in the head of size index + 1) verifies; that
+    every leaf has its record."""
+    problems: list[Problem] = []
+    tree = merkle.MerkleTree()
+    entries: list[tuple[str, int, bytes]] = []  # (record id, version, leaf) by index, up to the first bad leaf
+    log_size = 0
+    placing = True  # after a missing or malformed leaf the rest cannot be placed
+    for index, record_id, version, leaf_hex in leaves:
+        log_size += 1
+        if not placing:
+            continue
+        if index != tree.size:
+            problems.append(Problem(tree.size, "leaf_missing", f"日志第 {tree.size} 条缺失（叶子序号不连续）"))
+            placing = False
+            continue
+        try:
+            leaf = bytes.fromhex(leaf_hex)
+            tree.append(leaf)
+        except ValueError:
+            problems.append(Problem(index, "leaf_malformed", f"日志第 {index} 条的叶子哈希格式错误"))
+            placing = False
+            continue
+        entries.append((record_id, version, leaf))
+
+    roots: dict[int, bytes] = {}  # size -> root, of the heads that verified
+    seen: set[int] = set()
+    for size, root_hex, timestamp, signature in heads:
+        seen.add(size)
+        head = {"size": size, "root": root_hex, "timestamp": timestamp, "signature": signature}
+        signed_root = _signed_root(head, signing_keys)
+        if signed_root is None:
+            problems.append(Problem(size - 1, "tree_head_signature_invalid",
+                                    f"大小为 {size} 的签名树头格式错误，或不是局端（现用或此前的）签名密钥所签"))
+        elif size > tree.size:
+            problems.append(Problem(size - 1, "tree_head_beyond_log",
+                                    f"大小为 {size} 的签名树头超出可核对的日志（{tree.size} 条）"))
+        elif signed_root != tree.root(size):
+            problems.append(Problem(size - 1, "tree_head_root_mismatch",
+                                    f"大小为 {size} 的签名树头与按日志第 0–{size - 1} 条重算的树根不符"))
+        else:
+            roots[size] = signed_root
+    problems += [Problem(size - 1, "tree_head_missing", f"缺少大小为 {size} 的签名树头（日志第 {size - 1} 条之后）")
+                 for size in range(1, tree.size + 1) if size not in seen]
+
+    record_count = 0
+    recorded: set[int] = set()
+    for record_id, version, record_hash, index in records:
+        record_count += 1
+        what = f"检查记录 {record_id} 第 {version} 版"
+        if not 0 <= index < len(entries):
+            problems.append(Problem(index, "record_leaf_missing", f"{what}所在的日志第 {index} 条不存在"))
+            continue
+        recorded.add(index)
+        leaf = log_leaf_hash(record_id, record_hash)
+        if entries[index] != (record_id, version, leaf):
+            problems.append(Problem(index, "record_leaf_mismatch", f"日志第 {index} 条与{what}不符"))
+            continue
+        if index + 1 not in roots:
+            continue  # its tree head is reported above
+        try:
+            merkle.verify_inclusion(leaf, index, index + 1, tree.inclusion_proof(index, index + 1), roots[index + 1])
+        except MerkleProofError as exc:
+            problems.append(Problem(index, "receipt_invalid", f"{what}的回执（日志第 {index} 条）无法验证：{exc.message_zh}"))
+    problems += [Problem(index, "leaf_without_record", f"日志第 {index} 条（{record_id} 第 {version} 版）没有对应的检查记录")
+                 for index, (record_id, version, _) in enumerate(entries) if index not in recorded]
+    problems.sort(key=lambda p: (p.index, KINDS.index(p.kind)))
+    return LogReport(log_size, len(seen), record_count, tuple(problems))
+
+
+def check(session: Session, signing_keys: Sequence[Ed25519PublicKey]) -> LogReport:
+    """`verify` over what the database holds."""
+    leaves = session.exec(select(LogLeaf.leaf_index, LogLeaf.record_id, LogLeaf.version, LogLeaf.leaf_hash)
+                          .order_by(col(LogLeaf.leaf_index))).all()
+    heads = session.exec(select(SignedTreeHead.size, SignedTreeHead.root, SignedTreeHead.timestamp,
+                                SignedTreeHead.signature).order_by(col(SignedTreeHead.size))).all()
+    records = session.exec(select(ReceivedRecord.record_id, ReceivedRecord.version, ReceivedRecord.record_hash,
+                                  ReceivedRecord.log_index)).all()
+    return verify(leaves, heads, records, signing_keys)

@@ -24,6 +24,24 @@ class _DuplicateKey(ValueError):
     pass
 
 
+_SYNTAX_PROBLEMS = {  # the json module's messages, in the words users read
+    "Expecting value": "此处应为一个值",
+    "Expecting ',' delimiter": "缺少逗号（,）",
+    "Expecting ':' delimiter": "缺少冒号（:）",
+    "Expecting property name enclosed in double quotes": "键名应使用英文双引号",
+    "Extra data": "JSON 结束后还有多余的内容",
+    "Unterminated string starting at": "字符串缺少结尾的引号",
+    "Invalid control character at": "字符串中含有控制字符",
+    "Invalid \\escape": "无效的转义符（\\）",
+    "Invalid \\uXXXX escape": "无效的 \\u 转义",
+}
+
+
+def json_syntax_problem(exc: json.JSONDecodeError) -> str:
+    """What is wrong at the error's line and column, in Chinese (never the parser's English)."""
+    return _SYNTAX_PROBLEMS.get(exc.msg, "JSON 格式不正确")
+
+
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in pairs:
@@ -40,7 +58,7 @@ def parse_json(text: str, source: str) -> tuple[Any, dict[KeyPath, int]]:
     except _DuplicateKey as exc:
         raise InputError(f"{source}：键 \"{exc.args[0]}\" 重复出现") from exc
     except json.JSONDecodeError as exc:
-        raise InputError(f"{source} 第 {exc.lineno} 行第 {exc.colno} 列：JSON 格式错误：{exc.msg}") from exc
+        raise InputError(f"{source} 第 {exc.lineno} 行第 {exc.colno} 列：JSON 格式错误：{json_syntax_problem(exc)}") from exc
     return data, json_lines(text)
 
 

@@ -54,6 +54,14 @@ def format_money(amount: Decimal) -> str:
     return "0.00" if text == "-0.00" else text
 
 
+def shown_money(value: Decimal | str | None) -> str:
+    """Money as every screen shows it: ``¥3,860.50`` (thousands grouped, two places); empty for no amount."""
+    if value is None or value == "":
+        return ""
+    amount = value if isinstance(value, Decimal) else parse_money(value)
+    return f"¥{Decimal(format_money(amount)):,}"
+
+
 _DIGITS = "零壹贰叁肆伍陆柒捌玖"
 _PLACES = ("", "拾", "佰", "仟")
 _SECTIONS = ("", "万", "亿", "万亿")

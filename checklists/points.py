@@ -303,7 +303,7 @@ def annual_grade(total: int, rules: PointsRules | None = None) -> str:
 
 
 def terminate_for_grades(grades_by_year: Mapping[int, str], rules: PointsRules | None = None) -> bool:
-    """True when the grades hold a run of consecutive failing years long enough for 解除 (S002: two)."""
+    """True when the grades hold a run of consecutive failing years long enough for 解除 (two, under Hangzhou's 协议管理记分制)."""
     institution = (rules or points_rules()).institution
     run = 0
     for year in range(min(grades_by_year, default=0), max(grades_by_year, default=-1) + 1):

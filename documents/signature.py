@@ -10,6 +10,7 @@ A stroke is the points from one touch-down to its touch-up.
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -32,6 +33,39 @@ MIN_POINTS = 10  # fewer than this is a tap or a dot, not a signature
 MAX_POINTS = 20_000  # bounds the record size; a long Chinese name written slowly stays far below
 MAX_CANVAS_EDGE = 4096
 SUPERSAMPLE = 4  # lines are drawn at 4x and downsampled: Pillow's own lines are not anti-aliased
+
+
+INSPECTOR_ROLES = ("inspector_1", "inspector_2")  # the first and second officer at check-in, in that order
+
+
+def unbound_inspectors(officers: Any, signed_roles: Iterable[Any], key_signers: Iterable[str]) -> list[str]:
+    """The inspectors who signed by hand but whose own key did not sign the record (a team member whose key was not
+    on the tablet): their handwriting is there, but nothing proves it was them. `officers` is the check-in's list
+    (inspector_1 is the first officer, inspector_2 the second); anything malformed counts as nobody."""
+    keyed = set(key_signers)
+    codes = [o.get("inspector_code") if isinstance(o, dict) else None
+             for o in (officers if isinstance(officers, list) else [])]
+    out = []
+    for number, role in enumerate(INSPECTOR_ROLES):
+        code = codes[number] if number < len(codes) else None
+        if role in set(signed_roles) and isinstance(code, str) and code not in keyed:
+            out.append(code)
+    return out
+
+
+def unbound_in_record(record: Any, key_signers: Iterable[str]) -> list[str]:
+    """`unbound_inspectors` for a locked record as it travels (its check-in and its handwritten signatures)."""
+    if not isinstance(record, dict):
+        return []
+    checkin = record.get("checkin")
+    signatures = record.get("signatures")
+    roles = [s.get("role") for s in signatures if isinstance(s, dict)] if isinstance(signatures, list) else []
+    return unbound_inspectors(checkin.get("officers") if isinstance(checkin, dict) else None, roles, key_signers)
+
+
+def unbound_text(code: str) -> str:
+    """The same words on the tablet, in the 笔录 and at the bureau."""
+    return f"{code} 未以本人密钥签名"
 
 
 class SignatureError(ValueError):

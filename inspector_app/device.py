@@ -207,9 +207,10 @@ class Evidence:
 
 
 def sync(engine: Engine, timeout: float = 60.0, **options: Any) -> sync_protocol.SyncReport:
-    """Send the outbox (`sync_protocol.run`, `options` passed on), mark inspections sent once their receipts
-    verified, follow bureau key rotations into every identity's pin, then pull the assignments of each inspector
-    whose key is at hand (unlocked, or a headless identity without a PIN)."""
+    """Send the outbox (`sync_protocol.run`, `options` passed on: `progress` to hear how far it is, `cancel` to stop
+    it safely, `load_blob`, ...), mark inspections sent once their receipts verified, follow bureau key rotations
+    into every identity's pin, then — unless the run stopped early (cancelled included) — pull the assignments of each
+    inspector whose key is at hand (unlocked, or a headless identity without a PIN)."""
     known = identities(engine)
     if not known:
         raise DeviceError("本设备尚未注册检查人员")

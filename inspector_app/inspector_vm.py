@@ -6,11 +6,12 @@ durable when it returns (`onsite`); a message in Chinese says what went wrong.
 
 from __future__ import annotations
 
+import threading
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -28,10 +29,12 @@ from inspector_app.store import (
     identities,
     open_store,
 )
+from inspector_app.sync_protocol import SyncProgress
 from inspector_app.vault import DataKey
 from sync.bureau_http import BureauRefused, BureauUnreachable
 
 SYNC_TIMEOUT_SECONDS = 20
+OFFLINE_MESSAGE = "离线模式：无法连接局端，显示本机已保存的任务"
 ROLE_TITLES = {"inspector_1": "检查人员（一）", "inspector_2": "检查人员（二）", "representative": "被检查单位在场人员",
                "witness": "见证人"}
 PAD_SIZE = (640, 240)  # the signature pad, logical px
@@ -185,12 +188,49 @@ def team_assignments(engine: Engine, inspector_code: str) -> list[DeviceAssignme
             and (not a.revoked or onsite.current_inspection(engine, a.id) is not None)]
 
 
+def shown_size(size: int) -> str:
+    """Bytes as people read them: 512 KB, 3.4 MB."""
+    return f"{size / 1024 / 1024:.1f} MB" if size >= 1024 * 1024 else f"{-(-size // 1024)} KB"
+
+
+def sync_progress_text(progress: SyncProgress) -> str:
+    """What the home screen says while 同步 runs."""
+    parts = [f"检查记录 {progress.records_done}/{progress.records_total}"]
+    if progress.blobs_total:
+        parts.append(f"照片 {progress.blobs_done}/{progress.blobs_total}"
+                     f"（{shown_size(progress.bytes_done)} / {shown_size(progress.bytes_total)}）")
+    return "正在同步：" + " · ".join(parts) + ("（连接局端失败，正在重试…）" if progress.retrying else "")
+
+
 @dataclass
 class HomeViewModel:
+    """The assignment list (one per browser session). The bureau is asked for assignments when an inspector arrives
+    (unlock, PIN set, enrollment) and on every 同步 — in the screen's worker thread, as they wait for the link;
+    drawing the list reads the device alone. `stopping` cancels a running 同步."""
+
     state: AppState
     cards: list[AssignmentCard] = field(default_factory=list)
     offline: bool = False
     message: str = ""
+    notice: str = ""  # the last 同步's result (or another word for the home screen) ...
+    notice_failed: bool = False  # ... and whether it says something went wrong
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+    def unlock(self, inspector_code: str, pin: str, say: Callable[[str], None]) -> str:
+        """`AppState.unlock`, then the assignments from the bureau (`say` tells the screen when that starts)."""
+        return self._arrive(self.state.unlock(inspector_code, pin), say)
+
+    def set_pin(self, pin: str, again: str, say: Callable[[str], None]) -> str:
+        return self._arrive(self.state.set_pin(pin, again), say)
+
+    def enroll(self, server_url: str, token: str, pin: str, again: str, say: Callable[[str], None]) -> str:
+        return self._arrive(self.state.enroll(server_url, token, pin, again), say)
+
+    def _arrive(self, problem: str, say: Callable[[str], None]) -> str:
+        if not problem:
+            say("正在连接局端，更新检查任务…")
+            self.refresh()
+        return problem
 
     def refresh(self) -> None:
         """Pull from the bureau when it answers; otherwise show what the device already holds, and say so."""
@@ -206,10 +246,16 @@ class HomeViewModel:
             if result.refused:
                 self.message = f"有 {result.refused} 项任务的局端签名无效，已拒收"
         except BureauUnreachable:
-            self.offline, self.message = True, "离线模式：无法连接局端，显示本机已保存的任务"
+            self.offline, self.message = True, OFFLINE_MESSAGE
         except BureauRefused as exc:
             self.offline, self.message = True, f"局端拒绝：{exc.message}"
-        self.cards = [self._card(a) for a in team_assignments(self.state.engine, identity.inspector_code)]
+        self.load()
+
+    def load(self) -> None:
+        """The cards, from the device alone."""
+        identity = self.state.identity
+        self.cards = [self._card(a) for a in team_assignments(self.state.engine, identity.inspector_code)] \
+            if identity else []
 
     def _card(self, a) -> AssignmentCard:
         inspection = onsite.current_inspection(self.state.engine, a.id)
@@ -223,12 +269,24 @@ class HomeViewModel:
         return AssignmentCard(a.id, a.institution_name, a.institution_code, checklists.KINDS[a.institution_kind],
                               a.institution_address, status, answered, total)
 
-    def sync(self) -> str:
-        """Send the outbox; say what was sent, what the bureau refused (and why), and what is still waiting."""
+    def sync(self, progress: Callable[[SyncProgress], None] | None = None) -> str:
+        """Send the outbox with the keys unlocked in this session (`progress` hears how far it is; `stopping` stops
+        it between records and chunks), then the assignments; say what was sent, what the bureau refused (and why),
+        and what is still waiting."""
         if self.state.identity is None:
             return "本设备尚未注册检查人员"
-        report = device.sync(self.state.engine, timeout=SYNC_TIMEOUT_SECONDS, load_blob=self.state.load_blob)
-        self.refresh()
+        try:
+            with self.state.session():
+                report = device.sync(self.state.engine, timeout=SYNC_TIMEOUT_SECONDS, load_blob=self.state.load_blob,
+                                     progress=progress, cancel=self.stopping)
+        except device.DeviceError as exc:
+            self.notice, self.notice_failed = str(exc), True
+            return self.notice
+        self.load()
+        if report.error is None:
+            self.offline, self.message = False, ""
+        elif report.reason == "timeout":
+            self.offline, self.message = True, OFFLINE_MESSAGE
         sent = [f"{n} {unit}" for n, unit in ((report.records_sent, "份检查记录"), (report.blobs_sent, "张照片")) if n]
         parts = [f"已同步 {'、'.join(sent)}"] if sent else []
         if report.blobs_set_aside:
@@ -239,7 +297,9 @@ class HomeViewModel:
             parts.append(f"{len(report.unverified)} 份记录的局端回执无法验证，已保留待重试")
         if report.error:
             parts.append(report.error if report.reason != "timeout" else "无法连接局端，记录保留在本机，稍后再同步")
-        return "；".join(parts) or "没有待同步的检查记录"
+        self.notice = "；".join(parts) or "没有待同步的检查记录"
+        self.notice_failed = bool(report.error or report.set_aside or report.unverified or report.blobs_set_aside)
+        return self.notice
 
 
 @dataclass
@@ -354,9 +414,6 @@ class InspectionViewModel:
     def findings(self) -> list[dict[str, Any]]:
         return onsite.findings(self.facts)
 
-    def penalty(self) -> dict[str, Any] | None:
-        return onsite.penalty_case(self.facts)
-
     def void_signatures(self) -> str:
         return self._do(onsite.void_signatures, self.state.engine, self.state.evidence, self.inspection.id)
 
@@ -456,8 +513,15 @@ class ReviewViewModel:
             elif mark["review_hash"] != self.review.hash:
                 out.append((role, "内容已改变，须重签"))
             else:
-                out.append((role, f"已签名：{mark['signature']['signer_name']}"))
+                out.append((role, f"已签名：{mark['signature']['signer_name']}" + "".join(
+                    f"（{signature.unbound_text(code)}，请其输入本人 PIN 后重签）" for code in self.unbound(role))))
         return out
+
+    def unbound(self, role: str) -> list[str]:
+        """The inspector signing as `role` by hand, if their own key is not unlocked here to sign the record."""
+        keyed = [u.inspector_code for u in self.state.signers(self.inspection_vm.assignment.team)]
+        officers = self.facts.checkin["officers"] if self.facts.checkin else []
+        return signature.unbound_inspectors(officers, [role], keyed)
 
     def remaining(self) -> list[str]:
         # review() gives a hash exactly when nothing is missing (no problems)

@@ -27,7 +27,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, delete, select
 
 import checklists
-from checklists import penalty, scoring
+from checklists import scoring
 from checklists.money import format_money, parse_money
 from checklists.templates import Item, Template
 from documents import signature
@@ -235,17 +235,6 @@ def findings(facts: Facts) -> list[dict[str, Any]]:
     return out
 
 
-def penalty_case(facts: Facts) -> dict[str, Any] | None:
-    """What the regulation prescribes for the findings so far (`checklists.penalty.decide`), None without any."""
-    failed = findings(facts)
-    if not failed:
-        return None
-    return penalty.decide({"party": {"kind": "institution", "code": facts.assignment.institution_code,
-                                     "name": facts.assignment.institution_name},
-                           "findings": [{"category": f["category"], "amount_yuan": f["amount_yuan"] or "0.00",
-                                         "item_id": f["item_id"]} for f in failed]})
-
-
 def review_content(facts: Facts) -> dict[str, Any]:
     """The content everyone reviews and signs. Raises checklists.InputError while answers are incomplete."""
     inspection, assignment = facts.inspection, facts.assignment
@@ -338,13 +327,15 @@ def _local(iso: str) -> str:
 
 
 def pdf_inputs(record: dict[str, Any], record_hash: str, photo_jpegs: Mapping[tuple[str, str], bytes],
-               signature_pngs: Mapping[str, bytes]) -> tuple[record_pdf.RecordForPdf, list, list]:
-    """`render_record_pdf` arguments for a locked record."""
+               signature_pngs: Mapping[str, bytes],
+               unbound: Sequence[str] = ()) -> tuple[record_pdf.RecordForPdf, list, list]:
+    """`render_record_pdf` arguments for a locked record; `unbound`: inspectors who signed by hand only."""
     checkin = record["checkin"]
     failed = record["findings"]
     counts = {result: sum(1 for a in record["answers"].values() if a["result"] == result)
               for result in scoring.RESULTS}
     notes = [f"签名前核对的内容摘要（SHA-256）：{record['review_hash']}"]
+    notes += [f"{signature.unbound_text(code)}：其签名仅为手写笔迹，未经本人密钥认证。" for code in unbound]
     if record["version"] > 1:
         notes.insert(0, f"本笔录为第 {record['version']} 版，更正前一版（内容哈希 {record['previous_hash']}）。"
                         f"更正原因：{record['correction_reason']}")
@@ -781,6 +772,7 @@ def finish(engine: Engine, known: Facts, evidence: Sequence[device.Evidence] = (
         if inspection is None or inspection.status != "draft" or inspection.updated_at != known.inspection.updated_at:
             raise device.DeviceError("检查记录在签名时被修改，请重新完成")
         inspection.status, inspection.updated_at = "finished", locked_at
+        inspection.key_signers = ",".join(sorted(chosen))
         session.add(inspection)
         try:
             outbox.enqueue(session, record, signatures, blobs)
@@ -818,7 +810,19 @@ def record_pdf_bytes(engine: Engine, store: EvidenceStore, key: vault.DataKey, i
         witness = record["refusal"]["witness_signature"]
         pngs["witness"] = signature.render_signature_png(witness["strokes"], witness["canvas"]["width"],
                                                          witness["canvas"]["height"])
-    return record_pdf.render_record_pdf(*pdf_inputs(record, record_hash, jpegs, pngs))
+    key_signers = known_key_signers(engine, inspection_id)
+    unbound = signature.unbound_in_record(record, key_signers) if key_signers is not None else []
+    return record_pdf.render_record_pdf(*pdf_inputs(record, record_hash, jpegs, pngs, unbound))
+
+
+def known_key_signers(engine: Engine, inspection_id: str) -> list[str] | None:
+    """Whose own keys signed a locked version, as recorded at lock; None for a version locked before that was
+    recorded (then the bureau's verification alone says it)."""
+    with Session(engine) as session:
+        inspection = session.get(Inspection, inspection_id)
+    if inspection is None or not inspection.key_signers:
+        return None
+    return inspection.key_signers.split(",")
 
 
 def start_correction(engine: Engine, key: vault.DataKey, inspection_id: str, reason: str) -> Inspection:

@@ -84,6 +84,7 @@ class Inspection(DeviceModel, table=True):
     version: int = 1
     previous_hash: Optional[str] = None
     correction_reason: str = ""
+    key_signers: str = ""  # the inspectors whose own keys signed the locked version, comma-separated
 
 
 class Answer(DeviceModel, table=True):

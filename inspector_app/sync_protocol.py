@@ -17,14 +17,20 @@
 Transient failures (no connection, a cut, 5xx, 408, 429) are retried with exponential backoff and full jitter until
 the run's deadline. A failure of the device itself (401: unknown key or clock; 403 device_revoked) stops the run:
 every record stays queued.
+
+A run says how far it is (`SyncProgress`: records, photos and their bytes) after every record and every chunk, and
+stops when its `cancel` event is set: between records, between chunks and during a backoff wait, never in the middle
+of a request. What it had not sent stays queued, and a blob cut off resumes from the bureau's confirmed offset on the
+next run. One run at a time per device store: a second one started meanwhile returns at once, saying so.
 """
 
 from __future__ import annotations
 
 import os
 import random
+import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Protocol
@@ -94,6 +100,21 @@ class SyncReport:
     reason: str | None = None  # ... as a reason code
 
 
+@dataclass(frozen=True)
+class SyncProgress:
+    """How far a run is. Records: handled (sent, or set aside with the bureau's reason) of those queued when it
+    began. Photos (blobs) and their plaintext bytes: handled of those waiting for a record the bureau holds, counted
+    again once the records are through. `retrying`: the last transient failure while the run waits to try again."""
+
+    records_done: int = 0
+    records_total: int = 0
+    blobs_done: int = 0
+    blobs_total: int = 0
+    bytes_done: int = 0
+    bytes_total: int = 0
+    retrying: str = ""
+
+
 class SyncStopped(Exception):
     def __init__(self, reason: str, message: str):
         super().__init__(f"{reason}: {message}")
@@ -117,32 +138,73 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+_RUNNING: dict[str, threading.Lock] = {}  # one lock per device store (its database URL)
+
+
 class _Run:
     def __init__(self, engine: Engine, client: Transport, deadline: float, policy: RetryPolicy,
                  load_blob: Callable[[str], bytes] | None, chunk_size: int, rng: random.Random,
-                 sleep: Callable[[float], None], clock: Callable[[], float]):
+                 sleep: Callable[[float], object], clock: Callable[[], float],
+                 progress: Callable[[SyncProgress], None] | None, cancel: threading.Event):
         self.engine, self.client, self.deadline, self.policy = engine, client, deadline, policy
         self.load_blob, self.chunk_size, self.rng, self.sleep, self.clock = load_blob, chunk_size, rng, sleep, clock
+        self.on_progress, self.cancel = progress, cancel
         self.report = SyncReport()
+        self.shown = SyncProgress()
         self.newest_head: dict[str, Any] | None = None
+
+    # --- progress and cancellation ---
+
+    def tell(self, **changes: Any) -> None:
+        self.shown = replace(self.shown, **changes)
+        if self.on_progress is not None:
+            self.on_progress(self.shown)
+
+    def check_cancel(self) -> None:
+        if self.cancel.is_set():
+            raise SyncStopped("cancelled", "已取消同步：未发送的记录和照片保留在本机，下次同步时继续")
+
+    def count_work(self) -> None:
+        """The totals shown from the start: queued records, and the photos of queued or sent records still to go."""
+        with Session(self.engine) as session:
+            records = len(session.exec(select(OutboxRecord.seq).where(OutboxRecord.state == "queued")).all())
+            sizes = self.waiting_blobs(session, ("queued", "sent"))
+        self.tell(records_total=records, blobs_total=len(sizes), bytes_total=sum(sizes.values()))
+
+    @staticmethod
+    def waiting_blobs(session: Session, record_states: tuple[str, ...]) -> dict[str, int]:
+        """sha256 → size of the pending blobs named by records in `record_states`."""
+        rows = session.exec(
+            select(OutboxBlob.sha256, OutboxBlob.size)
+            .join(OutboxBlobRef, col(OutboxBlobRef.sha256) == OutboxBlob.sha256)
+            .join(OutboxRecord, (col(OutboxRecord.record_id) == OutboxBlobRef.record_id)
+                  & (col(OutboxRecord.version) == OutboxBlobRef.version))
+            .where(OutboxBlob.state == "pending", col(OutboxRecord.state).in_(record_states)).distinct())
+        return dict(rows.all())
 
     # --- requests ---
 
     def backoff(self, failures: int, why: str) -> None:
+        self.check_cancel()
         delay = self.policy.delay(failures, self.rng)
         if self.clock() + delay > self.deadline:
             raise SyncStopped("timeout", f"同步超时，未完成的记录保留在本机，稍后再同步（最后一次错误：{why}）")
         self.report.retries += 1
         if len(self.report.retry_reasons) < 20:
             self.report.retry_reasons.append(why)
+        self.tell(retrying=why)
         self.sleep(delay)
+        self.check_cancel()
 
     def call(self, fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
         """`fn(*args)`, retried while the failure is transient; a refusal is raised as BureauRefused."""
         failures = 0
         while True:
             try:
-                return fn(*args)
+                answer = fn(*args)
+                if self.shown.retrying:
+                    self.tell(retrying="")
+                return answer
             except BureauUnreachable as exc:
                 why = str(exc)
             except BureauRefused as exc:
@@ -202,7 +264,9 @@ class _Run:
             queued = [r.seq for r in session.exec(select(OutboxRecord).where(OutboxRecord.state == "queued")
                                                   .order_by(col(OutboxRecord.seq))) if r.seq is not None]
         for seq in queued:
+            self.check_cancel()
             self.send_record(seq)
+            self.tell(records_done=self.shown.records_done + 1)
 
     def send_record(self, seq: int) -> None:
         with Session(self.engine) as session:
@@ -259,17 +323,18 @@ class _Run:
                 blob.state, blob.reason, blob.message = "pending", "", ""  # its cause may be gone: try again
                 session.add(blob)
             session.commit()
-            ready = list(session.exec(
-                select(OutboxBlob.sha256).join(OutboxBlobRef, col(OutboxBlobRef.sha256) == OutboxBlob.sha256)
-                .join(OutboxRecord, (col(OutboxRecord.record_id) == OutboxBlobRef.record_id)
-                      & (col(OutboxRecord.version) == OutboxBlobRef.version))
-                .where(OutboxBlob.state == "pending", OutboxRecord.state == "sent").distinct()))
-        for sha256 in ready:
+            ready = self.waiting_blobs(session, ("sent",))
+        self.tell(blobs_total=len(ready), bytes_total=sum(ready.values()))
+        done = 0  # bytes of the blobs handled so far
+        for sha256, size in ready.items():
+            self.check_cancel()
             try:
-                self.send_blob(sha256)
+                self.send_blob(sha256, done)
             except BureauRefused as exc:
                 self.stop_unless_record_refusal(exc)
                 self.set_blob_aside(sha256, exc.reason, exc.message)
+            done += size
+            self.tell(blobs_done=self.shown.blobs_done + 1, bytes_done=done)
 
     def set_blob_aside(self, sha256: str, reason: str, message: str) -> None:
         with Session(self.engine) as session:
@@ -321,7 +386,8 @@ class _Run:
             session.commit()
         return header, path
 
-    def send_blob(self, sha256: str) -> None:
+    def send_blob(self, sha256: str, done: int) -> None:
+        """Send one blob, resuming from what the bureau holds; `done`: bytes of the blobs handled before it."""
         sealed = self.sealed_copy(sha256)
         if sealed is None:
             return
@@ -332,6 +398,8 @@ class _Run:
         with open(path, "rb") as spool:
             while not state.get("complete"):
                 index = state["received_chunks"]
+                self.tell(bytes_done=done + min(header["size"], index * header["chunk_size"]))
+                self.check_cancel()
                 spool.seek(index * stride)
                 chunk = spool.read(stride)
                 try:
@@ -405,19 +473,30 @@ class _Run:
 
 def run(engine: Engine, client: Transport, *, timeout: float = 60.0, policy: RetryPolicy = RetryPolicy(),
         load_blob: Callable[[str], bytes] | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE,
-        rng: random.Random | None = None, sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic) -> SyncReport:
+        rng: random.Random | None = None, sleep: Callable[[float], object] | None = None,
+        clock: Callable[[], float] = time.monotonic, progress: Callable[[SyncProgress], None] | None = None,
+        cancel: threading.Event | None = None) -> SyncReport:
     """One sync: pull, records, blobs, log check, release. Never raises for the bureau's or the network's sake:
-    the report says what happened (`error` set when it stopped early); `outbox.status` says what is left."""
+    the report says what happened (`error` set when it stopped early, `reason` "cancelled" when `cancel` was set);
+    `outbox.status` says what is left. `progress` is called from the thread running the sync. Backoff waits on
+    `cancel` unless a `sleep` is given."""
     open_outbox(engine)
-    state = _Run(engine, client, clock() + timeout, policy, load_blob, chunk_size, rng or random.Random(), sleep,
-                 clock)
+    running = _RUNNING.setdefault(str(engine.url), threading.Lock())
+    if not running.acquire(blocking=False):
+        return SyncReport(error="本机正在同步，请等待其完成", reason="already_running")
+    cancel = cancel or threading.Event()
+    state = _Run(engine, client, clock() + timeout, policy, load_blob, chunk_size, rng or random.Random(),
+                 sleep or cancel.wait, clock, progress, cancel)
     try:
-        state.pull()
-        state.send_records()
-        state.send_blobs()
-        state.check_log()
-    except SyncStopped as exc:
-        state.report.error, state.report.reason = exc.message, exc.reason
-    state.release()
+        try:
+            state.count_work()
+            state.pull()
+            state.send_records()
+            state.send_blobs()
+            state.check_log()
+        except SyncStopped as exc:
+            state.report.error, state.report.reason = exc.message, exc.reason
+        state.release()
+    finally:
+        running.release()
     return state.report

@@ -18,8 +18,8 @@ from typing import Any, Callable
 from PIL import Image
 
 import checklists
-from checklists.money import money_problem, parse_money, yuan_in_capitals
-from documents.signature import Signature, render_signature_png
+from checklists.money import money_problem, parse_money, shown_money, yuan_in_capitals
+from documents.signature import Signature, render_signature_png, unbound_text
 from staff_app.staff_client import (
     BureauRefused,
     BureauUnreachable,
@@ -53,8 +53,7 @@ def yuan_text(value: str | None) -> str:
     """``"12000.00"`` → ``¥12,000.00（壹万贰仟元整）``; empty for no amount."""
     if not value:
         return ""
-    amount = parse_money(value)
-    return f"¥{amount:,}（{yuan_in_capitals(amount)}）"
+    return f"{shown_money(value)}（{yuan_in_capitals(parse_money(value))}）"
 
 
 # ============================================================ the queue
@@ -168,6 +167,7 @@ def verification_lines(detail: dict[str, Any]) -> list[tuple[bool, str]]:
         key = {"active": "设备有效", "revoked": "设备已吊销", "unknown": "未知设备"}.get(s["key_status"], s["key_status"])
         lines.append((s["valid"] and s["key_status"] != "unknown",
                       f"检查人员 {s['inspector']} 的签名{'有效' if s['valid'] else '无效'}（{key}，设备 {s['device_id'] or '—'}）"))
+    lines += [(False, f"检查人员 {unbound_text(code)}（仅有手写签名）") for code in verification.get("unbound", [])]
     lines.append((detail["receipt_verified"], f"已记入局端日志第 {detail['log_index']} 条，回执经局端签名核验"
                   if detail["receipt_verified"] else "局端日志回执核验失败"))
     score = detail["score"]

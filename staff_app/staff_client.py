@@ -8,6 +8,7 @@ import requests
 
 from sync.bureau_http import (
     DEFAULT_TIMEOUT,
+    LONG_TIMEOUT,
     BureauRefused,
     BureauUnreachable,
     link_failure,
@@ -30,13 +31,14 @@ class StaffClient:
         self.account: dict[str, Any] = {}
 
     def _request(self, method: str, path: str, *, json_body: Any = None, data: bytes | None = None,
-                 params: dict[str, Any] | None = None) -> requests.Response:
+                 params: dict[str, Any] | None = None,
+                 timeout: tuple[float, float] = DEFAULT_TIMEOUT) -> requests.Response:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         if data is not None:
             headers["Content-Type"] = "application/octet-stream"
         try:
             response = self.http.request(method, self.server_url + path, json=json_body, data=data, params=params,
-                                         headers=headers, timeout=DEFAULT_TIMEOUT)
+                                         headers=headers, timeout=timeout)
         except requests.RequestException as exc:
             raise BureauUnreachable(f"无法连接局端服务 {self.server_url}：{link_failure(exc)}") from None
         raise_for_refusal(response)
@@ -45,8 +47,8 @@ class StaffClient:
     def _send(self, method: str, path: str, **kwargs: Any) -> Any:
         return self._request(method, path, **kwargs).json()
 
-    def _bytes(self, path: str, params: dict[str, Any] | None = None) -> bytes:
-        return self._request("GET", path, params=params).content
+    def _bytes(self, path: str, timeout: tuple[float, float] = DEFAULT_TIMEOUT) -> bytes:
+        return self._request("GET", path, timeout=timeout).content
 
     def login(self, username: str, password: str) -> dict[str, Any]:
         self.account = self._send("POST", "/v1/staff/login", json_body={"username": username, "password": password})
@@ -55,13 +57,14 @@ class StaffClient:
 
     def upload_registry(self, kind: str, filename: str, data: bytes, dry_run: bool) -> dict[str, Any]:
         return self._send("POST", f"/v1/registry/{kind}", data=data,
-                          params={"filename": filename, "dry_run": str(dry_run).lower()})
+                          params={"filename": filename, "dry_run": str(dry_run).lower()}, timeout=LONG_TIMEOUT)
 
     def commit_plan(self, plan: dict[str, Any]) -> dict[str, Any]:
         return self._send("POST", "/v1/draws/commit", json_body=plan)
 
     def run_draw(self, plan: dict[str, Any], dry_run: bool) -> dict[str, Any]:
-        return self._send("POST", "/v1/draws/run", json_body=plan, params={"dry_run": str(dry_run).lower()})
+        return self._send("POST", "/v1/draws/run", json_body=plan, params={"dry_run": str(dry_run).lower()},
+                          timeout=LONG_TIMEOUT)
 
     def draws(self) -> list[dict[str, Any]]:
         return self._send("GET", "/v1/draws")["draws"]
@@ -98,7 +101,7 @@ class StaffClient:
         return self._bytes(f"/v1/review/blobs/{sha256}")
 
     def decision_pdf(self, record_id: str) -> bytes:
-        return self._bytes(f"/v1/review/records/{record_id}/decision.pdf")
+        return self._bytes(f"/v1/review/records/{record_id}/decision.pdf", timeout=LONG_TIMEOUT)
 
     def ledger(self, year: int) -> dict[str, Any]:
         return self._send("GET", "/v1/ledger", params={"year": year})

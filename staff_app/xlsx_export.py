@@ -1,6 +1,7 @@
 """Any table the staff screens show, as an Excel workbook (openpyxl): one sheet per table, its title above the
 header row. Money columns (headed "…（元）") become exact decimal numbers with two places, so they sum in Excel;
-codes (机构编码, 区划代码, 人员代码) stay text, so no leading zero is lost."""
+codes (机构编码, 区划代码, 人员代码) stay text, so no leading zero is lost. Text that Excel would read as a formula
+(a registry name `=HYPERLINK(…)`) is made inert (`checklists.spreadsheet.inert_cell`): shown, never run."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from checklists.money import money_problem
+from checklists.spreadsheet import inert_cell
 
 MONEY_HEADER = "（元）"
 _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
@@ -34,7 +36,7 @@ def cell_value(column: str, value: Any) -> Any:
         return ""
     if column.endswith(MONEY_HEADER) and isinstance(value, str) and money_problem(value.lstrip("-")) is None:
         return Decimal(value)
-    return value
+    return inert_cell(value) if isinstance(value, str) else value
 
 
 def tables_xlsx(tables: Iterable[Mapping[str, Any]]) -> bytes:
@@ -45,9 +47,9 @@ def tables_xlsx(tables: Iterable[Mapping[str, Any]]) -> bytes:
     for table in tables:
         sheet = book.create_sheet(sheet_title(table["title"], taken))
         columns = list(table["columns"])
-        sheet.append([table["title"]])
+        sheet.append([inert_cell(table["title"])])
         sheet["A1"].font = Font(bold=True, size=13)
-        sheet.append(columns)
+        sheet.append([inert_cell(c) for c in columns])
         for cell in sheet[2]:
             cell.font = Font(bold=True)
             cell.fill = PatternFill("solid", fgColor="DCE6F1")

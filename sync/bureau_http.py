@@ -7,7 +7,11 @@ from typing import Any
 
 import requests
 
-DEFAULT_TIMEOUT = (5, 30)  # connect, read
+# Seconds: connect, read. A bureau that is down or out of reach shows within the connect timeout, so a screen can say
+# "无法连接局端" at once; the bureau answers an ordinary call in milliseconds. A sync's own deadline bounds its retries.
+DEFAULT_TIMEOUT = (3.0, 10.0)
+# A call whose answer the bureau must compute first (a registry file checked and imported, a draw run).
+LONG_TIMEOUT = (3.0, 120.0)
 
 
 def link_failure(exc: requests.RequestException) -> str:

@@ -47,7 +47,8 @@ def enroll_tablet(bureau, home: Path, inspectors=("I0001", "I0002")) -> Tablet:
 
 
 def blob_bytes(seed: int, size: int) -> bytes:
-    return random.Random(seed).randbytes(size)
+    """`size` random bytes the bureau takes for the JPEG the tablet declares: they start with JPEG's magic bytes."""
+    return b"\xff\xd8\xff" + random.Random(seed).randbytes(size - 3)
 
 
 def fill_inspection(tablet: Tablet, photos: list[bytes] = (), assignment_index: int = 0, signers=None,

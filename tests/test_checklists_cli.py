@@ -128,6 +128,7 @@ def test_json_syntax_error_names_line_and_column(tmp_path):
     path.write_text('{"template": "pharmacy",\n "answers": {,}}', encoding="utf-8")
     result = invoke("score", str(path))
     assert result.exit_code == 1 and "第 2 行第 14 列" in result.stderr
+    assert "键名应使用英文双引号" in result.stderr and "Expecting" not in result.stderr  # Chinese, not the parser's
 
 
 def test_missing_file_is_a_usage_error(tmp_path):

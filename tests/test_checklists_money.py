@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from checklists.errors import InputError
-from checklists.money import ZERO, format_money, money_problem, parse_money
+from checklists.money import ZERO, format_money, money_problem, parse_money, shown_money
 
 cents = st.integers(min_value=0, max_value=10**17 - 1)  # up to 15 integer digits
 
@@ -84,3 +84,9 @@ def test_sums_are_exact(cent_counts):
 def test_multiples_are_exact(cent_count, multiple):
     amount = parse_money(as_text(cent_count))
     assert format_money(amount * Decimal(multiple)) == as_text(cent_count * int(multiple))
+
+
+def test_every_screen_shows_money_one_way():
+    assert shown_money("3860.5") == "¥3,860.50"
+    assert shown_money(Decimal("1234567.005")) == "¥1,234,567.01"  # half up, like format_money
+    assert shown_money("0.00") == "¥0.00" and shown_money(None) == "" and shown_money("") == ""

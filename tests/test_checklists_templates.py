@@ -2,7 +2,9 @@
 
 import hashlib
 import json
+import re
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -177,6 +179,32 @@ def test_template_for_unknown_or_missing_kind(tmp_path):
     only_pharmacy = load_templates(write(tmp_path, VALID).parent)
     with pytest.raises(InputError, match="没有机构类别"):
         template_for_kind("hospital", only_pharmacy)
+
+
+INTERNAL_LABEL = re.compile(r"S00[0-4]|参考资料\s*§")
+
+
+def string_values(value: object, path: str = "") -> Iterator[tuple[str, str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, inner in value.items():
+            yield from string_values(inner, f"{path}.{key}" if path else key)
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            yield from string_values(inner, f"{path}[{index}]")
+
+
+def test_texts_cite_documents_not_internal_labels():
+    """Users read basis and source: they cite a regulation or a document by name, never "S002" or "参考资料 §6"."""
+    files = sorted(TEMPLATES_DIR.glob("*.toml")) + sorted((TEMPLATES_DIR.parent / "rules").glob("*.toml"))
+    assert len(files) >= 7
+    found = [f"{path.name}: {where} = {text!r}"
+             for path in files
+             for where, text in string_values(tomllib.loads(path.read_text(encoding="utf-8")))
+             if INTERNAL_LABEL.search(text)]
+    assert not found, "\n".join(found)
+    assert INTERNAL_LABEL.search("条例第四十条；S002：空刷") and INTERNAL_LABEL.search("参考资料 §6：急诊")
 
 
 def test_items_by_section_keeps_order():

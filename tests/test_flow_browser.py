@@ -274,8 +274,8 @@ def test_whole_pharmacy_inspection(tablet, browser, running_bureau, tmp_path):
     tap(page, page, "核对与签名")
     gone(page, "已答")
     page.get_by_text("内容摘要（SHA-256，签名时核对）").wait_for(timeout=15000)
-    page.get_by_text("依条例应予处理", exact=False).wait_for(timeout=5000)
     screenshot(page, "flow-05-review")
+    expect(page.get_by_text("应予处理", exact=False)).to_have_count(0)  # no measure announced on site: 告知 comes later
     inspection = onsite.current_inspection(engine, pharmacy_assignment(engine))
     review = onsite.review(engine, first.data_key, inspection.id)
     page.get_by_text(review.short_hash, exact=True).first.wait_for(timeout=5000)  # what you see ...

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import subprocess
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 
 import pytest
 from PIL import Image
@@ -154,8 +155,8 @@ def test_review_shows_what_is_missing_then_a_stable_hash(tablet):
     assert content["answers"]["R-FEE-02"]["photos"] == [p["sha256"] for p in content["photos"] if
                                                        p["item_id"] == "R-FEE-02"]
     assert content["score"] == {"value": "91.7", "critical": False}
-    measures = onsite.penalty_case(shown.facts)
-    assert measures["measures"][:3] == ["责令改正", "责令退回", "罚款"] and measures["recover_yuan"] == "2401.00"
+    assert sum(Decimal(f["amount_yuan"] or "0") for f in content["findings"]) == Decimal("2401.00")
+    assert "penalty" not in content  # the measure is the bureau's, after 告知: the tablet never proposes one
     with pytest.raises(device.DeviceError, match="格式"):
         onsite.save_staff_codes(t.engine, key, inspection.id, "R-RX-01", "Y35")
 

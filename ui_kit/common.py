@@ -1,13 +1,22 @@
 """What every screen of both apps shares (the tablet's and the bureau staff's): the UI context, touch-sized controls,
-the font, times as people read them."""
+the font, times as people read them, and slow actions run off the event loop (`busy`).
+
+Flet runs every event handler of every browser session on one asyncio event loop: a slow call made there (a PIN's
+key derivation, a request to the bureau, a PDF) would freeze every session until it returned. `busy` runs such work
+in a worker thread while its buttons are disabled and a progress ring says what is happening.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import inspect
+import logging
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable, Sequence, TypeVar
 
 import flet as ft
 
@@ -89,6 +98,105 @@ def redraw_after(ctx: UiContext, method: Callable[..., Any], *args: Any) -> Call
     def handler(_e) -> None:
         method(*args)
         ctx.render()
+    return handler
+
+
+class Status:
+    """Where a slow action says what it is doing (a progress ring and a line of text) and how it ended (the result
+    in green, or what went wrong in red). Put `control` in a column, where its text wraps in the width beside the
+    ring; an `inline` one (a few words) goes in a row, beside its button."""
+
+    def __init__(self, size: int = 16, inline: bool = False):
+        self.ring = ft.ProgressRing(width=24, height=24, stroke_width=3, bgcolor=ft.Colors.BLUE_GREY_100,
+                                    visible=False)
+        self.text = ft.Text("", size=size, expand=not inline)
+        self.control = ft.Row([self.ring, self.text], spacing=12, visible=False, tight=inline)
+        self.running = False
+        self._page: ft.Page | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
+        self._pending: str | None = None
+
+    def show(self, text: str, error: bool = False) -> None:
+        """A result (`error`: what went wrong); "" hides it. Sent with the next page update."""
+        self.ring.visible = False
+        self.text.value, self.text.color = text, ft.Colors.RED_800 if error else ft.Colors.GREEN_800
+        self.control.visible = bool(text)
+
+    def start(self, page: ft.Page, message: str) -> None:
+        """On the event loop: the ring turns and `message` says what is being done."""
+        self.running, self._page, self._loop = True, page, asyncio.get_running_loop()
+        self.ring.visible = self.control.visible = True
+        self.text.value, self.text.color = message, ft.Colors.BLUE_GREY_800
+
+    def stop(self) -> None:
+        self.running = False
+        self.show("")
+
+    def tell(self, text: str) -> None:
+        """From the worker thread: say what the work is doing now. The text changes on the event loop (Flet's
+        controls are not thread-safe); a burst of calls sends only the latest."""
+        assert self._loop is not None  # called by work that `busy` started
+        with self._lock:
+            idle, self._pending = self._pending is None, text
+        if idle:
+            self._loop.call_soon_threadsafe(self._flush)
+
+    def _flush(self) -> None:
+        with self._lock:
+            text, self._pending = self._pending, None
+        if self.running and text is not None and self._page is not None:
+            self.text.value = text
+            self._page.update()
+
+
+_log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+async def run_busy(ctx: UiContext, work: Callable[[], T], done: Callable[[T], object], *, status: Status,
+                   message: str, controls: Sequence[ft.Control] = (), shown: Sequence[ft.Control] = ()) -> None:
+    """Run the slow `work` in a worker thread. At once: `controls` disabled, `shown` visible, `status` turning with
+    `message`; afterwards all as before, then `done(result)` on the event loop shows the result (it may redraw the
+    screen, and may be a coroutine). A failure nobody expected is said in `status` and logged. While the work runs,
+    another tap on the same action does nothing."""
+    if status.running:
+        return
+    disabled = [c.disabled for c in controls]
+    for control in controls:
+        control.disabled = True
+    for control in shown:
+        control.visible = True
+    status.start(ctx.page, message)
+    ctx.page.update()
+
+    def settle() -> None:
+        for control, was in zip(controls, disabled):
+            control.disabled = was
+        for control in shown:
+            control.visible = False
+        status.stop()
+
+    try:
+        result = await asyncio.to_thread(work)
+    except Exception as exc:  # a bug or a failure the view-model does not expect: said on screen, kept in the log
+        _log.exception("%s failed", message)
+        settle()
+        status.show(f"操作未完成：出现意外错误（{type(exc).__name__}），请重试", error=True)
+        ctx.page.update()
+        return
+    settle()
+    outcome = done(result)
+    if inspect.isawaitable(outcome):
+        await outcome
+    ctx.page.update()
+
+
+def busy(ctx: UiContext, work: Callable[[], T], done: Callable[[T], object], *, status: Status, message: str,
+         controls: Sequence[ft.Control] = (), shown: Sequence[ft.Control] = ()) -> Callable[[Any], Awaitable[None]]:
+    """A click handler that runs `work` as `run_busy` does."""
+    async def handler(_e: Any = None) -> None:
+        await run_busy(ctx, work, done, status=status, message=message, controls=controls, shown=shown)
     return handler
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 from typing import Annotated, Any
@@ -12,7 +13,7 @@ from fastapi import Depends, HTTPException, Request
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from bureau import staff
+from bureau import enrollment, staff
 from bureau.models import DeviceKey, StaffAccount
 from sync.request_auth import HEADER_KEY, RequestAuthError, verify_request
 
@@ -32,32 +33,43 @@ def refuse(status: int, reason: str, message: str, **extra: Any) -> HTTPExceptio
     return HTTPException(status_code=status, detail={"reason": reason, "message": message, **extra})
 
 
-def _device_key(session: Session, key_id: str) -> DeviceKey | None:
-    """Look the key up and give the connection back at once: many tablets wait here at the same time, and none
+def _authenticate(session: Session, headers: dict[str, str], method: str, path_qs: str, body: bytes) -> DeviceKey:
+    """The enrolled, active key that signed this request, seen once: its nonce is stored and a second use refused.
+
+    Every statement here commits on its own (autocommit): the nonce's insert, one write per signed request, holds
+    SQLite's write lock only while it runs, never across Python code up to a commit (a commit round trip less on
+    PostgreSQL). The connection goes back before this returns: many tablets wait here at the same time, and none
     may hold a pooled connection while it waits (a full pool would stall everyone)."""
-    device_key = session.get(DeviceKey, key_id) if key_id else None
-    if device_key is not None:
+    now = time.time()
+    session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    try:
+        key_id = headers.get(HEADER_KEY.lower(), "")
+        device_key = session.get(DeviceKey, key_id) if key_id else None
+        if device_key is None:
+            raise refuse(401, "unknown_device", "设备未注册")
         session.expunge(device_key)
-    session.rollback()
-    return device_key
+        if device_key.status != "active":
+            raise refuse(403, "device_revoked", f"设备已被吊销：{device_key.revoked_reason or '未说明原因'}")
+        try:
+            public_key = Ed25519PublicKey.from_public_bytes(base64.b64decode(device_key.public_key))
+            signed = verify_request(public_key, headers, method, path_qs, body, now=now)
+        except RequestAuthError as exc:
+            raise refuse(401, exc.reason, exc.message) from None
+        if not enrollment.remember_nonce(session, key_id, signed.nonce, signed.signed_at, now):
+            # 429, not 401: a tablet retries a 429 signed anew, and one behind a link that duplicated its request
+            # must (the bureau may have served the copy first); 401 would stop its sync, 409 set its record aside
+            raise refuse(429, "replayed_request", "该请求已被局端收到过（重放），已拒绝；请重新签名后再发送")
+        return device_key
+    finally:
+        session.rollback()  # nothing to undo: ends the session's use of the connection, its isolation level reset
 
 
 async def current_device(request: Request, session: SessionDep) -> DeviceKey:
-    """The enrolled, active device key that signed this request."""
-    key_id = request.headers.get(HEADER_KEY, "")
-    device_key = await run_in_threadpool(_device_key, session, key_id)  # never block the event loop on the pool
-    if device_key is None:
-        raise refuse(401, "unknown_device", "设备未注册")
-    if device_key.status != "active":
-        raise refuse(403, "device_revoked", f"设备已被吊销：{device_key.revoked_reason or '未说明原因'}")
+    """The enrolled, active device key that signed this request (and has not sent it before)."""
     path_qs = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     body = await request.body()
-    try:
-        public_key = Ed25519PublicKey.from_public_bytes(base64.b64decode(device_key.public_key))
-        verify_request(public_key, dict(request.headers), request.method, path_qs, body)
-    except RequestAuthError as exc:
-        raise refuse(401, exc.reason, exc.message) from None
-    return device_key
+    # never block the event loop on the pool
+    return await run_in_threadpool(_authenticate, session, dict(request.headers), request.method, path_qs, body)
 
 
 DeviceDep = Annotated[DeviceKey, Depends(current_device)]

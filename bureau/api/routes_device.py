@@ -33,7 +33,8 @@ class EnrollResponse(BaseModel):
 
 
 def bureau_public_key_b64(request: Request) -> str:
-    raw = request.app.state.signing_key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    raw = request.app.state.signing_key.public_key().public_bytes(serialization.Encoding.Raw,
+                                                                  serialization.PublicFormat.Raw)
     return base64.b64encode(raw).decode()
 
 
@@ -42,7 +43,8 @@ def enroll(body: EnrollRequest, request: Request, session: SessionDep) -> Enroll
     try:
         key = enrollment.enroll(session, body.token, body.device_id, body.public_key, datetime.now(timezone.utc))
     except enrollment.EnrollmentError as exc:
-        raise refuse({"token_spent": 403, "key_already_enrolled": 409}.get(exc.reason, 400), exc.reason, exc.message) from None
+        status = {"token_spent": 403, "key_already_enrolled": 409}.get(exc.reason, 400)
+        raise refuse(status, exc.reason, exc.message) from None
     session.commit()
     return EnrollResponse(key_id=key.key_id, inspector_code=key.inspector_code,
                           bureau_signing_key=bureau_public_key_b64(request),
@@ -50,7 +52,8 @@ def enroll(body: EnrollRequest, request: Request, session: SessionDep) -> Enroll
 
 
 @router.get("/assignments")
-def pull_assignments(device: DeviceDep, session: SessionDep, since: int = Query(0, ge=0, le=2**31 - 1)) -> dict[str, Any]:
+def pull_assignments(device: DeviceDep, session: SessionDep,
+                     since: int = Query(0, ge=0, le=2**31 - 1)) -> dict[str, Any]:
     """The caller's team assignments changed after `since` (a cursor the device keeps)."""
     items = assignments_for(session, device.inspector_code, since)
     session.rollback()  # the connection goes back before the answer is serialised (see routes_sync._in_worker)

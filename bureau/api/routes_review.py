@@ -22,7 +22,7 @@ from sqlmodel import Session
 
 from bureau import decisions, review
 from bureau.api.deps import SessionDep, refuse, require_role
-from bureau.blobs import read_blob
+from bureau.blobs import read_blob, served_as
 from bureau.decision_pdf import decision_pdf_name, render_decision_pdf
 from bureau.models import Decision, ReviewCase, StaffAccount, StoredBlob
 from sync.envelope import verify_receipt
@@ -98,12 +98,15 @@ def record(request: Request, session: SessionDep, account: Reader, record_id: st
 
 @router.get("/blobs/{sha256}")
 def blob(request: Request, session: SessionDep, account: Reader, sha256: str = SHA256) -> Response:
-    """A photo of a received record (content-addressed; the reviewer zooms into it)."""
-    stored = session.get(StoredBlob, sha256)
-    if stored is None:
+    """A photo of a received record (content-addressed; the reviewer zooms into it), served as what its bytes are
+    and never sniffed by the browser into anything else (a page, a script)."""
+    if session.get(StoredBlob, sha256) is None:
         raise refuse(404, "unknown_blob", "局端没有该附件（可能尚未上传完成）")
-    return Response(content=read_blob(request.app.state.settings, sha256), media_type=stored.media_type,
-                    headers={"Cache-Control": "private, max-age=86400"})
+    data = read_blob(request.app.state.settings, sha256)
+    media_type, disposition = served_as(sha256, data)
+    return Response(content=data, media_type=media_type, headers={
+        "Cache-Control": "private, max-age=86400", "X-Content-Type-Options": "nosniff",
+        "Content-Disposition": disposition})
 
 
 @router.get("/records/{record_id}/proposal")

@@ -12,7 +12,7 @@ import asyncio
 import io
 import time
 from datetime import datetime
-from typing import Callable
+from typing import Awaitable, Callable
 
 import flet as ft
 import flet.canvas as cv
@@ -20,7 +20,8 @@ import flet_camera as fcam
 import flet_geolocator as fgl
 import qrcode
 
-from inspector_app import device, onsite
+from checklists.money import shown_money
+from inspector_app import onsite
 from inspector_app.inspector_vm import (
     PAD_SIZE,
     ROLE_TITLES,
@@ -32,15 +33,19 @@ from inspector_app.inspector_vm import (
     RefusalViewModel,
     ReviewViewModel,
     SignatureViewModel,
+    sync_progress_text,
 )
 from ui_kit.common import (
     TOUCH,
     Route,
+    Status,
     UiContext,
     banner,
     big_button,
     finding_card,
     page_view,
+    run_busy,
+    screen_vm,
     service,
     shown_time,
 )
@@ -78,24 +83,28 @@ def show(ctx: UiContext, route: str) -> None:
 # ============================================================ PIN
 
 class PinPad:
-    """Big digit buttons and a row of dots; the PIN never appears on screen."""
+    """Big digit buttons and a row of dots; the PIN never appears on screen. `on_done(pin)` runs on the confirm key:
+    checking a PIN takes a key derivation (a good part of a second), so it runs the check with `run_busy`, the pad's
+    `keys` disabled and its `status` turning."""
 
-    def __init__(self, on_done: Callable[[str], None], confirm_label: str = "确定"):
+    def __init__(self, on_done: Callable[[str], Awaitable[None]], confirm_label: str = "确定"):
         self.digits: list[str] = []
         self.dots = ft.Text("", size=32, weight=ft.FontWeight.BOLD)
         self.on_done = on_done
+        self.status = Status()
         key = lambda label, handler: ft.FilledTonalButton(  # noqa: E731
             content=ft.Text(label, size=26), width=110, height=72, on_click=handler)
         rows: list[list[ft.Control]] = [[key(str(d), self._digit(str(d))) for d in range(r, r + 3)]
                                         for r in (1, 4, 7)]
         rows.append([key("清除", self._clear), key("0", self._digit("0")), key("删除", self._back)])
-        confirm = big_button(confirm_label, lambda _e: self.on_done("".join(self.digits)))
+        confirm = big_button(confirm_label, self._confirm)
         assert isinstance(confirm, ft.LayoutControl)  # big_button makes a button, which has a width
         confirm.width = 3 * 110 + 2 * 12
+        self.keys: list[ft.Control] = [*(k for row in rows for k in row), confirm]
         self.control = ft.Column([
             ft.Container(self.dots, height=48),
             *[ft.Row(row, spacing=12) for row in rows],
-            confirm,
+            confirm, self.status.control,
         ], spacing=12)
 
     def _show(self) -> None:
@@ -104,40 +113,49 @@ class PinPad:
 
     def _digit(self, digit: str):
         def handler(_e) -> None:
-            if len(self.digits) < 12:
+            if len(self.digits) < 12 and not self.status.running:
                 self.digits.append(digit)
                 self._show()
         return handler
 
     def _clear(self, _e) -> None:
-        self.digits.clear()
-        self._show()
+        if not self.status.running:
+            self.reset()
 
     def _back(self, _e) -> None:
-        if self.digits:
+        if self.digits and not self.status.running:
             self.digits.pop()
             self._show()
+
+    async def _confirm(self, _e) -> None:
+        if not self.status.running:
+            await self.on_done("".join(self.digits))
 
     def reset(self) -> None:
         self.digits.clear()
         self._show()
 
+    def refused(self, problem: str) -> None:
+        """A PIN that did not do: say why, and start again."""
+        self.reset()
+        self.status.show(problem, error=True)
+
+
+def home_vm(ctx: UiContext) -> HomeViewModel:
+    """The assignment list of this browser session (it keeps the last pull's and the last 同步's results)."""
+    return screen_vm(ctx, "home_vm", lambda: HomeViewModel(tablet(ctx)))
+
 
 def unlock_view(ctx: UiContext, route: str = "/") -> ft.View:
-    """Which inspector, then their PIN."""
-    state = tablet(ctx)
+    """Which inspector, then their PIN; then the assignments from the bureau, if it answers."""
+    state, home = tablet(ctx), home_vm(ctx)
     codes = state.inspectors()
     chosen = ctx.flash.get("unlock_as") or (state.identity.inspector_code if state.identity else codes[0])
-    message = message_text()
 
-    def done(pin: str) -> None:
-        problem = state.unlock(chosen, pin)
-        if problem:
-            message.value = problem
-            pad.reset()
-            message.update()
-            return
-        ctx.render()
+    async def done(pin: str) -> None:
+        await run_busy(ctx, lambda: home.unlock(chosen, pin, pad.status.tell),
+                       lambda problem: pad.refused(problem) if problem else ctx.render(),
+                       status=pad.status, message="正在核对 PIN…", controls=[*pad.keys, *choices])
 
     def choose(code: str):
         def handler(_e) -> None:
@@ -146,38 +164,42 @@ def unlock_view(ctx: UiContext, route: str = "/") -> ft.View:
         return handler
 
     pad = PinPad(done, "解锁")
-    who = ft.Row([big_button(code, choose(code), filled=code == chosen) for code in codes], wrap=True) \
-        if len(codes) > 1 else ft.Container()
+    choices = [big_button(code, choose(code), filled=code == chosen) for code in codes] if len(codes) > 1 else []
     return page_view(route, "输入 PIN 解锁", [
-        ft.Text(f"检查人员 {chosen}，请输入 PIN", size=20), who, pad.control, message,
+        ft.Text(f"检查人员 {chosen}，请输入 PIN", size=20), ft.Row(choices, wrap=True), pad.control,
     ], actions=[staff_entry(ctx)])
 
 
 def set_pin_view(ctx: UiContext) -> ft.View:
     """An inspector enrolled without a PIN chooses one (entered twice) before anything else."""
-    state = tablet(ctx)
+    state, home = tablet(ctx), home_vm(ctx)
     first: list[str] = []
-    prompt = ft.Text("请设置 PIN（至少 6 位，不能全相同或连续）", size=20)
-    message = message_text()
+    ask = "请设置 PIN（至少 6 位，不能全相同或连续）"
+    prompt = ft.Text(ask, size=20)
 
-    def done(pin: str) -> None:
+    async def done(pin: str) -> None:
         if not first:
             first.append(pin)
             prompt.value = "请再输入一次 PIN"
             pad.reset()
-            prompt.update()
-            return
-        problem = state.set_pin(first.pop(), pin)
-        if problem:
-            message.value, prompt.value = problem, "请设置 PIN（至少 6 位，不能全相同或连续）"
-            pad.reset()
+            pad.status.show("")
             ctx.page.update()
             return
-        ctx.render()
+        chosen = first.pop()
+
+        def after(problem: str) -> None:
+            if problem:
+                prompt.value = ask
+                pad.refused(problem)
+            else:
+                ctx.render()
+
+        await run_busy(ctx, lambda: home.set_pin(chosen, pin, pad.status.tell), after, status=pad.status,
+                       message="正在设置 PIN…", controls=pad.keys)
 
     pad = PinPad(done)
     assert state.identity is not None  # shown by home_view only for an enrolled inspector without a PIN
-    return page_view("/", f"设置 PIN · {state.identity.inspector_code}", [prompt, pad.control, message])
+    return page_view("/", f"设置 PIN · {state.identity.inspector_code}", [prompt, pad.control])
 
 
 def change_pin_view(ctx: UiContext) -> ft.View:
@@ -188,27 +210,32 @@ def change_pin_view(ctx: UiContext) -> ft.View:
     steps = ["请输入当前 PIN", "请输入新 PIN（至少 6 位，不能全相同或连续）", "请再输入一次新 PIN"]
     entered: list[str] = []
     prompt = ft.Text(steps[0], size=20)
-    message = message_text()
 
-    def done(pin: str) -> None:
+    async def done(pin: str) -> None:
         entered.append(pin)
         pad.reset()
         if len(entered) < len(steps):
-            prompt.value, message.value = steps[len(entered)], ""
+            prompt.value = steps[len(entered)]
+            pad.status.show("")
             ctx.page.update()
             return
-        problem = state.change_pin(*entered)
+        old, new, again = entered
         entered.clear()
-        if problem:
-            prompt.value, message.value = steps[0], problem
-            ctx.page.update()
-            return
-        ctx.flash["sync"] = "PIN 已修改，下次解锁请使用新 PIN"
-        ctx.go("/")
+
+        def after(problem: str) -> None:
+            if problem:
+                prompt.value = steps[0]
+                pad.refused(problem)
+                return
+            home_vm(ctx).notice, home_vm(ctx).notice_failed = "PIN 已修改，下次解锁请使用新 PIN", False
+            ctx.go("/")
+
+        await run_busy(ctx, lambda: state.change_pin(old, new, again), after, status=pad.status,
+                       message="正在修改 PIN…", controls=pad.keys)
 
     pad = PinPad(done)
     assert state.identity is not None  # someone is unlocked (checked above), so an inspector is using the app
-    return page_view("/pin", f"修改 PIN · {state.identity.inspector_code}", [prompt, pad.control, message],
+    return page_view("/pin", f"修改 PIN · {state.identity.inspector_code}", [prompt, pad.control],
                      back_to="/", ctx=ctx)
 
 
@@ -224,21 +251,26 @@ def enroll_view(ctx: UiContext, route: str = "/") -> ft.View:
     pin = ft.TextField(label="设置 PIN（至少 6 位数字）", password=True, text_size=18,
                        keyboard_type=ft.KeyboardType.NUMBER)
     again = ft.TextField(label="再次输入 PIN", password=True, text_size=18, keyboard_type=ft.KeyboardType.NUMBER)
-    message = message_text()
+    status = Status()
 
-    def on_enroll(_e) -> None:
-        message.value = "正在注册…"
-        message.update()
-        problem = tablet(ctx).enroll(server.value.strip(), token.value.strip(), pin.value, again.value)
-        if problem:
-            message.value = problem
-            message.update()
-            return
-        ctx.go("/") if adding else ctx.render()
+    async def on_enroll(_e) -> None:
+        entered = ((server.value or "").strip(), (token.value or "").strip(), pin.value or "", again.value or "")
 
+        def after(problem: str) -> None:
+            if problem:
+                status.show(problem, error=True)
+            elif adding:
+                ctx.go("/")
+            else:
+                ctx.render()
+
+        await run_busy(ctx, lambda: home_vm(ctx).enroll(*entered, status.tell), after, status=status,
+                       message="正在向局端注册…", controls=[server, token, pin, again, button])
+
+    button = big_button("注册", on_enroll)
     intro = "添加检查组成员：请新成员输入自己的注册码并设置自己的 PIN" if adding else "请输入科室负责人提供的注册码，并设置 PIN"
     return page_view(route, "添加检查组成员" if adding else "设备注册", [
-        ft.Text(intro, size=18), server, token, pin, again, big_button("注册", on_enroll), message,
+        ft.Text(intro, size=18), server, token, pin, again, button, status.control,
     ], back_to="/" if adding else None, ctx=ctx, actions=[] if adding else [staff_entry(ctx)])
 
 
@@ -250,44 +282,54 @@ def home_view(ctx: UiContext) -> ft.View:
         return set_pin_view(ctx)
     if state.active is None:
         return unlock_view(ctx)
-    vm = HomeViewModel(state)
-    vm.refresh()
-    status = ft.Text(ctx.flash.setdefault("sync", ""), size=16)
+    vm = home_vm(ctx)
+    vm.load()
+    status = Status()
+    status.show(vm.notice, error=vm.notice_failed)
 
-    def on_sync(_e) -> None:
-        status.value = "正在同步…"
+    async def on_sync(_e) -> None:
+        vm.stopping.clear()
+        stop.disabled = False
+        await run_busy(ctx, lambda: vm.sync(lambda progress: status.tell(sync_progress_text(progress))),
+                       lambda _text: ctx.render() if ctx.page.route == "/" else None, status=status,
+                       message="正在连接局端…", controls=[sync_button, *actions, *tiles], shown=[stop])
+
+    def on_cancel(_e) -> None:
+        vm.stopping.set()
+        stop.disabled = True
+        status.tell("正在取消：发送中的这一项完成后停止，未发送的保留在本机")
         ctx.page.update()
-        try:
-            with state.session():
-                ctx.flash["sync"] = vm.sync()
-        except device.DeviceError as exc:
-            ctx.flash["sync"] = str(exc)
-        ctx.render()
 
     def on_lock(_e) -> None:
         state.lock()
         ctx.render()
 
-    cards: list[ft.Control] = [
-        ft.Card(content=ft.ListTile(
+    sync_button = big_button("同步", on_sync, icon=ft.Icons.SYNC)
+    stop = big_button("取消", on_cancel, filled=False, icon=ft.Icons.STOP_CIRCLE_OUTLINED)
+    stop.visible = False
+    actions: list[ft.Control] = [
+        ft.TextButton("添加检查组成员", icon=ft.Icons.PERSON_ADD, on_click=lambda _e: ctx.go("/member/add"),
+                      height=TOUCH),
+        ft.TextButton("修改 PIN", icon=ft.Icons.PASSWORD, on_click=lambda _e: ctx.go("/pin"), height=TOUCH),
+        ft.TextButton("锁定", icon=ft.Icons.LOCK, on_click=on_lock, height=TOUCH),
+        staff_entry(ctx)]
+    tiles: list[ft.Control] = [
+        ft.ListTile(
             title=ft.Text(c.institution_name, size=20, weight=ft.FontWeight.BOLD),
             subtitle=ft.Text(f"{c.kind_label} · {c.institution_code}\n{c.address}\n已答 {c.answered}/{c.total}",
                              size=15),
             trailing=ft.Text(c.status_label, size=16, color=ft.Colors.BLUE_800),
             on_click=lambda _e, aid=c.assignment_id: ctx.go(f"/inspection/{aid}"),
             min_height=TOUCH * 2,
-        ))
+        )
         for c in vm.cards
-    ] or [ft.Text("暂无检查任务", size=18)]
+    ]
+    cards: list[ft.Control] = [ft.Card(content=tile) for tile in tiles] or [ft.Text("暂无检查任务", size=18)]
     return ft.View(route="/", controls=[
-        ft.AppBar(title=ft.Text(f"我的检查任务 · {state.identity.inspector_code}"), actions=[
-            ft.TextButton("添加检查组成员", icon=ft.Icons.PERSON_ADD, on_click=lambda _e: ctx.go("/member/add"),
-                          height=TOUCH),
-            ft.TextButton("修改 PIN", icon=ft.Icons.PASSWORD, on_click=lambda _e: ctx.go("/pin"), height=TOUCH),
-            ft.TextButton("锁定", icon=ft.Icons.LOCK, on_click=on_lock, height=TOUCH),
-            staff_entry(ctx)]),
+        ft.AppBar(title=ft.Text(f"我的检查任务 · {state.identity.inspector_code}"), actions=actions),
         banner(vm.message, vm.offline),
-        ft.Row([big_button("同步", on_sync, icon=ft.Icons.SYNC), status]),
+        ft.Row([sync_button, stop], wrap=True, spacing=12),
+        status.control,
         ft.Column(cards, spacing=8),
     ], scroll=ft.ScrollMode.AUTO, padding=20, horizontal_alignment=ft.CrossAxisAlignment.STRETCH)
 
@@ -444,12 +486,14 @@ class ItemCard:
     def photo_row(self, row, frozen: bool) -> ft.Control:
         required = "（此项须拍照取证）" if row.item.photo_required_on_fail else ""
         tiles: list[ft.Control] = [photo_tile(self.vm, p, None if frozen else self.remove(p.id)) for p in row.photos]
-        if not frozen:
-            tiles.append(big_button("拍照", lambda _e: self.ctx.go(
-                f"/inspection/{self.vm.assignment_id}/camera/{self.item_id}"), filled=False, icon=ft.Icons.CAMERA_ALT))
-            tiles.append(big_button("选择照片", self.pick, filled=False, icon=ft.Icons.PHOTO_LIBRARY))
+        self.photo_status = Status(15)
+        self.photo_buttons = [] if frozen else [
+            big_button("拍照", lambda _e: self.ctx.go(f"/inspection/{self.vm.assignment_id}/camera/{self.item_id}"),
+                       filled=False, icon=ft.Icons.CAMERA_ALT),
+            big_button("选择照片", self.pick, filled=False, icon=ft.Icons.PHOTO_LIBRARY)]
         return ft.Column([ft.Text(f"照片 {len(row.photos)} 张{required}", size=15),
-                          ft.Row(tiles, wrap=True, spacing=8, run_spacing=8)])
+                          ft.Row([*tiles, *self.photo_buttons], wrap=True, spacing=8, run_spacing=8),
+                          self.photo_status.control])
 
     def choose(self, result: str):
         def handler(_e) -> None:
@@ -489,10 +533,19 @@ class ItemCard:
     async def pick(self, _e) -> None:
         picker = service(self.ctx, "file_picker", ft.FilePicker)
         files = await picker.pick_files(with_data=True, file_type=ft.FilePickerFileType.IMAGE, allow_multiple=True)
-        problems = [f"{f.name}：{p}" for f in files
-                    if (p := await asyncio.to_thread(self.vm.add_photo, self.item_id, f.bytes or b"", "picker"))]
-        self.redraw()
-        self.show_error("；".join(problems))
+        if not files:
+            return
+
+        def add() -> str:
+            return "；".join(f"{f.name}：{p}" for f in files
+                            if (p := self.vm.add_photo(self.item_id, f.bytes or b"", "picker")))
+
+        def added(problems: str) -> None:
+            self.redraw()
+            self.show_error(problems)
+
+        await run_busy(self.ctx, add, added, status=self.photo_status, message=f"正在处理照片（{len(files)} 张）…",
+                       controls=self.photo_buttons)
 
     def remove(self, photo_id: str):
         def handler(_e) -> None:
@@ -660,14 +713,12 @@ def review_view(ctx: UiContext, assignment_id: str) -> ft.View:
             big_button("返回检查表", lambda _e: ctx.go(f"/inspection/{assignment_id}")),
         ], back_to=back, ctx=ctx)
     content = review.content
-    message = message_text()
+    status = Status()
 
-    def lock(_e) -> None:
-        if vm.lock():
-            ctx.go(f"/inspection/{assignment_id}")
-            return
-        message.value = vm.message
-        message.update()
+    async def lock(_e) -> None:
+        await run_busy(ctx, vm.lock, lambda ok: ctx.go(f"/inspection/{assignment_id}") if ok else
+                       status.show(vm.message, error=True), status=status, message="正在签名、封装并锁定记录…",
+                       controls=[lock_button, *void_button])
 
     def void(_e) -> None:
         vm.inspection_vm.void_signatures()
@@ -676,18 +727,12 @@ def review_view(ctx: UiContext, assignment_id: str) -> ft.View:
     score = content["score"]
     counts = {r: sum(1 for a in content["answers"].values() if a["result"] == r) for r in RESULT_LABELS}
     checkin = content["checkin"]
-    penalty = vm.inspection_vm.penalty()
     finding_rows = []
     for number, found in enumerate(content["findings"], 1):
         thumbs: list[ft.Control] = [ft.Image(src=vm.inspection_vm.thumbnail(sha), width=120, height=90,
                                              fit=ft.BoxFit.COVER, border_radius=4) for sha in found["photos"]]
-        finding_rows.append(finding_card(number, found, f"¥{found['amount_yuan']}" if found["amount_yuan"] else "",
+        finding_rows.append(finding_card(number, found, shown_money(found["amount_yuan"]),
                                          ft.Row(thumbs, wrap=True)))
-    penalty_text = [ft.Text("依条例应予处理：" + "、".join(penalty["measures"]) +
-                            (f"；罚款 ¥{penalty['fine_yuan']['min']}～¥{penalty['fine_yuan']['max']}"
-                             if penalty["fine_yuan"] else "") +
-                            (f"；退回 ¥{penalty['recover_yuan']}" if penalty["recover_yuan"] != "0.00" else ""),
-                            size=16, color=ft.Colors.RED_900)] if penalty else []
     signing = []
     for role, text in vm.signing_status():
         signing.append(ft.Row([
@@ -697,6 +742,8 @@ def review_view(ctx: UiContext, assignment_id: str) -> ft.View:
     refusal = [big_button("在场人员拒签", lambda _e: ctx.go(f"/inspection/{assignment_id}/refusal"), filled=False,
                           icon=ft.Icons.DO_NOT_DISTURB)] if "representative" not in facts.marks else []
     remaining = vm.remaining()
+    lock_button = big_button("签名完成，锁定记录", lock, icon=ft.Icons.LOCK)
+    void_button = [big_button("作废签名，返回修改", void, filled=False)] if vm.inspection_vm.signed else []
     return page_view(route, f"核对与签名 · {content['institution']['name']}", [
         ft.Text("请检查人员和被检查单位在场人员核对以下内容，签名即确认与事实相符。", size=17),
         ft.Text(f"检查时间：{shown_time(checkin['checked_in_at'])} · 地点：{checkin['place']} · "
@@ -711,7 +758,7 @@ def review_view(ctx: UiContext, assignment_id: str) -> ft.View:
                 + (" · 存在欺诈骗保嫌疑项（A 类）" if score["critical"] else ""), size=18,
                 weight=ft.FontWeight.BOLD),
         ft.Text("发现的问题", size=20, weight=ft.FontWeight.BOLD),
-        *(finding_rows or [ft.Text("未发现问题", size=16)]), *penalty_text,
+        *(finding_rows or [ft.Text("未发现问题", size=16)]),
         ft.Container(ft.Column([
             ft.Text("内容摘要（SHA-256，签名时核对）", size=15),
             ft.Text(review.short_hash, size=30, weight=ft.FontWeight.BOLD),
@@ -719,10 +766,8 @@ def review_view(ctx: UiContext, assignment_id: str) -> ft.View:
         ft.Text("签名", size=20, weight=ft.FontWeight.BOLD),
         *signing, *refusal,
         banner("；".join(remaining), True) if remaining else banner("签名已齐全，可以锁定记录", False),
-        ft.Row([big_button("签名完成，锁定记录", lock, icon=ft.Icons.LOCK),
-                *([big_button("作废签名，返回修改", void, filled=False)] if vm.inspection_vm.signed else [])],
-               wrap=True),
-        message,
+        ft.Row([lock_button, *void_button], wrap=True),
+        status.control,
     ], back_to=back, ctx=ctx)
 
 
@@ -797,27 +842,23 @@ def sign_view(ctx: UiContext, assignment_id: str, role: str) -> ft.View:
         return view
     vm = SignatureViewModel(tablet(ctx), assignment_id, role)
     back = f"/inspection/{assignment_id}/refusal" if role == "witness" else f"/inspection/{assignment_id}/review"
-    message = message_text()
     if vm.review.hash is None:
         return page_view(route, f"{vm.title}签名", [banner("检查内容尚不完整，暂不能签名", True)],
                       back_to=back, ctx=ctx)
     if vm.needs_pin:
-        def unlocked(pin: str) -> None:
-            problem = vm.unlock(pin)
-            if problem:
-                message.value = problem
-                pad.reset()
-                message.update()
-                return
-            ctx.render()
+        async def unlocked(pin: str) -> None:
+            await run_busy(ctx, lambda: vm.unlock(pin), lambda problem: pad.refused(problem) if problem
+                           else ctx.render(), status=pad.status, message="正在核对 PIN…", controls=pad.keys)
         pad = PinPad(unlocked, "确认身份")
         return page_view(route, f"{vm.title}签名", [
             ft.Text(f"检查人员 {vm.code} 在本机注册了签名密钥：请本人输入 PIN，再手写签名。", size=18),
-            pad.control, message], back_to=back, ctx=ctx)
+            pad.control], back_to=back, ctx=ctx)
+
+    status = Status()
 
     def show_problem(text: str) -> None:
-        message.value = text
-        message.update()
+        status.show(text, error=True)
+        ctx.page.update()
 
     signature_pad = SignaturePad(vm, show_problem)
     name = ft.TextField(label="签名人姓名", value=vm.name, text_size=20, width=320, disabled=vm.confirmed)
@@ -826,12 +867,13 @@ def sign_view(ctx: UiContext, assignment_id: str, role: str) -> ft.View:
         vm.clear()
         ctx.render()
 
-    def confirm(_e) -> None:
-        if vm.confirm(name.value or ""):
-            ctx.go(back)
-            return
-        show_problem(vm.message)
+    async def confirm(_e) -> None:
+        typed = name.value or ""
+        await run_busy(ctx, lambda: vm.confirm(typed), lambda ok: ctx.go(back) if ok else show_problem(vm.message),
+                       status=status, message="正在保存签名…", controls=[name, *buttons])
 
+    buttons = [big_button("清除", clear, filled=False, icon=ft.Icons.CLEAR),
+               big_button("确认签名", confirm, icon=ft.Icons.CHECK)]
     return page_view(route, f"{vm.title}签名", [
         ft.Container(ft.Column([
             ft.Text("您签名确认的内容摘要（与核对页一致）", size=15),
@@ -840,9 +882,8 @@ def sign_view(ctx: UiContext, assignment_id: str, role: str) -> ft.View:
         name,
         ft.Text("已确认签名，如需重签请先清除" if vm.confirmed else "请在下方框内手写签名", size=16),
         signature_pad.control,
-        ft.Row([big_button("清除", clear, filled=False, icon=ft.Icons.CLEAR),
-                big_button("确认签名", confirm, icon=ft.Icons.CHECK)], wrap=True, spacing=12),
-        message,
+        ft.Row(buttons, wrap=True, spacing=12),
+        status.control,
     ], back_to=back, ctx=ctx)
 
 
@@ -867,14 +908,21 @@ def refusal_view(ctx: UiContext, assignment_id: str) -> ft.View:
     async def pick(_e) -> None:
         picker = service(ctx, "file_picker", ft.FilePicker)
         files = await picker.pick_files(with_data=True, file_type=ft.FilePickerFileType.IMAGE)
-        problems = [p for f in files if (p := await asyncio.to_thread(
-            vm.inspection_vm.add_photo, onsite.REFUSAL_ITEM, f.bytes or b"", "picker"))]
-        if problems:
-            message.value = "；".join(problems)
-            message.update()
+        if not files:
             return
-        ctx.render()
 
+        def add() -> str:
+            return "；".join(p for f in files
+                            if (p := vm.inspection_vm.add_photo(onsite.REFUSAL_ITEM, f.bytes or b"", "picker")))
+
+        await run_busy(ctx, add, lambda problems: photo_status.show(problems, error=True) if problems
+                       else ctx.render(), status=photo_status, message="正在处理照片…", controls=photo_buttons)
+
+    photo_status = Status()
+    photo_buttons = [
+        big_button("拍照", lambda _e: ctx.go(f"/inspection/{assignment_id}/camera/{onsite.REFUSAL_ITEM}"),
+                   filled=False, icon=ft.Icons.CAMERA_ALT),
+        big_button("选择照片", pick, filled=False, icon=ft.Icons.PHOTO_LIBRARY)]
     tiles = [photo_tile(vm.inspection_vm, p, None) for p in vm.photos()]
     steps: list[ft.Control] = [
         ft.Text("被检查单位在场人员拒绝签名时：记录拒签理由，由见证人签名，并拍照记录现场。", size=17),
@@ -887,9 +935,8 @@ def refusal_view(ctx: UiContext, assignment_id: str) -> ft.View:
                                filled=not vm.witness_signed, icon=ft.Icons.DRAW),
                     ft.Text("见证人已签名" if vm.witness_signed else "见证人尚未签名", size=16)], wrap=True),
             ft.Text(f"拒签现场照片 {len(tiles)} 张", size=16),
-            ft.Row([*tiles, big_button("拍照", lambda _e: ctx.go(
-                f"/inspection/{assignment_id}/camera/{onsite.REFUSAL_ITEM}"), filled=False, icon=ft.Icons.CAMERA_ALT),
-                big_button("选择照片", pick, filled=False, icon=ft.Icons.PHOTO_LIBRARY)], wrap=True),
+            ft.Row([*tiles, *photo_buttons], wrap=True),
+            photo_status.control,
             big_button("返回核对与签名", lambda _e: ctx.go(f"/inspection/{assignment_id}/review")),
         ]
     return page_view(route, "记录拒签", [*steps, message],
@@ -908,25 +955,25 @@ def record_view(ctx: UiContext, assignment_id: str) -> ft.View:
     route = f"/inspection/{assignment_id}"
     vm = RecordViewModel(tablet(ctx), assignment_id)
     record = vm.record
-    message = message_text(ft.Colors.GREEN_800)
+    printed, corrected = Status(), Status()
     reason = ft.TextField(label="更正原因", multiline=True, text_size=18)
 
-    async def download(_e) -> None:
-        message.value = "正在生成笔录…"
-        message.update()
-        pdf = await asyncio.to_thread(vm.pdf)
+    async def saved(pdf: bytes) -> None:
         picker = service(ctx, "file_picker", ft.FilePicker)
         await picker.save_file(file_name=vm.pdf_name(), src_bytes=pdf)
-        message.value = f"笔录已生成（{len(pdf) // 1024} KB）"
-        message.update()
+        printed.show(f"笔录已生成（{len(pdf) // 1024} KB）")
 
-    def correct(_e) -> None:
-        problem = vm.start_correction(reason.value or "")
-        if problem:
-            message.value, message.color = problem, ft.Colors.RED_800
-            message.update()
-            return
-        ctx.render()
+    async def correct(_e) -> None:
+        why = reason.value or ""
+        await run_busy(ctx, lambda: vm.start_correction(why), lambda problem: corrected.show(problem, error=True)
+                       if problem else ctx.render(), status=corrected, message="正在生成更正版本…",
+                       controls=[reason, correct_button])
+
+    async def download(_e) -> None:
+        await run_busy(ctx, vm.pdf, saved, status=printed, message="正在生成笔录…", controls=[download_button])
+
+    download_button = big_button("下载现场检查笔录（PDF）", download, icon=ft.Icons.PICTURE_AS_PDF)
+    correct_button = big_button("发起更正", correct, filled=False, icon=ft.Icons.EDIT_NOTE)
 
     hash_row = ft.Row([ft.Image(src=qr_png(vm.record_hash), width=160, height=160),
                        ft.Column([ft.Text("记录哈希（SHA-256）", size=15),
@@ -937,7 +984,7 @@ def record_view(ctx: UiContext, assignment_id: str) -> ft.View:
             banner(vm.status_text, False), banner(vm.problem, True), hash_row], back_to="/", ctx=ctx)
     signed = "、".join(s["signer_name"] for s in record["signatures"])
     refusal = record["refusal"]
-    printing = [big_button("下载现场检查笔录（PDF）", download, icon=ft.Icons.PICTURE_AS_PDF), message] \
+    printing = [download_button, printed.control] \
         if vm.printable else [banner("此记录没有到场登记（由命令行生成），不能生成笔录", True)]
     return page_view(route, f"检查记录 · {record['institution']['name']}", [
         banner(vm.status_text, False),
@@ -946,11 +993,11 @@ def record_view(ctx: UiContext, assignment_id: str) -> ft.View:
         ft.Text(f"签名：{signed or '—'}" + (f"；在场人员拒签，见证人 {refusal['witness_name']}" if refusal else ""),
                 size=16),
         ft.Text(f"得分 {record['score']['value'] or '—'} · 发现问题 {len(record['findings'])} 项 · "
-                f"涉及金额 ¥{onsite.amount_total(record['findings'])}", size=16),
+                f"涉及金额 {shown_money(onsite.amount_total(record['findings']))}", size=16),
         hash_row, *printing,
         ft.Divider(),
         ft.Text("发现记录有误时，可发起更正：生成新版本并注明原因，原记录保持不变。", size=15),
-        reason, big_button("发起更正", correct, filled=False, icon=ft.Icons.EDIT_NOTE),
+        reason, correct_button, corrected.control,
     ], back_to="/", ctx=ctx)
 
 

@@ -6,7 +6,7 @@ import flet as ft
 
 from staff_app.staff_client import StaffClient
 from staff_app.supervisor_vm import LoginViewModel
-from ui_kit.common import Route, UiContext, banner, big_button, page_view, screen_vm
+from ui_kit.common import Route, Status, UiContext, big_button, page_view, run_busy, screen_vm
 
 
 def staff_client(ctx: UiContext) -> StaffClient | None:
@@ -24,19 +24,25 @@ def login_view(ctx: UiContext) -> ft.View:
     server = ft.TextField(label="局端地址", value=vm.server_url, text_size=18)
     username = ft.TextField(label="账号", text_size=18, autofocus=True)
     password = ft.TextField(label="密码", password=True, can_reveal_password=True, text_size=18)
+    status = Status()
+    status.show(vm.message, error=True)
 
-    def on_login(_e) -> None:
-        vm.server_url = server.value.strip()
-        client = vm.login(username.value or "", password.value or "")
-        if client is not None:
-            ctx.flash["staff"] = client
-            ctx.go(staff_home(client.account["role"]))
-        else:
-            ctx.render()
+    def signed_in(client: StaffClient | None) -> None:
+        if client is None:
+            status.show(vm.message, error=True)
+            return
+        ctx.flash["staff"] = client
+        ctx.go(staff_home(client.account["role"]))
 
-    return page_view("/staff/login", "局端人员登录", [
-        server, username, password, big_button("登录", on_login), banner(vm.message, True),
-    ], back_to="/", ctx=ctx)
+    async def on_login(_e) -> None:
+        vm.server_url = (server.value or "").strip()
+        entered = (username.value or "", password.value or "")
+        await run_busy(ctx, lambda: vm.login(*entered), signed_in, status=status, message="正在登录…",
+                       controls=[server, username, password, button])
+
+    button = big_button("登录", on_login)
+    return page_view("/staff/login", "局端人员登录", [server, username, password, button, status.control],
+                     back_to="/", ctx=ctx)
 
 
 ROUTES = [Route(r"^/staff/login$", login_view)]

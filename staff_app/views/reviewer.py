@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import math
 from datetime import date
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 import flet as ft
 import flet_charts as fch
 
+from checklists.money import shown_money
 from staff_app.review_vm import (
     ACTION_LABELS,
     DECISION_SCREEN_ACTIONS,
@@ -31,12 +32,15 @@ from staff_app.xlsx_export import tables_xlsx
 from ui_kit.common import (
     TOUCH,
     Route,
+    Status,
     UiContext,
     banner,
     big_button,
     bind,
+    busy,
     finding_card,
     page_view,
+    run_busy,
     screen_vm,
     service,
     shown_time,
@@ -78,10 +82,19 @@ def data_table(t: dict[str, Any], highlight: Callable[[list[Any]], bool] = lambd
 
 
 def export_button(ctx: UiContext, tables: list[dict[str, Any]], file_name: str, label: str = "导出 Excel"):
-    async def export(_e) -> None:
+    """The button and, while the workbook is made, its progress ring."""
+    status = Status(14, inline=True)
+
+    async def save(workbook: bytes) -> None:
         picker = service(ctx, "file_picker", ft.FilePicker)
-        await picker.save_file(file_name=file_name, src_bytes=tables_xlsx(tables))
-    return ft.OutlinedButton(content=label, icon=ft.Icons.TABLE_VIEW, on_click=export, height=TOUCH)
+        await picker.save_file(file_name=file_name, src_bytes=workbook)
+
+    async def export(_e) -> None:
+        await run_busy(ctx, lambda: tables_xlsx(tables), save, status=status, message="正在生成 Excel…",
+                       controls=[button])
+
+    button = ft.OutlinedButton(content=label, icon=ft.Icons.TABLE_VIEW, on_click=export, height=TOUCH)
+    return ft.Row([button, status.control], tight=True)
 
 
 def nav_actions(ctx: UiContext) -> list[ft.Control]:
@@ -140,17 +153,28 @@ def queue_view(ctx: UiContext) -> ft.View:
 # ============================================================ one case
 
 
-def _zoom(ctx: UiContext, vm: CaseViewModel, sha256: str, caption: str) -> None:
-    data = vm.image(sha256)
-    if data is None:
-        ctx.page.show_dialog(ft.AlertDialog(title=ft.Text("照片无法显示"), content=ft.Text(vm.message)))
-        return
+def _zoom(ctx: UiContext, vm: CaseViewModel, sha256: str, caption: str) -> Callable[[Any], Awaitable[None]]:
+    """A tap on a thumbnail: the dialog opens at once, turning while the photo comes from the bureau."""
+    async def handler(_e) -> None:
+        await _open_zoomed(ctx, vm, sha256, caption)
+    return handler
+
+
+async def _open_zoomed(ctx: UiContext, vm: CaseViewModel, sha256: str, caption: str) -> None:
+    status = Status()
     dialog = ft.AlertDialog(
-        title=ft.Text(caption, size=16),
-        content=ft.InteractiveViewer(content=ft.Image(src=data, fit=ft.BoxFit.CONTAIN), min_scale=1, max_scale=8,
-                                     width=900, height=640),
+        title=ft.Text(caption, size=16), content=ft.Container(status.control, width=900),
         actions=[ft.TextButton("关闭", on_click=lambda _e: ctx.page.pop_dialog(), height=TOUCH)])
     ctx.page.show_dialog(dialog)
+
+    def shown(data: bytes | None) -> None:
+        if data is None:
+            status.show(f"照片无法显示：{vm.message}", error=True)
+            return
+        dialog.content = ft.InteractiveViewer(content=ft.Image(src=data, fit=ft.BoxFit.CONTAIN), min_scale=1,
+                                              max_scale=8, width=900, height=640)
+
+    await run_busy(ctx, lambda: vm.image(sha256), shown, status=status, message="正在载入照片…")
 
 
 def photo_strip(ctx: UiContext, vm: CaseViewModel, photos: list[dict[str, Any]], label: str) -> ft.Control:
@@ -164,7 +188,7 @@ def photo_strip(ctx: UiContext, vm: CaseViewModel, photos: list[dict[str, Any]],
             ft.Column([ft.Image(src=thumb, width=160, height=120, fit=ft.BoxFit.COVER, border_radius=6)
                        if thumb else ft.Text("无法显示"), ft.Text(when or photo["sha256"][:8], size=12)],
                       spacing=2, horizontal_alignment=ft.CrossAxisAlignment.CENTER),
-            on_click=lambda _e, s=photo["sha256"], c=caption: _zoom(ctx, vm, s, c), ink=True, border_radius=6)))
+            on_click=_zoom(ctx, vm, photo["sha256"], caption), ink=True, border_radius=6)))
     return ft.Row(tiles, wrap=True)
 
 
@@ -190,7 +214,7 @@ def answers_card(vm: CaseViewModel) -> ft.Control:
     tiles = []
     for section in sections:
         lines: list[ft.Control] = [ft.Text(f"{r['label']} · {r['text']}" + (f" · {r['note']}" if r["note"] else "")
-                         + (f" · ¥{r['amount_yuan']}" if r["amount_yuan"] else ""), size=15,
+                         + (f" · {shown_money(r['amount_yuan'])}" if r["amount_yuan"] else ""), size=15,
                          color=colors.get(r["result"])) for r in section.rows]
         failed = sum(1 for r in section.rows if r["result"] == "fail")
         tiles.append(ft.ExpansionTile(title=ft.Text(f"{section.title}（{len(section.rows)} 项，不符合 {failed} 项）",
@@ -253,12 +277,17 @@ def actions_card(ctx: UiContext, vm: CaseViewModel) -> ft.Control:
     assert d is not None  # case_view shows the case's cards only once it is loaded
     message = ft.Text(vm.message, size=16, color=ft.Colors.RED_800, visible=bool(vm.message))
     done = ft.Text(vm.ok_message, size=16, color=ft.Colors.GREEN_800, visible=bool(vm.ok_message))
+    status = Status()
+    slow: list[ft.Control] = []  # the buttons that ask the bureau: all disabled while one of them waits for it
+
+    def slow_button(label: str, handler, **options) -> ft.Control:
+        button = big_button(label, handler, **options)
+        slow.append(button)
+        return button
 
     def take(action: str):
-        def handler(_e) -> None:
-            vm.take(action)
-            ctx.render()
-        return handler
+        return busy(ctx, lambda: vm.take(action), lambda _ok: ctx.render(), status=status,
+                    message=f"正在{ACTION_LABELS[action]}…", controls=slow)
 
     async def pick_attachment(_e) -> None:
         picker = service(ctx, "file_picker", ft.FilePicker)
@@ -267,8 +296,8 @@ def actions_card(ctx: UiContext, vm: CaseViewModel) -> ft.Control:
             vm.attachment_name, vm.attachment = files[0].name, files[0].bytes or b""
             ctx.render()
 
-    async def download(_e) -> None:
-        pdf, problem = vm.decision_pdf()
+    async def save(answer: tuple[bytes | None, str]) -> None:
+        pdf, problem = answer
         if pdf is None:
             vm.message = problem
             ctx.render()
@@ -285,8 +314,8 @@ def actions_card(ctx: UiContext, vm: CaseViewModel) -> ft.Control:
                                 else "只读：审核操作仅限审核人员", size=15))
     simple = [a for a in actions if a in ("start", "decide")]
     if simple:
-        controls.append(ft.Row([big_button(ACTION_LABELS[a], take(a), icon=ft.Icons.PLAY_ARROW if a == "start"
-                                           else ft.Icons.GAVEL) for a in simple], wrap=True))
+        controls.append(ft.Row([slow_button(ACTION_LABELS[a], take(a), icon=ft.Icons.PLAY_ARROW if a == "start"
+                                            else ft.Icons.GAVEL) for a in simple], wrap=True))
     for action in DECISION_SCREEN_ACTIONS:
         if action in actions:
             controls.append(big_button(ACTION_LABELS[action], lambda _e: ctx.go(f"/review/case/{vm.record_id}/decision"),
@@ -295,7 +324,7 @@ def actions_card(ctx: UiContext, vm: CaseViewModel) -> ft.Control:
         controls.append(ft.Row([
             ft.TextField(label="陈述申辩期限（年-月-日）", value=vm.deadline, on_change=bind(vm, "deadline"), width=260,
                          text_size=18),
-            big_button(ACTION_LABELS["notify"], take("notify"), icon=ft.Icons.MAIL)], wrap=True))
+            slow_button(ACTION_LABELS["notify"], take("notify"), icon=ft.Icons.MAIL)], wrap=True))
     if "statement" in actions:
         controls += [
             ft.TextField(label="当事人陈述申辩内容", value=vm.statement_text, on_change=bind(vm, "statement_text"),
@@ -304,20 +333,21 @@ def actions_card(ctx: UiContext, vm: CaseViewModel) -> ft.Control:
                     big_button("选择书面材料", pick_attachment, filled=False, icon=ft.Icons.ATTACH_FILE),
                     ft.Text(vm.attachment_name and f"已选择：{vm.attachment_name}（{len(vm.attachment) // 1024} KB）",
                             size=15),
-                    big_button(ACTION_LABELS["statement"], take("statement"), icon=ft.Icons.RECORD_VOICE_OVER)],
+                    slow_button(ACTION_LABELS["statement"], take("statement"), icon=ft.Icons.RECORD_VOICE_OVER)],
                    wrap=True)]
     with_reason = [a for a in ("return", "close", "reopen", "withdraw") if a in actions]
     if with_reason:
         controls += [ft.TextField(label="理由（退回补正、结案、撤回、撤销时必填）", value=vm.reason, on_change=bind(vm, "reason"),
                                   multiline=True, text_size=17, width=WIDE),
-                     ft.Row([big_button(ACTION_LABELS[a], take(a), filled=False) for a in with_reason], wrap=True)]
+                     ft.Row([slow_button(ACTION_LABELS[a], take(a), filled=False) for a in with_reason], wrap=True)]
     decision = d.get("decision")
     if decision and decision["outcome"] == "handled" and decision["status"] != "draft":
-        controls.append(ft.Row([big_button("下载决定书（PDF）", download, icon=ft.Icons.PICTURE_AS_PDF),
+        download = busy(ctx, vm.decision_pdf, save, status=status, message="正在生成决定书…", controls=slow)
+        controls.append(ft.Row([slow_button("下载决定书（PDF）", download, icon=ft.Icons.PICTURE_AS_PDF),
                                 ft.Text(f"{decision['decision_no']}（{decision['doc_kind']}决定书）"
                                         + ("，已经复议撤销" if decision["status"] == "withdrawn" else ""), size=16)],
                                wrap=True))
-    return card([*controls, message, done])
+    return card([*controls, status.control, message, done])
 
 
 def client_role(ctx: UiContext) -> str:
@@ -408,38 +438,46 @@ def decision_view(ctx: UiContext, record_id: str) -> ft.View:
     if vm.case is None or vm.proposal is None:
         return page_view(route, "拟处理意见", [banner(vm.message, True)], back_to=f"/review/case/{record_id}", ctx=ctx)
     p = vm.penalty
+    recomputing, submitting = Status(), Status()
+
+    async def recompute() -> None:
+        """The facts changed the articles and ranges: ask the bureau again, the facts disabled meanwhile."""
+        await run_busy(ctx, vm.refresh, lambda _r: ctx.render(), status=recomputing,
+                       message="正在按所选事实重新计算适用条款与幅度…", controls=fact_controls)
 
     def toggle_flag(attr: str):
-        def handler(e) -> None:
+        async def handler(e) -> None:
             setattr(vm, attr, bool(e.control.value))
-            vm.refresh()
-            ctx.render()
+            await recompute()
         return handler
 
     def toggle_in(target: set, value, refresh: bool = False):
-        def handler(e) -> None:
+        async def handler(e) -> None:
             (target.add if e.control.value else target.discard)(value)
             if refresh:
-                vm.refresh()
-                ctx.render()
+                await recompute()
         return handler
 
-    def submit(_e) -> None:
-        if vm.submit():
+    def submitted(accepted: bool) -> None:
+        if accepted:
             ctx.flash.pop(key, None)
             ctx.flash.pop(f"case_vm:{record_id}", None)
             ctx.go(f"/review/case/{record_id}")
         else:
             ctx.render()
 
-    facts = card([
-        heading("案件事实（影响适用条款与幅度）"),
+    fact_controls: list[ft.Control] = [
         ft.Switch(label="经责令改正拒不改正", value=vm.refused_to_correct, on_change=toggle_flag("refused_to_correct")),
         ft.Switch(label="造成严重后果", value=vm.serious_consequences, on_change=toggle_flag("serious_consequences")),
-        ft.Text("以骗取医保基金为目的的问题（按条例第四十条处理）：", size=16),
         *[ft.Checkbox(label=f"{f['title']}（{f['category']}，{yuan_text(f['amount_yuan']) or '无金额'}）",
                       value=f["item_id"] in vm.intent_items, on_change=toggle_in(vm.intent_items, f["item_id"], True))
-          for f in vm.findings],
+          for f in vm.findings]]
+    facts = card([
+        heading("案件事实（影响适用条款与幅度）"),
+        *fact_controls[:2],
+        ft.Text("以骗取医保基金为目的的问题（按条例第四十条处理）：", size=16),
+        *fact_controls[2:],
+        recomputing.control,
     ])
     prescribed = card([heading("依规定应予处理"), *[ft.Text(line, size=16) for line in vm.range_text()]])
     choice: list[ft.Control] = [heading("处理意见")]
@@ -469,8 +507,11 @@ def decision_view(ctx: UiContext, record_id: str) -> ft.View:
                    for s in suggested]
     choice += [ft.TextField(label="拟处理意见的理由（认定的事实与依据）", value=vm.reason, on_change=bind(vm, "reason"),
                             multiline=True, min_lines=2, text_size=17, width=WIDE),
-               banner("；".join(vm.problems), True),
-               big_button("提交拟处理意见", submit, icon=ft.Icons.SEND)]
+               banner("；".join(vm.problems), True)]
+    submit = big_button("提交拟处理意见", busy(ctx, vm.submit, submitted, status=submitting, message="正在提交拟处理意见…",
+                                             controls=fact_controls), icon=ft.Icons.SEND)
+    fact_controls.append(submit)
+    choice += [submit, submitting.control]
     institution = vm.case["institution"]
     return page_view(route, f"拟处理意见 · {institution['name']}", [facts, prescribed, card(choice)],
                      back_to=f"/review/case/{record_id}", ctx=ctx)

@@ -17,12 +17,15 @@ from staff_app.supervisor_vm import (
 from staff_app.views.login import login_view, staff_client
 from ui_kit.common import (
     Route,
+    Status,
     UiContext,
     banner,
     big_button,
     bind,
+    busy,
     page_view,
     redraw_after,
+    run_busy,
     screen_vm,
     shown_time,
 )
@@ -54,6 +57,7 @@ def registry_view(ctx: UiContext) -> ft.View:
     if client is None:
         return login_view(ctx)
     vm: RegistryImportViewModel = screen_vm(ctx, "registry_vm", lambda: RegistryImportViewModel(client))
+    status = Status()
 
     def choose_kind(kind: str):
         def handler(_e) -> None:
@@ -65,20 +69,20 @@ def registry_view(ctx: UiContext) -> ft.View:
         files = await ft.FilePicker().pick_files(allowed_extensions=["csv", "xlsx"], file_type=ft.FilePickerFileType.CUSTOM,
                                                  with_data=True, dialog_title="选择名录文件")
         if files:
-            vm.choose(files[0].name, files[0].bytes or b"")
-            ctx.render()
+            name, data = files[0].name, files[0].bytes or b""
+            await run_busy(ctx, lambda: vm.choose(name, data), lambda _r: ctx.render(), status=status,
+                           message=f"正在检查 {name}…", controls=buttons)
 
-    def on_import(_e) -> None:
-        vm.run_import()
-        ctx.render()
-
-    kind = ft.Row([big_button(label, choose_kind(k), filled=vm.kind == k) for k, label in REGISTRY_LABELS.items()],
-                  wrap=True)
+    kinds = [big_button(label, choose_kind(k), filled=vm.kind == k) for k, label in REGISTRY_LABELS.items()]
+    buttons = [*kinds, big_button("选择文件", on_pick, icon=ft.Icons.FOLDER_OPEN)]
+    buttons.append(big_button("导入", busy(ctx, vm.run_import, lambda _r: ctx.render(), status=status,
+                                           message=f"正在导入 {vm.filename}…", controls=buttons)
+                              if vm.can_import else None, icon=ft.Icons.CHECK))
     controls: list[ft.Control] = [
         ft.Text("支持 CSV（UTF-8 或 GBK）与 XLSX；任何一行有错误则整份文件不导入。", size=16),
-        kind,
-        ft.Row([big_button("选择文件", on_pick, icon=ft.Icons.FOLDER_OPEN),
-                big_button("导入", on_import if vm.can_import else None, icon=ft.Icons.CHECK)]),
+        ft.Row(kinds, wrap=True),
+        ft.Row(buttons[len(kinds):]),
+        status.control,
         banner(vm.message, bool(vm.errors)),
     ]
     if vm.errors:
@@ -110,6 +114,14 @@ def draw_view(ctx: UiContext) -> ft.View:
             ft.Switch(label="按家数", value=s.mode == "count", on_change=on_mode),
         ])
 
+    status = Status()
+    actions: list[ft.Control] = []
+    for label, work, message, filled, icon in (
+            ("承诺计划（公布承诺值）", vm.commit, "正在承诺计划…", True, ft.Icons.LOCK),
+            ("预览抽取结果", vm.run_preview, "正在抽取（预览）…", False, ft.Icons.PREVIEW),
+            ("发布并下达任务", vm.publish, "正在抽取并下达任务…", True, ft.Icons.SEND)):
+        actions.append(big_button(label, busy(ctx, work, lambda _r: ctx.render(), status=status, message=message,
+                                              controls=actions), filled=filled, icon=icon))
     controls: list[ft.Control] = [
         ft.TextField(label="计划编号", value=vm.plan_id, on_change=bind(vm, "plan_id"), text_size=18),
         ft.Text("各类机构抽取比例或家数（留空则不抽）", size=18, weight=ft.FontWeight.BOLD),
@@ -120,11 +132,11 @@ def draw_view(ctx: UiContext) -> ft.View:
         ]),
         ft.Switch(label="按风险分加权（风险越高，被抽中的机会越大）", value=vm.risk_weighted, on_change=bind(vm, "risk_weighted")),
         ft.Switch(label="纳入回头看（整改未销号的机构先行列入）", value=vm.include_followups, on_change=bind(vm, "include_followups")),
-        big_button("承诺计划（公布承诺值）", redraw_after(ctx, vm.commit), icon=ft.Icons.LOCK),
+        actions[0],
         ft.TextField(label="公开随机数（承诺之后产生，如某期彩票开奖号码，用逗号或换行分隔）", value=vm.public_random,
                      multiline=True, on_change=bind(vm, "public_random"), text_size=18),
-        ft.Row([big_button("预览抽取结果", redraw_after(ctx, vm.run_preview), filled=False, icon=ft.Icons.PREVIEW),
-                big_button("发布并下达任务", redraw_after(ctx, vm.publish), icon=ft.Icons.SEND)]),
+        ft.Row(actions[1:]),
+        status.control,
         banner("\n".join(vm.errors), True),
         banner(vm.message, False),
     ]
@@ -175,10 +187,23 @@ def assignments_view(ctx: UiContext) -> ft.View:
         reason = ft.TextField(label="撤回理由（必填，如检查组成员回避、机构已注销）", multiline=True, text_size=18,
                               on_change=on_reason)
         warning = banner("局端已收到该任务的检查记录：撤回后不再接收其更正版本", True) if a["records"] else None
-        form = ft.Column([c for c in (warning, reason) if c] + [
-            ft.Row([big_button("确认撤回", lambda _e: confirm(), icon=ft.Icons.UNDO),
-                    big_button("取消", lambda _e: toggle(False), filled=False)])], visible=False,
-            horizontal_alignment=ft.CrossAxisAlignment.STRETCH)
+        status = Status()
+
+        def revoked(problem: str) -> None:
+            if problem:
+                reason.error = problem
+            else:
+                ctx.render()
+
+        async def confirm(_e) -> None:
+            typed = reason.value or ""
+            await run_busy(ctx, lambda: vm.revoke(a["id"], typed), revoked, status=status, message="正在撤回…",
+                           controls=[reason, *buttons])
+
+        buttons = [big_button("确认撤回", confirm, icon=ft.Icons.UNDO),
+                   big_button("取消", lambda _e: toggle(False), filled=False)]
+        form = ft.Column([c for c in (warning, reason) if c] + [ft.Row(buttons), status.control], visible=False,
+                         horizontal_alignment=ft.CrossAxisAlignment.STRETCH)
         start = ft.Row([big_button("撤回任务", lambda _e: toggle(True), filled=False, icon=ft.Icons.UNDO)])
 
         def toggle(open_form: bool) -> None:
@@ -186,14 +211,6 @@ def assignments_view(ctx: UiContext) -> ft.View:
             form.visible, start.visible = open_form, not open_form
             form.update()
             start.update()
-
-        def confirm() -> None:
-            problem = vm.revoke(a["id"], reason.value or "")
-            if problem:
-                reason.error = problem
-                reason.update()
-            else:
-                ctx.render()
 
         return [form, start]
 
@@ -281,13 +298,15 @@ def tokens_view(ctx: UiContext) -> ft.View:
         return login_view(ctx)
     vm: EnrollTokenViewModel = screen_vm(ctx, "token_vm", lambda: EnrollTokenViewModel(client))
     code = ft.TextField(label="人员编号", value=vm.inspector_code, text_size=18)
+    status = Status()
 
-    def on_issue(_e) -> None:
-        vm.issue(code.value or "")
-        ctx.render()
+    async def on_issue(_e) -> None:
+        typed = code.value or ""
+        await run_busy(ctx, lambda: vm.issue(typed), lambda _r: ctx.render(), status=status,
+                       message="正在生成注册码…", controls=[code, button])
 
-    controls: list[ft.Control] = [code, big_button("生成注册码", on_issue, icon=ft.Icons.QR_CODE),
-                                  banner(vm.message, not vm.token)]
+    button = big_button("生成注册码", on_issue, icon=ft.Icons.QR_CODE)
+    controls: list[ft.Control] = [code, button, status.control, banner(vm.message, not vm.token)]
     if vm.token:
         controls += [ft.Image(src=vm.qr(), width=280, height=280), ft.Text(vm.token, size=20, selectable=True)]
     return page_view("/supervisor/tokens", "设备注册码", controls, back_to="/supervisor", ctx=ctx)

@@ -1,4 +1,4 @@
-"""`yibao bureau …` — database and keys, enrollment tokens, statistics."""
+"""`yibao bureau …` — database and keys, enrollment tokens, statistics, the merkle log's check."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from bureau import assignments, enrollment, ingest, keystore
 from bureau.models import DeviceKey
-from bureau.service import BureauStartError, open_bureau, open_signing_key
+from bureau.service import BureauStartError, log_report, open_bureau, open_signing_key
 from bureau.settings import resolve_settings
 from sync.keys import key_id
 from yibao.errors import EXIT_USAGE, fail, print_json
@@ -137,6 +137,23 @@ def stats(as_json: bool = typer.Option(False, "--json"), db: str = DbOption, dat
         return
     typer.echo(f"检查记录 {numbers['records']} 份；附件 {numbers['blobs']} 个（{numbers['blob_bytes']} 字节）；"
                f"拒收 {numbers['rejected']} 次；忽略重复 {numbers['duplicates_ignored']} 次；日志 {numbers['log_size']} 条")
+
+
+@app.command("verify-log")
+def verify_log(as_json: bool = typer.Option(False, "--json"), db: str = DbOption, data: str = DataOption) -> None:
+    """Recompute the merkle log from the stored leaves and check every signed tree head (its root, and its signature
+    by the bureau's current or an earlier signing key) and every record's leaf and receipt. Exit 0 only when all
+    match; else 1, naming the first mismatch."""
+    settings = resolve_settings(db, data)
+    try:
+        report = log_report(open_bureau(settings))
+    except BureauStartError as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(report.to_json())
+    if not report.ok:
+        fail(report.summary())
+    typer.echo(report.summary(), err=True)
 
 
 @app.command("revoke-device")

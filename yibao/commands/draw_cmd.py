@@ -22,6 +22,7 @@ from bureau.draw import (
 from bureau.draw_records import commit_plan, perform_draw
 from bureau.service import BureauStartError, open_bureau, open_signing_key
 from bureau.settings import resolve_settings
+from checklists._json import json_syntax_problem
 from yibao.errors import EXIT_USAGE, fail, print_json
 
 app = typer.Typer(no_args_is_help=True)
@@ -40,7 +41,7 @@ def _read_json(path: Path, what: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        fail(f"{path} 第 {exc.lineno} 行第 {exc.colno} 列：不是有效的 JSON（{exc.msg}）")
+        fail(f"{path} 第 {exc.lineno} 行第 {exc.colno} 列：不是有效的 JSON（{json_syntax_problem(exc)}）")
 
 
 def _fail_plan(path: Path, errors: list[dict[str, str]]) -> None:

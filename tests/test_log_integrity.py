@@ -1,0 +1,206 @@
+"""The merkle log never diverges from what is stored (SQLite, then PostgreSQL): a failure inside the transaction that
+appends a record rolls back the record, its leaf and its tree head together and drops the cached tree, so the next
+record gets the next index and a receipt that verifies; a record holding a control character is refused before
+anything is stored; `yibao bureau verify-log` (with the keys rotated since) and server start name the first index of a tampered
+log."""
+
+from __future__ import annotations
+
+import json
+import socket
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DataError
+from sqlmodel import Session, select
+
+from bureau import ingest, keystore, review, transparency
+from bureau.db import make_engine
+from bureau.models import DeviceKey, LogLeaf, Rejection, ReviewCase
+from checklists import template_for_kind
+from inspector_app import device, outbox, sync_protocol
+from inspector_app.store import DeviceAssignment
+from sync.bureau_http import BureauRefused
+from sync.canonical import content_hash
+from sync.envelope import build_record, seal_record, sign_record, verify_receipt
+from sync.keys import sealing_public_from_b64
+from tests.support import PASSPHRASE, run_cli, start_bureau, stop
+from tests.sync_support import bureau_holdings, enroll_tablet, fill_inspection
+
+FAST = sync_protocol.RetryPolicy(base=0.01, cap=0.1)
+
+
+def queued(tablet) -> list[outbox.OutboxRecord]:
+    with Session(tablet.engine) as session:
+        return list(session.exec(select(outbox.OutboxRecord).order_by(outbox.OutboxRecord.seq)))
+
+
+def sealed_record(tablet, record_id: str, **fields) -> tuple[dict, str]:
+    """A complete record for the tablet's first assignment with `fields` on top, signed by its first inspector and
+    sealed to the bureau, as a tablet would send it: (envelope, record hash)."""
+    signer = tablet.identities[0]
+    with Session(tablet.engine) as session:
+        assignment = session.exec(select(DeviceAssignment).order_by(DeviceAssignment.seq)).first()
+        sealing = session.get(outbox.BureauPin, 1).sealing_public
+    template = template_for_kind(assignment.institution_kind)
+    record = build_record({
+        "record_id": record_id, "version": 1, "device_id": signer.device_id, "assignment_id": assignment.id,
+        "institution_code": assignment.institution_code, "template_id": template.id, "template_hash": template.hash,
+        "answers": {item.id: {"result": "pass"} for item in template.items}, "findings": [],
+        "created_at": "2026-01-01T00:00:00+00:00", **fields}, [])
+    record_hash = content_hash(record)
+    signature = sign_record(record_hash, device.signing_key(signer), signer.inspector_code)
+    return seal_record(record, [signature], sealing_public_from_b64(sealing)), record_hash
+
+
+class InProcess:
+    """A second bureau process on the running bureau's database, in this one, so a failure can be forced inside
+    its transaction."""
+
+    def __init__(self, bureau, key_id: str):
+        self.keys = keystore.open_keys(bureau.settings, PASSPHRASE.encode())
+        self.engine = make_engine(bureau.settings.database_url)
+        self.log = transparency.TransparencyLog(self.engine, self.keys.signing)
+        self.key_id = key_id
+
+    def accept(self, envelope: dict, record_id: str) -> ingest.RecordAccepted:
+        with Session(self.engine) as session:
+            sender = session.get(DeviceKey, self.key_id)
+            return ingest.accept_record(session, self.keys, self.log, envelope, record_id=record_id, device=sender,
+                                        now=datetime.now(timezone.utc))
+
+    def report(self) -> transparency.LogReport:
+        with Session(self.engine) as session:
+            return transparency.check(session, [self.keys.signing.public_key()])
+
+    def verified(self, accepted: ingest.RecordAccepted, record_hash: str, index: int) -> None:
+        assert accepted.receipt["log_index"] == index and accepted.receipt["tree_head"]["size"] == index + 1
+        verify_receipt(accepted.receipt, record_hash, self.keys.signing.public_key())
+
+
+def raise_after_flush(session, received, now) -> None:
+    session.flush()  # the record, its leaf and its tree head are in the database, uncommitted
+    raise RuntimeError("forced failure inside the transaction")
+
+
+def conflict_at_autoflush(session, received, now) -> None:
+    session.add(LogLeaf(leaf_index=0, record_id="x", version=1, leaf_hash="00" * 32))  # leaf 0 exists: this conflicts
+    session.exec(select(ReviewCase)).all()  # ... when this query autoflushes it, not at commit
+
+
+@pytest.mark.parametrize("failure", [raise_after_flush, conflict_at_autoflush])
+def test_a_failure_inside_the_transaction_leaves_the_log_whole(running_bureau, tmp_path, monkeypatch, failure):
+    tablet = enroll_tablet(running_bureau, tmp_path / "tablet")
+    for number in range(3):
+        fill_inspection(tablet, assignment_index=number % 2, new=True, pull=number == 0)
+    first, failing, later = queued(tablet)
+    other = InProcess(running_bureau, tablet.identities[0].key_id)
+    other.verified(other.accept(first.envelope, first.record_id), first.record_hash, 0)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(review, "receive_record", failure)
+        with pytest.raises((RuntimeError, ingest.IngestRefused)) as caught:
+            other.accept(failing.envelope, failing.record_id)
+    if isinstance(caught.value, ingest.IngestRefused):  # three conflicts in a row: the tablet is asked to retry
+        assert caught.value.status == 503
+    assert other.log._tree is None  # the cached tree that had taken the leaf was dropped
+    held = bureau_holdings(running_bureau.settings)
+    assert held.records == [(first.record_id, 1)] and held.log_size == 1
+
+    other.verified(other.accept(later.envelope, later.record_id), later.record_hash, 1)
+    other.verified(other.accept(failing.envelope, failing.record_id), failing.record_hash, 2)
+    assert other.report().ok and other.report().log_size == 3
+    other.engine.dispose()
+
+    stop(running_bureau.process)  # the server restarts on that database, and the tablet takes its receipts from it
+    restarted = start_bureau(running_bureau.settings)
+    client = device.client_for(tablet.identities[0])
+    client.server_url = restarted.url  # the same bureau on another port
+    try:
+        report = sync_protocol.run(tablet.engine, client, timeout=60, policy=FAST)
+        assert report.error is None and report.duplicates == 3
+        assert outbox.status(tablet.engine).empty
+    finally:
+        stop(restarted.process)
+
+
+def test_nul_reaching_the_database_without_the_check(running_bureau, tmp_path, monkeypatch):
+    """Finding 1 as reported: with the control-character check switched off, PostgreSQL refuses the NUL at the
+    insert (SQLite stores it); either way the log stays whole and the next record is at the next index."""
+    tablet = enroll_tablet(running_bureau, tmp_path / "tablet")
+    fill_inspection(tablet)
+    other = InProcess(running_bureau, tablet.identities[0].key_id)
+    nul, nul_hash = sealed_record(tablet, "nul-record-0001", score={"value": "100\x00", "critical": False})
+    monkeypatch.setattr(ingest, "_check_text", lambda record: None)
+    stored = 0 if running_bureau.settings.database_url.startswith("postgresql") else 1
+    if stored:
+        other.verified(other.accept(nul, "nul-record-0001"), nul_hash, 0)
+    else:
+        with pytest.raises(DataError):  # text cannot hold NUL
+            other.accept(nul, "nul-record-0001")
+    later, later_hash = sealed_record(tablet, "later-record-0001")
+    other.verified(other.accept(later, "later-record-0001"), later_hash, stored)
+    assert other.report().ok and other.report().log_size == stored + 1
+    other.engine.dispose()
+
+
+def test_a_control_character_is_refused_before_anything_is_stored(running_bureau, tmp_path):
+    tablet = enroll_tablet(running_bureau, tmp_path / "tablet")
+    fill_inspection(tablet)
+    client = device.client_for(tablet.identities[0])
+    nul, _ = sealed_record(tablet, "nul-record-0001", score={"value": "100\x00", "critical": False})
+    escape, _ = sealed_record(tablet, "esc-record-0001", findings=[{"note": "缺少\x1b处方"}])
+    for record_id, envelope, path in [("nul-record-0001", nul, "score.value"),
+                                      ("esc-record-0001", escape, "findings[0].note")]:
+        with pytest.raises(BureauRefused) as caught:
+            client.put_record(record_id, envelope)
+        assert (caught.value.status, caught.value.reason) == (422, "control_character")
+        assert path in caught.value.message and "控制字符" in caught.value.message
+    held = bureau_holdings(running_bureau.settings)
+    assert held.records == [] and held.log_size == 0
+    engine = make_engine(running_bureau.settings.database_url)
+    with Session(engine) as session:
+        assert [r.reason for r in session.exec(select(Rejection))] == ["control_character"] * 2
+    engine.dispose()
+    tab, tab_hash = sealed_record(tablet, "tab-record-0001", findings=[{"note": "第一行\n\t第二行\r\n"}])
+    assert client.put_record("tab-record-0001", tab)["receipt"]["record_hash"] == tab_hash  # these are text
+
+
+TAMPERING = {
+    "leaf": ("UPDATE logleaf SET leaf_hash = :bad WHERE leaf_index = 1", 1),
+    "tree_head": ("UPDATE signedtreehead SET root = :bad WHERE size = 3", 2),
+}
+
+
+@pytest.mark.parametrize("what", sorted(TAMPERING))
+def test_verify_log_names_the_first_tampered_index(running_bureau, tmp_path, what):
+    tablet = enroll_tablet(running_bureau, tmp_path / "tablet")
+    for number in range(4):
+        fill_inspection(tablet, assignment_index=number % 2, new=True, pull=number == 0)
+    report = sync_protocol.run(tablet.engine, device.client_for(tablet.identities[0]), timeout=60, policy=FAST)
+    assert report.error is None
+    stop(running_bureau.process)
+    running_bureau.cli("bureau", "rotate-keys")  # the heads so far were signed by the key now retired
+    answer = running_bureau.cli("bureau", "verify-log", "--json")
+    assert json.loads(answer.stdout) == {"ok": True, "log_size": 4, "tree_heads": 4, "records": 4, "problems": []}
+    assert "核对无误" in answer.stderr
+
+    statement, index = TAMPERING[what]
+    engine = make_engine(running_bureau.settings.database_url)
+    with engine.begin() as conn:
+        assert conn.execute(text(statement), {"bad": "ab" * 32}).rowcount == 1
+    engine.dispose()
+    answer = running_bureau.cli("bureau", "verify-log", "--json", check=False)
+    assert answer.returncode == 1
+    verdict = json.loads(answer.stdout)
+    assert not verdict["ok"] and verdict["problems"][0]["index"] == index
+    assert f"日志第 {index} 条" in answer.stderr and "Traceback" not in answer.stderr
+    assert run_cli("bureau", "verify-log", "--db", running_bureau.settings.database_url, "--data",
+                   str(running_bureau.settings.data_dir), check=False).returncode == 1
+
+    with socket.socket() as taken:  # were the log let through, the server would stop at the port, not run
+        taken.bind(("127.0.0.1", 0))
+        refused = running_bureau.cli("serve", "--port", str(taken.getsockname()[1]), check=False)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1 and f"日志第 {index} 条" in refused.stderr

@@ -141,6 +141,9 @@ def fill(scope, label: str, text: str, nth: int = 0) -> None:
 
     def type_in() -> None:
         reveal(page_of(scope), field).click()
+        # Let Flutter attach its editing to the field the click focused: Chromium 156.0.8078.114 hands text filled
+        # at once to the input alone, so the field showed it but the app never heard of it (seen on the check-in).
+        page_of(scope).wait_for_timeout(200)
         field.fill(text)
 
     until_taken(type_in, lambda: expect(field).to_have_value(text, timeout=3000),

@@ -34,6 +34,7 @@ from sync.envelope import build_receipt, log_leaf_hash
 from sync.errors import MerkleProofError
 
 LOCK_ROW = "merkle_log"  # the Counter row whose row lock is the log's lock; its value is not used
+_LOCK_HELD = "merkle_log_lock_held"  # session.info key: `appending` took the lock in this transaction
 
 
 class LogInconsistent(Exception):
@@ -110,17 +111,21 @@ class TransparencyLog:
         with self.lock:
             try:
                 self._take_lock(session)
+                session.info[_LOCK_HELD] = True
                 yield
                 session.commit()
             except BaseException:
                 self.forget()
                 session.rollback()
                 raise
+            finally:
+                session.info.pop(_LOCK_HELD, None)
 
     def append(self, session: Session, record_id: str, version: int, record_hash: str) -> int:
         """Add the leaf and its signed tree head to `session`'s transaction, inside `appending` (or, as in tests,
         with `lock` held on a fresh session, committing it). Returns the leaf index."""
-        self._take_lock(session)  # a no-op inside `appending`; otherwise it is the first statement
+        if not session.info.get(_LOCK_HELD):  # inside `appending` the lock is already held
+            self._take_lock(session)
         last = session.exec(select(LogLeaf.leaf_index).order_by(col(LogLeaf.leaf_index).desc())).first()
         with self._cache_lock:  # exact: a leaf whose transaction never committed must not stay in the cache
             tree = self._agreeing(session, 0 if last is None else last + 1, exact=True)

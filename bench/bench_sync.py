@@ -49,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' he
 from tests.conftest import _fresh_pg_schema_url, _postgres_unavailable_reason  # noqa: E402
 from tests.support import PASSPHRASE, init_bureau, seed_small, start_bureau, stop  # noqa: E402
 from tests.sync_proxy import Fate, FaultProxy  # noqa: E402
-from tests.sync_support import Tablet, blob_bytes, fill_inspection, issue_token  # noqa: E402
+from tests.sync_support import Tablet, blob_bytes, fill_inspection, issue_token, record_fields  # noqa: E402
 from yibao.commands.device_cmd import _camera_jpeg  # noqa: E402
 
 WIRE_TARGET = 1.03
@@ -156,13 +156,10 @@ def _envelopes(settings: BureauSettings, count: int) -> tuple[DeviceKey, list[tu
         assignment = assignments[number % len(assignments)]
         kind = "pharmacy" if assignment.institution_code.startswith("P") else "primary"
         template = checklists.template_for_kind(kind)
-        record = build_record({
-            "record_id": f"bench-{number:06d}", "version": 1, "device_id": "bench-tablet-01",
-            "assignment_id": assignment.id, "institution_code": assignment.institution_code,
-            "template_id": template.id, "template_hash": template.hash,
-            "answers": {item.id: {"result": "pass", "note": "现场核查无异常", "amount_yuan": None}
-                        for item in template.items},
-            "findings": [], "created_at": "2026-01-01T08:00:00+08:00"}, [])
+        record = build_record(record_fields(
+            assignment.id, assignment.institution_code, kind, assignment.team, "bench-tablet-01", "I0001",
+            f"bench-{number:06d}", answers={item.id: {"result": "pass", "note": "现场核查无异常", "amount_yuan": None}
+                                           for item in template.items}), [])
         record_hash = content_hash(record)
         out.append((record["record_id"], seal_record(record, [sign_record(record_hash, key, code)
                                                               for code, key in signers],

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import func
+from sqlalchemy import func, insert
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from bureau.models import Assignment, AssignmentMember, Counter, Inspector, Institution, ReceivedRecord
-from sync.assignments import SIGNED_FIELDS, sign_assignment
+from sync.assignments import sign_assignment, signed_fields
 
 REVOKED = "已撤回"
 
@@ -31,9 +33,27 @@ def utc_iso(moment: datetime) -> str:
     return moment.replace(microsecond=0).isoformat() + "Z"
 
 
-def signed_content(a: Assignment) -> dict[str, Any]:
-    """The fields a bureau signature covers (`sync.assignments.SIGNED_FIELDS`), as the device receives them."""
-    content = {
+@dataclass
+class NewAssignment:
+    """An assignment being issued, before its row exists: what `issue_assignments` signs and bulk-inserts."""
+
+    id: str
+    plan_id: str
+    institution_code: str
+    team: list[str]
+    members: list[dict[str, str]]
+    reason: str
+    issued_at: datetime
+    seq: int
+    signature: str = ""
+    due_date: date | None = None
+    revoked: bool = False
+
+
+def signed_content(a: Assignment | NewAssignment) -> dict[str, Any]:
+    """The fields a bureau signature covers (`sync.assignments.signed_fields`), as the device receives them: with
+    the members since v2; one issued before (no members stored) is re-signed as it was."""
+    content: dict[str, Any] = {
         "id": a.id,
         "plan_id": a.plan_id,
         "institution_code": a.institution_code,
@@ -43,17 +63,28 @@ def signed_content(a: Assignment) -> dict[str, Any]:
         "due_date": a.due_date.isoformat() if a.due_date else None,
         "revoked": a.revoked,
     }
-    assert tuple(content) == SIGNED_FIELDS
+    if a.members:
+        content["members"] = [dict(member) for member in a.members]
+    assert tuple(content) == signed_fields(content)
     return content
 
 
-def next_seq(session: Session, name: str = "assignments") -> int:
-    counter = session.exec(select(Counter).where(Counter.name == name).with_for_update()).first()
-    if counter is None:
-        counter = Counter(name=name, value=0)
-    counter.value += 1
-    session.add(counter)
-    return counter.value
+def registry_members(session: Session, codes: set[str]) -> dict[str, dict[str, str]]:
+    """Inspector code → the member entry an assignment carries: name and 执法证号 as the registry has them now."""
+    rows = session.exec(select(Inspector.code, Inspector.name, Inspector.badge_no)
+                        .where(col(Inspector.code).in_(codes))).all()
+    return {code: {"inspector_code": code, "name": name, "badge_no": badge_no} for code, name, badge_no in rows}
+
+
+def next_seq(session: Session, name: str = "assignments", count: int = 1) -> int:
+    """Take `count` consecutive numbers of the counter `name` and return the first: one upsert, atomic on both
+    databases (the row stays locked until the transaction ends, so concurrent takers queue behind it)."""
+    insert_into = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = insert_into(Counter).values(name=name, value=count)
+    statement = statement.on_conflict_do_update(index_elements=[col(Counter.name)],
+                                                set_={"value": Counter.value + statement.excluded.value})
+    last = session.exec(statement.returning(col(Counter.value))).scalar_one()
+    return last - count + 1
 
 
 def issue_assignments(
@@ -63,26 +94,34 @@ def issue_assignments(
     plan_id: str,
     selected: list[dict[str, Any]],
     issued_at: datetime,
-) -> list[Assignment]:
-    """Create one signed assignment per selected institution (status 已下达). The caller commits."""
-    created = []
-    for item in selected:
-        assignment = Assignment(
+) -> None:
+    """Create one signed assignment per selected institution (status 已下达), naming its members as the registry
+    has them: their `seq` numbers taken at once, the rows inserted in bulk. The caller commits."""
+    members = registry_members(session, {code for item in selected for code in item["team"]})
+    unknown = sorted({code for item in selected for code in item["team"]} - set(members))
+    if unknown:
+        raise AssignmentError(422, "unknown_inspector", f"执法检查人员名录中没有人员编号 {'、'.join(unknown)}")
+    if not selected:
+        return
+    first = next_seq(session, count=len(selected))
+    issued = [
+        NewAssignment(
             id=str(uuid.uuid4()),
             plan_id=plan_id,
             institution_code=item["institution"],
             team=list(item["team"]),
+            members=[members[code] for code in item["team"]],
             reason=item.get("reason", "random"),
             issued_at=issued_at,
-            seq=next_seq(session),
+            seq=seq,
         )
+        for seq, item in enumerate(selected, start=first)
+    ]
+    for assignment in issued:
         assignment.signature = sign_assignment(signed_content(assignment), signing_key)
-        session.add(assignment)
-        for code in assignment.team:
-            session.add(AssignmentMember(assignment_id=assignment.id, inspector_code=code))
-        created.append(assignment)
-    session.flush()
-    return created
+    session.exec(insert(Assignment), params=[vars(assignment) for assignment in issued])
+    session.exec(insert(AssignmentMember), params=[{"assignment_id": assignment.id, "inspector_code": code}
+                                                   for assignment in issued for code in assignment.team])
 
 
 def revoke_assignment(session: Session, signing_key: Ed25519PrivateKey, assignment_id: str, reason: str,

@@ -18,7 +18,7 @@ import checklists
 from bureau import ledger, registry
 from bureau.coverage import coverage_report
 from bureau.models import Assignment, Institution, ReceivedRecord, ReviewCase
-from bureau.review import local_date
+from bureau.review import counted_findings, local_date
 
 
 def _table(name: str, title: str, columns: Sequence[str], rows: list[list[Any]]) -> dict[str, Any]:
@@ -87,7 +87,7 @@ def load(session: Session, year: int, as_of: date) -> dict[str, Any]:
                   & (col(ReviewCase.version) == ReceivedRecord.version))
             .join(Institution, col(Institution.code) == ReceivedRecord.institution_code)):
         if day is not None and day.year == year:
-            findings += [(kind, f["category"]) for f in record.get("findings") or []]
+            findings += [(kind, f["category"]) for f in counted_findings(record)]
     codes = list(session.exec(select(Institution.code).where(Institution.active == True)))  # noqa: E712
     return tables(year, issued=issued, done=done, coverage=coverage_report(registry.inspection_status(session), as_of),
                   findings=findings, entries=ledger.entries(ledger.load_decisions(session)), institution_codes=codes)

@@ -11,9 +11,9 @@ from pathlib import Path
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
-from sqlmodel import SQLModel, create_engine
+from sqlmodel import create_engine
 
-from bureau import models  # noqa: F401  (registers the tables)
+from bureau import migrations
 
 
 class DatabaseUnavailable(Exception):
@@ -61,4 +61,6 @@ def make_engine(url: str) -> Engine:
 
 
 def create_schema(engine: Engine) -> None:
-    SQLModel.metadata.create_all(engine)
+    """The schema from the models on an empty database, stamped with the installed Alembic head
+    (`bureau.migrations`); a database already at head is left as it is, any other is refused (SchemaError)."""
+    migrations.create(engine)

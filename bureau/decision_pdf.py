@@ -149,7 +149,9 @@ def _hearing_text(statement: Mapping[str, Any]) -> str:
     if statement.get("waived"):
         return told + "你单位明确表示放弃陈述、申辩。"
     if statement.get("text"):
-        return told + f"你单位在期限内提出陈述、申辩：“{statement['text']}”。本机关对你单位提出的事实、理由和证据进行了复核。"
+        said = statement["text"].strip()
+        stop = "" if said.endswith(("。", "！", "？")) else "。"  # a quoted sentence keeps its own full stop only
+        return told + f"你单位在期限内提出陈述、申辩：“{said}”{stop}本机关对你单位提出的事实、理由和证据进行了复核。"
     deadline = statement.get("deadline")
     until = f"（{_cn_date(date.fromisoformat(deadline))}）" if deadline else ""
     return told + f"你单位在规定期限{until}内未提出陈述、申辩。"

@@ -12,25 +12,30 @@ of the next draw until a follow-up inspection of it is decided. A withdrawn deci
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Mapping, Sequence
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 import checklists
 from bureau import review
+from bureau.agency import agency_name
 from bureau.assignments import next_seq, utc_iso
-from bureau.models import Decision, Institution, ReceivedRecord, RectificationOrder, ReviewCase, StaffAccount
+from bureau.models import (
+    Decision,
+    Institution,
+    ReceivedRecord,
+    RectificationOrder,
+    ReviewCase,
+    ReviewEvent,
+    StaffAccount,
+)
 from bureau.review import ReviewError, local_date
 from checklists import penalty, points
 from checklists.money import format_money, money_problem, parse_money
 
 RECTIFY = "责令改正"
-AGREEMENT_MEASURES = frozenset({"约谈", "解除服务协议"})  # taken by the 经办机构 under the service agreement
-AUTHORITY_ENV = "YIBAO_BUREAU_NAME"
-DEFAULT_AUTHORITY = "医疗保障局"
 
 # Which 医保支付资格 behaviour a finding of a category suggests for the staff it names. Only a suggestion on the
 # decision screen: the reviewer confirms or changes it (the behaviour → points table is in checklists/rules/points.toml).
@@ -49,11 +54,6 @@ class DecisionError(ReviewError):
         self.problems = problems
 
 
-def authority() -> str:
-    """The issuing 医疗保障行政部门 as printed on the 决定书 (YIBAO_BUREAU_NAME, e.g. 福州市医疗保障局)."""
-    return os.environ.get(AUTHORITY_ENV, "").strip() or DEFAULT_AUTHORITY
-
-
 # ============================================================ pure
 
 
@@ -64,12 +64,18 @@ class Flags:
     refused_to_correct: bool = False
     serious_consequences: bool = False
     intent_items: tuple[str, ...] = ()  # findings done 以骗取医保基金为目的 (Art. 38 acts then fall under Art. 40)
+    circumstances: tuple[str, ...] = ()  # 行政处罚法 Art. 33 facts (`checklists.penalty.CIRCUMSTANCES`) found true
 
 
 def proposal(record: Mapping[str, Any], flags: Flags = Flags()) -> dict[str, Any]:
-    """What the regulation prescribes for the record's findings, and the points they carry. Raises DecisionError
-    when there is nothing to decide or a finding cannot be judged."""
-    findings = record.get("findings") or []
+    """What the regulation prescribes for the record's findings, and the points they carry. The findings are the
+    bureau's own, derived from the answers and the pinned template (`bureau.review.findings_check`), never the ones
+    the tablet reported; they are in the answer. Raises DecisionError when there is nothing to decide or a finding
+    cannot be judged."""
+    check = review.findings_check(record)
+    if check.problem:
+        raise ReviewError(409, "findings_underivable", check.problem)
+    findings = check.findings
     if not findings:
         raise ReviewError(409, "no_findings", "这次检查没有发现问题，无需拟处理；请审核结案")
     unknown = sorted(set(flags.intent_items) - {f["item_id"] for f in findings})
@@ -80,7 +86,8 @@ def proposal(record: Mapping[str, Any], flags: Flags = Flags()) -> dict[str, Any
             "findings": [{"category": f["category"], "amount_yuan": f.get("amount_yuan") or "0.00",
                           "item_id": f["item_id"], "intent_to_defraud": f["item_id"] in flags.intent_items}
                          for f in findings],
-            "refused_to_correct": flags.refused_to_correct, "serious_consequences": flags.serious_consequences}
+            "refused_to_correct": flags.refused_to_correct, "serious_consequences": flags.serious_consequences,
+            "circumstances": {c: True for c in flags.circumstances}}
     try:
         decided = penalty.decide(case)
         institution_points = [{"item_id": f["item_id"], "category": f["category"], "severity": f["severity"],
@@ -93,35 +100,44 @@ def proposal(record: Mapping[str, Any], flags: Flags = Flags()) -> dict[str, Any
                  for f in findings if f["category"] in SUGGESTED_BEHAVIOUR
                  for code in f.get("staff_codes") or []]
     return {"flags": {"refused_to_correct": flags.refused_to_correct,
-                      "serious_consequences": flags.serious_consequences, "intent_items": list(flags.intent_items)},
-            "penalty": decided, "institution_points": institution_points,
+                      "serious_consequences": flags.serious_consequences, "intent_items": list(flags.intent_items),
+                      "circumstances": list(flags.circumstances)},
+            "findings": findings, "penalty": decided, "institution_points": institution_points,
             "institution_points_total": sum(p["points"] for p in institution_points),
             "person_points_suggested": suggested,
             "behaviours": [{"id": b.id, "text": b.text, "tier": b.tier, "points": b.points}
                            for b in behaviours.values()]}
 
 
-def document_kind(measures: Sequence[str]) -> str:
-    """协议处理 when every measure is one the 经办机构 takes under the agreement; otherwise 行政处理."""
-    return "协议处理" if measures and set(measures) <= AGREEMENT_MEASURES else "行政处理"
+def document_kind(measures: Sequence[str], detail: Sequence[Mapping[str, Any]]) -> str:
+    """协议处理 when every measure is on the agreement track (the 经办机构 takes it under the service agreement), as
+    the engine's `measures_detail` says; otherwise 行政处理."""
+    tracks = {d["measure"]: d["track"] for d in detail}
+    return "协议处理" if measures and all(tracks.get(m) == "agreement" for m in measures) else "行政处理"
 
 
-def check_choice(proposed: Mapping[str, Any], record: Mapping[str, Any], choice: Mapping[str, Any],
-                 today: date) -> dict[str, Any]:
-    """The decision fields for the reviewer's choice within `proposed`; DecisionError listing every problem."""
+def check_choice(proposed: Mapping[str, Any], choice: Mapping[str, Any], today: date) -> dict[str, Any]:
+    """The decision fields for the reviewer's choice within `proposed` (people's points only for the staff its
+    findings name); DecisionError listing every problem. `waive_penalty`: where the engine says 可以不予行政处罚
+    (`no_penalty` "may"), the reviewer's choice not to penalise: the measures a waiver suppresses fall away."""
     decided = proposed["penalty"]
     problems: list[str] = []
+    waive = choice.get("waive_penalty") is True
+    if waive and decided["no_penalty"] != "may":
+        problems.append("本案不属于可以不予行政处罚的情形（行政处罚法第三十三条）")
+        waive = False
+    rules = penalty.penalty_rules()
+    suppressed = set(rules.no_penalty.suppresses) if waive else set()
     optional = list(choice.get("optional_measures") or [])
     for measure in optional:
         if measure not in decided["optional_measures"]:
             problems.append(f"“{measure}”不是本案可以选择的措施（可选：{'、'.join(decided['optional_measures']) or '无'}）")
-    order = penalty.penalty_rules().measure_order
-    measures = [m for m in order if m in decided["measures"] or m in optional]
+    measures = [m for m in rules.measure_order if (m in decided["measures"] or m in optional) and m not in suppressed]
 
     fine, fine_reason = choice.get("fine_yuan"), (choice.get("fine_reason") or "").strip()
-    if decided["fine_yuan"] is None:
+    if decided["fine_yuan"] is None or waive:
         if fine not in (None, ""):
-            problems.append("本案依规定不处罚款")
+            problems.append("不予行政处罚，不处罚款" if waive else "本案依规定不处罚款")
         fine = None
     elif fine in (None, ""):
         problems.append(f"请在 {decided['fine_yuan']['min']}～{decided['fine_yuan']['max']} 元之间确定罚款金额")
@@ -138,9 +154,10 @@ def check_choice(proposed: Mapping[str, Any], record: Mapping[str, Any], choice:
             problems.append("请写明确定罚款金额的理由（裁量理由）")
 
     months = choice.get("suspension_months")
-    if decided["suspension_months"] is None:
+    if decided["suspension_months"] is None or waive:
         if months is not None:
-            problems.append("本案依规定不暂停医药服务或联网结算")
+            problems.append("不予行政处罚，不暂停医药服务或联网结算" if waive else "本案依规定不暂停医药服务或联网结算")
+        months = None
     elif isinstance(months, bool) or not isinstance(months, int):
         problems.append(f"请在 {decided['suspension_months']['min']}～{decided['suspension_months']['max']} 个月之间"
                         "确定暂停期限")
@@ -157,7 +174,7 @@ def check_choice(proposed: Mapping[str, Any], record: Mapping[str, Any], choice:
     else:
         due = None
 
-    staff_codes = {code for f in record.get("findings") or [] for code in f.get("staff_codes") or []}
+    staff_codes = {code for f in proposed["findings"] for code in f["staff_codes"]}
     behaviours = points.points_rules().people.behaviours
     people, seen = [], set()
     for entry in choice.get("person_points") or []:
@@ -174,12 +191,12 @@ def check_choice(proposed: Mapping[str, Any], record: Mapping[str, Any], choice:
                            "points": behaviours[behaviour].points})
     if problems:
         raise DecisionError(problems)
-    return {"measures": measures, "doc_kind": document_kind(measures), "recover_yuan": decided["recover_yuan"],
+    return {"measures": measures, "doc_kind": document_kind(measures, decided["measures_detail"]), "recover_yuan": decided["recover_yuan"],
             "fine_yuan": fine, "fine_reason": fine_reason if fine is not None else "",
-            "suspension_months": months if decided["suspension_months"] is not None else None,
+            "suspension_months": months,
             "terminate_agreement": decided["terminate_agreement"], "rectification_due": due,
             "institution_points": proposed["institution_points"], "person_points": people,
-            "case_flags": proposed["flags"], "proposal": decided}
+            "case_flags": {**proposed["flags"], "waive_penalty": waive}, "proposal": decided}
 
 
 def decision_json(row: Decision) -> dict[str, Any]:
@@ -199,7 +216,7 @@ def decision_json(row: Decision) -> dict[str, Any]:
 
 def flags_of(choice: Mapping[str, Any]) -> Flags:
     return Flags(bool(choice.get("refused_to_correct")), bool(choice.get("serious_consequences")),
-                 tuple(choice.get("intent_items") or ()))
+                 tuple(choice.get("intent_items") or ()), tuple(choice.get("circumstances") or ()))
 
 
 # ============================================================ operations
@@ -222,7 +239,7 @@ def save_proposal(session: Session, record_id: str, actor: StaffAccount, choice:
     """拟处理 (from 审核中), or a revised proposal (拟处理 / 陈述申辩): the draft decision, with one audit event."""
     case, record = _case_record(session, record_id)
     proposed = proposal(record.record, flags_of(choice))
-    fields = check_choice(proposed, record.record, choice, local_date(now))
+    fields = check_choice(proposed, choice, local_date(now))
     action = "propose" if case.status == review.REVIEWING else "revise"
     review.act(session, record_id, action, actor, now, reason=choice.get("reason") or "", details={
         "measures": fields["measures"], "fine_yuan": fields["fine_yuan"], "fine_reason": fields["fine_reason"],
@@ -251,7 +268,8 @@ def issue(session: Session, record_id: str, actor: StaffAccount, now: datetime) 
     if draft is None or draft.status != "draft":
         raise ReviewError(409, "no_proposal", "本案没有拟处理意见")
     case = review.act(session, record_id, "decide", actor, now, details={"measures": draft.measures,
-                                                                        "fine_yuan": draft.fine_yuan})
+                                                                        "fine_yuan": draft.fine_yuan,
+                                                                        "agency": agency_name(session)})
     draft.status, draft.decided_by, draft.decided_at = "issued", actor.username, now
     draft.decision_no = _decision_no(session, draft.doc_kind, local_date(now).year)
     _close_followups(session, case, now)  # before this decision's own order, which must stay open
@@ -325,7 +343,9 @@ def decision_for_pdf(session: Session, record_id: str) -> dict[str, Any]:
     if case is None or record is None:
         raise ReviewError(404, "unknown_record", f"没有检查记录 {record_id}")
     institution = session.get(Institution, decision.institution_code)
-    return {"decision": decision_json(decision), "record": record.record, "record_hash": record.record_hash,
+    # the facts the 决定书 states are the findings the bureau derived (as the proposal was), not the tablet's
+    facts = {**record.record, "findings": review.findings_check(record.record).findings}
+    return {"decision": decision_json(decision), "record": facts, "record_hash": record.record_hash,
             "log_index": record.log_index,
             "institution": {"code": decision.institution_code, "name": institution.name if institution else "",
                             "address": institution.address if institution else "",
@@ -334,5 +354,13 @@ def decision_for_pdf(session: Session, record_id: str) -> dict[str, Any]:
             "inspected_on": case.inspected_on.isoformat() if case.inspected_on else None,
             "statement": {"deadline": case.statement_deadline.isoformat() if case.statement_deadline else None,
                           "text": case.statement_text, "waived": case.statement_waived},
-            "authority": authority()}
+            "authority": issuer(session, record_id)}
+
+
+def issuer(session: Session, record_id: str) -> str:
+    """The agency that issued the decision, as its audit event recorded it (a later rename does not change a
+    decision already issued); the current name for decisions issued before the event recorded it."""
+    event = session.exec(select(ReviewEvent).where(ReviewEvent.record_id == record_id, ReviewEvent.action == "decide")
+                         .order_by(col(ReviewEvent.seq).desc())).first()
+    return (event.details.get("agency") if event else None) or agency_name(session)
 

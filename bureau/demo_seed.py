@@ -1,4 +1,5 @@
-"""Seeding a demo bureau: the demo registries (福州, all four kinds), two staff accounts and a committed, drawn plan."""
+"""Seeding a demo bureau: its agency (福州市医疗保障局), the demo registries (福州, all four kinds), two staff accounts
+and a committed, drawn plan."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlmodel import Session, col, select
 
-from bureau import registry, staff
+from bureau import agency, registry, staff
 from bureau.draw_records import commit_plan, perform_draw
 from bureau.models import Assignment, Institution
 
+DEMO_AGENCY = "福州市医疗保障局"
 DEMO_STAFF = [("zhuren", "郑主任", "supervisor"), ("shenhe", "黄审核", "reviewer")]
 DEMO_PLAN = {
     "plan_id": "演示-2026-第四季度",
@@ -32,16 +34,17 @@ def is_seeded(session: Session) -> bool:
 
 
 def seed(session: Session, signing_key: Ed25519PrivateKey, staff_password: str) -> dict[str, Any]:
-    """Import the demo registries, create the staff accounts, commit and draw the demo plan. The caller commits."""
+    """Name the agency, import the demo registries, create the staff accounts, commit and draw the demo plan. The
+    caller commits."""
     now = datetime.now(timezone.utc)
+    agency.set_agency_name(session, DEMO_AGENCY)
     for kind in registry.REGISTRY_KINDS:
         data = resources.files("bureau").joinpath("demo", f"{kind}.csv").read_bytes()
         registry.import_registry(session, kind, data, f"{kind}.csv", now)
     for username, name, role in DEMO_STAFF:
         staff.add_account(session, username, name, role, staff_password)
     commit_plan(session, DEMO_PLAN, now)
-    transcript = perform_draw(session, {**DEMO_PLAN, "public_random": DEMO_PUBLIC_RANDOM}, now, signing_key)
-    return transcript
+    return perform_draw(session, {**DEMO_PLAN, "public_random": DEMO_PUBLIC_RANDOM}, now, signing_key).transcript
 
 
 def busiest_inspector(session: Session) -> str:

@@ -39,7 +39,7 @@ from decimal import Decimal
 from typing import Any
 
 from checklists.vocabulary import vocabulary
-from sync.canonical import content_hash
+from sync.canonical import canonical_bytes, canonical_object, content_hash
 
 FORMAT = "yibao-draw-transcript/1"
 UNSCORED_RISK = 50
@@ -492,8 +492,24 @@ def _draw_teams(plan: dict[str, Any], snapshot: dict[str, list], selector: Selec
 
 
 def transcript_hash(transcript: dict[str, Any]) -> str:
-    """The hash published for a transcript: everything but the wall-clock time it was drawn at."""
-    return content_hash({k: v for k, v in transcript.items() if k != "drawn_at"})
+    """The hash published for a transcript: the content hash of everything but the wall-clock time it was drawn at."""
+    return encode_transcript(transcript)[1]
+
+
+def encode_transcript(transcript: dict[str, Any]) -> tuple[bytes, str]:
+    """A transcript's canonical bytes, `drawn_at` included (what `draw run --out` writes), and its `transcript_hash`:
+    one encoding for both. Assembled from the members' bytes two levels down (`canonical_object`), so that the decimal
+    strings of the plan and the method do not send the registry, the steps and the selection through the slower
+    check."""
+    members = {key: _member_bytes(item, 1) for key, item in transcript.items()}
+    body = canonical_object({key: data for key, data in members.items() if key != "drawn_at"})
+    return canonical_object(members), hashlib.sha256(body).hexdigest()
+
+
+def _member_bytes(value: Any, depth: int) -> bytes:
+    if depth and type(value) is dict:
+        return canonical_object({key: _member_bytes(item, depth - 1) for key, item in value.items()})
+    return canonical_bytes(value)
 
 
 def verify_transcript(transcript: Any, *, limit: int = 20) -> list[str]:

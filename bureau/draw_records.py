@@ -6,39 +6,39 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlmodel import Session, select
+from sqlalchemy import Select
+from sqlmodel import Session, col, select
 
 from bureau.assignments import issue_assignments, utc_iso
-from bureau.draw import DrawError, make_commitment, run_draw, transcript_hash
+from bureau.draw import DrawError, encode_transcript, make_commitment, run_draw
 from bureau.models import Conflict, DrawCommitment, DrawRecord, Inspector, Institution, RectificationOrder
 
 
 def load_snapshot(session: Session) -> dict[str, list]:
     """The registry as the draw sees it: only the fields that affect it, active rows only, sorted by code.
 
-    Sorting happens here, in code-point order, so the database's collation cannot change the pool order.
+    Sorting happens here, in code-point order, so the database's collation cannot change the pool order. The rows
+    are read through the session's connection, without the ORM's per-row handling (a third of the time).
     """
-    institutions = sorted(
-        [code, kind, region, risk] for code, kind, region, risk in session.exec(
-            select(Institution.code, Institution.kind, Institution.region, Institution.risk_score)
-            .where(Institution.active == True)))  # noqa: E712
-    inspectors = sorted(
-        [code, region] for code, region in session.exec(
-            select(Inspector.code, Inspector.region).where(Inspector.active == True)))  # noqa: E712
+    def rows(statement: Select) -> list[list]:
+        return list(map(list, session.connection().execute(statement)))
+
+    institutions = sorted(rows(select(Institution.code, Institution.kind, Institution.region, Institution.risk_score)
+                               .where(col(Institution.active))))
+    inspectors = sorted(rows(select(Inspector.code, Inspector.region).where(col(Inspector.active))))
     active_institutions = {row[0] for row in institutions}
     active_inspectors = {row[0] for row in inspectors}
     conflicts = sorted(
-        [inspector, institution, reason] for inspector, institution, reason in session.exec(
-            select(Conflict.inspector_code, Conflict.institution_code, Conflict.reason)
-            .where(Conflict.active == True))  # noqa: E712
-        if inspector in active_inspectors and institution in active_institutions)
-    open_orders = session.exec(select(RectificationOrder.institution_code)
-                               .where(RectificationOrder.closed_at == None))  # noqa: E711
-    followups = sorted({code for code in open_orders if code in active_institutions})
+        row for row in rows(select(Conflict.inspector_code, Conflict.institution_code, Conflict.reason)
+                            .where(col(Conflict.active)))
+        if row[0] in active_inspectors and row[1] in active_institutions)
+    open_orders = rows(select(RectificationOrder.institution_code).where(col(RectificationOrder.closed_at).is_(None)))
+    followups = sorted({code for (code,) in open_orders if code in active_institutions})
     return {"institutions": institutions, "inspectors": inspectors, "conflicts": conflicts, "followups": followups}
 
 
@@ -74,23 +74,34 @@ def draw_recorded(session: Session, plan_id: str) -> bool:
     return session.get(DrawRecord, plan_id) is not None
 
 
-def record_draw(session: Session, transcript: dict[str, Any], now: datetime) -> DrawRecord:
-    row = DrawRecord(plan_id=transcript["plan_id"], transcript_hash=transcript_hash(transcript),
-                     selected=len(transcript["selected"]), transcript=transcript, drawn_at=now)
+def record_draw(session: Session, transcript: dict[str, Any], digest: str, now: datetime) -> DrawRecord:
+    row = DrawRecord(plan_id=transcript["plan_id"], transcript_hash=digest, selected=len(transcript["selected"]),
+                     transcript=transcript, drawn_at=now)
     session.add(row)
     session.flush()
     return row
 
 
+@dataclass(frozen=True)
+class Drawn:
+    """A draw performed: its transcript, the transcript's canonical bytes (the file `draw run --out` writes) and the
+    `transcript_hash` published for it."""
+
+    transcript: dict[str, Any]
+    data: bytes
+    transcript_hash: str
+
+
 def perform_draw(session: Session, plan: dict[str, Any], now: datetime,
-                 signing_key: Ed25519PrivateKey | None) -> dict[str, Any]:
+                 signing_key: Ed25519PrivateKey | None) -> Drawn:
     """Draw from the current registry. With a signing key, issue the signed assignments and record the draw
     (the caller commits); without one it is a preview that writes nothing. Raises PlanError / DrawError."""
     if signing_key is not None and draw_recorded(session, plan["plan_id"]):
         raise DrawError(f"计划 {plan['plan_id']!r} 已抽取并下达任务，不能重复抽取")
     transcript = run_draw(plan, load_snapshot(session), stored_commitment(session, plan["plan_id"]))
     transcript["drawn_at"] = utc_iso(now)
+    data, digest = encode_transcript(transcript)
     if signing_key is not None:
         issue_assignments(session, signing_key, plan_id=plan["plan_id"], selected=transcript["selected"], issued_at=now)
-        record_draw(session, transcript, now)
-    return transcript
+        record_draw(session, transcript, digest, now)
+    return Drawn(transcript, data, digest)

@@ -8,9 +8,12 @@ A record (`accept_record`) is accepted only when, in this order:
    breaks (`control_character`, naming the field: PostgreSQL cannot store NUL);
 2. every signing key belongs to the sending tablet (`signer_foreign_device`);
 3. the assignment exists, is not revoked, is for the record's institution, and every signer is on its team;
-4. the answers are complete and valid for the pinned template (``checklists.resolve_template("id@hash")``); the score
-   is recomputed from them and a difference from the score the tablet showed is flagged, not refused;
-5. a correction (version > 1) names the stored previous version's hash.
+4. the record fits its schema version (`sync.record_schema.check_record`): every field there, typed and bounded, no
+   field it does not know (`record_missing_field`, `record_wrong_type`, `record_too_long`, … naming the field);
+5. the answers are complete and valid for the pinned template (``checklists.resolve_template("id@hash")``); the score
+   is recomputed from them and a difference from the score the tablet showed is flagged, not refused (so are the
+   findings, which review derives again from the answers: `bureau.review.findings_check`);
+6. a correction (version > 1) names the stored previous version's hash.
 
 It is then stored, appended to the merkle log and its review case opened, or moved on to the corrected version
 (`bureau.review.receive_record`), in one transaction that begins by taking the log's lock (`TransparencyLog.appending`)
@@ -34,12 +37,11 @@ lock), so a hundred tablets at once cannot exhaust the pool.
 from __future__ import annotations
 
 import os
-import re
 import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import func, update
@@ -66,15 +68,14 @@ from bureau.models import (
 from bureau.settings import BureauSettings
 from bureau.transparency import TransparencyLog
 from checklists import scoring
+from sync import record_schema
 from sync.canonical import canonical_bytes
 from sync.envelope import BlobOpener, KnownSigner, OpenedRecord, open_blob_header, open_envelope
-from sync.errors import EnvelopeError
+from sync.errors import EnvelopeError, RecordInvalid
 from sync.keys import b64decode_strict
 
 DUPLICATES_COUNTER = "duplicates_ignored"
 _APPEND_ATTEMPTS = 3
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # C0 control characters but tab, line feed, return
 
 # Envelope reason codes that are about who signed rather than what was sent.
 _FORBIDDEN_REASONS = {"signer_unknown", "signer_revoked", "signer_inspector_mismatch", "device_id_mismatch"}
@@ -132,28 +133,22 @@ def _signer_lookup(session: Session, seen: dict[str, DeviceKey]) -> Callable[[st
     return lookup
 
 
-def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
-    """Every string in a JSON value, keys included, with its path (`score.value`, `findings[0].note`)."""
-    if isinstance(value, str):
-        yield path, value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            child = f"{path}.{key}" if path else key
-            yield child, key
-            yield from _strings(item, child)
-    elif isinstance(value, list):
-        for number, item in enumerate(value):
-            yield from _strings(item, f"{path}[{number}]")
-
-
 def _check_text(record: dict[str, Any]) -> None:
     """Refuse a C0 control character other than tab and line breaks in any string of the record: PostgreSQL cannot
     store NUL, and none of them belongs in an inspection record."""
-    path = next((path for path, text in _strings(record, "") if _CONTROL.search(text)), None)
-    if path is not None:
-        shown = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", path)[:200]
+    shown = record_schema.control_character_path(record)
+    if shown is not None:
         raise IngestRefused(422, "control_character",
                             f"检查记录的字段 {shown} 含有控制字符（如 NUL），局端不能保存，请删除后重新提交")
+
+
+def _check_schema(record: dict[str, Any]) -> None:
+    """Refuse a record that does not fit its schema version (`sync.record_schema`): what the review screens, the
+    proposals and the documents read is then always there, with its type and within its bounds."""
+    try:
+        record_schema.check_record(record)
+    except RecordInvalid as exc:
+        raise IngestRefused(422, exc.reason_code, exc.message_zh) from None
 
 
 def _check_policy(session: Session, opened: OpenedRecord, signer_keys: dict[str, DeviceKey]) -> None:
@@ -276,6 +271,7 @@ def accept_record(session: Session, keys: BureauKeys, log: TransparencyLog, enve
                                expected_record_id=record_id, expected_device_id=device_id)
         _check_text(opened.record)
         _check_policy(session, opened, signer_keys)
+        _check_schema(opened.record)
         score = _rescore(opened.record)
     except EnvelopeError as exc:
         raise _refuse(session, device_id, record_id, _status_for(exc), exc.reason_code, exc.message_zh, now) from None
@@ -360,7 +356,7 @@ def start_blob(session: Session, settings: BureauSettings, keys: BureauKeys, dev
             return _complete(sha256, stored.size)
         upload = session.get(BlobUpload, (sha256, device_id))
         if upload is not None and upload.header == header:
-            return _state(sha256, opener, upload.received_chunks)
+            return _state(sha256, opener, _held(part_path(settings, sha256, device_id), opener, upload))
         upload = upload or BlobUpload(sha256=sha256, device_id=device_id, header=header)
         upload.header, upload.received_chunks, upload.updated_at = header, 0, now
         session.add(upload)
@@ -371,8 +367,14 @@ def start_blob(session: Session, settings: BureauSettings, keys: BureauKeys, dev
         return _state(sha256, opener, 0)
 
 
+def _held(part: Path, opener: BlobOpener, upload: BlobUpload) -> int:
+    """The chunks received that the part file still holds: fewer than the database says after a crash that lost the
+    file's tail, or the whole file (see `_finish_blob`)."""
+    return min(upload.received_chunks, part.stat().st_size // opener.chunk_size if part.exists() else 0)
+
+
 def _append_chunk(part: Path, position: int, plain: bytes) -> None:
-    with open(part, "r+b") as handle:
+    with os.fdopen(os.open(part, os.O_RDWR | os.O_CREAT, 0o666), "r+b") as handle:  # created again if a crash lost it
         handle.truncate(position)  # bytes past the confirmed offset are from a write whose commit never happened
         handle.seek(position)
         handle.write(plain)
@@ -392,10 +394,20 @@ def _content_problem(part: Path, sha256: str, declared: str) -> tuple[str, str] 
     return None
 
 
+def _fsync_directory(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
 def _finish_blob(session: Session, settings: BureauSettings, upload: BlobUpload, opener: BlobOpener,
                  media_type: str, now: datetime) -> None:
     """Verify the whole blob against its name and declared media type and move it into the content-addressed
-    store."""
+    store, then commit. A crash between the move and the commit leaves a correct file that no row names and an upload
+    one chunk short whose part file is gone: the device's next attempt starts it over (`_held`), and the file is
+    replaced by the same bytes. Committing first instead could name a file that never arrived."""
     part = part_path(settings, upload.sha256, upload.device_id)
     problem = _content_problem(part, upload.sha256, media_type)
     if problem is not None:
@@ -406,6 +418,7 @@ def _finish_blob(session: Session, settings: BureauSettings, upload: BlobUpload,
     target = blob_path(settings, upload.sha256)
     target.parent.mkdir(parents=True, exist_ok=True)
     os.replace(part, target)
+    _fsync_directory(target.parent)  # the move survives a power loss before the row does
     session.delete(upload)
     session.add(StoredBlob(sha256=upload.sha256, size=opener.size, media_type=media_type, stored_at=now))
     try:
@@ -435,7 +448,7 @@ def put_chunk(session: Session, settings: BureauSettings, keys: BureauKeys, devi
             raise IngestRefused(409, "upload_not_started", "附件上传尚未开始：请先发送附件封装头")
         opener = _open_header(session, keys, device_id, sha256, upload.header, now)
         part = part_path(settings, sha256, device_id)
-        held = min(upload.received_chunks, part.stat().st_size // opener.chunk_size if part.exists() else 0)
+        held = _held(part, opener, upload)
         if held != upload.received_chunks:  # the file lost what the database promised (a crash): go back
             upload.received_chunks = held
             session.add(upload)

@@ -124,6 +124,8 @@ class Assignment(SQLModel, table=True):
     plan_id: str = Field(index=True)
     institution_code: str = Field(index=True)
     team: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    # the team as the registry named it when issued: [{inspector_code, name, badge_no}], signed; [] before v2
+    members: list[dict[str, str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     reason: str = "random"  # random | followup | manual
     status: str = "已下达"
     issued_at: datetime = Field(default_factory=utcnow)
@@ -148,6 +150,27 @@ class Counter(SQLModel, table=True):
 
     name: str = Field(primary_key=True)
     value: int = 0
+
+
+class BureauSetting(SQLModel, table=True):
+    """The bureau's own settings, one row each, which every node reads alike (e.g. `agency_name`, the issuing
+    agency printed on the 决定书 and the 一公开 page)."""
+
+    key: str = Field(primary_key=True)
+    value: str
+
+
+class ScreeningRun(SQLModel, table=True):
+    """One 智能监控 screening run (`yibao screen run`): its rules and their versions, digests of what it read and of
+    what it found, and each institution's risk, so a later draw can weight institutions by it."""
+
+    id: str = Field(primary_key=True)  # uuid4 hex
+    ran_at: datetime = Field(index=True)
+    rules: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))  # [{"id", "version", "result"}]
+    input_digest: str  # SHA-256 of the imported claims files' digests and the knowledge base
+    result_digest: str  # SHA-256 of the result file's hits and institutions
+    hits: int
+    risk: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))  # [{"code", "risk_score", "hits", "amount_yuan"}]
 
 
 # ---- Devices --------------------------------------------------------------------------------------------------

@@ -1,8 +1,14 @@
 """名录库: reading registry files, validating them row by row, importing them all-or-nothing with history.
 
 Files are what bureau staff already keep: CSV (UTF-8, UTF-8 with BOM, GBK, or Excel's UTF-16 "Unicode text") or XLSX,
-with Chinese headers, possibly under a title row. Validation is pure (`validate_table`) and reports every problem as
-`{line, column, value, message}`, so a screen can show the whole list; an import with any error writes nothing.
+with Chinese headers, possibly under a title row. Validation is pure (`validate_table`, `validated_records`) and reports
+every problem as `{line, column, value, message}`, so a screen can show the whole list; an import with any error writes
+nothing.
+
+An import streams its file: rows are read, checked and written IMPORT_BATCH at a time with bulk statements (COPY on
+PostgreSQL), so it holds one batch and keys (those seen so far; for conflicts, the registries' codes), never the
+file's rows; from the first error on it writes no more, checks the rest for the whole list of errors, and rolls back
+what it wrote.
 """
 
 from __future__ import annotations
@@ -11,21 +17,24 @@ import codecs
 import csv
 import hashlib
 import io
+import itertools
+import json
+import operator
 import re
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Container, Generator, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
-from sqlalchemy import func
+from sqlalchemy import JSON, ColumnElement, DateTime, and_, bindparam, cast, func, literal, tuple_, update
+from sqlalchemy import Table as DbTable
+from sqlalchemy import select as core_select
 from sqlmodel import Session, SQLModel, col, select
 
 from bureau.draw import kind_names
 from bureau.models import Conflict, Inspector, Institution, ReceivedRecord, RegistryChange, RegistryImport
-
-_RegistryRow = TypeVar("_RegistryRow", Institution, Inspector, Conflict)
 
 REGISTRY_KINDS = ("institutions", "inspectors", "conflicts")
 REQUIRED_COLUMNS = {
@@ -40,6 +49,8 @@ KIND_LABELS = {"institutions": "定点医药机构名录", "inspectors": "执法
 INSTITUTION_CODE = re.compile(r"[HP][0-9]{11}")
 REGION_CODE = re.compile(r"[0-9]{6}")
 PERSON_CODE = re.compile(r"[0-9A-Za-z_\-]{1,32}")
+RISK_SCORE = re.compile(r"(\d{1,3})(?:\.0+)?")
+DAY = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
 HEADER_SEARCH_ROWS = 10
 
 # What a registry file may be: limits on what is uploaded and on what reading it may cost, so a small file cannot
@@ -51,9 +62,16 @@ MAX_XLSX_UNPACKED = 256 * 1024 * 1024  # all the parts of an XLSX together, unpa
 MAX_XLSX_RATIO = 100  # a part packed tighter than 1:100 is a zip bomb (Apache POI's ZipSecureFile default) ...
 _XLSX_RATIO_GRACE = 1024 * 1024  # ... unless it unpacks to no more than this
 
+IMPORT_BATCH = 1000  # records looked up and written at a time
+_READ_CHUNK = 1024 * 1024
+
 # GB 32100-2015 统一社会信用代码: 31 characters (no I O S V Z), weights for positions 1–17.
 CREDIT_CODE_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 CREDIT_CODE_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+
+Cells = tuple[int, dict[str, str]]  # a data row: its line, and its cells by column name
+RawRows = Generator[tuple[int, list[str]], None, None]  # a file's rows as read: line, cells
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -69,11 +87,12 @@ class RowError:
 
 @dataclass
 class Table:
-    """A registry file as text cells under its header row."""
+    """A registry file as text cells under its header row. From `open_table` the rows stream (read them once; reading
+    may raise RegistryFileError); from `read_table` they are a list."""
 
     header_line: int
     columns: list[str]
-    rows: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    rows: Iterable[Cells] = field(default_factory=list)
 
 
 class RegistryFileError(Exception):
@@ -93,7 +112,9 @@ class RegistryImportError(Exception):
 
 def credit_code_check_char(first17: str) -> str:
     """The GB 32100 check character for the first 17 characters of a 统一社会信用代码."""
-    total = sum(CREDIT_CODE_CHARSET.index(ch) * w for ch, w in zip(first17, CREDIT_CODE_WEIGHTS, strict=True))
+    if len(first17) != len(CREDIT_CODE_WEIGHTS):
+        raise ValueError(f"应为 {len(CREDIT_CODE_WEIGHTS)} 个字符：{first17!r}")
+    total = sum(map(operator.mul, map(CREDIT_CODE_CHARSET.index, first17), CREDIT_CODE_WEIGHTS))
     return CREDIT_CODE_CHARSET[(31 - total % 31) % 31]
 
 
@@ -101,7 +122,7 @@ def credit_code_problem(code: str) -> str | None:
     """Why `code` is not a valid 统一社会信用代码, or None."""
     if len(code) != 18:
         return f"统一社会信用代码应为 18 位（实际 {len(code)} 位）"
-    bad = sorted({ch for ch in code if ch not in CREDIT_CODE_CHARSET})
+    bad = sorted(set(code).difference(CREDIT_CODE_CHARSET))
     if bad:
         return f"含非法字符 {'、'.join(bad)}（只能是数字和除 I、O、S、V、Z 以外的大写字母）"
     expected = credit_code_check_char(code[:17])
@@ -112,42 +133,60 @@ def credit_code_problem(code: str) -> str | None:
 
 def normalize_kind(value: str) -> str | None:
     """机构类别 given as the id (`pharmacy`) or the Chinese name (定点零售药店) → the id; None when unknown."""
-    text = value.strip()
-    names = kind_names()
-    if text.lower() in names:
-        return text.lower()
-    return next((kind for kind, name in names.items() if name == text), KIND_ALIASES.get(text))
+    return kind_reader(kind_names())(value)
+
+
+def kind_reader(names: dict[str, str]) -> Callable[[str], str | None]:
+    """`normalize_kind` for the kinds `names` names (`bureau.draw.kind_names()`), to read many rows with."""
+    ids_by_name = {**KIND_ALIASES, **{name: kind for kind, name in names.items()}}
+
+    def read(value: str) -> str | None:
+        text = value.strip()
+        return text.lower() if text.lower() in names else ids_by_name.get(text)
+
+    return read
 
 
 # ---- reading files ---------------------------------------------------------------------------------------------
 
 
 def read_table(data: bytes, filename: str, kind: str) -> Table:
-    """Parse a CSV or XLSX registry file; the header row is the first of the top rows naming the key column. Reading
-    is bounded: at most MAX_COLUMNS cells a row, and a file of more than MAX_ROWS rows (or an XLSX that would unpack
-    to far more than it weighs) is a RegistryFileError."""
+    """A whole CSV or XLSX registry file read into a Table (as `open_table` reads it, every row read)."""
+    table = open_table(io.BytesIO(data), filename, kind)
+    return Table(table.header_line, table.columns, list(table.rows))
+
+
+def open_table(source: IO[bytes], filename: str, kind: str) -> Table:
+    """A CSV or XLSX registry file (a seekable binary file) as its header and its rows as they are read; the header row
+    is the first of the top rows naming the key column. Reading is bounded: at most MAX_COLUMNS cells a row, and a
+    file of more than MAX_ROWS rows (or an XLSX that would unpack to far more than it weighs) is a RegistryFileError."""
     suffix = Path(filename).suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
-        raw_rows = _xlsx_rows(data, filename)
+        raw_rows = _xlsx_rows(source, filename)
     elif suffix == ".xls":
         raise RegistryFileError(f"{filename}：不支持旧版 .xls 格式，请在 Excel 中另存为 .xlsx 或 CSV")
     else:
-        raw_rows = _csv_rows(data, filename)
+        raw_rows = _csv_rows(source, filename)
+    top = list(itertools.islice(raw_rows, HEADER_SEARCH_ROWS))
     key_column = REQUIRED_COLUMNS[kind][0]
-    for header_line, cells in raw_rows[:HEADER_SEARCH_ROWS]:  # noqa: B007 (the header row found is used below)
+    for header_line, cells in top:  # noqa: B007 (the header row found is used below)
         columns = [_header_name(c) for c in cells]
         if key_column in columns:
             break
     else:
+        raw_rows.close()
         expected = "、".join(REQUIRED_COLUMNS[kind])
         raise RegistryFileError(f"{filename}：前 {HEADER_SEARCH_ROWS} 行中找不到表头行（应含列：{expected}）")
-    table = Table(header_line=header_line, columns=columns)
+    return Table(header_line, columns, _data_rows(header_line, columns, itertools.chain(top, raw_rows)))
+
+
+def _data_rows(header_line: int, columns: list[str], raw_rows: Iterable[tuple[int, list[str]]]) -> Iterator[Cells]:
     for line, cells in raw_rows:
         if line <= header_line or not any(cells):
             continue
-        padded = cells + [""] * (len(columns) - len(cells))
-        table.rows.append((line, {name: padded[n] for n, name in enumerate(columns) if name}))
-    return table
+        values = dict(zip(columns, cells + [""] * (len(columns) - len(cells))))
+        values.pop("", None)  # a column with no name is not read
+        yield line, values
 
 
 def _header_name(cell: str) -> str:
@@ -156,47 +195,63 @@ def _header_name(cell: str) -> str:
     return re.sub(r"\s*[（(][^（()）]*[)）]$", "", name)
 
 
-def _decode(data: bytes, filename: str) -> str:
-    try:
-        if data.startswith(codecs.BOM_UTF8):
-            return data[len(codecs.BOM_UTF8):].decode("utf-8")
-        if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-            return data.decode("utf-16")
-    except UnicodeDecodeError:
-        raise RegistryFileError(f"{filename}：文件编码与其字节顺序标记不符") from None
+def _encoding(source: IO[bytes], filename: str) -> str:
+    """The encoding of a text file: its byte order mark's, else the first of UTF-8 and GB18030 that decodes all of it
+    (read through once in chunks; the file is left at its start)."""
+    head = source.read(len(codecs.BOM_UTF8))
+    source.seek(0)
+    if head.startswith((codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding = "utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-16"
+        if _decodes(source, encoding):
+            return encoding
+        raise RegistryFileError(f"{filename}：文件编码与其字节顺序标记不符")
     for encoding in ("utf-8", "gb18030"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
+        if _decodes(source, encoding):
+            return encoding
     raise RegistryFileError(f"{filename}：无法识别文件编码（支持 UTF-8、带 BOM 的 UTF-8、GBK 与 XLSX）")
+
+
+def _decodes(source: IO[bytes], encoding: str) -> bool:
+    decoder = codecs.getincrementaldecoder(encoding)()
+    try:
+        while chunk := source.read(_READ_CHUNK):
+            decoder.decode(chunk)
+        decoder.decode(b"", final=True)
+        return True
+    except UnicodeDecodeError:
+        return False
+    finally:
+        source.seek(0)
 
 
 def _too_many_rows(filename: str, line: int) -> RegistryFileError:
     return RegistryFileError(f"{filename} 第 {line} 行：超过名录文件的行数上限（{MAX_ROWS} 行），未导入")
 
 
-def _csv_rows(data: bytes, filename: str) -> list[tuple[int, list[str]]]:
-    text = _decode(data, filename)
-    first_line = text.split("\n", 1)[0]
-    delimiter = "\t" if first_line.count("\t") > first_line.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    rows: list[tuple[int, list[str]]] = []
+def _csv_rows(source: IO[bytes], filename: str) -> RawRows:
+    text = io.TextIOWrapper(source, encoding=_encoding(source, filename), newline="")
     try:
-        for cells in reader:
-            if len(rows) == MAX_ROWS:
-                raise _too_many_rows(filename, reader.line_num)
-            rows.append((reader.line_num, [c.strip() for c in cells[:MAX_COLUMNS]]))
-    except csv.Error as exc:
-        raise RegistryFileError(f"{filename} 第 {reader.line_num} 行：CSV 格式错误（{exc}）") from None
-    return rows
+        first_line = text.readline()
+        delimiter = "\t" if first_line.count("\t") > first_line.count(",") else ","
+        reader = csv.reader(itertools.chain([first_line], text), delimiter=delimiter)
+        rows = 0
+        try:
+            for cells in reader:
+                if rows == MAX_ROWS:
+                    raise _too_many_rows(filename, reader.line_num)
+                rows += 1
+                yield reader.line_num, list(map(str.strip, cells[:MAX_COLUMNS]))
+        except csv.Error as exc:
+            raise RegistryFileError(f"{filename} 第 {reader.line_num} 行：CSV 格式错误（{exc}）") from None
+    finally:
+        text.detach()  # the caller's file stays open
 
 
-def _check_archive(data: bytes, filename: str) -> None:
+def _check_archive(source: IO[bytes], filename: str) -> None:
     """Refuse an XLSX that unpacks to far more than it weighs, from its directory, before openpyxl opens it (zipfile
     never unpacks a part past the size its directory declares)."""
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        with zipfile.ZipFile(source) as archive:
             parts = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise RegistryFileError(f"{filename}：不是有效的 XLSX 文件（{exc}）") from None
@@ -209,15 +264,16 @@ def _check_archive(data: bytes, filename: str) -> None:
             raise RegistryFileError(f"{filename}：{part.filename} 的压缩比超过 1:{MAX_XLSX_RATIO}，疑为压缩炸弹，未导入")
 
 
-def _xlsx_rows(data: bytes, filename: str) -> list[tuple[int, list[str]]]:
+def _xlsx_rows(source: IO[bytes], filename: str) -> RawRows:
     """The first sheet's rows as they stream, as wide as the widest of the top rows the header is searched in (cells
     further right have no column; at most MAX_COLUMNS), at most MAX_ROWS of them; empty rows below the top left
     out (their numbers are kept)."""
     from openpyxl import load_workbook
 
-    _check_archive(data, filename)
+    _check_archive(source, filename)
+    source.seek(0)
     try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        workbook = load_workbook(source, read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
         raise RegistryFileError(f"{filename}：不是有效的 XLSX 文件（{exc}）") from None
     try:
@@ -225,16 +281,15 @@ def _xlsx_rows(data: bytes, filename: str) -> list[tuple[int, list[str]]]:
         sheet.reset_dimensions()  # the size a file declares (XFD1048576, say) is not read: only the rows it has
         top = list(sheet.iter_rows(max_row=HEADER_SEARCH_ROWS, max_col=MAX_COLUMNS, values_only=True))
         width = max((len(values) - _trailing_blanks(values) for values in top), default=0)
-        rows = [(line, [_cell_text(v) for v in values[:width]]) for line, values in enumerate(top, 1)]
+        yield from ((line, [_cell_text(v) for v in values[:width]]) for line, values in enumerate(top, 1))
         if not width:
-            return rows  # nothing at the top, so no header: read_table says so
+            return  # nothing at the top, so no header: open_table says so
         below = sheet.iter_rows(min_row=HEADER_SEARCH_ROWS + 1, max_col=width, values_only=True)
         for line, values in enumerate(below, HEADER_SEARCH_ROWS + 1):
             if line > MAX_ROWS:
                 raise _too_many_rows(filename, line)
             if values.count(None) < width:
-                rows.append((line, [_cell_text(v) for v in values]))
-        return rows
+                yield line, [_cell_text(v) for v in values]
     finally:
         workbook.close()
 
@@ -261,20 +316,45 @@ def _cell_text(value: Any) -> str:
 def validate_table(kind: str, table: Table, *, known_inspectors: Iterable[str] = (),
                    known_institutions: Iterable[str] = ()) -> tuple[list[dict[str, Any]], list[RowError]]:
     """The records a table would import, and every problem with it. Conflicts are checked against the known codes."""
-    errors = [RowError(table.header_line, name, "", f"缺少必填列「{name}」")
-              for name in REQUIRED_COLUMNS[kind] if name not in table.columns]
+    errors: list[RowError] = []
+    records = list(validated_records(kind, table, errors, known_inspectors=set(known_inspectors),
+                                     known_institutions=set(known_institutions)))
+    return records, errors
+
+
+def validated_records(kind: str, table: Table, errors: list[RowError], *, known_inspectors: Container[str] = (),
+                      known_institutions: Container[str] = ()) -> Iterator[dict[str, Any]]:
+    """The records of the table's valid rows, in file order, as its rows are read; each problem is appended to `errors`
+    when it is found (the header's first, then row by row). Conflicts are checked against the known codes."""
+    header_errors = [RowError(table.header_line, name, "", f"缺少必填列「{name}」")
+                     for name in REQUIRED_COLUMNS[kind] if name not in table.columns]
     named = [c for c in table.columns if c]
-    errors += [RowError(table.header_line, name, "", f"列「{name}」重复出现")
-               for name in sorted(set(named)) if named.count(name) > 1]
-    if errors:
-        return [], errors
-    if not table.rows:
-        return [], [RowError(table.header_line, "", "", "表头下没有数据行（导入空名录会停用全部条目，已拒绝）")]
+    header_errors += [RowError(table.header_line, name, "", f"列「{name}」重复出现")
+                      for name in sorted(set(named)) if named.count(name) > 1]
+    if header_errors:
+        errors += header_errors
+        return
+    counted = _Counted(table.rows)
     if kind == "institutions":
-        return _validate_institutions(table)
-    if kind == "inspectors":
-        return _validate_inspectors(table)
-    return _validate_conflicts(table, set(known_inspectors), set(known_institutions))
+        yield from _institution_records(counted, errors)
+    elif kind == "inspectors":
+        yield from _inspector_records(counted, errors)
+    else:
+        yield from _conflict_records(counted, errors, known_inspectors, known_institutions)
+    if not counted.seen:
+        errors.append(RowError(table.header_line, "", "", "表头下没有数据行（导入空名录会停用全部条目，已拒绝）"))
+
+
+class _Counted:
+    """An iterable that counts what was taken from it."""
+
+    def __init__(self, items: Iterable[Cells]):
+        self.items, self.seen = items, 0
+
+    def __iter__(self) -> Iterator[Cells]:
+        for item in self.items:
+            self.seen += 1
+            yield item
 
 
 class _RowCheck:
@@ -315,20 +395,19 @@ class _RowCheck:
             seen[text] = self.line
 
 
-def _validate_institutions(table: Table) -> tuple[list[dict[str, Any]], list[RowError]]:
-    errors: list[RowError] = []
-    records = []
+def _institution_records(rows: Iterable[Cells], errors: list[RowError]) -> Iterator[dict[str, Any]]:
     seen_codes: dict[str, int] = {}
     seen_credit: dict[str, int] = {}
     names = kind_names()
-    for line, cells in table.rows:
+    read_kind = kind_reader(names)
+    for line, cells in rows:
         row = _RowCheck(line, cells, errors)
         code = row.matching("机构编码", INSTITUTION_CODE, "应为 H 或 P 加 11 位数字（如 H35010200001；P 为定点零售药店）")
         row.unique("机构编码", code, seen_codes, "机构编码")
         name = row.required("机构名称")
         kind = None
         if row.required("机构类别") is not None:
-            kind = normalize_kind(row.value("机构类别"))
+            kind = read_kind(row.value("机构类别"))
             if kind is None:
                 row.error("机构类别", "应为 " + "、".join(f"{k}（{v}）" for k, v in names.items()) + " 之一")
         if code is not None and kind is not None and (code[0] == "P") != (kind == "pharmacy"):
@@ -348,9 +427,8 @@ def _validate_institutions(table: Table) -> tuple[list[dict[str, Any]], list[Row
         last_inspected = _optional_date(row, "上次检查日期")
         if None in (code, name, kind, region, credit) or risk is False or last_inspected is False:
             continue
-        records.append({"code": code, "name": name, "kind": kind, "region": region, "credit_code": credit,
-                        "address": row.value("地址"), "risk_score": risk, "last_inspected": last_inspected})
-    return records, errors
+        yield {"code": code, "name": name, "kind": kind, "region": region, "credit_code": credit,
+               "address": row.value("地址"), "risk_score": risk, "last_inspected": last_inspected}
 
 
 def _risk_score(row: _RowCheck) -> int | None | bool:
@@ -358,7 +436,7 @@ def _risk_score(row: _RowCheck) -> int | None | bool:
     text = row.value("风险分")
     if not text:
         return None
-    match = re.fullmatch(r"(\d{1,3})(?:\.0+)?", text)
+    match = RISK_SCORE.fullmatch(text)
     if not match or int(match.group(1)) > 100:
         row.error("风险分", "应为 0 到 100 的整数，或留空")
         return False
@@ -370,22 +448,21 @@ def _optional_date(row: _RowCheck, column: str) -> date | None | bool:
     text = row.value(column)
     if not text:
         return None
-    match = re.fullmatch(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?", text)
+    match = DAY.fullmatch(text)
     try:
         if match:
-            return date(*(int(g) for g in match.groups()))
+            year, month, day = match.groups()
+            return date(int(year), int(month), int(day))
     except ValueError:
         pass
     row.error(column, "应为日期，如 2024-05-20 或 2024年5月20日")
     return False
 
 
-def _validate_inspectors(table: Table) -> tuple[list[dict[str, Any]], list[RowError]]:
-    errors: list[RowError] = []
-    records = []
+def _inspector_records(rows: Iterable[Cells], errors: list[RowError]) -> Iterator[dict[str, Any]]:
     seen_codes: dict[str, int] = {}
     seen_badges: dict[str, int] = {}
-    for line, cells in table.rows:
+    for line, cells in rows:
         row = _RowCheck(line, cells, errors)
         code = row.matching("人员编号", PERSON_CODE, "应为 1 到 32 位字母、数字、- 或 _")
         row.unique("人员编号", code, seen_codes, "人员编号")
@@ -394,16 +471,13 @@ def _validate_inspectors(table: Table) -> tuple[list[dict[str, Any]], list[RowEr
         row.unique("执法证号", badge, seen_badges, "执法证号")
         region = row.matching("区划代码", REGION_CODE, "应为 6 位数字（GB/T 2260 行政区划代码，如 350102）")
         if None not in (code, name, badge, region):
-            records.append({"code": code, "name": name, "badge_no": badge, "region": region})
-    return records, errors
+            yield {"code": code, "name": name, "badge_no": badge, "region": region}
 
 
-def _validate_conflicts(table: Table, inspectors: set[str],
-                        institutions: set[str]) -> tuple[list[dict[str, Any]], list[RowError]]:
-    errors: list[RowError] = []
-    records = []
+def _conflict_records(rows: Iterable[Cells], errors: list[RowError], inspectors: Container[str],
+                      institutions: Container[str]) -> Iterator[dict[str, Any]]:
     seen_pairs: dict[str, int] = {}
-    for line, cells in table.rows:
+    for line, cells in rows:
         row = _RowCheck(line, cells, errors)
         inspector = row.required("人员编号", 32)
         if inspector is not None and inspector not in inspectors:
@@ -424,8 +498,13 @@ def _validate_conflicts(table: Table, inspectors: set[str],
             row.error("机构编码", f"该人员与该机构的利益冲突重复登记（与第 {seen_pairs[pair]} 行相同）")
             continue
         seen_pairs[pair] = line
-        records.append({"inspector_code": inspector, "institution_code": institution, "reason": reason})
-    return records, errors
+        yield {"inspector_code": inspector, "institution_code": institution, "reason": reason}
+
+
+def _batches(items: Iterable[_T], size: int) -> Iterator[list[_T]]:
+    iterator = iter(items)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
 
 
 def check_file(session: Session, kind: str, data: bytes, filename: str) -> list[dict[str, Any]]:
@@ -433,109 +512,268 @@ def check_file(session: Session, kind: str, data: bytes, filename: str) -> list[
 
     A file that cannot be read at all is one row with line 0.
     """
+    errors: list[RowError] = []
     try:
-        table = read_table(data, filename, kind)
+        for _record in validated_records(kind, open_table(io.BytesIO(data), filename, kind), errors,
+                                         **_known_codes(session, kind)):
+            pass
     except RegistryFileError as exc:
         return [RowError(0, "", filename, str(exc)).as_dict()]
-    _, errors = validate_table(kind, table, **_known_codes(session, kind))
     return [e.as_dict() for e in errors]
 
 
 def _known_codes(session: Session, kind: str) -> dict[str, set[str]]:
+    """What conflicts are checked against: the codes of the registries (a registry's keys, read once, not a file's)."""
     if kind != "conflicts":
         return {}
-    return {"known_inspectors": set(session.exec(select(Inspector.code)).all()),
-            "known_institutions": set(session.exec(select(Institution.code)).all())}
+    return {"known_inspectors": _codes(session, Inspector), "known_institutions": _codes(session, Institution)}
+
+
+def _codes(session: Session, model: type[SQLModel]) -> set[str]:
+    connection = session.connection()  # the driver's rows: a registry's worth of SQLAlchemy rows costs more than this
+    table = connection.dialect.identifier_preparer.quote(model.__table__.name)  # type: ignore[attr-defined]
+    cursor: Any = connection.connection.cursor()
+    try:
+        cursor.execute(f"SELECT code FROM {table}")
+        return {code for (code,) in cursor.fetchall()}
+    finally:
+        cursor.close()
 
 
 # ---- importing -------------------------------------------------------------------------------------------------
 
 
-def import_registry(session: Session, kind: str, data: bytes, filename: str, now: datetime) -> dict[str, Any]:
-    """Validate, then upsert by code with history; rows missing from the file are deactivated, never deleted.
+@dataclass(frozen=True)
+class _Registry:
+    model: type[SQLModel]
+    key: tuple[str, ...]  # what a row is upserted by
+    fields: tuple[str, ...]  # what the file sets, and the history records
 
-    Raises RegistryFileError or RegistryImportError (nothing written). The caller commits.
+
+_REGISTRIES = {
+    "institutions": _Registry(Institution, ("code",), ("name", "kind", "region", "credit_code", "address", "risk_score",
+                                                       "last_inspected")),
+    "inspectors": _Registry(Inspector, ("code",), ("name", "badge_no", "region")),
+    "conflicts": _Registry(Conflict, ("inspector_code", "institution_code"), ("reason",)),
+}
+_CHANGES = ("created", "updated", "unchanged", "reactivated", "deactivated")
+
+
+def import_registry(session: Session, kind: str, source: bytes | IO[bytes], filename: str,
+                    now: datetime) -> dict[str, Any]:
+    """Validate and upsert by code with history as the file (bytes, or a seekable binary file) is read; then rows
+    missing from the file are deactivated, never deleted.
+
+    Raises RegistryFileError or RegistryImportError once the session is rolled back: nothing of the import is
+    stored, nor anything else the session had not committed. The caller commits.
     """
     if kind not in REGISTRY_KINDS:
         raise ValueError(kind)
-    table = read_table(data, filename, kind)
-    records, errors = validate_table(kind, table, **_known_codes(session, kind))
+    file = io.BytesIO(source) if isinstance(source, bytes) else source
+    try:
+        return _import(session, kind, file, filename, now)
+    except (RegistryFileError, RegistryImportError):
+        session.rollback()
+        raise
+
+
+def _import(session: Session, kind: str, file: IO[bytes], filename: str, now: datetime) -> dict[str, Any]:
+    digest = _sha256(file)
+    table = open_table(file, filename, kind)
+    batch = RegistryImport(kind=kind, source_name=Path(filename).name, source_sha256=digest, rows=0, imported_at=now)
+    session.add(batch)
+    session.flush()  # the batch's id, and whatever the session held, before the bulk statements
+    assert batch.id is not None
+    writer = _Writer(session, _REGISTRIES[kind], kind, batch.id, now)
+    errors: list[RowError] = []
+    for records in _batches(validated_records(kind, table, errors, **_known_codes(session, kind)), IMPORT_BATCH):
+        if not errors:
+            writer.write(records)
     if errors:
         raise RegistryImportError(errors)
-    batch = RegistryImport(kind=kind, source_name=Path(filename).name, source_sha256=hashlib.sha256(data).hexdigest(),
-                           rows=len(records), imported_at=now)
+    writer.deactivate_missing()
+    counts = writer.counts
+    batch.rows, batch.created, batch.updated, batch.deactivated = (writer.rows, counts["created"], counts["updated"],
+                                                                   counts["deactivated"])
     session.add(batch)
     session.flush()
-    if kind == "institutions":
-        counts = _upsert(session, batch, Institution, ("code",), ("name", "kind", "region", "credit_code", "address",
-                                                                  "risk_score", "last_inspected"), records, now)
-    elif kind == "inspectors":
-        counts = _upsert(session, batch, Inspector, ("code",), ("name", "badge_no", "region"), records, now)
-    else:
-        counts = _upsert(session, batch, Conflict, ("inspector_code", "institution_code"), ("reason",), records, now)
-    batch.created, batch.updated, batch.deactivated = counts["created"], counts["updated"], counts["deactivated"]
-    session.add(batch)
-    session.flush()
-    return {"kind": kind, "file": batch.source_name, "import_id": batch.id, "rows": len(records), **counts}
+    for instance in list(session.identity_map.values()):  # the ORM's copies of rows the statements changed
+        if isinstance(instance, _REGISTRIES[kind].model):
+            session.expire(instance)
+    return {"kind": kind, "file": batch.source_name, "import_id": batch.id, "rows": writer.rows, **counts}
 
 
-def _upsert(session: Session, batch: RegistryImport, model: type[_RegistryRow], key: tuple[str, ...],
-            fields: tuple[str, ...], records: list[dict[str, Any]], now: datetime) -> dict[str, int]:
-    existing = {tuple(getattr(row, k) for k in key): row for row in session.exec(select(model)).all()}
-    batch_id = batch.id
-    assert batch_id is not None  # import_registry flushes the batch before upserting
-    counts = {"created": 0, "updated": 0, "unchanged": 0, "reactivated": 0, "deactivated": 0}
-    in_file = set()
+def _sha256(file: IO[bytes]) -> str:
+    digest = hashlib.sha256()
+    while chunk := file.read(_READ_CHUNK):
+        digest.update(chunk)
+    file.seek(0)
+    return digest.hexdigest()
 
-    def log(code: tuple, change: str, before: dict | None, after: dict | None) -> None:
-        counts[change] += 1
-        session.add(RegistryChange(import_id=batch_id, kind=batch.kind, code="/".join(code), change=change,
-                                   before=before, after=after))
 
+Key = tuple[Any, ...]
+Change = tuple[str, Key, dict[str, Any] | None, dict[str, Any] | None]  # change, key, before, after
+
+
+def _plan_upserts(records: list[dict[str, Any]], existing: dict[Key, dict[str, Any]], registry: _Registry
+                 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[Change]]:
+    """What a batch of records does to the rows stored under their keys: the records to insert, the changed rows
+    (their key, fields and `active`), and the history in file order ("unchanged" ones included, with no states)."""
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    changes: list[Change] = []
     for record in records:
-        code = tuple(record[k] for k in key)
-        in_file.add(code)
-        row = existing.get(code)
+        key = tuple(record[name] for name in registry.key)
+        row = existing.get(key)
         if row is None:
-            stamp: dict[str, Any] = _stamp(model, now)  # a plain kwargs dict for the model's constructor
-            session.add(model(**record, active=True, **stamp))
-            log(code, "created", None, _state(record, fields, True))
+            inserts.append(record)
+            changes.append(("created", key, None, _state(record, registry.fields, True)))
             continue
-        before = _state(row, fields, row.active)
-        for name in fields:
-            if name == "last_inspected" and record[name] is None:
-                continue  # the bureau tracks inspections itself; a blank cell does not erase them
-            setattr(row, name, record[name])
-        row.active = True
-        after = _state(row, fields, True)
+        before = _state(row, registry.fields, row["active"])
+        # the bureau tracks inspections itself: a blank 上次检查日期 does not erase them
+        values = {name: row[name] if name == "last_inspected" and record[name] is None else record[name]
+                  for name in registry.fields}
+        after = _state(values, registry.fields, True)
         if after == before:
-            counts["unchanged"] += 1
+            changes.append(("unchanged", key, None, None))
             continue
-        for name, value in _stamp(model, now).items():
-            setattr(row, name, value)
-        session.add(row)
-        log(code, "updated" if before["active"] else "reactivated", before, after)
-    for code, row in existing.items():
-        if code not in in_file and row.active:
-            before = _state(row, fields, True)
-            row.active = False
-            for name, value in _stamp(model, now).items():
-                setattr(row, name, value)
-            session.add(row)
-            log(code, "deactivated", before, {**before, "active": False})
-    return counts
+        updates.append({**dict(zip(registry.key, key, strict=True)), **values, "active": True})
+        changes.append(("updated" if before["active"] else "reactivated", key, before, after))
+    return inserts, updates, changes
 
 
-def _stamp(model: type[SQLModel], now: datetime) -> dict[str, datetime]:
-    return {"updated_at": now} if "updated_at" in model.model_fields else {}
+def _plan_deactivations(rows: Iterable[dict[str, Any]], registry: _Registry) -> list[Change]:
+    """The history of active rows the file left out, as they are deactivated."""
+    changes: list[Change] = []
+    for row in rows:
+        before = _state(row, registry.fields, True)
+        changes.append(("deactivated", tuple(row[name] for name in registry.key), before, {**before, "active": False}))
+    return changes
 
 
-def _state(source: Any, fields: tuple[str, ...], active: bool) -> dict[str, Any]:
+def _state(source: dict[str, Any], fields: tuple[str, ...], active: bool) -> dict[str, Any]:
     """The history form of a row: JSON-safe values of the imported fields, plus whether it is active."""
-    get = source.get if isinstance(source, dict) else (lambda name: getattr(source, name))
-    values = {name: get(name) for name in fields}
-    state = {name: value.isoformat() if isinstance(value, date) else value for name, value in values.items()}
-    return {**state, "active": active}
+    state = {name: source[name] for name in fields}
+    for name, value in state.items():
+        if isinstance(value, date):
+            state[name] = value.isoformat()
+    state["active"] = active
+    return state
+
+
+class _Writer:
+    """Writes an import a batch at a time with bulk statements: the new rows, the changed ones, a history row each."""
+
+    def __init__(self, session: Session, registry: _Registry, kind: str, import_id: int, now: datetime):
+        self.session, self.registry, self.kind, self.import_id = session, registry, kind, import_id
+        self.table: DbTable = registry.model.__table__  # type: ignore[attr-defined]
+        self.dialect = session.get_bind().dialect
+        self.stamp = {"updated_at": now} if "updated_at" in self.table.c else {}
+        self.new_row = {"active": True, **self.stamp}  # what every inserted row has
+        if self.dialect.name == "postgresql" and self.stamp:  # COPY drops the zone: the server turns it as a parameter
+            self.new_row["updated_at"] = session.execute(core_select(cast(literal(now), DateTime()))).scalar_one()
+        self.in_file: set[Key] = set()
+        self.rows = 0
+        self.counts = dict.fromkeys(_CHANGES, 0)
+        key_columns = [self.table.c[name] for name in registry.key]
+        self.columns = [*key_columns, *(self.table.c[name] for name in registry.fields), self.table.c.active]
+        self.where_key = and_(*(column == bindparam(f"key_{column.name}") for column in key_columns))
+        self.was_empty = session.execute(core_select(key_columns[0]).limit(1)).first() is None
+
+    def _with_keys(self, keys: list[Key]) -> ColumnElement[bool]:
+        key_columns = self.columns[:len(self.registry.key)]
+        if len(key_columns) == 1:
+            return key_columns[0].in_([key[0] for key in keys])
+        return tuple_(*key_columns).in_(keys)
+
+    def write(self, records: list[dict[str, Any]]) -> None:
+        keys = [tuple(record[name] for name in self.registry.key) for record in records]
+        self.in_file.update(keys)
+        self.rows += len(records)
+        existing = {} if self.was_empty else self._stored(keys)
+        inserts, updates, changes = _plan_upserts(records, existing, self.registry)
+        names = (*self.registry.key, *self.registry.fields)
+        self._insert(self.table, names, list(map(operator.itemgetter(*names), inserts)), self.new_row)
+        self._update([{**row, **self.stamp} for row in updates])
+        self._log(changes)
+
+    def _stored(self, keys: list[Key]) -> dict[Key, dict[str, Any]]:
+        found = self.session.execute(core_select(*self.columns).where(self._with_keys(keys))).mappings()
+        return {tuple(row[name] for name in self.registry.key): dict(row) for row in found}
+
+    def deactivate_missing(self) -> None:
+        """Page through the keys of the active rows in primary-key order; deactivate the rows the file left out."""
+        if self.was_empty:
+            return  # every row there is came from the file
+        order = list(self.table.primary_key.columns)[0]
+        key_columns = self.columns[:len(self.registry.key)]
+        last = None
+        while True:
+            query = core_select(order, *key_columns).where(self.table.c.active == True)  # noqa: E712
+            if last is not None:
+                query = query.where(order > last)
+            page = self.session.execute(query.order_by(order).limit(IMPORT_BATCH)).all()
+            if not page:
+                return
+            last = page[-1][0]
+            missing = [tuple(row[1:]) for row in page if tuple(row[1:]) not in self.in_file]
+            if missing:
+                stored = self._stored(missing)
+                changes = _plan_deactivations((stored[key] for key in missing), self.registry)
+                self._update([{**dict(zip(self.registry.key, key, strict=True)), "active": False, **self.stamp}
+                              for _change, key, _before, _after in changes])
+                self._log(changes)
+
+    def _update(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            params = [{f"key_{name}" if name in self.registry.key else name: value for name, value in row.items()}
+                      for row in rows]
+            self.session.execute(update(self.table).where(self.where_key), params)
+
+    def _log(self, changes: list[Change]) -> None:
+        history = []
+        for change, key, before, after in changes:
+            self.counts[change] += 1
+            if change != "unchanged":
+                history.append(("/".join(key), change, before, after))
+        self._insert(RegistryChange.__table__, ("code", "change", "before", "after"), history,  # type: ignore[attr-defined]
+                     {"import_id": self.import_id, "kind": self.kind})
+
+    def _insert(self, table: DbTable, names: tuple[str, ...], rows: list[tuple[Any, ...]],
+                same: dict[str, Any]) -> None:
+        """Bulk insert of rows (values of `names`, then `same` in each), stored as SQLAlchemy stores them (its own
+        type conversions) without its per-row work: COPY on PostgreSQL, the driver's executemany on SQLite."""
+        if not rows:
+            return
+        quote = self.dialect.identifier_preparer.quote
+        columns = f"{quote(table.name)} ({', '.join(quote(name) for name in (*names, *same))})"
+        cursor: Any = self.session.connection().connection.cursor()
+        try:
+            if self.dialect.name == "postgresql":
+                with cursor.copy(f"COPY {columns} FROM STDIN") as out:
+                    for row in _converted(rows, [json.dumps if isinstance(table.c[name].type, JSON) else None
+                                                 for name in names], tuple(same.values())):
+                        out.write_row(row)  # JSON as SQLAlchemy writes it: None is the JSON null, as before
+            else:
+                convert = [table.c[name].type.dialect_impl(self.dialect).bind_processor(self.dialect)
+                           for name in (*names, *same)]
+                tail = next(_converted([tuple(same.values())], convert[len(names):], ()))
+                cursor.executemany(f"INSERT INTO {columns} VALUES ({', '.join('?' * len(convert))})",
+                                   _converted(rows, convert[:len(names)], tail))
+        finally:
+            cursor.close()
+
+
+def _converted(rows: Iterable[Sequence[Any]], convert: Sequence[Callable[[Any], Any] | None],
+               tail: Sequence[Any]) -> Iterator[list[Any]]:
+    """Each row with its values converted (None as the conversion makes it) and `tail` appended."""
+    columns = [(n, to, to(None)) for n, to in enumerate(convert) if to is not None]
+    for row in rows:
+        values = [*row, *tail]
+        for n, to, none in columns:
+            value = values[n]
+            values[n] = none if value is None else to(value)
+        yield values
 
 
 # ---- what coverage reads ---------------------------------------------------------------------------------------

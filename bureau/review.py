@@ -30,6 +30,7 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+import checklists
 from bureau.assignments import next_seq, utc_iso
 from bureau.models import (
     CorrectionRequest,
@@ -41,6 +42,7 @@ from bureau.models import (
     ReviewEvent,
     StaffAccount,
 )
+from checklists.findings import derive_findings, differences
 from documents.signature import unbound_in_record
 from sync.canonical import content_hash
 from sync.envelope import RECORD_SIGNING_DOMAIN
@@ -200,6 +202,52 @@ def verify_signatures(record: Mapping[str, Any], record_hash: str, signatures: S
             "all_valid": hash_ok and bool(results) and all(r["valid"] for r in results) and not unbound}
 
 
+@dataclass(frozen=True)
+class FindingsCheck:
+    """The findings the bureau derives from a record's answers and pinned template (what any measure rests on),
+    and how the tablet's own differ from them (empty: they agree)."""
+
+    findings: list[dict[str, Any]]
+    differences: list[str]
+    problem: str | None = None  # why nothing could be derived (only a record stored before ingest checked it)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"findings": self.findings, "differences": self.differences, "problem": self.problem}
+
+
+def _staff_codes(finding: Any) -> list[str]:
+    codes = finding.get("staff_codes") if isinstance(finding, dict) else None
+    return list(codes) if isinstance(codes, list) and all(isinstance(c, str) for c in codes) else []
+
+
+def findings_check(record: Mapping[str, Any]) -> FindingsCheck:
+    """Derive the findings again (`checklists.findings`), with the responsible staff the tablet named for each item
+    (the one thing answers do not hold), and compare them with what the tablet reported. Tolerates any stored
+    record, however malformed."""
+    try:
+        template = checklists.resolve_template(f"{record['template_id']}@{record['template_hash']}")
+        derived = derive_findings(template, record.get("answers"))
+    except (checklists.InputError, KeyError, TypeError, AttributeError) as exc:
+        return FindingsCheck([], [], f"无法按答案与模板重算问题：{exc}"[:500])
+    reported = record.get("findings")
+    told = [f for f in reported if isinstance(f, dict) and isinstance(f.get("item_id"), str)] \
+        if isinstance(reported, list) else []
+    staff = {f["item_id"]: _staff_codes(f) for f in told}
+    findings = [{**f, "staff_codes": staff.get(f["item_id"], [])} for f in derived]
+    return FindingsCheck(findings, differences(reported, derived))
+
+
+def counted_findings(record: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The findings a record counts as everywhere (the case, the dashboard, 一公开): the bureau's derived ones. Only
+    a record stored before ingest checked it, whose findings cannot be derived, counts the tablet's own."""
+    check = findings_check(record)
+    if not check.problem:
+        return check.findings
+    reported = record.get("findings")
+    return [f for f in reported if isinstance(f, dict) and isinstance(f.get("category"), str)] \
+        if isinstance(reported, list) else []
+
+
 def local_date(moment: datetime) -> date:
     """The bureau's calendar day of a moment (naive values are UTC, as both databases may return them)."""
     return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone().date()
@@ -328,7 +376,7 @@ def backfill_cases(session: Session, now: datetime) -> int:
 
 def _refresh_from_record(case: ReviewCase, record: ReceivedRecord) -> None:
     case.version = record.version
-    case.findings = len(record.record.get("findings", []))
+    case.findings = len(counted_findings(record.record))
     case.inspected_on = inspected_on(record.record)
     case.statement_deadline, case.statement_text, case.statement_waived = None, "", False
     case.statement_received_at, case.attachment_sha256, case.attachment_name = None, None, ""
@@ -505,6 +553,7 @@ def case_detail(session: Session, record_id: str, version: int | None, viewer: S
         "received_at": utc_iso(shown.received_at), "device_id": shown.device_id,
         "score": {"claimed": shown.score_claimed, "computed": shown.score_computed, "critical": shown.critical,
                   "mismatch": shown.score_mismatch},
+        "findings_check": findings_check(shown.record).to_json(),
         "verification": verify_signatures(shown.record, shown.record_hash, shown.signatures, keys),
         "device_keys": [{k: v for k, v in key.items() if k != "public_key"} | {"key_id": key_id}
                         for key_id, key in keys.items()],

@@ -1,5 +1,5 @@
-"""Opening the bureau: settings → writable data dir → database → keys → a log that adds up → ASGI app. Each failure
-is one sentence.
+"""Opening the bureau: settings → writable data dir → database (its schema at the installed revision,
+`bureau.migrations`) → keys → a log that adds up → ASGI app. Each failure is one sentence.
 
 Several bureau processes (`yibao serve --workers N`, several `yibao serve`) may share one database: the merkle log
 serialises its appenders in the database (`bureau.transparency`), and everything else lives there too. Blobs are
@@ -16,10 +16,11 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
-from bureau import keystore, transparency
-from bureau.db import DatabaseUnavailable, create_schema, make_engine
+from bureau import keystore, migrations, transparency
+from bureau.db import DatabaseUnavailable, make_engine
 from bureau.settings import BureauSettings
 from sync.errors import KeyHandlingError
 from sync.keys import decrypt_private_key
@@ -50,13 +51,32 @@ def ensure_writable_data_dir(settings: BureauSettings) -> None:
 
 
 def open_bureau(settings: BureauSettings) -> Bureau:
+    """The bureau's database, refused unless its schema is the installed one (an empty database is given it)."""
     ensure_writable_data_dir(settings)
     try:
         engine = make_engine(settings.database_url)
-        create_schema(engine)
-    except DatabaseUnavailable as exc:
+        migrations.require_current(engine)
+    except (DatabaseUnavailable, migrations.SchemaError) as exc:
         raise BureauStartError(str(exc)) from None
     return Bureau(settings=settings, engine=engine)
+
+
+def upgrade_bureau(settings: BureauSettings) -> tuple[migrations.SchemaState, migrations.SchemaState]:
+    """Bring the database's schema to the installed head (`yibao bureau upgrade`); where it stood before and after."""
+    ensure_writable_data_dir(settings)
+    try:
+        engine = make_engine(settings.database_url)
+    except DatabaseUnavailable as exc:
+        raise BureauStartError(str(exc)) from None
+    try:
+        return migrations.upgrade(engine)
+    except migrations.SchemaError as exc:
+        raise BureauStartError(str(exc)) from None
+    except SQLAlchemyError as exc:  # a revision that cannot run on this database: nothing of it is kept on PostgreSQL
+        reason = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0]
+        raise BureauStartError(f"数据库结构升级失败：{reason}") from None
+    finally:
+        engine.dispose()
 
 
 def open_signing_key(settings: BureauSettings) -> Ed25519PrivateKey:

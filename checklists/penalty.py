@@ -1,8 +1,10 @@
 """The protocol-penalty engine: what the regulation prescribes for a case's findings. Pure over plain dicts.
 
 Rules — which measures, multiples, fixed fines and suspensions each article prescribes, and under which
-conditions — are data in rules/penalties.toml, each clause with its legal basis. Combining findings:
-measures are the union in the fixed order, recovery and fine bounds add up, suspension is the widest range.
+conditions; who imposes each measure (the two tracks); when 行政处罚法 Art. 33 bars a penalty; the hearing
+thresholds; the referrals to other bodies — are data in rules/penalties.toml, each value with its legal basis.
+Combining findings: measures are the union in the fixed order, recovery and fine bounds add up, suspension is
+the widest range.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from checklists._toml import PACKAGE_DIR, Problems, display_name, read_toml
 from checklists.errors import KeyPath
@@ -21,13 +23,20 @@ from checklists.vocabulary import Vocabulary, vocabulary
 
 PENALTIES_FILE = PACKAGE_DIR / "rules" / "penalties.toml"
 
-CONDITIONS = ("loss", "intent", "refused_to_correct", "serious_consequences")
+CONDITIONS = ("loss", "intent", "refused_to_correct", "serious_consequences", "insured")
 CASE_FLAGS = ("refused_to_correct", "serious_consequences")
-_CASE_KEYS = ("party", "findings") + CASE_FLAGS + ("note",)
-_PARTY_KEYS = ("kind", "code", "name")
+# 行政处罚法 Art. 33's facts, as the case states them (all default false).
+CIRCUMSTANCES = ("minor", "corrected_promptly", "no_harm", "harm_minor", "first_offence", "no_fault")
+# Circumstances a case cannot state together with the other fact (a circumstance or a case flag).
+_CONTRADICTIONS = (("corrected_promptly", "refused_to_correct"), ("no_harm", "serious_consequences"),
+                   ("harm_minor", "serious_consequences"), ("no_harm", "harm_minor"))
+TRACKS = ("administrative", "agreement")
+NO_PENALTY = ("must", "may")  # 不予行政处罚 / 可以不予行政处罚; "must" wins
+_CASE_KEYS = ("party", "findings") + CASE_FLAGS + ("circumstances", "note")
+_PARTY_KEYS = ("kind", "code", "name", "public_official")
 _FINDING_KEYS = ("category", "amount_yuan", "intent_to_defraud", "item_id", "note")
-_CLAUSE_KEYS = ("basis", "when", "when_any", "measures", "optional_measures", "recover", "fine_multiple",
-                "fine_yuan", "suspension_months", "terminate_agreement")
+_CLAUSE_KEYS = ("basis", "when", "when_any", "categories", "measures", "optional_measures", "recover",
+                "fine_multiple", "fine_yuan", "suspension_months", "terminate_agreement", "fraud")
 _MULTIPLE = re.compile(r"^[0-9]+(\.[0-9]+)?$")
 
 
@@ -36,6 +45,7 @@ class Clause:
     basis: str
     when: tuple[str, ...] = ()
     when_any: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()  # when given, the clause is for findings of these categories only
     measures: tuple[str, ...] = ()
     optional_measures: tuple[str, ...] = ()
     recover: bool = False
@@ -43,9 +53,11 @@ class Clause:
     fine_yuan: tuple[Decimal, Decimal] | None = None
     suspension_months: tuple[int, int] | None = None
     terminate_agreement: bool = False
+    fraud: bool = False  # punishes 骗取: the finding's amount counts towards the police referral
 
-    def applies(self, facts: frozenset[str]) -> bool:
-        return all(c in facts for c in self.when) and (not self.when_any or any(c in facts for c in self.when_any))
+    def applies(self, facts: frozenset[str], category: str) -> bool:
+        return (all(c in facts for c in self.when) and (not self.when_any or any(c in facts for c in self.when_any))
+                and (not self.categories or category in self.categories))
 
 
 @dataclass(frozen=True)
@@ -62,36 +74,104 @@ class ArticleRules:
 
 
 @dataclass(frozen=True)
+class Track:
+    name: str  # one of TRACKS
+    imposed_by: str
+
+
+@dataclass(frozen=True)
+class NoPenaltyRule:
+    basis: str
+    when: tuple[str, ...]  # circumstances, all of them
+    outcome: str  # one of NO_PENALTY
+
+
+@dataclass(frozen=True)
+class NoPenalty:
+    suppresses: tuple[str, ...]  # the measures that are 行政处罚, dropped when a penalty must not be imposed
+    rules: tuple[NoPenaltyRule, ...]
+
+
+@dataclass(frozen=True)
+class Hearing:
+    fine_threshold: Mapping[str, Decimal]  # party kind → 较大数额
+    measures: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Referral:
+    """Proposed when every criterion it names holds."""
+
+    to: str
+    reason: str
+    basis: str
+    articles: tuple[int, ...] = ()
+    fraud_yuan_at_least: Decimal | None = None
+    public_official: bool = False
+
+
+@dataclass(frozen=True)
 class PenaltyRules:
     measure_order: tuple[str, ...]
     articles: Mapping[int, ArticleRules]
+    tracks: Mapping[str, Track]  # measure → its track
+    no_penalty: NoPenalty
+    hearing: Hearing
+    referrals: tuple[Referral, ...]
 
 
 # ------------------------------------------------------------------------------------------ rules file
 
-def _conditions(raw: dict, key: str, path: tuple, problems: Problems) -> tuple[str, ...]:
+def _names(raw: dict, key: str, allowed: tuple, noun: str, path: tuple, problems: Problems,
+           where: str = "") -> tuple[str, ...]:
+    """A list of names from `allowed` (conditions, measures, circumstances, categories)."""
     value = raw.get(key, [])
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        problems.add(path + (key,), "应为条件名称的数组")
+        problems.add(path + (key,), f"应为{noun}名称的数组")
         return ()
-    for condition in value:
-        if condition not in CONDITIONS:
-            problems.add(path + (key,), f"未知的条件 \"{condition}\"（应为 {'、'.join(CONDITIONS)}）")
+    for name in value:
+        if name not in allowed:
+            problems.add(path + (key,), f"未知的{noun} \"{name}\"（应为 {where}{'、'.join(allowed)}）")
     return tuple(value)
+
+
+def _conditions(raw: dict, key: str, path: tuple, problems: Problems) -> tuple[str, ...]:
+    return _names(raw, key, CONDITIONS, "条件", path, problems)
 
 
 def _measures(raw: dict, key: str, order: tuple[str, ...], path: tuple, problems: Problems) -> tuple[str, ...]:
-    value = raw.get(key, [])
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        problems.add(path + (key,), "应为措施名称的数组")
-        return ()
-    for measure in value:
-        if measure not in order:
-            problems.add(path + (key,), f"未知的措施 \"{measure}\"（应为 measure_order 中的 {'、'.join(order)}）")
-    return tuple(value)
+    return _names(raw, key, order, "措施", path, problems, "measure_order 中的 ")
 
 
-def _range(raw: dict, key: str, path: tuple, problems: Problems, parse) -> tuple | None:
+def _text(raw: dict, key: str, path: tuple, problems: Problems) -> str:
+    value = raw.get(key)
+    if not isinstance(value, str) or not value.strip():
+        problems.add(path + (key,), "缺少法律依据（basis）" if key == "basis" else "缺少或为空（应为非空字符串）")
+        return ""
+    return value
+
+
+def _flag(raw: dict, key: str, path: tuple, problems: Problems) -> bool:
+    value = raw.get(key, False)
+    if not isinstance(value, bool):
+        problems.add(path + (key,), f"应为 true 或 false，实际为 {value!r}")
+    return value is True
+
+
+def _table(doc: dict, key: str, problems: Problems, path: KeyPath = ()) -> dict:
+    raw = doc.get(key)
+    if not isinstance(raw, dict):
+        problems.add(path + (key,), f"缺少表 [{'.'.join(str(p) for p in path + (key,))}]")
+        return {}
+    return raw
+
+
+def _unknown_keys(raw: dict, allowed: tuple[str, ...], path: tuple, problems: Problems) -> None:
+    for extra in sorted(set(raw) - set(allowed)):
+        problems.add(path + (extra,), f"未知的键（允许的键：{'、'.join(allowed)}）")
+
+
+def _range(raw: dict, key: str, path: tuple, problems: Problems, parse: Callable) -> tuple | None:
     value = raw.get(key)
     if value is None:
         return None
@@ -107,26 +187,23 @@ def _range(raw: dict, key: str, path: tuple, problems: Problems, parse) -> tuple
     return (low, high)
 
 
-def parse_penalty_rules(doc: dict[str, Any], problems: Problems, vocab: Vocabulary) -> PenaltyRules:
-    order = doc.get("measure_order")
-    if not isinstance(order, list) or not order or not all(isinstance(m, str) and m for m in order) \
-            or len(set(order)) != len(order):
-        problems.add(("measure_order",), "应为不重复的措施名称数组")
-        order = []
-    order = tuple(order)
-
-    def multiple(value: Any, path: tuple) -> Decimal | None:
-        if not isinstance(value, str) or not _MULTIPLE.match(value):
-            problems.add(path, f"倍数应写成十进制字符串（如 \"2\"），实际为 {value!r}")
-            return None
-        return Decimal(value)
-
-    def yuan(value: Any, path: tuple) -> Decimal | None:
+def _yuan(problems: Problems) -> Callable[[Any, KeyPath], Decimal | None]:
+    def parse(value: Any, path: KeyPath) -> Decimal | None:
         problem = money_problem(value)
         if problem:
             problems.add(path, problem)
             return None
         return parse_money(value)
+    return parse
+
+
+def _parse_articles(doc: dict[str, Any], order: tuple[str, ...], problems: Problems,
+                    vocab: Vocabulary) -> dict[int, ArticleRules]:
+    def multiple(value: Any, path: tuple) -> Decimal | None:
+        if not isinstance(value, str) or not _MULTIPLE.match(value):
+            problems.add(path, f"倍数应写成十进制字符串（如 \"2\"），实际为 {value!r}")
+            return None
+        return Decimal(value)
 
     def months(value: Any, path: tuple) -> int | None:
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
@@ -148,52 +225,142 @@ def parse_penalty_rules(doc: dict[str, Any], problems: Problems, vocab: Vocabula
         if not isinstance(raw_clauses, list) or not raw_clauses or not all(isinstance(c, dict) for c in raw_clauses):
             problems.add(path, "缺少条款规则（[[articles.<条>.clauses]]）")
             continue
-        for extra in set(raw) - {"clauses", "redirect"}:
-            problems.add(path + (extra,), "未知的键（允许的键：clauses、redirect）")
+        _unknown_keys(raw, ("clauses", "redirect"), path, problems)
+        own_categories = tuple(c.id for c in vocab.categories.values() if c.article == int(key))
         clauses = []
         for index, rc in enumerate(raw_clauses):
             at: KeyPath = path + ("clauses", index)
-            for extra in set(rc) - set(_CLAUSE_KEYS):
-                problems.add(at + (extra,), f"未知的键（允许的键：{'、'.join(_CLAUSE_KEYS)}）")
-            basis = rc.get("basis")
-            if not isinstance(basis, str) or not basis.strip():
-                problems.add(at + ("basis",), "缺少法律依据（basis）")
-            flags = {}
-            for flag in ("recover", "terminate_agreement"):
-                flags[flag] = rc.get(flag, False)
-                if not isinstance(flags[flag], bool):
-                    problems.add(at + (flag,), f"应为 true 或 false，实际为 {flags[flag]!r}")
+            _unknown_keys(rc, _CLAUSE_KEYS, at, problems)
             clauses.append(Clause(
-                basis=basis if isinstance(basis, str) else "",
+                basis=_text(rc, "basis", at, problems),
                 when=_conditions(rc, "when", at, problems),
                 when_any=_conditions(rc, "when_any", at, problems),
+                categories=_names(rc, "categories", own_categories, "违规类别", at, problems, f"第 {key} 条的 "),
                 measures=_measures(rc, "measures", order, at, problems),
                 optional_measures=_measures(rc, "optional_measures", order, at, problems),
-                recover=flags["recover"] is True,
+                recover=_flag(rc, "recover", at, problems),
                 fine_multiple=_range(rc, "fine_multiple", at, problems, multiple),
-                fine_yuan=_range(rc, "fine_yuan", at, problems, yuan),
+                fine_yuan=_range(rc, "fine_yuan", at, problems, _yuan(problems)),
                 suspension_months=_range(rc, "suspension_months", at, problems, months),
-                terminate_agreement=flags["terminate_agreement"] is True,
+                terminate_agreement=_flag(rc, "terminate_agreement", at, problems),
+                fraud=_flag(rc, "fraud", at, problems),
             ))
         redirect = None
         if isinstance(raw.get("redirect"), dict):
             rr, at = raw["redirect"], path + ("redirect",)
             target = rr.get("handled_as")
-            basis = rr.get("basis")
-            if not isinstance(basis, str) or not basis.strip():
-                problems.add(at + ("basis",), "缺少法律依据（basis）")
+            basis = _text(rr, "basis", at, problems)
             if not isinstance(target, str) or not target.isdigit() or target not in raw_articles or target == key:
                 problems.add(at + ("handled_as",), f"应为另一条已定义规则的条款号（如 \"40\"），实际为 {target!r}")
             else:
-                redirect = Redirect(basis if isinstance(basis, str) else "", _conditions(rr, "when", at, problems),
-                                    int(target))
+                redirect = Redirect(basis, _conditions(rr, "when", at, problems), int(target))
         elif "redirect" in raw:
             problems.add(path + ("redirect",), "应为表（[articles.<条>.redirect]）")
         articles[int(key)] = ArticleRules(tuple(clauses), redirect)
 
     for number in {c.article for c in vocab.categories.values()} - set(articles):
         problems.add(("articles", str(number)), f"第 {number} 条有违规类别，但没有处罚规则")
-    return PenaltyRules(order, dict(sorted(articles.items())))
+    return dict(sorted(articles.items()))
+
+
+def _parse_tracks(doc: dict[str, Any], order: tuple[str, ...], problems: Problems) -> dict[str, Track]:
+    """measure → the track it is on; every measure on exactly one."""
+    raw_tracks = _table(doc, "tracks", problems)
+    _unknown_keys(raw_tracks, TRACKS, ("tracks",), problems)
+    by_measure: dict[str, Track] = {}
+    for name in TRACKS:
+        raw = _table(raw_tracks, name, problems, ("tracks",)) if raw_tracks else {}
+        path = ("tracks", name)
+        _unknown_keys(raw, ("imposed_by", "basis", "measures"), path, problems)
+        _text(raw, "basis", path, problems)
+        track = Track(name, _text(raw, "imposed_by", path, problems))
+        for measure in _measures(raw, "measures", order, path, problems):
+            if measure in by_measure:
+                problems.add(path + ("measures",), f"措施 \"{measure}\" 已在 tracks.{by_measure[measure].name} 中")
+            by_measure[measure] = track
+    for measure in order:
+        if raw_tracks and measure not in by_measure:
+            problems.add(("tracks",), f"措施 \"{measure}\" 不属于任何轨道（{'、'.join(TRACKS)}）")
+    return by_measure
+
+
+def _parse_no_penalty(doc: dict[str, Any], order: tuple[str, ...], problems: Problems) -> NoPenalty:
+    raw = _table(doc, "no_penalty", problems)
+    path: KeyPath = ("no_penalty",)
+    _unknown_keys(raw, ("basis", "suppresses", "rules"), path, problems)
+    _text(raw, "basis", path, problems)
+    rules = []
+    raw_rules = raw.get("rules")
+    if not isinstance(raw_rules, list) or not all(isinstance(r, dict) for r in raw_rules):
+        problems.add(path + ("rules",), "缺少不予处罚规则（[[no_penalty.rules]]）")
+        raw_rules = []
+    for index, rr in enumerate(raw_rules):
+        at = path + ("rules", index)
+        _unknown_keys(rr, ("basis", "when", "outcome"), at, problems)
+        when = _names(rr, "when", CIRCUMSTANCES, "情节", at, problems)
+        if not when:
+            problems.add(at + ("when",), "应至少列出一项情节")
+        outcome = rr.get("outcome")
+        if outcome not in NO_PENALTY:
+            problems.add(at + ("outcome",), f"应为 {'、'.join(NO_PENALTY)} 之一，实际为 {outcome!r}")
+        rules.append(NoPenaltyRule(_text(rr, "basis", at, problems), when, str(outcome)))
+    return NoPenalty(_measures(raw, "suppresses", order, path, problems), tuple(rules))
+
+
+def _parse_hearing(doc: dict[str, Any], order: tuple[str, ...], problems: Problems, vocab: Vocabulary) -> Hearing:
+    raw = _table(doc, "hearing", problems)
+    path: KeyPath = ("hearing",)
+    _unknown_keys(raw, ("basis", "measures", "fine_threshold_yuan"), path, problems)
+    _text(raw, "basis", path, problems)
+    raw_thresholds = _table(raw, "fine_threshold_yuan", problems, path) if raw else {}
+    _unknown_keys(raw_thresholds, tuple(vocab.parties), path + ("fine_threshold_yuan",), problems)
+    thresholds = {}
+    for party in vocab.parties if raw_thresholds else ():
+        at = path + ("fine_threshold_yuan", party)
+        if party not in raw_thresholds:
+            problems.add(at, f"缺少{vocab.parties[party]}的较大数额罚款标准")
+        elif (amount := _yuan(problems)(raw_thresholds[party], at)) is not None:
+            thresholds[party] = amount
+    return Hearing(thresholds, _measures(raw, "measures", order, path, problems))
+
+
+def _parse_referrals(doc: dict[str, Any], articles: Mapping[int, ArticleRules],
+                     problems: Problems) -> tuple[Referral, ...]:
+    raw_referrals = doc.get("referrals", [])
+    if not isinstance(raw_referrals, list) or not all(isinstance(r, dict) for r in raw_referrals):
+        problems.add(("referrals",), "应为移送规则的数组（[[referrals]]）")
+        return ()
+    out = []
+    for index, rr in enumerate(raw_referrals):
+        at: KeyPath = ("referrals", index)
+        allowed = ("to", "reason", "basis", "articles", "fraud_yuan_at_least", "public_official")
+        _unknown_keys(rr, allowed, at, problems)
+        numbers = rr.get("articles", [])
+        if not isinstance(numbers, list) or not all(isinstance(n, int) and n in articles for n in numbers):
+            problems.add(at + ("articles",), f"应为已定义规则的条款号数组（{'、'.join(map(str, articles))}）")
+            numbers = []
+        threshold = None
+        if "fraud_yuan_at_least" in rr:
+            threshold = _yuan(problems)(rr["fraud_yuan_at_least"], at + ("fraud_yuan_at_least",))
+        public_official = _flag(rr, "public_official", at, problems)
+        if not (numbers or "fraud_yuan_at_least" in rr or public_official):
+            problems.add(at, "应至少有一项条件：articles、fraud_yuan_at_least 或 public_official = true")
+        out.append(Referral(_text(rr, "to", at, problems), _text(rr, "reason", at, problems),
+                            _text(rr, "basis", at, problems), tuple(numbers), threshold, public_official))
+    return tuple(out)
+
+
+def parse_penalty_rules(doc: dict[str, Any], problems: Problems, vocab: Vocabulary) -> PenaltyRules:
+    order = doc.get("measure_order")
+    if not isinstance(order, list) or not order or not all(isinstance(m, str) and m for m in order) \
+            or len(set(order)) != len(order):
+        problems.add(("measure_order",), "应为不重复的措施名称数组")
+        order = []
+    order = tuple(order)
+    articles = _parse_articles(doc, order, problems, vocab)
+    return PenaltyRules(order, articles, _parse_tracks(doc, order, problems),
+                        _parse_no_penalty(doc, order, problems), _parse_hearing(doc, order, problems, vocab),
+                        _parse_referrals(doc, articles, problems))
 
 
 def load_penalty_rules(path: Path = PENALTIES_FILE, vocab: Vocabulary | None = None) -> PenaltyRules:
@@ -219,8 +386,46 @@ class Finding:
     intent: bool
 
 
-def parse_case(case: Any, vocab: Vocabulary) -> tuple[dict[str, Any], list[Finding], frozenset[str]]:
-    """Validate a case; raise InputError naming every bad field. Returns party, findings, case-level facts."""
+@dataclass(frozen=True)
+class Case:
+    party: dict[str, Any]
+    findings: tuple[Finding, ...]
+    facts: frozenset[str]  # case-level conditions: the flags, and `insured` for an insured party
+    circumstances: frozenset[str]  # those of CIRCUMSTANCES the case states true
+
+
+def _bool_fields(raw: dict, keys: tuple[str, ...], path: KeyPath, problems: Problems) -> set[str]:
+    """The keys among `keys` that are true; anything but true, false or absent is a problem."""
+    found = set()
+    for key in keys:
+        value = raw.get(key)
+        if value is not None and not isinstance(value, bool):
+            problems.add(path + (key,), f"应为 true 或 false，实际为 {value!r}")
+        elif value:
+            found.add(key)
+    return found
+
+
+def _parse_circumstances(case: dict, flags: set[str], problems: Problems) -> frozenset[str]:
+    raw = case.get("circumstances")
+    if raw is None:
+        return frozenset()
+    if not isinstance(raw, dict):
+        problems.add(("circumstances",), f"应为对象（键：{'、'.join(CIRCUMSTANCES)}），实际为 {raw!r}")
+        return frozenset()
+    for key in raw:
+        if key not in CIRCUMSTANCES:
+            problems.add(("circumstances", key), f"未知的情节（允许的键：{'、'.join(CIRCUMSTANCES)}）")
+    stated = _bool_fields(raw, CIRCUMSTANCES, ("circumstances",), problems)
+    for key, other in _CONTRADICTIONS:
+        if key in stated and other in stated | flags:
+            where = f"circumstances.{other}" if other in CIRCUMSTANCES else other
+            problems.add(("circumstances", key), f"与 {where} 同为 true，相互矛盾")
+    return frozenset(stated)
+
+
+def parse_case(case: Any, vocab: Vocabulary) -> Case:
+    """Validate a case; raise InputError naming every bad field."""
     problems = Problems()
     if not isinstance(case, dict):
         problems.add((), f"案件应为 JSON 对象，实际为 {type(case).__name__}")
@@ -245,14 +450,12 @@ def parse_case(case: Any, vocab: Vocabulary) -> tuple[dict[str, Any], list[Findi
         for key in ("code", "name"):
             if party.get(key) is not None and not isinstance(party[key], str):
                 problems.add(("party", key), f"应为字符串，实际为 {party[key]!r}")
+        _bool_fields(party, ("public_official",), ("party",), problems)
 
-    facts = set()
-    for flag in CASE_FLAGS:
-        value = case.get(flag)
-        if value is not None and not isinstance(value, bool):
-            problems.add((flag,), f"应为 true 或 false，实际为 {value!r}")
-        elif value:
-            facts.add(flag)
+    facts = _bool_fields(case, CASE_FLAGS, (), problems)
+    circumstances = _parse_circumstances(case, facts, problems)
+    if party_kind == "insured":
+        facts.add("insured")
 
     findings: list[Finding] = []
     raw_findings = case.get("findings")
@@ -274,9 +477,9 @@ def parse_case(case: Any, vocab: Vocabulary) -> tuple[dict[str, Any], list[Findi
             ok = False
         elif party_kind is not None:
             article = vocab.articles[vocab.categories[category].article]
-            if article.party != party_kind:
+            if not article.applies_to(party_kind):
                 problems.add(path + ("category",),
-                             f"违规类别 {category}（条例第 {article.number} 条）适用于{vocab.parties[article.party]}，"
+                             f"违规类别 {category}（条例第 {article.number} 条）适用于{article.party_names(vocab.parties)}，"
                              f"不适用于当事人类别 {party_kind}（{vocab.parties[party_kind]}）")
                 ok = False
         amount = raw.get("amount_yuan")
@@ -296,7 +499,7 @@ def parse_case(case: Any, vocab: Vocabulary) -> tuple[dict[str, Any], list[Findi
         if ok and isinstance(category, str):  # a category that is not a known string has already cleared ok
             findings.append(Finding(category, amount, intent is True))
     problems.raise_if_any()
-    return party, findings, frozenset(facts)
+    return Case(party, tuple(findings), frozenset(facts), circumstances)
 
 
 def _shown(value: Any) -> str:
@@ -311,8 +514,17 @@ def _ordered(measures: set[str], order: tuple[str, ...]) -> list[str]:
     return [m for m in order if m in measures]
 
 
-def _apply(finding: Finding, case_facts: frozenset[str], rules: PenaltyRules, vocab: Vocabulary) -> dict[str, Any]:
-    """One finding's consequences (with Decimal money); `decide` adds them up."""
+def no_penalty(circumstances: frozenset[str], rules: NoPenalty) -> NoPenaltyRule | None:
+    """The 行政处罚法 Art. 33 rule the circumstances meet, "must" before "may"; None when none does."""
+    met = [r for r in rules.rules if all(c in circumstances for c in r.when)]
+    return min(met, key=lambda r: NO_PENALTY.index(r.outcome), default=None)
+
+
+def _apply(finding: Finding, case_facts: frozenset[str], suppressed: frozenset[str], rules: PenaltyRules,
+           vocab: Vocabulary) -> dict[str, Any]:
+    """One finding's consequences (with Decimal money); `decide` adds them up. When a penalty must not be imposed
+    (行政处罚法 Art. 33), `suppressed` names the measures that are penalties: they, every fine and every suspension
+    are left out, and 责令改正, 责令退回 and the agreement's measures stay."""
     found = set(case_facts)
     if finding.amount > 0:
         found.add("loss")
@@ -332,29 +544,35 @@ def _apply(finding: Finding, case_facts: frozenset[str], rules: PenaltyRules, vo
     recover = ZERO
     fine: tuple[Decimal, Decimal] | None = None
     suspension: tuple[int, int] | None = None
-    terminate = False
+    terminate = fraud = False
     for clause in rules.articles[article].clauses:
-        if not clause.applies(facts):
+        if not clause.applies(facts, finding.category):
             continue
+        fraud = fraud or clause.fraud
+        kept = set(clause.measures) - suppressed
+        if not (kept or clause.optional_measures or clause.recover or clause.terminate_agreement):
+            continue  # everything it prescribes is a penalty that must not be imposed
         basis.append(clause.basis)
-        measures.update(clause.measures)
-        optional.update(clause.optional_measures)
+        measures.update(kept)
+        optional.update(set(clause.optional_measures) - suppressed)
         if clause.recover:
             recover += finding.amount
-        if clause.fine_yuan:
+        if clause.fine_yuan and not suppressed:
             fine = _add(fine, clause.fine_yuan)
-        if clause.fine_multiple:
+        if clause.fine_multiple and not suppressed:
             low, high = ((finding.amount * m).quantize(CENT, ROUND_HALF_UP) for m in clause.fine_multiple)
             fine = _add(fine, (low, high))
-        if clause.suspension_months:
+        if clause.suspension_months and not suppressed:
             suspension = _widest(suspension, clause.suspension_months)
         terminate = terminate or clause.terminate_agreement
     return {
         "category": finding.category,
         "title": vocab.categories[finding.category].title,
         "article": article,
+        "amount": finding.amount,
         "amount_yuan": format_money(finding.amount),
         "intent_to_defraud": finding.intent,
+        "fraud": fraud,
         "measures": _ordered(measures, rules.measure_order),
         "optional_measures": _ordered(optional - measures, rules.measure_order),
         "recover": recover,
@@ -373,19 +591,54 @@ def _widest(current: tuple[int, int] | None, new: tuple[int, int]) -> tuple[int,
     return new if current is None else (min(current[0], new[0]), max(current[1], new[1]))
 
 
+def _check_no_fault(applied: list[dict[str, Any]], circumstances: frozenset[str]) -> None:
+    """骗取 and 以骗取为目的 are intentional: they contradict a proven absence of fault."""
+    problems = Problems()
+    if "no_fault" in circumstances:
+        for index, a in enumerate(applied, 1):
+            if a["fraud"] or a["intent_to_defraud"]:
+                problems.add(("circumstances", "no_fault"),
+                             f"与 findings[第{index}个]（{a['category']}，按条例第 {a['article']} 条）认定的骗取或"
+                             "以骗取医疗保障基金为目的相矛盾：骗取须有故意")
+    problems.raise_if_any()
+
+
+def _referrals(applied: list[dict[str, Any]], public_official: bool, rules: PenaltyRules) -> list[dict[str, str]]:
+    fraud_total = sum((a["amount"] for a in applied if a["fraud"]), ZERO)
+    articles = {a["article"] for a in applied}
+    out = []
+    for referral in rules.referrals:
+        if referral.articles and not articles & set(referral.articles):
+            continue
+        if referral.fraud_yuan_at_least is not None and fraud_total < referral.fraud_yuan_at_least:
+            continue
+        if referral.public_official and not public_official:
+            continue
+        reason = referral.reason
+        if referral.fraud_yuan_at_least is not None:
+            reason += f"（骗取金额合计 {format_money(fraud_total)} 元，达到立案追诉标准 {format_money(referral.fraud_yuan_at_least)} 元）"
+        out.append({"to": referral.to, "reason": reason, "basis": referral.basis})
+    return out
+
+
 def decide(case: Any, rules: PenaltyRules | None = None, vocab: Vocabulary | None = None) -> dict[str, Any]:
     """The `yibao penalty decide` output for a case (see the contract in the issue / DESIGN.md).
 
-    Raises InputError naming every bad field: unknown category, bad money, an article that does not fit the party.
+    Raises InputError naming every bad field: unknown category or circumstance, bad money, an article that does
+    not fit the party, circumstances that contradict each other or the findings.
     """
     vocab = vocab or vocabulary()
     rules = rules or penalty_rules()
-    party, findings, facts = parse_case(case, vocab)
-    applied = [_apply(f, facts, rules, vocab) for f in findings]
+    parsed = parse_case(case, vocab)
+    barred = no_penalty(parsed.circumstances, rules.no_penalty)
+    suppressed = frozenset(rules.no_penalty.suppresses if barred and barred.outcome == "must" else ())
+    applied = [_apply(f, parsed.facts, suppressed, rules, vocab) for f in parsed.findings]
+    _check_no_fault(applied, parsed.circumstances)
 
     measures = set().union(*(a["measures"] for a in applied))
     optional = set().union(*(a["optional_measures"] for a in applied)) - measures
     fines = [a["fine"] for a in applied if a["fine"] is not None]
+    fine = (sum((f[0] for f in fines), ZERO), sum((f[1] for f in fines), ZERO)) if fines else None
     suspension = None
     for a in applied:
         if a["suspension"] is not None:
@@ -393,16 +646,29 @@ def decide(case: Any, rules: PenaltyRules | None = None, vocab: Vocabulary | Non
     basis: list[str] = []
     for a in sorted(applied, key=lambda a: a["article"]):
         basis.extend(b for b in a["basis"] if b not in basis)
+    if barred and barred.outcome == "must":
+        basis.append(barred.basis)
+    party = parsed.party
+    listed = _ordered(measures, rules.measure_order) + _ordered(optional, rules.measure_order)
+    hearing = (fine is not None and fine[1] >= rules.hearing.fine_threshold[party["kind"]]) \
+        or any(m in rules.hearing.measures for m in listed)
 
     return {
         "party": {key: party[key] for key in _PARTY_KEYS if key in party},
         "articles": sorted({a["article"] for a in applied}),
         "measures": _ordered(measures, rules.measure_order),
         "optional_measures": _ordered(optional, rules.measure_order),
+        "measures_detail": [{"measure": m, "track": rules.tracks[m].name, "imposed_by": rules.tracks[m].imposed_by}
+                            for m in listed],
         "recover_yuan": format_money(sum((a["recover"] for a in applied), ZERO)),
-        "fine_yuan": _money_range(sum((f[0] for f in fines), ZERO), sum((f[1] for f in fines), ZERO)) if fines else None,
+        "fine_yuan": _money_range(*fine) if fine else None,
         "suspension_months": {"min": suspension[0], "max": suspension[1]} if suspension else None,
         "terminate_agreement": any(a["terminate_agreement"] for a in applied),
+        "circumstances": {c: c in parsed.circumstances for c in CIRCUMSTANCES},
+        "no_penalty": barred.outcome if barred else None,
+        "no_penalty_basis": barred.basis if barred else None,
+        "hearing_right": hearing,
+        "referrals": _referrals(applied, party.get("public_official") is True, rules),
         "findings": [
             {key: a[key] for key in ("category", "title", "article", "amount_yuan", "intent_to_defraud",
                                      "measures", "optional_measures", "terminate_agreement")}

@@ -22,6 +22,13 @@ class Article:
     party: str
     title: str
     text: str
+    other_parties: tuple[str, ...] = ()  # Art. 41 is about 个人: insured persons and others alike
+
+    def applies_to(self, party: str) -> bool:
+        return party == self.party or party in self.other_parties
+
+    def party_names(self, parties: Mapping[str, str]) -> str:
+        return "、".join(parties[p] for p in (self.party,) + self.other_parties)
 
 
 @dataclass(frozen=True)
@@ -90,14 +97,20 @@ def parse_vocabulary(doc: dict[str, Any], problems: Problems) -> Vocabulary:
     articles: dict[int, Article] = {}
     for key, raw in (doc.get("articles") or {}).items():
         path = ("articles", key)
+        others = raw.get("other_parties", []) if isinstance(raw, dict) else []
+        if isinstance(raw, dict):
+            raw = {k: v for k, v in raw.items() if k != "other_parties"}
         fields = _text_fields(raw, path, ("party", "title", "text"), problems)
+        if not isinstance(others, list) or not all(isinstance(o, str) and o in parties for o in others):
+            problems.add(path + ("other_parties",), f"应为当事人类别的数组（{'、'.join(parties)}）")
+            others = []
         if not key.isdigit():
             problems.add(path, "条款号应为数字，如 38")
         elif fields is not None:
             if fields["party"] not in parties:
                 problems.add(path + ("party",), f"未知的当事人类别 \"{fields['party']}\"（应为 {'、'.join(parties)}）")
             else:
-                articles[int(key)] = Article(int(key), fields["party"], fields["title"], fields["text"])
+                articles[int(key)] = Article(int(key), fields["party"], fields["title"], fields["text"], tuple(others))
 
     categories: dict[str, Category] = {}
     for key, raw in (doc.get("categories") or {}).items():

@@ -1,12 +1,18 @@
 """The fpdf2 building blocks of the 笔录 and the 决定书: A4 with the bundled Noto Sans SC subset (no network), section
-headings, paragraphs, tables, the page footer and the hash block with its QR code. Same input → same bytes."""
+headings, paragraphs, tables, the page footer and the hash block with its QR code. Same input → same bytes.
+
+Text is broken into lines here (`break_lines`), not by fpdf2, which breaks Chinese anywhere: a line never starts with
+closing punctuation (。，、 …, 行首禁则) nor ends with opening punctuation (（「 …, 行尾禁则), and a run of ASCII (a
+code, a number, a hash, an ID number) stays on one line unless it alone is longer than a line."""
 
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Callable, Sequence
 
 import qrcode
 from fpdf import FPDF
@@ -19,6 +25,69 @@ FALLBACK_FAMILY = "NotoSansSCExt"
 GREY = (110, 110, 110)
 HEADING_FILL = (235, 239, 245)
 QR_MM = 26
+_CELL_PADDING = 1.2  # mm, in the label and headed tables
+NO_LINE_START = frozenset("。，、；：？！）」』〕】》〉”’%‰!),.:;?]}")
+NO_LINE_END = frozenset("（「『〔【《〈“‘([{")
+INSEPARABLE = frozenset("—…")  # ——, …… are never split
+_UNITS = re.compile(r"[!-~]+| +|.", re.S)  # an ASCII run, spaces, or one other character
+_SLACK_MM = 0.3  # our lines are this much narrower than fpdf2's, so it never breaks one of them again
+
+
+def _glued(left: str, right: str) -> bool:
+    """No line break allowed between these two units."""
+    if left.startswith(" ") or right.startswith(" "):
+        return False
+    return (right[0] in NO_LINE_START or left[-1] in NO_LINE_END
+            or (left[-1] == right[0] and right[0] in INSEPARABLE))
+
+
+def _segments(text: str) -> list[str]:
+    """`text` cut where a line may break: each piece is spaces or must stay on one line."""
+    pieces: list[str] = []
+    for unit in _UNITS.findall(text):
+        if pieces and _glued(pieces[-1], unit):
+            pieces[-1] += unit
+        else:
+            pieces.append(unit)
+    return pieces
+
+
+def break_lines(text: str, width_of: Callable[[str], float], max_width: float) -> list[str]:
+    """`text` as lines no wider than `max_width` (as `width_of` measures), following the Chinese rules above; its own
+    line breaks are kept, spaces at a line's ends are dropped. A piece that cannot be split by the rules but is wider
+    than a line is split by characters."""
+    lines: list[str] = []
+    for paragraph_text in text.split("\n"):
+        line, width = "", 0.0
+        for piece in _segments(paragraph_text):
+            piece_width = width_of(piece)
+            if piece.startswith(" "):
+                if line:
+                    line, width = line + piece, width + piece_width
+                continue
+            if width + piece_width <= max_width:
+                line, width = line + piece, width + piece_width
+                continue
+            if line.rstrip():
+                lines.append(line.rstrip())
+            line, width = "", 0.0
+            if piece_width <= max_width:
+                line, width = piece, piece_width
+                continue
+            for char in piece:  # longer than a line: the only case where a piece is split
+                char_width = width_of(char)
+                if line and width + char_width > max_width:
+                    lines.append(line)
+                    line, width = "", 0.0
+                line, width = line + char, width + char_width
+        lines.append(line.rstrip())
+    return lines
+
+
+def with_line_breaks(pdf: FPDF, text: str, width: float) -> str:
+    """`text` with its line breaks set by `break_lines` for `width` mm of the pdf's current font, ready for
+    multi_cell."""
+    return "\n".join(break_lines(text, pdf.get_string_width, width - _SLACK_MM))
 
 
 @dataclass(frozen=True)
@@ -73,34 +142,51 @@ def section(pdf: DocumentPdf, heading: str) -> None:
 
 
 def paragraph(pdf: DocumentPdf, text: str) -> None:
-    pdf.multi_cell(0, pdf.layout.line_mm, text, align=Align.L, wrapmode=WrapMode.CHAR, new_x=XPos.LMARGIN,
-                   new_y=YPos.NEXT)
+    pdf.multi_cell(0, pdf.layout.line_mm, with_line_breaks(pdf, text, pdf.epw - 2 * pdf.c_margin), align=Align.L,
+                   wrapmode=WrapMode.CHAR, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(1)
+
+
+def _cell_widths(pdf: FPDF, weights: Sequence[float]) -> list[float]:
+    """The text width of each column of a full-width table with these column weights."""
+    return [pdf.epw * weight / sum(weights) - 2 * _CELL_PADDING - pdf.line_width for weight in weights]
+
+
+def _bold_with_line_breaks(pdf: FPDF, text: str, width: float) -> str:
+    style = pdf.font_style
+    pdf.set_font(style="B")
+    try:
+        return with_line_breaks(pdf, text, width)
+    finally:
+        pdf.set_font(style=style)
 
 
 def label_table(pdf: DocumentPdf, rows: list[tuple[str, str]]) -> None:
     """Two columns, the labels bold on a tinted ground; an empty value shows as —."""
+    label_width, value_width = _cell_widths(pdf, pdf.layout.label_widths)
     with pdf.table(col_widths=pdf.layout.label_widths, first_row_as_headings=False, line_height=pdf.layout.line_mm,
-                   padding=1.2, text_align=(Align.C, Align.L), wrapmode=WrapMode.CHAR, v_align="M") as table:
+                   padding=_CELL_PADDING, text_align=(Align.C, Align.L), wrapmode=WrapMode.CHAR,
+                   v_align="M") as table:
         for label, value in rows:
             row = table.row()
-            row.cell(label, style=FontFace(emphasis="B", fill_color=HEADING_FILL))
-            row.cell(value or "—")
+            row.cell(_bold_with_line_breaks(pdf, label, label_width), style=FontFace(emphasis="B", fill_color=HEADING_FILL))
+            row.cell(with_line_breaks(pdf, value or "—", value_width))
     pdf.ln(2)
 
 
 def headed_table(pdf: DocumentPdf, headings: list[str], widths: list[float], rows: list[list[str]]) -> None:
     """A ruled table under a row of bold, tinted headings."""
-    with pdf.table(col_widths=widths, line_height=pdf.layout.table_line_mm, padding=1.2, wrapmode=WrapMode.CHAR,
-                   v_align="M", text_align="LEFT", borders_layout=TableBordersLayout.ALL,
+    text_widths = _cell_widths(pdf, widths)
+    with pdf.table(col_widths=widths, line_height=pdf.layout.table_line_mm, padding=_CELL_PADDING,
+                   wrapmode=WrapMode.CHAR, v_align="M", text_align="LEFT", borders_layout=TableBordersLayout.ALL,
                    headings_style=FontFace(emphasis="B", fill_color=HEADING_FILL)) as table:
         heading_row = table.row()
-        for heading in headings:
-            heading_row.cell(heading, align=Align.C)
+        for heading, width in zip(headings, text_widths):
+            heading_row.cell(_bold_with_line_breaks(pdf, heading, width), align=Align.C)
         for cells in rows:
             row = table.row()
-            for cell in cells:
-                row.cell(cell)
+            for cell, width in zip(cells, text_widths):
+                row.cell(with_line_breaks(pdf, cell, width))
     pdf.ln(2)
 
 
@@ -128,10 +214,11 @@ def hash_block(pdf: DocumentPdf, heading: str, digest: str, note: str, *, room_m
     pdf.cell(0, 5, heading, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_xy(left, top + (inset_mm + 6))
     pdf.set_font(FONT_FAMILY, size=9)
-    pdf.multi_cell(width, 5, digest, align=Align.L, wrapmode=WrapMode.CHAR)
+    text_width = width - 2 * pdf.c_margin
+    pdf.multi_cell(width, 5, with_line_breaks(pdf, digest, text_width), align=Align.L, wrapmode=WrapMode.CHAR)
     pdf.set_x(left)
     pdf.set_text_color(*GREY)
     pdf.set_font(FONT_FAMILY, size=8)
-    pdf.multi_cell(width, 4.5, note, align=Align.L, wrapmode=WrapMode.CHAR)
+    pdf.multi_cell(width, 4.5, with_line_breaks(pdf, note, text_width), align=Align.L, wrapmode=WrapMode.CHAR)
     pdf.set_text_color(0)
     pdf.set_y(max(pdf.get_y(), top + QR_MM))

@@ -11,7 +11,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Collection
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -24,7 +24,6 @@ from inspector_app import device, keyring, onsite, photos
 from inspector_app.evidence_store import EvidenceStore
 from inspector_app.store import (
     CheckIn,
-    DeviceAssignment,
     Identity,
     identities,
     open_store,
@@ -177,15 +176,31 @@ class AssignmentCard:
 
 
 STATUS_LABELS = {None: "未开始", "draft": "检查中", "finished": "待同步", "sent": "已同步"}
+HOME_PAGE = 30  # cards the task list draws at a time ("显示更多" draws the next ones)
 
 
-def team_assignments(engine: Engine, inspector_code: str) -> list[DeviceAssignment]:
+def team_assignments(engine: Engine, inspector_code: str,
+                     begun: Collection[str] | None = None) -> list[device.ListedAssignment]:
     """The assignments of every team this inspector is on, whoever pulled them. One the bureau revoked stays listed
-    (as revoked) while the tablet holds an inspection of it: nothing on the tablet is ever hidden."""
-    with Session(engine) as session:
-        rows = session.exec(select(DeviceAssignment).order_by(col(DeviceAssignment.seq))).all()
-    return [a for a in rows if inspector_code in a.team
-            and (not a.revoked or onsite.current_inspection(engine, a.id) is not None)]
+    (as revoked) while the tablet holds an inspection of it: nothing on the tablet is ever hidden. `begun`: the
+    assignments with an inspection (read from the store when not given)."""
+    if begun is None:
+        begun = device.current_inspections(engine)
+    return [a for a in device.listed_assignments(engine)
+            if inspector_code in a.team and (not a.revoked or a.id in begun)]
+
+
+def assignment_card(a: device.ListedAssignment, current: device.InspectionSummary | None,
+                    total: int) -> AssignmentCard:
+    """The task list's card of an assignment, given its current inspection (None: not begun) and its checklist's
+    count of items."""
+    status = STATUS_LABELS[current.status if current else None]
+    if current is not None and current.version > 1:
+        status = f"{status}（更正第 {current.version} 版）"
+    if a.revoked:
+        status = f"{status} · 局端已撤回此任务"
+    return AssignmentCard(a.id, a.institution_name, a.institution_code, checklists.KINDS[a.institution_kind],
+                          a.institution_address, status, current.answered if current else 0, total)
 
 
 def shown_size(size: int) -> str:
@@ -210,6 +225,7 @@ class HomeViewModel:
 
     state: AppState
     cards: list[AssignmentCard] = field(default_factory=list)
+    shown: int = HOME_PAGE  # how many of the cards the list draws
     offline: bool = False
     message: str = ""
     notice: str = ""  # the last 同步's result (or another word for the home screen) ...
@@ -228,6 +244,7 @@ class HomeViewModel:
 
     def _arrive(self, problem: str, say: Callable[[str], None]) -> str:
         if not problem:
+            self.shown = HOME_PAGE
             say("正在连接局端，更新检查任务…")
             self.refresh()
         return problem
@@ -252,22 +269,25 @@ class HomeViewModel:
         self.load()
 
     def load(self) -> None:
-        """The cards, from the device alone."""
+        """The cards, from the device alone: two queries, however many inspections the tablet holds."""
         identity = self.state.identity
-        self.cards = [self._card(a) for a in team_assignments(self.state.engine, identity.inspector_code)] \
-            if identity else []
+        if identity is None:
+            self.cards = []
+            return
+        current = device.current_inspections(self.state.engine)
+        listed = team_assignments(self.state.engine, identity.inspector_code, current)
+        totals = {kind: len(checklists.template_for_kind(kind).items) for kind in {a.institution_kind for a in listed}}
+        self.cards = [assignment_card(a, current.get(a.id), totals[a.institution_kind]) for a in listed]
 
-    def _card(self, a) -> AssignmentCard:
-        inspection = onsite.current_inspection(self.state.engine, a.id)
-        answered = len(device.answers_of(self.state.engine, inspection.id)) if inspection else 0
-        total = len(checklists.template_for_kind(a.institution_kind).items)
-        status = STATUS_LABELS[inspection.status if inspection else None]
-        if inspection is not None and inspection.version > 1:
-            status = f"{status}（更正第 {inspection.version} 版）"
-        if a.revoked:
-            status = f"{status} · 局端已撤回此任务"
-        return AssignmentCard(a.id, a.institution_name, a.institution_code, checklists.KINDS[a.institution_kind],
-                              a.institution_address, status, answered, total)
+    @property
+    def page(self) -> list[AssignmentCard]:
+        """The cards the list draws."""
+        return self.cards[:self.shown]
+
+    def more(self) -> list[AssignmentCard]:
+        """The next page of cards, now drawn too."""
+        start, self.shown = self.shown, self.shown + HOME_PAGE
+        return self.cards[start:self.shown]
 
     def sync(self, progress: Callable[[SyncProgress], None] | None = None) -> str:
         """Send the outbox with the keys unlocked in this session (`progress` hears how far it is; `stopping` stops
@@ -424,29 +444,44 @@ class OfficerForm:
     name: str = ""
     badge_no: str = ""
     id_shown: bool = False
+    from_registry: bool = False  # name and 执法证号 came signed with the assignment: shown, not typed
 
 
 class CheckInViewModel:
-    """到场登记: the team's names, 执法证号 and that each showed it; the representative; time, place and GPS."""
+    """到场登记: the team, the tablet's own inspector first, with names and 执法证号 from the bureau's registry (typed
+    only for an assignment issued before assignments named them) and that each showed their ID; the representative;
+    time, place and GPS."""
 
     def __init__(self, state: AppState, assignment_id: str):
         self.inspection_vm = InspectionViewModel(state, assignment_id)
         self.state = state
+        assignment = self.inspection_vm.assignment
         saved = self.inspection_vm.facts.checkin
-        known = saved["officers"] if saved else self._last_officers()
-        by_code = {o["inspector_code"]: o for o in known}
-        self.officers = [OfficerForm(code, by_code.get(code, {}).get("name", ""),
-                                     by_code.get(code, {}).get("badge_no", ""),
-                                     bool(saved) and by_code.get(code, {}).get("id_shown", False))
-                         for code in self.inspection_vm.assignment.team]
+        registry = onsite.registry_officers(assignment)
+        known = {o["inspector_code"]: o for o in (saved["officers"] if saved else [] if registry
+                                                   else self._last_officers())}
+        own = state.identity.inspector_code if state.identity else None
+        order = [o["inspector_code"] for o in saved["officers"]] if saved else \
+            sorted(assignment.team, key=lambda code: code != own)
+        order += [code for code in assignment.team if code not in order]
+
+        def officer(code: str) -> OfficerForm:
+            typed = known.get(code, {})
+            shown = bool(saved) and typed.get("id_shown", False)
+            if code in registry:
+                return OfficerForm(code, **registry[code], id_shown=shown, from_registry=True)
+            return OfficerForm(code, typed.get("name", ""), typed.get("badge_no", ""), shown)
+
+        self.officers = [officer(code) for code in order]
         self.representative = dict(saved["representative"]) if saved else {"name": "", "role": "", "phone": ""}
-        self.place = saved["place"] if saved else self.inspection_vm.assignment.institution_address
+        self.place = saved["place"] if saved else assignment.institution_address
         self.gps: dict[str, str | None] | None = saved["gps"] if saved else None
         self.gps_note: str = saved["gps_note"] if saved else ""
         self.checked_in_at: str | None = saved["checked_in_at"] if saved else None
 
     def _last_officers(self) -> list[dict[str, Any]]:
-        """Names and ID numbers from this tablet's latest check-in, so a team need not type them every time."""
+        """Names and ID numbers from this tablet's latest check-in, so a team need not type them every time (for
+        an assignment that does not name its members)."""
         with Session(self.state.engine) as session:
             latest = session.exec(select(CheckIn).order_by(col(CheckIn.updated_at).desc())).first()
         if latest is None:
@@ -472,7 +507,8 @@ class CheckInViewModel:
         return onsite.checkin_problems(self.value(), self.inspection_vm.assignment.team)
 
     def value(self) -> dict[str, Any]:
-        return {"officers": [vars(o) for o in self.officers], "representative": self.representative,
+        return {"officers": [{k: v for k, v in vars(o).items() if k != "from_registry"} for o in self.officers],
+                "representative": self.representative,
                 "place": self.place, "gps": self.gps, "gps_note": self.gps_note,
                 "checked_in_at": self.checked_in_at}
 

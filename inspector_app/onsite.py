@@ -28,6 +28,7 @@ from sqlmodel import Session, col, delete, select
 
 import checklists
 from checklists import scoring
+from checklists.findings import finding_of
 from checklists.money import format_money, parse_money
 from checklists.templates import Item, Template
 from documents import signature
@@ -47,10 +48,12 @@ from inspector_app.store import (
     identities,
     utcnow,
 )
+from sync import record_schema
 from sync.canonical import canonical_bytes, content_hash, loads_canonical
 from sync.envelope import build_record, sign_record
+from sync.errors import RecordInvalid
 
-RECORD_FORMAT = "yibao-inspection-v1"
+RECORD_FORMAT = record_schema.FORMAT_V1
 REFUSAL_ITEM = "refusal"  # Photo.item_id of the photos taken when the representative refuses to sign
 SIGNING_ROLES = ("inspector_1", "inspector_2", "representative")
 ROLES = (*SIGNING_ROLES, "witness")
@@ -124,6 +127,13 @@ def item_problems(item: Item, answer: AnswerData | None, photo_count: int) -> li
     if item.photo_required_on_fail and photo_count == 0:
         problems.append("此项须拍照取证")
     return problems
+
+
+def registry_officers(assignment: DeviceAssignment) -> dict[str, dict[str, str]]:
+    """Inspector code → name and 执法证号 as the bureau's registry names them in the signed assignment. Empty for an
+    assignment issued before assignments named their members: only then are they typed at check-in."""
+    return {m["inspector_code"]: {"name": m["name"], "badge_no": m["badge_no"]}
+            for m in (assignment.signed or {}).get("members") or []}
 
 
 def checkin_problems(checkin: Mapping[str, Any] | None, team: Sequence[str]) -> list[str]:
@@ -221,17 +231,13 @@ def raw_answers(facts: Facts) -> dict[str, dict[str, Any]]:
 
 def findings(facts: Facts) -> list[dict[str, Any]]:
     """Each failed item as a finding, in template order: its category, basis, amount, staff and description."""
-    categories = checklists.CATEGORIES
     out = []
     for item in facts.template.items:
         answer = facts.answers.get(item.id)
         if answer is None or answer.result != "fail":
             continue
-        out.append({"item_id": item.id, "title": item.text, "category": item.category,
-                    "category_title": categories[item.category].title, "severity": item.severity,
-                    "legal_basis": item.basis, "amount_yuan": answer.amount_yuan, "description": answer.note,
-                    "staff_codes": facts.staff.get(item.id, []),
-                    "photos": [p.sha256 for p in facts.photos_of(item.id)]})
+        out.append({**finding_of(item, answer.amount_yuan, answer.note, [p.sha256 for p in facts.photos_of(item.id)]),
+                    "staff_codes": facts.staff.get(item.id, [])})
     return out
 
 
@@ -440,9 +446,16 @@ def _touch(session: Session, inspection: Inspection) -> None:
 
 
 def save_checkin(engine: Engine, key: vault.DataKey, inspection_id: str, checkin: Mapping[str, Any]) -> None:
-    """Store 到场登记 as entered (`checkin_problems` says what is still missing)."""
-    value = {"officers": [{"inspector_code": o["inspector_code"], "name": o["name"].strip(),
-                           "badge_no": o["badge_no"].strip(), "id_shown": bool(o["id_shown"])}
+    """Store 到场登记 as entered (`checkin_problems` says what is still missing); the officers' names and 执法证号
+    are the registry's (`registry_officers`) whatever was typed, when the assignment names them."""
+    with Session(engine) as session:
+        inspection = session.get(Inspection, inspection_id)
+        assignment = session.get(DeviceAssignment, inspection.assignment_id) if inspection else None
+    registry = registry_officers(assignment) if assignment else {}
+    value = {"officers": [{"inspector_code": o["inspector_code"],
+                           **registry.get(o["inspector_code"], {"name": o["name"].strip(),
+                                                                "badge_no": o["badge_no"].strip()}),
+                           "id_shown": bool(o["id_shown"])}
                           for o in checkin["officers"]],
              "representative": {k: (checkin["representative"].get(k) or "").strip() for k in ("name", "role", "phone")},
              "place": (checkin.get("place") or "").strip(), "gps": checkin.get("gps"),
@@ -734,15 +747,25 @@ def lock(engine: Engine, store: EvidenceStore, key: vault.DataKey, inspection_id
 
 
 def record_of(known: Facts, evidence: Sequence[device.Evidence], locked_at: datetime) -> dict[str, Any]:
-    """The record fields of an inspection as it is locked and signed (`build_record` adds the blob manifest): the
-    reviewed content, its review hash, the handwritten signatures or the refusal. The score is the one the tablet
-    showed; the bureau recomputes it from the raw answers."""
+    """The record of an inspection as it is locked and signed: the reviewed content, its review hash, the
+    handwritten signatures or the refusal, and the manifest of `evidence`. It is checked against the record schema
+    the bureau validates with (`sync.record_schema`), so the tablet never signs what the bureau would refuse. The
+    score is the one the tablet showed; the bureau recomputes it, and the findings, from the raw answers."""
     listed = {p.sha256 for p in known.photos}
     extra = [PhotoInfo(f"evidence-{n}", item.item_id, item.blob.sha256, item.blob.size, 0, {})
              for n, item in enumerate(evidence) if item.blob.sha256 not in listed]
     if extra:  # blobs handed in by a headless caller that are not in the evidence store: named in the answers
         known = replace(known, photos=[*known.photos, *extra])
-    return record_fields(known, locked_at)
+    blobs = {item.blob.sha256: item.blob for item in evidence}.values()
+    record = build_record(record_fields(known, locked_at), outbox.manifest(list(blobs)))
+    where = record_schema.control_character_path(record)
+    if where is not None:
+        raise device.DeviceError(f"检查记录的字段 {where} 含有控制字符，请删除后再签名锁定")
+    try:
+        record_schema.check_record(record)
+    except RecordInvalid as exc:
+        raise device.DeviceError(exc.message_zh) from None
+    return record
 
 
 def finish(engine: Engine, known: Facts, evidence: Sequence[device.Evidence] = (),
@@ -764,7 +787,7 @@ def finish(engine: Engine, known: Facts, evidence: Sequence[device.Evidence] = (
         raise device.DeviceError("本机没有该检查组成员的签名密钥，无法完成检查")
     blobs = list({item.blob.sha256: item.blob for item in evidence}.values())
     locked_at = utcnow()
-    record = build_record(record_of(known, evidence, locked_at), outbox.manifest(blobs))
+    record = record_of(known, evidence, locked_at)
     record_hash = content_hash(record)
     signatures = [sign_record(record_hash, device.signing_key(i), code) for code, i in sorted(chosen.items())]
     with Session(engine) as session:

@@ -64,6 +64,7 @@ from documents.pdf import (
     label_table,
     paragraph,
     section,
+    with_line_breaks,
 )
 from documents.signature import ROLE_LABELS
 
@@ -332,7 +333,8 @@ def _photos(pdf: _RecordPdf, photos: Sequence[tuple[str, bytes]]) -> None:
     for start in range(0, len(photos), columns):
         row = list(enumerate(photos[start:start + columns], start + 1))
         pdf.set_font(FONT_FAMILY, size=8)
-        captions = {number: f"照片 {number}：{caption}" for number, (caption, _jpeg) in row}
+        captions = {number: with_line_breaks(pdf, f"照片 {number}：{caption}", cell_width - 2 * pdf.c_margin)
+                    for number, (caption, _jpeg) in row}
         wrapped = [pdf.multi_cell(cell_width, caption_line, text, wrapmode=WrapMode.CHAR, dry_run=True,
                                   output="LINES") for text in captions.values()]
         # fpdf2 types multi_cell's result as a union over every `output`; output="LINES" returns list[str]
@@ -431,8 +433,8 @@ def _refusal_lines(refusal: Refusal) -> str:
 
 def _refusal_text_height(pdf: _RecordPdf, refusal: Refusal, text_width: float) -> float:
     pdf.set_font(FONT_FAMILY, size=9)
-    lines = pdf.multi_cell(text_width - 4, 4.5, _refusal_lines(refusal), wrapmode=WrapMode.CHAR, dry_run=True,
-                           output="LINES")
+    text = with_line_breaks(pdf, _refusal_lines(refusal), text_width - 4 - 2 * pdf.c_margin)
+    lines = pdf.multi_cell(text_width - 4, 4.5, text, wrapmode=WrapMode.CHAR, dry_run=True, output="LINES")
     pdf.set_font(FONT_FAMILY, size=_BODY_PT)
     return len(lines) * 4.5 + 2  # type: ignore[arg-type]  # fpdf2: output="LINES" returns list[str]
 
@@ -442,7 +444,8 @@ def _refusal(pdf: _RecordPdf, x: float, y: float, width: float, height: float, t
     """Inside the representative's box: the refusal on the left, the witness and their signature on the right."""
     pdf.set_font(FONT_FAMILY, size=9)
     pdf.set_xy(x + 2, y + 7)
-    pdf.multi_cell(text_width - 4, 4.5, _refusal_lines(refusal), align=Align.L, wrapmode=WrapMode.CHAR)
+    text = with_line_breaks(pdf, _refusal_lines(refusal), text_width - 4 - 2 * pdf.c_margin)
+    pdf.multi_cell(text_width - 4, 4.5, text, align=Align.L, wrapmode=WrapMode.CHAR)
     witness_x, witness_width = x + text_width, width - text_width
     pdf.set_draw_color(200)
     pdf.line(witness_x, y + 7, witness_x, y + height - 2)

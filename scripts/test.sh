@@ -24,7 +24,9 @@ if command -v pg_isready >/dev/null 2>&1 && ! pg_isready -q -h 127.0.0.1 -p 5432
   fi
 fi
 
-# The gates first: lint and types (configured in pyproject.toml), then every test.
+# The gates first: lint and types (configured in pyproject.toml), then every test, in PYTEST_WORKERS processes
+# (pytest-xdist; most tests wait on servers, browsers and subprocesses, so more workers than the 2 cores pay off).
+# Arguments go to pytest and come last, so `-n 0` there runs the tests in this one process.
 .venv/bin/ruff check .
 .venv/bin/mypy
-exec .venv/bin/python -m pytest -ra "$@"
+exec .venv/bin/python -m pytest -ra -n "${PYTEST_WORKERS:-3}" --maxschedchunk 2 "$@"

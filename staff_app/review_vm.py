@@ -35,6 +35,10 @@ ACTION_LABELS = {"start": "开始审核", "return": "退回补正", "close": "�
                  "statement": "记录陈述申辩", "decide": "作出决定", "withdraw": "经复议撤销决定"}
 REASON_ACTIONS = ("return", "close", "reopen", "withdraw")  # the bureau refuses them without a written reason
 DECISION_SCREEN_ACTIONS = ("propose", "revise")
+# 行政处罚法第三十三条's facts (`checklists.penalty.CIRCUMSTANCES`) as the reviewer ticks them
+CIRCUMSTANCE_LABELS = {"minor": "违法行为轻微", "corrected_promptly": "及时改正", "no_harm": "没有造成危害后果",
+                       "harm_minor": "危害后果轻微", "first_offence": "初次违法", "no_fault": "有证据足以证明没有主观过错"}
+NO_PENALTY_LABELS = {"must": "应当不予行政处罚", "may": "可以不予行政处罚"}
 # 行政处罚法第六十四条: a party asks for a hearing within five days of the notice; the reviewer may set a later date.
 STATEMENT_DAYS = 5
 THUMBNAIL_PX = 240
@@ -157,6 +161,17 @@ def answers_by_section(record: dict[str, Any]) -> list[SectionAnswers]:
     return out
 
 
+def findings_lines(check: dict[str, Any]) -> list[tuple[bool, str]]:
+    """The findings the bureau derived from the answers against those the tablet reported, as (ok, 中文) lines."""
+    if check["problem"]:
+        return [(False, check["problem"])]
+    if not check["differences"]:
+        return [(True, f"发现的问题 {len(check['findings'])} 项（局端按原始答案与模板重算，与平板所报一致）")]
+    return [(False, f"平板所报问题与答案不符（{len(check['differences'])} 处）：以下以局端按原始答案与模板重算的 "
+                    f"{len(check['findings'])} 项问题为准，拟处理意见也据此提出"),
+            *[(False, f"· {difference}") for difference in check["differences"]]]
+
+
 def verification_lines(detail: dict[str, Any]) -> list[tuple[bool, str]]:
     """What the bureau checked, each as (ok, 中文): the record hash, every signature and its device key, the log
     receipt, the score recomputed from the raw answers."""
@@ -175,6 +190,7 @@ def verification_lines(detail: dict[str, Any]) -> list[tuple[bool, str]]:
         lines.append((False, f"得分不符：平板上报 {score['claimed'] or '—'}，局端按原始答案重算为 {score['computed'] or '—'}"))
     else:
         lines.append((True, f"得分 {score['computed'] or '—'}（局端按原始答案重算，与平板一致）"))
+    lines += findings_lines(detail["findings_check"])
     for problem in detail.get("audit_problems") or []:
         lines.append((False, f"审计记录：{problem}"))
     return lines
@@ -206,6 +222,11 @@ class CaseViewModel:
     @property
     def record(self) -> dict[str, Any]:
         return self.detail["record"] if self.detail else {}
+
+    @property
+    def findings(self) -> list[dict[str, Any]]:
+        """The findings the bureau derived from the answers (what a proposal rests on), not the tablet's list."""
+        return self.detail["findings_check"]["findings"] if self.detail else []
 
     @property
     def actions(self) -> list[str]:
@@ -300,6 +321,8 @@ class DecisionViewModel:
     refused_to_correct: bool = False
     serious_consequences: bool = False
     intent_items: set[str] = field(default_factory=set)
+    circumstances: set[str] = field(default_factory=set)  # of CIRCUMSTANCE_LABELS
+    waive_penalty: bool = False  # 可以不予行政处罚 taken: offered only where the proposal's no_penalty is "may"
     optional_measures: set[str] = field(default_factory=set)
     fine_yuan: str = ""
     fine_reason: str = ""
@@ -324,6 +347,8 @@ class DecisionViewModel:
             self.refused_to_correct, self.serious_consequences = flags["refused_to_correct"], \
                 flags["serious_consequences"]
             self.intent_items = set(flags["intent_items"])
+            self.circumstances = set(flags.get("circumstances") or ())  # drafts made before they were recorded
+            self.waive_penalty = flags.get("waive_penalty") is True
             self.optional_measures = {m for m in draft["measures"] if m in draft["proposal"]["optional_measures"]}
             self.fine_yuan, self.fine_reason = draft["fine_yuan"] or "", draft["fine_reason"]
             self.suspension_months = str(draft["suspension_months"] or "")
@@ -338,18 +363,22 @@ class DecisionViewModel:
         """The proposal for the case facts as they are now ticked (they change the articles and the ranges)."""
         params: dict[str, Any] = {"refused_to_correct": str(self.refused_to_correct).lower(),
                                   "serious_consequences": str(self.serious_consequences).lower(),
-                                  "intent": sorted(self.intent_items)}
+                                  "intent": sorted(self.intent_items), "circumstance": sorted(self.circumstances)}
         proposal, self.message = _call(lambda: self.client.proposal(self.record_id, params))
         if proposal is not None:
             self.proposal = proposal
             penalty = proposal["penalty"]
             self.optional_measures &= set(penalty["optional_measures"])
+            self.waive_penalty = self.waive_penalty and penalty["no_penalty"] == "may"
             if "责令改正" in penalty["measures"] and not self.rectification_due:
                 self.rectification_due = (date.today() + timedelta(days=30)).isoformat()
 
     @property
     def findings(self) -> list[dict[str, Any]]:
-        return (self.case or {}).get("record", {}).get("findings", [])
+        """The findings the proposal rests on: the bureau's, derived from the answers."""
+        if self.proposal is not None:
+            return self.proposal["findings"]
+        return (self.case or {}).get("findings_check", {}).get("findings", [])
 
     @property
     def penalty(self) -> dict[str, Any]:
@@ -360,15 +389,19 @@ class DecisionViewModel:
         self.problems = []
         body: dict[str, Any] = {
             "refused_to_correct": self.refused_to_correct, "serious_consequences": self.serious_consequences,
-            "intent_items": sorted(self.intent_items), "optional_measures": sorted(self.optional_measures),
+            "intent_items": sorted(self.intent_items), "circumstances": sorted(self.circumstances),
+            "waive_penalty": self.waive_penalty,
+            "optional_measures": sorted(self.optional_measures),
             "fine_yuan": self.fine_yuan.strip() or None, "fine_reason": self.fine_reason.strip(),
             "suspension_months": None, "rectification_due": None, "reason": self.reason.strip(),
             "person_points": [{"staff_code": code, "behaviour_id": behaviour}
                               for code, behaviour in sorted(self.person_points)],
         }
+        if self.waive_penalty:  # what was typed into the fine and suspension fields no longer applies
+            body["fine_yuan"], body["fine_reason"] = None, ""
         if body["fine_yuan"] and (problem := money_problem(body["fine_yuan"])):
             self.problems.append(f"罚款：{problem}")
-        months = self.suspension_months.strip()
+        months = "" if self.waive_penalty else self.suspension_months.strip()
         if months:
             if months.isdigit():
                 body["suspension_months"] = int(months)
@@ -399,10 +432,17 @@ class DecisionViewModel:
         p = self.penalty
         if not p:
             return []
-        lines = [f"适用条款：《医疗保障基金使用监督管理条例》第 {'、'.join(str(a) for a in p['articles'])} 条",
-                 f"应当采取的措施：{'、'.join(p['measures']) or '无'}"]
+        imposed_by = {d["measure"]: d["imposed_by"] for d in p["measures_detail"]}
+
+        def measures(names: list[str]) -> str:
+            return "、".join(f"{m}（由{imposed_by[m]}作出）" if m in imposed_by else m for m in names) or "无"
+
+        lines = [f"适用条款：《医疗保障基金使用监督管理条例》第 {'、'.join(str(a) for a in p['articles'])} 条"]
+        if p["no_penalty"]:
+            lines.append(f"{NO_PENALTY_LABELS[p['no_penalty']]}：{p['no_penalty_basis']}")
+        lines.append(f"应当采取的措施：{measures(p['measures'])}")
         if p["optional_measures"]:
-            lines.append(f"可以采取的措施：{'、'.join(p['optional_measures'])}")
+            lines.append(f"可以采取的措施：{measures(p['optional_measures'])}")
         if p["recover_yuan"] and parse_money(p["recover_yuan"]) > 0:
             lines.append(f"责令退回：{yuan_text(p['recover_yuan'])}")
         if p["fine_yuan"]:
@@ -413,6 +453,9 @@ class DecisionViewModel:
             lines.append("解除服务协议（欺诈骗保经查实，国家医保局令第2号第四十三条）")
         total = (self.proposal or {}).get("institution_points_total", 0)
         lines.append(f"机构协议记分：{total} 分")
+        if p["hearing_right"]:
+            lines.append("听证权利：告知拟处理意见时，应告知当事人有要求听证的权利（行政处罚法第六十三条）")
+        lines += [f"移送{r['to']}：{r['reason']}（{r['basis']}）" for r in p["referrals"]]
         return lines
 
 

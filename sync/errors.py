@@ -21,3 +21,12 @@ class KeyHandlingError(SealedSyncError):
 
 class MerkleProofError(SealedSyncError):
     """An inclusion proof, consistency proof or tree head that does not verify."""
+
+
+class RecordInvalid(SealedSyncError):
+    """An inspection record that does not fit its schema (`sync.record_schema`): the reason code, the path of the
+    first offending field and a Chinese sentence naming it and what was expected."""
+
+    def __init__(self, reason_code: str, message_zh: str, path: str):
+        super().__init__(reason_code, message_zh)
+        self.path = path

@@ -68,7 +68,10 @@ def screenshot(page, name: str) -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     time.sleep(1.0)
     path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path))
+    # Written whole, then renamed: tests running at once in other pytest-xdist workers may save the same name.
+    partial = path.with_name(f".{name}.{os.getpid()}.png")
+    partial.write_bytes(page.screenshot())
+    os.replace(partial, path)
     return path
 
 

@@ -14,6 +14,14 @@ from tests.support import RunningBureau, init_bureau, seed_small, start_bureau, 
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
+def pytest_collection_modifyitems(config, items) -> None:
+    """In a pytest-xdist worker, the tests that take minutes (marked `slow` or `browser`) come first: handed out
+    early, they run beside the many short ones instead of making the whole run wait for them at its end. Every
+    worker sorts alike, so all collect the same list; a run in one process keeps the file order."""
+    if hasattr(config, "workerinput"):
+        items.sort(key=lambda item: not (item.get_closest_marker("slow") or item.get_closest_marker("browser")))
+
+
 def _postgres_unavailable_reason() -> str | None:
     try:
         engine = create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})

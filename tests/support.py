@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+import random
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,14 +27,46 @@ PASSPHRASE = "test-passphrase-不要在生产中使用"
 YIBAO = [sys.executable, "-m", "yibao"]
 
 
-def free_port() -> int:
+# Under pytest-xdist, worker gwN takes its ports from [20000 + 500 N, 20000 + 500 (N + 1)): below the kernel's
+# ephemeral range (32768 up), so no other worker and no outgoing connection takes a port between `free_port` and the
+# server binding it, seconds later.
+WORKER_PORTS_FROM = 20000
+PORTS_PER_WORKER = 500
+_worker_ports: Iterator[int] | None = None
+
+
+def _bindable(port: int) -> bool:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
-def wait_for_http(url: str, timeout: float = 30.0, proc: subprocess.Popen | None = None,
+def free_port() -> int:
+    """A loopback port nobody listens on, for a server started next. Under pytest-xdist the worker's own ports in
+    turn, from a random one (another test run on the machine starts elsewhere); else one the kernel picks."""
+    global _worker_ports
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1", ...
+    if not worker.startswith("gw"):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return sock.getsockname()[1]
+    if _worker_ports is None:
+        first = WORKER_PORTS_FROM + int(worker[2:]) % 25 * PORTS_PER_WORKER
+        start = random.randrange(PORTS_PER_WORKER)
+        _worker_ports = itertools.cycle([first + (start + k) % PORTS_PER_WORKER for k in range(PORTS_PER_WORKER)])
+    for port in itertools.islice(_worker_ports, PORTS_PER_WORKER):
+        if _bindable(port):
+            return port
+    raise RuntimeError(f"测试进程 {worker} 的 {PORTS_PER_WORKER} 个端口都被占用")
+
+
+def wait_for_http(url: str, timeout: float = 90.0, proc: subprocess.Popen | None = None,
                   log: Path | None = None) -> None:
+    """Until `url` answers. A generous `timeout`: with tests running in parallel on a loaded machine, a server can
+    take well over 30 s to import and start (it returns as soon as the server answers)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:

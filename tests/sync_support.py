@@ -8,6 +8,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
@@ -19,6 +20,7 @@ from bureau.db import make_engine
 from bureau.models import LogLeaf, ReceivedRecord, StoredBlob
 from inspector_app import device, keyring, onsite, outbox
 from inspector_app.store import DeviceAssignment, open_store
+from sync import record_schema
 from yibao.commands.device_cmd import _new_inspection
 
 
@@ -79,6 +81,23 @@ def fill_inspection(tablet: Tablet, photos: list[bytes] = (), assignment_index: 
     key = next((s.data_key for s in signers or () if isinstance(s, keyring.Unlocked)), None)
     onsite.finish(engine, onsite.facts(engine, key, inspection.id), evidence, signers=signers)
     return inspection.id
+
+
+def record_fields(assignment_id: str, institution_code: str, kind: str, team: list[str], device_id: str,
+                  inspector_code: str, record_id: str, **fields: Any) -> dict[str, Any]:
+    """A complete version-1 record's fields (`sync.record_schema`) for a headless inspection with every item
+    passed, and `fields` on top: for tests that sign records by hand (`build_record` adds the blob manifest)."""
+    template = checklists.template_for_kind(kind)
+    return {
+        "format": record_schema.FORMAT_V1, "record_id": record_id, "version": 1, "device_id": device_id,
+        "assignment_id": assignment_id, "institution_code": institution_code,
+        "institution": {"code": institution_code, "name": "", "kind": kind, "address": ""},
+        "inspection_kind": "random", "team": list(team), "inspector_code": inspector_code,
+        "template_id": template.id, "template_hash": template.hash, "checkin": None,
+        "answers": {item.id: {"result": "pass", "note": "", "amount_yuan": None} for item in template.items},
+        "photos": [], "findings": [], "score": {"value": "100.0", "critical": False},
+        "created_at": "2026-01-01T00:00:00+00:00", "review_hash": "0" * 64, "signatures": [], "refusal": None,
+        "locked_at": "2026-01-01T08:00:00+00:00", **fields}
 
 
 @dataclass

@@ -127,12 +127,13 @@ def test_numeric_limits_are_data_with_their_source():
 def test_kinds_and_categories_vocabulary():
     assert dict(checklists.KINDS) == KIND_NAMES
     expected = [f"38.{n}" for n in range(1, 8)] + [f"39.{n}" for n in range(1, 8)] + \
-               [f"40.{n}" for n in range(1, 5)] + [f"41.{n}" for n in range(1, 4)]
+               [f"40.{n}" for n in range(1, 5)] + [f"41.{n}" for n in range(1, 6)]  # 41.4–41.5: Art. 41 ¶2
     assert list(checklists.CATEGORIES) == expected
     assert checklists.CATEGORIES["38.3"].text == "重复收费、超标准收费、分解项目收费"
     assert checklists.CATEGORIES["40.3"].article == 40 and checklists.CATEGORIES["40.3"].item == 3
     assert "第三十九条" in checklists.CATEGORIES["39.7"].basis
     assert checklists.vocabulary().articles[41].party == "insured"
+    assert checklists.vocabulary().articles[41].applies_to("individual")  # 条例第四十一条：“个人”
     with pytest.raises(AttributeError):
         checklists.NO_SUCH_NAME  # noqa: B018
 

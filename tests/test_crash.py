@@ -23,6 +23,7 @@ from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 from sqlmodel import Session, select
 
 from inspector_app import onsite
@@ -176,6 +177,7 @@ def full_run_seconds(prepared: Path, tmp_path: Path) -> float:
     return float(last.split(" ")[1])
 
 
+@pytest.mark.slow
 def test_kill_minus_nine_at_random_points_loses_nothing_saved(tmp_path):
     prepared = prepared_tablet(tmp_path)
     window = full_run_seconds(prepared, tmp_path)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import time
 
+import pytest
 import requests
 
 from tests.support import YIBAO, child_env, free_port, server_log, stop
@@ -31,6 +32,7 @@ def start_demo(data, bureau_port: int, app_port: int) -> tuple[subprocess.Popen,
     return proc, lines
 
 
+@pytest.mark.slow
 def test_demo_serves_a_seeded_bureau_and_the_app(tmp_path):
     bureau_port, app_port = free_port(), free_port()
     proc, lines = start_demo(tmp_path / "demo", bureau_port, app_port)

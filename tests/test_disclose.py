@@ -8,6 +8,7 @@ import base64
 import csv
 import io
 import json
+import subprocess
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -15,9 +16,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from bureau import disclosure
+from checklists.findings import derive_findings
 from sync import merkle
 from sync.envelope import log_leaf_hash
 from tests.support import run_cli
+from tests.test_record_schema import BASE, TEMPLATE, answers
 from tests.test_review_flow import CLINIC, PHARMACY, pharmacy_findings
 from tests.test_review_support import (
     PHARMACIST,
@@ -28,6 +31,7 @@ from tests.test_review_support import (
 )
 
 YEAR = str(date.today().year)
+AGENCY = "福州市医疗保障局"
 PERSONAL = (PHARMACIST, "张丽", "王五", "林建华", "陈晓燕", "0591-87654321", "收银台发现代刷记录", "处方药未凭处方销售")
 
 
@@ -80,14 +84,24 @@ def test_an_outcome_carries_structured_facts_only():
     assert clean["result"] == "未发现违法违规问题" and clean["measures"] == [] and clean["recovered_yuan"] == "0.00"
 
 
+def test_an_outcome_counts_the_categories_of_the_answers_not_the_tablets():
+    answered = answers(**{"R-FEE-02": ("代刷 12 笔", "3860.50"), "R-RX-01": ("无处方", "420.00")})
+    told = [{**f, "category": "40.3", "staff_codes": []} for f in derive_findings(TEMPLATE, answered)][:1]
+    row = disclosure.outcome({"record_id": "r1", "log_index": 0, "decided_on": "2026-11-23", "inspected_on": None},
+                             DECISION, {**BASE, "answers": answered, "findings": told}, {"kind": "pharmacy"}, [])
+    assert [(v["category"], v["count"]) for v in row["violations"]] == [("38.4", 1), ("38.6", 1)]
+    assert row["result"] == "发现问题 2 项"
+
+
 def test_html_escapes_and_csv_opens_in_excel():
     period = disclosure.parse_period("2026-11")
     row = disclosure.outcome({"record_id": "r1", "log_index": 0, "decided_on": "2026-11-23", "inspected_on": None},
                              DECISION, RECORD, {"name": "<script>alert(1)</script>药房", "kind": "pharmacy"}, [])
     head = {"size": 1, "root": "00" * 32, "timestamp": 1, "signature": "c2ln"}
-    data = disclosure.content(period, [], [row], head, "a2V5", [], "2026-11-30T00:00:00Z")
+    data = disclosure.content(period, [], [row], head, "a2V5", [], "2026-11-30T00:00:00Z", agency="<b>局</b>")
     page = disclosure.render_html(data)
     assert "<script>" not in page and "&lt;script&gt;" in page and "本期无。" in page
+    assert "<b>" not in page and "&lt;b&gt;局&lt;/b&gt;" in page
     table = disclosure.table_csv([row], disclosure.OUTCOME_COLUMNS)
     assert table.startswith("\ufeff".encode())
     rows = list(csv.reader(io.StringIO(table.decode("utf-8-sig"))))
@@ -142,9 +156,16 @@ def verify_export(out: Path) -> dict:
     return data
 
 
+def decision_text(reviewer: Staff, record_id: str) -> str:
+    pdf = reviewer.get(f"/v1/review/records/{record_id}/decision.pdf")
+    return "".join(subprocess.run(["pdftotext", "-", "-"], input=pdf, capture_output=True, check=True)
+                   .stdout.decode("utf-8").split())
+
+
 def test_disclose_a_period_then_prove_nothing_was_removed(running_bureau, tmp_path):
     bureau = running_bureau
     add_review_staff(bureau.settings)
+    bureau.cli("bureau", "set-agency-name", AGENCY)  # the running server reads it from the database
     draw(bureau, tmp_path, "2026-冬季-药店")
     tablet = pin_tablet(bureau, tmp_path / "tablet")
     _first, second, failed = pharmacy_findings()
@@ -168,6 +189,9 @@ def test_disclose_a_period_then_prove_nothing_was_removed(running_bureau, tmp_pa
     assert results[clean]["result"] == "未发现违法违规问题"
     page = (out / "index.html").read_text(encoding="utf-8")
     assert "双随机、一公开" in page and data["log"]["tree_head"]["root"] in page and "2026-冬季-药店" in page
+    assert data["agency"] == AGENCY and f'<p class="agency">{AGENCY}</p>' in page
+    issued = decision_text(reviewer, handled)  # the issuer, above the title and above the seal
+    assert issued.startswith(f"{AGENCY}医疗保障行政处理决定书") and issued.count(AGENCY) == 2
     for name in ("disclosure.json", "index.html", "outcomes.csv", "draws.csv", data["draws"][0]["file"]):
         text = (out / name).read_bytes().decode("utf-8-sig")
         for secret in PERSONAL:
@@ -178,11 +202,17 @@ def test_disclose_a_period_then_prove_nothing_was_removed(running_bureau, tmp_pa
 
     # Later: another inspection is decided; the new export proves the log it published first is still there.
     again = inspect(tablet, PHARMACY, {"R-FEE-02": ("又发现串换", "100.00")})
+    renamed = "福州市长乐区医疗保障局"
+    changed = bureau.cli("bureau", "set-agency-name", renamed)
+    assert f"“{AGENCY}”改为“{renamed}”" in changed.stderr
     decide(reviewer, again)
+    assert renamed in decision_text(reviewer, again)
+    assert renamed not in decision_text(reviewer, handled)  # a decision already issued keeps its issuer
     out2 = tmp_path / "公示-2"
     summary2 = json.loads(bureau.cli("disclose", "--period", YEAR, "--out", str(out2)).stdout)
     assert summary2["outcomes"] == 3 and summary2["newly_published"] == 1
     data2 = verify_export(out2)
+    assert data2["agency"] == renamed and renamed in (out2 / "index.html").read_text(encoding="utf-8")
     assert data2["log"]["tree_head"]["size"] > data["log"]["tree_head"]["size"]
     assert data2["log"]["consistency"][0]["from_root"] == data["log"]["tree_head"]["root"]
 

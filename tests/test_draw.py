@@ -15,11 +15,13 @@ from bureau.draw import (
     PlanError,
     Selector,
     WeightTree,
+    encode_transcript,
     key_string,
     make_commitment,
     run_draw,
     selection_value,
     source_numbers,
+    transcript_hash,
     validate_plan,
     verify_transcript,
 )
@@ -337,6 +339,14 @@ def test_an_untouched_transcript_verifies_even_after_a_json_round_trip(transcrip
 
     assert verify_transcript(transcript) == []
     assert verify_transcript(json.loads(json.dumps({**transcript, "drawn_at": "2026-11-25T09:00:00Z"}))) == []
+
+
+def test_a_transcript_is_written_as_canonical_json_and_its_hash_covers_all_but_drawn_at(transcript):
+    drawn = {**transcript, "drawn_at": "2026-11-25T09:00:00Z"}
+    data, digest = encode_transcript(drawn)
+    assert data == canonical_bytes(drawn)
+    assert digest == transcript_hash(drawn) == hashlib.sha256(canonical_bytes(transcript)).hexdigest()
+    assert transcript_hash({**drawn, "plan_hash": "0" * 64}) != digest
 
 
 def _swap_institution(t):

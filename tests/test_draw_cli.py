@@ -17,6 +17,7 @@ from bureau.draw_records import load_snapshot
 from bureau.models import Assignment, AssignmentMember, DrawRecord
 from bureau.registry import import_registry
 from sync.assignments import assignment_signature_valid
+from sync.canonical import canonical_bytes
 from tests.support import PASSPHRASE, init_bureau, repo_root, run_cli
 
 DEMO = repo_root() / "bureau" / "demo"
@@ -71,6 +72,7 @@ def test_commit_then_run_issues_signed_assignments_that_match_a_verifiable_trans
 
     summary = json.loads(cli(bureau, "draw", "run", plan_file, "--out", str(tmp_path / "t.json")).stdout)
     transcript = json.loads((tmp_path / "t.json").read_text(encoding="utf-8"))
+    assert (tmp_path / "t.json").read_bytes() == canonical_bytes(transcript) + b"\n"
     preview_transcript = json.loads((tmp_path / "preview.json").read_text(encoding="utf-8"))
     assert {k: v for k, v in transcript.items() if k != "drawn_at"} == \
            {k: v for k, v in preview_transcript.items() if k != "drawn_at"}

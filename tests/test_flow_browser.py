@@ -35,6 +35,7 @@ from tests.browser import (
     screenshot,
     tap,
     until_taken,
+    wait_shown,
 )
 from tests.support import start_app, stop
 from tests.sync_support import bureau_holdings, issue_token
@@ -146,9 +147,11 @@ def unlock_and_open(page) -> None:
 
 def check_in(page, prefix: str, gps: bool = True) -> None:
     page.get_by_text("请两名检查人员出示执法证件", exact=False).wait_for(timeout=15000)
+    # The names and 执法证号 come signed with the assignment from the registry: shown, not typed.
+    expect(page.get_by_role("textbox", name="I0001 姓名")).to_have_count(0)
     for code, name, badge in (("I0001", "林建华", "闽榕医保执 0001"), ("I0002", "陈晓燕", "闽榕医保执 0002")):
-        fill(page, f"{code} 姓名", name)
-        fill(page, f"{code} 执法证号", badge)
+        wait_shown(page, f"{name}（{code}）")
+        wait_shown(page, f"执法证号 {badge}")
         check(page, f"{code} 已向被检查单位出示执法证件")
     fill(page, "在场人员姓名", "张丽")
     fill(page, "职务", "店长")

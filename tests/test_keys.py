@@ -29,7 +29,11 @@ def test_public_key_serialisation_and_ids():
     assert keys.key_id(sealing_public) != keys.key_id(keys.SealingPrivateKey.generate().public_key())
 
 
-@pytest.mark.parametrize("text", ["", "AAAA", "not base64", keys.public_key_to_b64(SIGNING.public_key())])
+# Parameters are the same in every process (pytest-xdist workers must collect the same tests): a fixed key, not SIGNING.
+ED25519_PUBLIC_B64 = keys.public_key_to_b64(keys.private_key_from_bytes("ed25519", bytes(range(32))).public_key())
+
+
+@pytest.mark.parametrize("text", ["", "AAAA", "not base64", pytest.param(ED25519_PUBLIC_B64, id="ed25519-public")])
 def test_sealing_public_from_b64_refuses_anything_else(text):
     with pytest.raises(ValueError):
         keys.sealing_public_from_b64(text)

@@ -18,7 +18,6 @@ from sqlmodel import Session, select
 from bureau import ingest, keystore, review, transparency
 from bureau.db import make_engine
 from bureau.models import DeviceKey, LogLeaf, Rejection, ReviewCase
-from checklists import template_for_kind
 from inspector_app import device, outbox, sync_protocol
 from inspector_app.store import DeviceAssignment
 from sync.bureau_http import BureauRefused
@@ -26,7 +25,7 @@ from sync.canonical import content_hash
 from sync.envelope import build_record, seal_record, sign_record, verify_receipt
 from sync.keys import sealing_public_from_b64
 from tests.support import PASSPHRASE, run_cli, start_bureau, stop
-from tests.sync_support import bureau_holdings, enroll_tablet, fill_inspection
+from tests.sync_support import bureau_holdings, enroll_tablet, fill_inspection, record_fields
 
 FAST = sync_protocol.RetryPolicy(base=0.01, cap=0.1)
 
@@ -43,12 +42,9 @@ def sealed_record(tablet, record_id: str, **fields) -> tuple[dict, str]:
     with Session(tablet.engine) as session:
         assignment = session.exec(select(DeviceAssignment).order_by(DeviceAssignment.seq)).first()
         sealing = session.get(outbox.BureauPin, 1).sealing_public
-    template = template_for_kind(assignment.institution_kind)
-    record = build_record({
-        "record_id": record_id, "version": 1, "device_id": signer.device_id, "assignment_id": assignment.id,
-        "institution_code": assignment.institution_code, "template_id": template.id, "template_hash": template.hash,
-        "answers": {item.id: {"result": "pass"} for item in template.items}, "findings": [],
-        "created_at": "2026-01-01T00:00:00+00:00", **fields}, [])
+    record = build_record(record_fields(assignment.id, assignment.institution_code, assignment.institution_kind,
+                                        assignment.team, signer.device_id, signer.inspector_code, record_id,
+                                        **fields), [])
     record_hash = content_hash(record)
     signature = sign_record(record_hash, device.signing_key(signer), signer.inspector_code)
     return seal_record(record, [signature], sealing_public_from_b64(sealing)), record_hash
@@ -163,7 +159,7 @@ def test_a_control_character_is_refused_before_anything_is_stored(running_bureau
     with Session(engine) as session:
         assert [r.reason for r in session.exec(select(Rejection))] == ["control_character"] * 2
     engine.dispose()
-    tab, tab_hash = sealed_record(tablet, "tab-record-0001", findings=[{"note": "第一行\n\t第二行\r\n"}])
+    tab, tab_hash = sealed_record(tablet, "tab-record-0001", score={"value": "第一行\n\t第二行\r\n", "critical": False})
     assert client.put_record("tab-record-0001", tab)["receipt"]["record_hash"] == tab_hash  # these are text
 
 

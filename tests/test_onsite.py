@@ -138,6 +138,20 @@ def ready(t):
     return inspection
 
 
+def test_checkin_keeps_the_registry_names_of_a_signed_assignment_and_types_only_for_an_older_one(tablet):
+    t = tablet
+    typed = {**CHECKIN, "officers": [{**o, "name": "张三", "badge_no": "自填 01"} for o in CHECKIN["officers"]]}
+    inspection = onsite.start_inspection(t.engine, ASSIGNMENT_ID, "I0001")
+    onsite.save_checkin(t.engine, t.first.data_key, inspection.id, typed)
+    stored = onsite.facts(t.engine, t.first.data_key, inspection.id).checkin["officers"]
+    assert [(o["name"], o["badge_no"]) for o in stored] == [("林建华", "闽榕医保执 0001"), ("陈晓燕", "闽榕医保执 0002")]
+    add_assignment(t.engine, "A-OLD-0001", members=False, seq=2)  # stored before assignments named their members
+    older = onsite.start_inspection(t.engine, "A-OLD-0001", "I0001")
+    onsite.save_checkin(t.engine, t.first.data_key, older.id, typed)
+    stored = onsite.facts(t.engine, t.first.data_key, older.id).checkin["officers"]
+    assert [(o["name"], o["badge_no"]) for o in stored] == [("张三", "自填 01"), ("张三", "自填 01")]
+
+
 def test_review_shows_what_is_missing_then_a_stable_hash(tablet):
     t = tablet
     key = t.first.data_key

@@ -21,6 +21,8 @@ from sync.keys import SealingPrivateKey, generate_signing_key, key_id, public_ke
 
 PIN = {"I0001": "147258", "I0002": "258369"}
 TEAM = ["I0001", "I0002"]
+MEMBERS = [{"inspector_code": "I0001", "name": "林建华", "badge_no": "闽榕医保执 0001"},
+           {"inspector_code": "I0002", "name": "陈晓燕", "badge_no": "闽榕医保执 0002"}]  # as the registry names them
 ASSIGNMENT_ID = "A-TEST-0001"
 INSTITUTION = "福州市鼓楼区东街口大药房"
 
@@ -60,12 +62,14 @@ def make_tablet(home: Path, kind: str = "pharmacy") -> OnsiteTablet:
     return OnsiteTablet(home, engine, bureau, first, second)
 
 
-def add_assignment(engine: Engine, assignment_id: str, kind: str = "pharmacy", seq: int = 1) -> None:
+def add_assignment(engine: Engine, assignment_id: str, kind: str = "pharmacy", seq: int = 1,
+                   members: bool = True) -> None:
+    """`members`: the assignment names its team as the registry has them (False: issued before assignments did)."""
     with Session(engine) as session:
         session.merge(DeviceAssignment(
             id=assignment_id, inspector_code="I0001", institution_code="P35010200001", institution_name=INSTITUTION,
             institution_kind=kind, institution_address="福州市鼓楼区东街 88 号", team=TEAM, reason="random",
-            status="已下达", seq=seq, signed={}))
+            status="已下达", seq=seq, signed={"members": MEMBERS} if members else {}))
         session.commit()
 
 

@@ -23,6 +23,7 @@ from tests.test_onsite import CHECKIN, TEMPLATE
 from tests.test_onsite_support import (
     ASSIGNMENT_ID,
     PIN,
+    add_assignment,
     camera_jpeg,
     make_tablet,
     scribble,
@@ -60,10 +61,36 @@ def test_home_shows_the_stored_assignments_when_the_bureau_is_away(state):
     assert card.assignment_id == ASSIGNMENT_ID and card.status_label == "未开始" and card.total == len(TEMPLATE.items)
 
 
-def test_checkin_remembers_the_team_and_records_no_fix_honestly(state):
+def test_checkin_names_the_team_from_the_registry_own_inspector_first(state):
+    """The names and 执法证号 come signed with the assignment: the tablet's inspector is listed first, and what the
+    screen might send in their place is not what is stored."""
+    state.unlock("I0002", PIN["I0002"])
+    checkin = CheckInViewModel(state, ASSIGNMENT_ID)
+    assert [(o.inspector_code, o.name, o.badge_no, o.from_registry) for o in checkin.officers] == [
+        ("I0002", "陈晓燕", "闽榕医保执 0002", True), ("I0001", "林建华", "闽榕医保执 0001", True)]
+    checkin.officers[0].name, checkin.officers[0].badge_no = "张三", "伪造 0001"
+    for officer in checkin.officers:
+        officer.id_shown = True
+    checkin.representative, checkin.gps = dict(CHECKIN["representative"]), dict(CHECKIN["gps"])
+    assert checkin.save() == []
+    stored = InspectionViewModel(state, ASSIGNMENT_ID).facts.checkin["officers"]
+    assert [(o["inspector_code"], o["name"], o["badge_no"]) for o in stored] == [
+        ("I0002", "陈晓燕", "闽榕医保执 0002"), ("I0001", "林建华", "闽榕医保执 0001")]
+    state.lock()
     state.unlock("I0001", PIN["I0001"])
-    first = CheckInViewModel(state, ASSIGNMENT_ID)
-    assert [o.inspector_code for o in first.officers] == ["I0001", "I0002"] and first.place.startswith("福州市")
+    assert state.identity.inspector_code == "I0001"
+    again = CheckInViewModel(state, ASSIGNMENT_ID)  # a saved check-in keeps its order (inspector_1 is its first)
+    assert [o.inspector_code for o in again.officers] == ["I0002", "I0001"] and again.officers[0].name == "陈晓燕"
+
+
+def test_checkin_of_an_assignment_without_members_is_typed_remembered_and_records_no_fix_honestly(state):
+    """An assignment a tablet stored before assignments named their members still loads: the names are typed."""
+    add_assignment(state.engine, "A-OLD-0001", members=False, seq=2)
+    state.unlock("I0001", PIN["I0001"])
+    first = CheckInViewModel(state, "A-OLD-0001")
+    assert [(o.inspector_code, o.name, o.from_registry) for o in first.officers] == [("I0001", "", False),
+                                                                                     ("I0002", "", False)]
+    assert first.place.startswith("福州市")
     for officer, source in zip(first.officers, CHECKIN["officers"]):
         officer.name, officer.badge_no = source["name"], source["badge_no"]
     first.representative = dict(CHECKIN["representative"])
@@ -75,8 +102,11 @@ def test_checkin_remembers_the_team_and_records_no_fix_honestly(state):
     assert first.save() == []
     first.set_position(26.08230001, 119.2965, 14.6)
     assert first.gps == {"lat": "26.0823000", "lon": "119.2965000", "accuracy_m": "15"} and first.save() == []
-    again = CheckInViewModel(state, ASSIGNMENT_ID)
+    again = CheckInViewModel(state, "A-OLD-0001")
     assert again.gps == first.gps and again.officers[0].name == "林建华" and again.officers[1].id_shown
+    add_assignment(state.engine, "A-OLD-0002", members=False, seq=3)
+    remembered = CheckInViewModel(state, "A-OLD-0002")  # the last check-in's names, to confirm, not retype
+    assert [o.name for o in remembered.officers] == ["林建华", "陈晓燕"] and not remembered.officers[0].id_shown
 
 
 def answer_everything(vm: InspectionViewModel) -> None:

@@ -41,6 +41,61 @@ def test_decide_40_3(tmp_path):
     assert out["suspension_months"] == {"min": 6, "max": 12} and out["terminate_agreement"] is True
 
 
+def test_decide_40_3_new_outputs(tmp_path):
+    """Issue #15's fields for 条例第四十条 (fraud): agreement-track 解除, a hearing, and two referrals."""
+    _, result = run_case(tmp_path, {"party": {"kind": "institution", "code": "P33010600002"},
+                                    "findings": [{"category": "40.3", "amount_yuan": "50000.00"}]})
+    assert result.exit_code == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["no_penalty"] is None and out["hearing_right"] is True
+    assert [(d["measure"], d["track"], d["imposed_by"]) for d in out["measures_detail"]] == [
+        ("责令退回", "administrative", "医疗保障行政部门"), ("罚款", "administrative", "医疗保障行政部门"),
+        ("暂停医药服务", "administrative", "医疗保障行政部门"), ("解除服务协议", "agreement", "医疗保障经办机构")]
+    assert [r["to"] for r in out["referrals"]] == ["公安机关", "卫生健康主管部门"]
+
+
+def test_decide_must_not_penalise(tmp_path):
+    """行政处罚法第三十三条第一款: minor, promptly corrected, no harm → no 罚款, 责令改正 and 责令退回 stay."""
+    _, result = run_case(tmp_path, {"party": {"kind": "institution", "code": "H33010600001"},
+                                    "findings": [{"category": "38.3", "amount_yuan": "12000.00"}],
+                                    "circumstances": {"minor": True, "corrected_promptly": True, "no_harm": True,
+                                                      "first_offence": False}})
+    assert result.exit_code == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["no_penalty"] == "must" and out["fine_yuan"] is None and out["suspension_months"] is None
+    assert out["measures"] == ["责令改正", "责令退回"] and out["recover_yuan"] == "12000.00"
+    assert out["hearing_right"] is False and out["referrals"] == []
+
+
+def test_decide_individual_41_4(tmp_path):
+    """条例第四十一条第二款: 冒名就医 fined 2–5× without intent; 第一款: no 暂停联网结算 for a non-insured person."""
+    _, result = run_case(tmp_path, {"party": {"kind": "individual", "code": "X"},
+                                    "findings": [{"category": "41.4", "amount_yuan": "800.00"}]})
+    assert result.exit_code == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["fine_yuan"] == {"min": "1600.00", "max": "4000.00"} and out["suspension_months"] is None
+    assert out["measures"] == ["责令改正", "责令退回", "罚款"] and out["hearing_right"] is False
+
+
+@pytest.mark.parametrize("case, key, fragment", [
+    ({"party": {"kind": "insured"}, "findings": [{"category": "41.1"}], "circumstances": {"remorse": True}},
+     "circumstances.remorse", "未知的情节"),
+    ({"party": {"kind": "insured"}, "findings": [{"category": "41.1"}], "circumstances": {"minor": 1}},
+     "circumstances.minor", "true 或 false"),
+    ({"party": {"kind": "insured"}, "findings": [{"category": "41.1"}], "refused_to_correct": True,
+      "circumstances": {"corrected_promptly": True}}, "circumstances.corrected_promptly", "refused_to_correct"),
+    ({"party": {"kind": "insured"}, "findings": [{"category": "41.7"}]}, "findings[第1个].category",
+     "未知的违规类别 \"41.7\""),
+    ({"party": {"kind": "person"}, "findings": [{"category": "41.4"}]}, "party.kind", "individual"),
+])
+def test_bad_circumstances_and_categories_exit_1_naming_the_field(tmp_path, case, key, fragment):
+    path, result = run_case(tmp_path, case)
+    assert result.exit_code == 1 and result.stdout == ""
+    leaf = key.split(".")[-1].split("[")[0]
+    line = next(n for n, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if f'"{leaf}"' in text)
+    assert f"第 {line} 行" in result.stderr and f"键 {key}：" in result.stderr and fragment in result.stderr
+
+
 def test_decide_insured(tmp_path):
     _, result = run_case(tmp_path, {"party": {"kind": "insured", "code": "X"},
                                     "findings": [{"category": "41.1", "amount_yuan": "800", "intent_to_defraud": True}]})
@@ -99,6 +154,10 @@ def test_packaged_rules_load():
     assert rules.measure_order[0] == "责令改正" and rules.measure_order[-1] == "解除服务协议"
     assert set(rules.articles) == {38, 39, 40, 41}
     assert all(clause.basis for article in rules.articles.values() for clause in article.clauses)
+    assert set(rules.tracks) == set(rules.measure_order)
+    assert rules.tracks["解除服务协议"].imposed_by == "医疗保障经办机构"
+    assert all(rule.basis for rule in rules.no_penalty.rules) and all(r.basis for r in rules.referrals)
+    assert set(rules.hearing.fine_threshold) == {"institution", "insured", "individual"}
 
 
 def broken(tmp_path, old, new):
@@ -129,6 +188,27 @@ def test_rules_problems_name_file_line_and_key(tmp_path, old, new, fragment):
     if "49" not in new:
         line = next(n for n, t in enumerate(text.splitlines(), 1) if new.splitlines()[0] in t)
         assert f"第 {line} 行" in problem
+
+
+@pytest.mark.parametrize("old, new, key, fragment", [
+    ('measures = ["解除服务协议"]', 'measures = []', "tracks", "\"解除服务协议\" 不属于任何轨道"),
+    ('measures = ["解除服务协议"]', 'measures = ["解除服务协议", "罚款"]', "tracks.agreement.measures",
+     "已在 tracks.administrative 中"),
+    ('[tracks.agreement]', '[tracks.contract]', "tracks.contract", "未知的键"),
+    ('outcome = "may"', 'outcome = "perhaps"', "no_penalty.rules[第3个].outcome", "must、may"),
+    ('when = ["no_fault"]', 'when = ["remorse"]', "no_penalty.rules[第2个].when", "未知的情节 \"remorse\""),
+    ('individual = "5000.00"\n', '', "hearing.fine_threshold_yuan.individual", "缺少个人（非参保人员）的较大数额罚款标准"),
+    ('institution = "100000.00"', 'institution = "10万"', "hearing.fine_threshold_yuan.institution", "不是有效的金额"),
+    ('articles = [40]', 'articles = [42]', "referrals[第2个].articles", "已定义规则的条款号"),
+    ('fraud_yuan_at_least = "3000.00"', 'fraud_yuan_at_least = 3000', "referrals[第1个].fraud_yuan_at_least",
+     "字符串"),
+    ('categories = ["41.4"]', 'categories = ["38.1"]', "articles.41.clauses[第5个].categories",
+     "未知的违规类别 \"38.1\"（应为 第 41 条的"),
+    ('fraud = true\n', 'fraud = "yes"\n', "articles.40.clauses[第1个].fraud", "true 或 false"),
+])
+def test_new_rules_sections_are_checked(tmp_path, old, new, key, fragment):
+    _, problems = broken(tmp_path, old, new)
+    assert any("penalties.toml" in p and f"键 {key}：" in p and fragment in p for p in problems), problems
 
 
 def test_rules_missing_basis(tmp_path):

@@ -7,9 +7,7 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-
-fontTools = pytest.importorskip("fontTools", reason="fontTools (test extra) reads the font's character map")
-from fontTools.ttLib import TTFont  # noqa: E402
+from fontTools.ttLib import TTFont
 
 REPO = Path(__file__).resolve().parent.parent
 FONTS = REPO / "assets" / "fonts"

@@ -14,9 +14,11 @@ import pytest
 from openpyxl import Workbook
 from sqlmodel import Session, func, select
 
+from bureau import registry
 from bureau.draw_records import load_snapshot
 from bureau.models import (
     Conflict,
+    Inspector,
     Institution,
     RectificationOrder,
     RegistryChange,
@@ -198,7 +200,13 @@ def test_demo_registries_import_cleanly(bureau_engine):
         assert {i.region for i in institutions} == {"350102", "350103", "350104", "350105", "350111"}
 
 
-def test_reimport_upserts_by_code_deactivates_the_missing_and_keeps_history(bureau_engine):
+# One record a batch: the lookups, the writes and the pages of the deactivation then span many batches.
+BATCH_SIZES = pytest.mark.parametrize("batch", [registry.IMPORT_BATCH, 1], ids=["batch", "row-by-row"])
+
+
+@BATCH_SIZES
+def test_reimport_upserts_by_code_deactivates_the_missing_and_keeps_history(bureau_engine, monkeypatch, batch):
+    monkeypatch.setattr(registry, "IMPORT_BATCH", batch)
     with Session(bureau_engine) as session:
         import_text(session, "institutions", [HEADER, *GOOD_ROWS])
         renamed = GOOD_ROWS[0].replace("第一人民医院", "第一医院").replace(",2024-05-20", ",")
@@ -222,7 +230,86 @@ def test_reimport_upserts_by_code_deactivates_the_missing_and_keeps_history(bure
         assert count(session, RegistryImport) == 3
 
 
-def test_conflicts_must_name_known_people_and_institutions(bureau_engine):
+def test_an_import_refreshes_the_rows_the_session_holds(bureau_engine):
+    with Session(bureau_engine) as session:
+        import_text(session, "institutions", [HEADER, *GOOD_ROWS])
+        hospital = session.get(Institution, "H35010200001")
+        assert hospital.name == "福州市鼓楼区第一人民医院"
+        renamed = GOOD_ROWS[0].replace("第一人民医院", "第一医院")
+        import_registry(session, "institutions", csv_bytes([HEADER, renamed, GOOD_ROWS[1]]), "名录.csv", NOW)
+        assert hospital.name == "福州市鼓楼区第一医院"
+        assert session.get(Institution, "H35010300001").active is False
+
+
+LATE_ERROR = "H35010200009,迟到的错误,hospital,350102,,,"  # no 统一社会信用代码
+
+
+def test_an_error_after_batches_were_written_stores_nothing(bureau_engine, monkeypatch):
+    monkeypatch.setattr(registry, "IMPORT_BATCH", 1)
+    with Session(bureau_engine) as session:
+        import_text(session, "institutions", [HEADER, GOOD_ROWS[0]])
+        renamed = GOOD_ROWS[0].replace("第一人民医院", "第一医院")
+        with pytest.raises(RegistryImportError) as caught:
+            import_registry(session, "institutions", csv_bytes([HEADER, renamed, *GOOD_ROWS[1:], LATE_ERROR]),
+                            "名录.csv", NOW)
+        assert [(e.line, e.column) for e in caught.value.errors] == [(5, "统一社会信用代码")]
+        assert session.get(Institution, "H35010200001").name == "福州市鼓楼区第一人民医院"
+        assert (count(session, Institution), count(session, RegistryChange), count(session, RegistryImport)) == (1, 1, 1)
+
+        people = ["人员编号,姓名,执法证号,区划代码", *(f"I{n:04d},检查员{n},证{n},350102" for n in range(15))]
+        monkeypatch.setattr(registry, "MAX_ROWS", 13)  # line 14 is past the limit, a dozen rows after the header
+        with pytest.raises(RegistryFileError, match="第 14 行"):
+            import_registry(session, "inspectors", csv_bytes(people), "人员.csv", NOW)
+        assert (count(session, Inspector), count(session, RegistryChange), count(session, RegistryImport)) == (0, 1, 1)
+
+
+class ReadSpy(io.BytesIO):
+    """A file that remembers how far it has been read each time the importer writes a batch."""
+
+    def __init__(self, data: bytes):
+        super().__init__(data)
+        self.read_at_writes: list[int] = []
+
+
+def test_an_import_writes_while_it_reads_a_batch_at_a_time(bureau_engine, monkeypatch):
+    """Memory does not follow the file: each batch is written before the next is read, and only a batch is held."""
+    monkeypatch.setattr(registry, "IMPORT_BATCH", 100)
+    lines = ["人员编号,姓名,执法证号,区划代码", *(f"I{n:05d},检查员{n},闽榕医保执 {n:05d},350102" for n in range(2000))]
+    file = ReadSpy(csv_bytes(lines))
+    batch_sizes = []
+    write = registry._Writer.write
+
+    def spying(self, records):
+        file.read_at_writes.append(file.tell())
+        batch_sizes.append(len(records))
+        write(self, records)
+
+    monkeypatch.setattr(registry._Writer, "write", spying)
+    with Session(bureau_engine) as session:
+        report = registry.import_registry(session, "inspectors", file, "人员.csv", NOW)
+        session.commit()
+        assert report["created"] == count(session, Inspector) == 2000
+    assert batch_sizes == [100] * 20
+    size = len(file.getvalue())
+    assert file.read_at_writes[0] < size / 4 and file.read_at_writes == sorted(file.read_at_writes)
+    assert not file.closed  # the caller's file is the caller's to close
+
+
+def test_an_xlsx_file_imports_from_an_open_file(bureau_engine, tmp_path):
+    book = Workbook()
+    for row in [HEADER.split(","), *(line.split(",") for line in GOOD_ROWS)]:
+        book.active.append(row)
+    book.save(tmp_path / "名录.xlsx")
+    with Session(bureau_engine) as session, (tmp_path / "名录.xlsx").open("rb") as file:
+        report = import_registry(session, "institutions", file, "名录.xlsx", NOW)
+        session.commit()
+        assert report["created"] == count(session, Institution) == 3
+        assert session.get(Institution, "H35010300001").last_inspected == date(2023, 6, 1)
+
+
+@BATCH_SIZES
+def test_conflicts_must_name_known_people_and_institutions(bureau_engine, monkeypatch, batch):
+    monkeypatch.setattr(registry, "IMPORT_BATCH", batch)
     with Session(bureau_engine) as session:
         import_text(session, "institutions", [HEADER, *GOOD_ROWS])
         import_text(session, "inspectors", ["人员编号,姓名,执法证号,区划代码", "I0001,林建华,闽榕医保执 0001,350102",

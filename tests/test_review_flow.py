@@ -267,3 +267,43 @@ def test_a_score_mismatch_shows_in_the_queue(world):
     [item] = reviewer.get("/v1/review/queue", params={"mismatch": "true"})["items"]
     assert item["score_claimed"] == "100.0" and item["score"] != "100.0"
     assert reviewer.get(f"/v1/review/records/{record_id}")["score"]["mismatch"] is True
+
+
+def test_circumstances_waive_the_fine_and_a_large_fine_gives_the_hearing_right(world):
+    """行政处罚法 Art. 33 circumstances go to the engine: 应当不予处罚 leaves no fine to propose and the decision is
+    fine-free; without them the fine's upper end reaches the hearing threshold."""
+    bureau, tablet = world
+    record_id = inspect(tablet, PHARMACY, {"R-FEE-02": ("收银台代刷记录", "60000.00")})
+    reviewer = Staff(bureau.url, "shenhe")
+    base = f"/v1/review/records/{record_id}"
+    reviewer.post(f"{base}/start")
+
+    fined = reviewer.get(f"{base}/proposal")["penalty"]
+    assert fined["fine_yuan"] == {"min": "60000.00", "max": "120000.00"} and fined["hearing_right"] is True
+    assert fined["no_penalty"] is None and fined["referrals"] == []
+    fraud = reviewer.get(f"{base}/proposal", params={"intent": ["R-FEE-02"]})["penalty"]
+    assert {r["to"] for r in fraud["referrals"]} == {"公安机关", "卫生健康主管部门"}
+    assert {d["measure"]: d["imposed_by"] for d in fined["measures_detail"]}["约谈"] == "医疗保障行政部门"
+
+    must = ["minor", "corrected_promptly", "no_harm"]
+    waived = reviewer.get(f"{base}/proposal", params={"circumstance": must})["penalty"]
+    assert waived["no_penalty"] == "must" and "第三十三条" in waived["no_penalty_basis"]
+    assert waived["fine_yuan"] is None and "罚款" not in waived["measures"] and waived["hearing_right"] is False
+    contradiction = reviewer.get(f"{base}/proposal", expect=422, params={
+        "circumstance": ["corrected_promptly"], "refused_to_correct": "true"})["detail"]
+    assert any("相互矛盾" in p for p in contradiction["problems"])
+    assert reviewer.get(f"{base}/proposal", expect=422, params={"circumstance": ["后悔"]})["detail"]["problems"]
+
+    due = (date.today() + timedelta(days=30)).isoformat()
+    choice = {"circumstances": must, "rectification_due": due, "reason": "违法行为轻微并及时改正，没有造成危害后果"}
+    refused = reviewer.post(f"{base}/proposal", {**choice, "fine_yuan": "100.00", "fine_reason": "x"}, expect=422)
+    assert "本案依规定不处罚款" in refused["detail"]["problems"]
+    proposed = reviewer.post(f"{base}/proposal", choice)["decision"]
+    assert proposed["fine_yuan"] is None and proposed["measures"] == ["责令改正", "责令退回"]
+    assert proposed["case_flags"]["circumstances"] == must and proposed["proposal"]["no_penalty"] == "must"
+    assert proposed["doc_kind"] == "行政处理"
+    reviewer.post(f"{base}/notify", {"deadline": (date.today() + timedelta(days=5)).isoformat()})
+    reviewer.post(f"{base}/statement", {"waived": True})
+    decided = reviewer.post(f"{base}/decide")
+    assert decided["status"] == "已决定" and decided["decision"]["fine_yuan"] is None
+    assert decided["decision"]["recover_yuan"] == "60000.00"

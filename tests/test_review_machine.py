@@ -11,12 +11,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bureau import review
+from bureau import decisions, review
 from bureau.models import ReviewEvent
 from bureau.review import ACTIONS, STATUSES, CaseFacts, ReviewError, next_status
+from checklists import penalty
 from sync.canonical import content_hash
 from sync.envelope import sign_record
 from sync.keys import generate_signing_key, key_id, public_key_to_b64
+from tests.test_record_schema import BASE, answers
 
 TODAY = date(2026, 11, 23)
 FACTS = CaseFacts(status="审核中", findings=2, today=TODAY)
@@ -185,3 +187,51 @@ def test_the_day_an_inspection_was_locked():
     assert review.inspected_on({"locked_at": "2026-11-20T03:00:00+00:00"}) is not None
     assert review.inspected_on({}) is None and review.inspected_on({"locked_at": "garbage"}) is None
     assert review.inspected_by({"team": ["I1", "I2"], "inspector_code": "I1"}, ["I3"]) == {"I1", "I2", "I3"}
+
+
+def test_the_document_kind_follows_the_engines_tracks():
+    """协议处理 only when every measure is on the agreement track the engine's `measures_detail` names (约谈 is the
+    行政部门's under the rules), never by a list of the bureau's own."""
+    rules = [{"measure": m, "track": t.name} for m, t in penalty.penalty_rules().tracks.items()]
+    assert decisions.document_kind(["约谈"], rules) == "行政处理"
+    assert decisions.document_kind(["解除服务协议"], rules) == "协议处理"
+    assert decisions.document_kind(["解除服务协议", "罚款"], rules) == "行政处理"
+    assert decisions.document_kind(["约谈"], [{"measure": "约谈", "track": "agreement"}]) == "协议处理"
+    assert decisions.document_kind(["解除服务协议"], []) == "行政处理"  # a measure the engine did not place
+    assert decisions.document_kind([], rules) == "行政处理"
+
+
+def test_a_must_waiver_leaves_no_fine_to_choose():
+    record = {**BASE, "answers": answers(**{"R-FEE-02": ("代刷", "500.00")})}
+    flags = decisions.Flags(circumstances=("no_fault",))
+    proposed = decisions.proposal(record, flags)
+    assert proposed["penalty"]["no_penalty"] == "must" and proposed["flags"]["circumstances"] == ["no_fault"]
+    chosen = decisions.check_choice(proposed, {"rectification_due": TODAY + timedelta(days=30)}, TODAY)
+    assert chosen["fine_yuan"] is None and chosen["measures"] == ["责令改正", "责令退回"]
+    assert chosen["case_flags"]["circumstances"] == ["no_fault"] and chosen["doc_kind"] == "行政处理"
+    with pytest.raises(review.ReviewError) as refused:
+        decisions.check_choice(proposed, {"fine_yuan": "500.00", "fine_reason": "x",
+                                          "rectification_due": TODAY + timedelta(days=30)}, TODAY)
+    assert "本案依规定不处罚款" in refused.value.message
+    fined = decisions.proposal(record)["penalty"]
+    assert fined["fine_yuan"] is not None and fined["no_penalty"] is None
+
+
+def test_a_may_waiver_is_the_reviewers_choice():
+    record = {**BASE, "answers": answers(**{"R-FEE-02": ("代刷", "500.00")})}
+    due = TODAY + timedelta(days=30)
+    proposed = decisions.proposal(record, decisions.Flags(
+        circumstances=("first_offence", "harm_minor", "corrected_promptly")))
+    assert proposed["penalty"]["no_penalty"] == "may" and proposed["penalty"]["fine_yuan"] is not None
+    with pytest.raises(review.ReviewError) as unchosen:  # not waived: the fine within the range, as always
+        decisions.check_choice(proposed, {"rectification_due": due}, TODAY)
+    assert "之间确定罚款金额" in unchosen.value.message
+    waived = decisions.check_choice(proposed, {"waive_penalty": True, "rectification_due": due}, TODAY)
+    assert waived["fine_yuan"] is None and "罚款" not in waived["measures"] and waived["case_flags"]["waive_penalty"]
+    with pytest.raises(review.ReviewError) as both:
+        decisions.check_choice(proposed, {"waive_penalty": True, "fine_yuan": "500.00", "rectification_due": due},
+                               TODAY)
+    assert "不予行政处罚，不处罚款" in both.value.message
+    with pytest.raises(review.ReviewError) as not_allowed:
+        decisions.check_choice(decisions.proposal(record), {"waive_penalty": True, "rectification_due": due}, TODAY)
+    assert "不属于可以不予行政处罚的情形" in not_allowed.value.message

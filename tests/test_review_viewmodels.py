@@ -12,7 +12,9 @@ import pytest
 from openpyxl import load_workbook
 from PIL import Image
 
+from checklists import penalty
 from staff_app.review_vm import (
+    CIRCUMSTANCE_LABELS,
     CaseViewModel,
     DashboardViewModel,
     DecisionViewModel,
@@ -183,3 +185,57 @@ def test_times_are_shown_in_the_local_zone_not_as_utc(monkeypatch):
     finally:
         monkeypatch.delenv("TZ")
         time.tzset()
+
+
+class _ProposalClient:
+    """Answers the decision screen's proposal request with the real engine, keeping the parameters it was sent."""
+
+    def __init__(self) -> None:
+        self.params: dict = {}
+
+    def proposal(self, _record_id: str, params: dict) -> dict:
+        self.params = params
+        case = {"party": {"kind": "institution", "code": PHARMACY, "name": "东街口大药房"},
+                "findings": [{"category": "38.4", "amount_yuan": "60000.00", "intent_to_defraud": bool(params["intent"])}],
+                "circumstances": {c: True for c in params["circumstance"]}}
+        return {"findings": [], "institution_points_total": 3, "penalty": penalty.decide(case)}
+
+
+def test_the_proposal_says_the_waiver_the_hearing_the_organs_and_the_referrals():
+    client = _ProposalClient()
+    vm = DecisionViewModel(client, "r1")  # type: ignore[arg-type]
+    vm.refresh()
+    lines = vm.range_text()
+    assert "应当采取的措施：责令改正（由医疗保障行政部门作出）、责令退回（由医疗保障行政部门作出）、罚款（由医疗保障行政部门作出）" in lines
+    assert "可以采取的措施：约谈（由医疗保障行政部门作出）" in lines
+    assert any(line.startswith("听证权利：") and "要求听证" in line for line in lines)
+    assert not any("不予行政处罚" in line or line.startswith("移送") for line in lines)
+
+    vm.intent_items = {"R-FEE-02"}  # 以骗取为目的: Art. 40, 解除服务协议 by the 经办机构, referrals
+    vm.refresh()
+    lines = vm.range_text()
+    assert any("解除服务协议（由医疗保障经办机构作出）" in line for line in lines)
+    assert {line.split("：")[0] for line in lines if line.startswith("移送")} == {"移送公安机关", "移送卫生健康主管部门"}
+
+    vm.intent_items, vm.circumstances = set(), {"minor", "corrected_promptly", "no_harm"}
+    vm.refresh()
+    assert client.params["circumstance"] == ["corrected_promptly", "minor", "no_harm"]
+    lines = vm.range_text()
+    assert lines[1].startswith("应当不予行政处罚：《中华人民共和国行政处罚法》第三十三条")
+    assert not any(line.startswith(("罚款幅度", "听证权利")) for line in lines)
+    vm.reason = "违法行为轻微并及时改正"
+    assert vm.choice()["circumstances"] == ["corrected_promptly", "minor", "no_harm"]
+    assert set(CIRCUMSTANCE_LABELS) == set(penalty.CIRCUMSTANCES)
+
+
+def test_a_may_waiver_drops_the_fine_from_the_choice():
+    vm = DecisionViewModel(_ProposalClient(), "r1")  # type: ignore[arg-type]
+    vm.circumstances = {"first_offence", "harm_minor", "corrected_promptly"}
+    vm.refresh()
+    assert vm.penalty["no_penalty"] == "may" and vm.range_text()[1].startswith("可以不予行政处罚：")
+    vm.fine_yuan, vm.fine_reason, vm.reason, vm.waive_penalty = "70000.00", "情节", "初次违法，及时改正", True
+    body = vm.choice()
+    assert body is not None and body["waive_penalty"] and body["fine_yuan"] is None and body["fine_reason"] == ""
+    vm.circumstances = set()
+    vm.refresh()  # no longer waivable: the waiver is dropped with the circumstances
+    assert not vm.waive_penalty and vm.choice()["fine_yuan"] == "70000.00"

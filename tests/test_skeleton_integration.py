@@ -6,6 +6,7 @@ import base64
 
 import pytest
 import requests
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlmodel import Session, select
 
 from bureau.db import make_engine
@@ -99,6 +100,31 @@ def test_tampered_assignment_is_refused_by_the_device(running_bureau, tmp_path):
     assert assignment_signature_valid(assignment, device.pinned_bureau_key(identity))
     assert not assignment_signature_valid({**assignment, "team": ["I0001", "I0003"]}, device.pinned_bureau_key(identity))
     assert not assignment_signature_valid({**assignment, "signature": ""}, device.pinned_bureau_key(identity))
+
+
+def test_assignments_name_their_members_from_the_registry_under_the_signature(running_bureau, tmp_path):
+    """The team's names and 执法证号 come signed from the registry; altering or dropping them breaks the signature,
+    and an assignment signed before assignments named members (v1) still verifies."""
+    from sync.assignments import assignment_signature_valid, members_problem, sign_assignment
+
+    engine, identity = enroll_device(running_bureau, tmp_path / "tablet")
+    assignment = device.client_for(identity).pull_assignments(0)["assignments"][0]
+    bureau_key = device.pinned_bureau_key(identity)
+    assert assignment["members"] == [
+        {"inspector_code": "I0001", "name": "林建华", "badge_no": "闽榕医保执 0001"},
+        {"inspector_code": "I0002", "name": "陈晓燕", "badge_no": "闽榕医保执 0002"}]
+    assert assignment_signature_valid(assignment, bureau_key) and members_problem(assignment) is None
+    renamed = [{**assignment["members"][0], "name": "张三"}, assignment["members"][1]]
+    assert not assignment_signature_valid({**assignment, "members": renamed}, bureau_key)
+    assert not assignment_signature_valid({k: v for k, v in assignment.items() if k != "members"}, bureau_key)
+    assert members_problem({**assignment, "members": assignment["members"][::-1]})
+    assert members_problem({**assignment, "members": [{**renamed[0], "badge_no": ""}, renamed[1]]})
+
+    key = Ed25519PrivateKey.generate()
+    older = {k: v for k, v in assignment.items() if k != "members"}
+    older["signature"] = sign_assignment(older, key)
+    assert assignment_signature_valid(older, key.public_key()) and members_problem(older) is None
+    assert device.pull_assignments(engine, identity).received == 2
 
 
 def test_serve_bad_inputs_exit_1_with_one_sentence(tmp_path):

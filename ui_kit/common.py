@@ -54,6 +54,8 @@ def shown_time(stamp: str | None, precision: str = "minute") -> str:
 
 
 TOUCH = 56  # px: comfortably above the 48 px minimum touch target
+# A ResponsiveRow column: one per line on a portrait tablet (800 px), two side by side in landscape (1280 px)
+HALF: dict[str | ft.ResponsiveRowBreakpoint, int | float] = {"xs": 12, "lg": 6}
 
 
 @dataclass
@@ -227,10 +229,20 @@ def back_button(ctx: UiContext, route: str) -> ft.Control:
 
 
 def page_view(route: str, title: str, controls: list[ft.Control], back_to: str | None = None,
-              ctx: UiContext | None = None, actions: list[ft.Control] | None = None) -> ft.View:
-    app_bar = ft.AppBar(title=ft.Text(title), actions=actions or [],
+              ctx: UiContext | None = None, actions: list[ft.Control] | None = None,
+              centered: bool = False) -> ft.View:
+    """A screen: its app bar, then `controls` stretched to the width (`centered`: in the middle of the screen, as a
+    PIN pad is, both ways)."""
+    # A long title beside the actions of a portrait screen wraps to a second line rather than losing its end.
+    app_bar = ft.AppBar(title=ft.Text(title, size=21, max_lines=2, overflow=ft.TextOverflow.ELLIPSIS),
+                        actions=actions or [], toolbar_height=72,
                         leading=back_button(ctx, back_to) if back_to and ctx else None,
                         leading_width=110 if back_to else None)
+    if centered:
+        body: list[ft.BaseControl] = [*controls]
+        return ft.View(route=route, appbar=app_bar, controls=body, scroll=ft.ScrollMode.AUTO, padding=20,
+                       horizontal_alignment=ft.CrossAxisAlignment.CENTER,
+                       vertical_alignment=ft.MainAxisAlignment.CENTER)
     return ft.View(route=route, controls=[app_bar, *controls], scroll=ft.ScrollMode.AUTO, padding=20,
                    horizontal_alignment=ft.CrossAxisAlignment.STRETCH)
 

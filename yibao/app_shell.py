@@ -4,11 +4,13 @@ besides the command line that imports both sides."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import flet as ft
+import flet_web
 
 from inspector_app import device
 from inspector_app.store import identities, open_store
@@ -17,6 +19,7 @@ from staff_app.views import login, reviewer, supervisor
 from ui_kit.common import FONTS, Route, UiContext, banner, theme
 
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
+FONT_MANIFEST = ASSETS_DIR / "assets" / "FontManifest.json"  # served in place of Flet's own (web mode)
 ROUTES: list[Route] = [*inspector.ROUTES, *login.ROUTES, *supervisor.ROUTES, *reviewer.ROUTES]
 
 
@@ -40,12 +43,26 @@ def bureau_url(home: Path, server_url: str | None) -> str | None:
     return known[0].server_url if known else None
 
 
+def font_manifest(flet_manifest: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Flet's web `FontManifest.json` with the bundled fonts added. The web engine downloads every font its manifest
+    lists before it draws its first frame, so no text is ever painted in a font without CJK glyphs (boxes, "tofu")
+    as it is with `page.fonts` alone, which load after the page is drawn. Asset paths are relative to the
+    engine's `assets/` folder; the fonts are served from the app's assets folder, one level up."""
+    ours = [{"family": family, "fonts": [{"asset": f"../{path}"}]} for family, path in FONTS.items()]
+    return [*(entry for entry in flet_manifest if entry["family"] not in FONTS), *ours]
+
+
+def flet_font_manifest() -> list[dict[str, Any]]:
+    """The manifest the installed Flet web client comes with."""
+    return json.loads((Path(flet_web.get_package_web_dir()) / "assets" / "FontManifest.json").read_text())
+
+
 def build_main(home: Path, server_url: str | None) -> Callable[[ft.Page], None]:
     server = bureau_url(home, server_url)
 
     def main(page: ft.Page) -> None:
         page.title = "医保基金现场检查"
-        page.fonts = dict(FONTS)
+        page.fonts = {} if page.web else dict(FONTS)  # the web engine has them already (`font_manifest`)
         page.theme = theme()
         page.theme_mode = ft.ThemeMode.LIGHT
 

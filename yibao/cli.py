@@ -1,4 +1,9 @@
-"""Root of the `yibao` command line. Each command group lives in `yibao/commands/<group>.py`."""
+"""Root of the `yibao` command line. Each command group lives in `yibao/commands/<group>.py`.
+
+Start-up stays light: a command module imports at its top only what its options and help need, and the heavy
+libraries (SQLAlchemy, FastAPI, uvicorn, Flet, fpdf2, requests, Pillow) inside the commands that use them
+(tests/test_cli_start.py holds it to that).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from yibao.commands import (
     draw_cmd,
     penalty_cmd,
     registry_cmd,
+    screen_cmd,
     serve_cmd,
     staff_cmd,
 )
@@ -23,6 +29,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: rendering it with rich costs more than the rest of the start-up together
 )
 
 app.command("demo", help="Seeded bureau + app in web mode on loopback; runs until Ctrl-C.")(demo_cmd.demo)
@@ -36,6 +43,8 @@ app.add_typer(draw_cmd.app, name="draw", help="The 双随机 draw: commit, run, 
 app.add_typer(checklist_cmd.app, name="checklist", help="Checklist templates and scoring.")
 app.add_typer(penalty_cmd.app, name="penalty", help="Measures the regulation prescribes for a case.")
 app.add_typer(device_cmd.app, name="device", help="Headless device: enroll, fill demo inspections, sync, status.")
+app.add_typer(screen_cmd.claims_app, name="claims", help="智能监控：导入结算明细（CSV 或 Parquet）。")
+app.add_typer(screen_cmd.screen_app, name="screen", help="智能监控：知识库与筛查运行。")
 
 
 def main() -> None:

@@ -111,11 +111,13 @@ def blob(request: Request, session: SessionDep, account: Reader, sha256: str = S
 
 @router.get("/records/{record_id}/proposal")
 def proposal(session: SessionDep, account: Reader, record_id: str = RECORD_ID, refused_to_correct: bool = False,
-             serious_consequences: bool = False, intent: list[str] = Query(default=[])) -> dict[str, Any]:
-    """What the regulation prescribes for the findings under these case facts (the decision screen's basis)."""
+             serious_consequences: bool = False, intent: list[str] = Query(default=[]),
+             circumstance: list[str] = Query(default=[])) -> dict[str, Any]:
+    """What the regulation prescribes for the findings under these case facts (the decision screen's basis);
+    `circumstance`: the 行政处罚法 Art. 33 facts found true (checklists.penalty.CIRCUMSTANCES)."""
     try:
-        return decisions.proposal_for(session, record_id,
-                                      decisions.Flags(refused_to_correct, serious_consequences, tuple(intent)))
+        return decisions.proposal_for(session, record_id, decisions.Flags(
+            refused_to_correct, serious_consequences, tuple(intent), tuple(circumstance)))
     except review.ReviewError as exc:
         raise _refused(exc) from None
 
@@ -135,6 +137,9 @@ class ChoiceBody(BaseModel):
     refused_to_correct: bool = False
     serious_consequences: bool = False
     intent_items: list[str] = Field(default_factory=list, max_length=200)
+    circumstances: list[str] = Field(default_factory=list, max_length=10,
+                                     description="行政处罚法 Art. 33 facts found true (checklists.penalty.CIRCUMSTANCES)")
+    waive_penalty: bool = Field(default=False, description="可以不予行政处罚 taken (only where no_penalty is \"may\")")
     optional_measures: list[str] = Field(default_factory=list, max_length=10)
     fine_yuan: str | None = Field(default=None, max_length=24, description="decimal string, e.g. \"12000.00\"")
     fine_reason: str = Field(default="", max_length=2000)

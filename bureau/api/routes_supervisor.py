@@ -12,7 +12,7 @@ from sqlmodel import col, select
 from bureau import assignments, registry
 from bureau.api.deps import SessionDep, refuse, require_role
 from bureau.coverage import coverage_report
-from bureau.draw import DrawError, PlanError, transcript_hash, validate_plan
+from bureau.draw import DrawError, PlanError, validate_plan
 from bureau.draw_records import commit_plan, perform_draw
 from bureau.models import DrawCommitment, DrawRecord, StaffAccount
 
@@ -76,13 +76,13 @@ def run(plan: dict[str, Any], request: Request, session: SessionDep, account: Su
     _plan_or_422(plan, require_public_random=True)
     key = None if dry_run else request.app.state.signing_key
     try:
-        transcript = perform_draw(session, plan, datetime.now(timezone.utc), key)
+        drawn = perform_draw(session, plan, datetime.now(timezone.utc), key)
     except (PlanError, DrawError) as exc:
         session.rollback()
         raise refuse(409, "draw_refused", str(exc)) from None
     if not dry_run:
         session.commit()
-    return {"dry_run": dry_run, "transcript_hash": transcript_hash(transcript), "transcript": transcript}
+    return {"dry_run": dry_run, "transcript_hash": drawn.transcript_hash, "transcript": drawn.transcript}
 
 
 @router.get("/draws")

@@ -26,6 +26,7 @@ from inspector_app.inspector_vm import (
     PAD_SIZE,
     ROLE_TITLES,
     AppState,
+    AssignmentCard,
     CheckInViewModel,
     HomeViewModel,
     InspectionViewModel,
@@ -36,6 +37,7 @@ from inspector_app.inspector_vm import (
     sync_progress_text,
 )
 from ui_kit.common import (
+    HALF,
     TOUCH,
     Route,
     Status,
@@ -89,7 +91,7 @@ class PinPad:
 
     def __init__(self, on_done: Callable[[str], Awaitable[None]], confirm_label: str = "确定"):
         self.digits: list[str] = []
-        self.dots = ft.Text("", size=32, weight=ft.FontWeight.BOLD)
+        self.dots = ft.Text("", size=32, weight=ft.FontWeight.BOLD, text_align=ft.TextAlign.CENTER)
         self.on_done = on_done
         self.status = Status()
         key = lambda label, handler: ft.FilledTonalButton(  # noqa: E731
@@ -102,10 +104,10 @@ class PinPad:
         confirm.width = 3 * 110 + 2 * 12
         self.keys: list[ft.Control] = [*(k for row in rows for k in row), confirm]
         self.control = ft.Column([
-            ft.Container(self.dots, height=48),
-            *[ft.Row(row, spacing=12) for row in rows],
+            ft.Container(self.dots, height=48, alignment=ft.Alignment.CENTER),
+            *[ft.Row(row, spacing=12, tight=True) for row in rows],
             confirm, self.status.control,
-        ], spacing=12)
+        ], spacing=12, width=3 * 110 + 2 * 12, horizontal_alignment=ft.CrossAxisAlignment.CENTER)
 
     def _show(self) -> None:
         self.dots.value = "●" * len(self.digits)
@@ -166,8 +168,9 @@ def unlock_view(ctx: UiContext, route: str = "/") -> ft.View:
     pad = PinPad(done, "解锁")
     choices = [big_button(code, choose(code), filled=code == chosen) for code in codes] if len(codes) > 1 else []
     return page_view(route, "输入 PIN 解锁", [
-        ft.Text(f"检查人员 {chosen}，请输入 PIN", size=20), ft.Row(choices, wrap=True), pad.control,
-    ], actions=[staff_entry(ctx)])
+        ft.Text(f"检查人员 {chosen}，请输入 PIN", size=20, text_align=ft.TextAlign.CENTER),
+        ft.Row(choices, wrap=True, alignment=ft.MainAxisAlignment.CENTER), pad.control,
+    ], actions=[staff_entry(ctx)], centered=True)
 
 
 def set_pin_view(ctx: UiContext) -> ft.View:
@@ -175,7 +178,7 @@ def set_pin_view(ctx: UiContext) -> ft.View:
     state, home = tablet(ctx), home_vm(ctx)
     first: list[str] = []
     ask = "请设置 PIN（至少 6 位，不能全相同或连续）"
-    prompt = ft.Text(ask, size=20)
+    prompt = ft.Text(ask, size=20, text_align=ft.TextAlign.CENTER)
 
     async def done(pin: str) -> None:
         if not first:
@@ -199,7 +202,7 @@ def set_pin_view(ctx: UiContext) -> ft.View:
 
     pad = PinPad(done)
     assert state.identity is not None  # shown by home_view only for an enrolled inspector without a PIN
-    return page_view("/", f"设置 PIN · {state.identity.inspector_code}", [prompt, pad.control])
+    return page_view("/", f"设置 PIN · {state.identity.inspector_code}", [prompt, pad.control], centered=True)
 
 
 def change_pin_view(ctx: UiContext) -> ft.View:
@@ -209,7 +212,7 @@ def change_pin_view(ctx: UiContext) -> ft.View:
         return unlock_view(ctx, "/pin")
     steps = ["请输入当前 PIN", "请输入新 PIN（至少 6 位，不能全相同或连续）", "请再输入一次新 PIN"]
     entered: list[str] = []
-    prompt = ft.Text(steps[0], size=20)
+    prompt = ft.Text(steps[0], size=20, text_align=ft.TextAlign.CENTER)
 
     async def done(pin: str) -> None:
         entered.append(pin)
@@ -236,7 +239,7 @@ def change_pin_view(ctx: UiContext) -> ft.View:
     pad = PinPad(done)
     assert state.identity is not None  # someone is unlocked (checked above), so an inspector is using the app
     return page_view("/pin", f"修改 PIN · {state.identity.inspector_code}", [prompt, pad.control],
-                     back_to="/", ctx=ctx)
+                     back_to="/", ctx=ctx, centered=True)
 
 
 # ============================================================ enrollment and the assignment list
@@ -313,8 +316,9 @@ def home_view(ctx: UiContext) -> ft.View:
         ft.TextButton("修改 PIN", icon=ft.Icons.PASSWORD, on_click=lambda _e: ctx.go("/pin"), height=TOUCH),
         ft.TextButton("锁定", icon=ft.Icons.LOCK, on_click=on_lock, height=TOUCH),
         staff_entry(ctx)]
-    tiles: list[ft.Control] = [
-        ft.ListTile(
+
+    def tile(c: AssignmentCard) -> ft.ListTile:
+        return ft.ListTile(
             title=ft.Text(c.institution_name, size=20, weight=ft.FontWeight.BOLD),
             subtitle=ft.Text(f"{c.kind_label} · {c.institution_code}\n{c.address}\n已答 {c.answered}/{c.total}",
                              size=15),
@@ -322,15 +326,31 @@ def home_view(ctx: UiContext) -> ft.View:
             on_click=lambda _e, aid=c.assignment_id: ctx.go(f"/inspection/{aid}"),
             min_height=TOUCH * 2,
         )
-        for c in vm.cards
-    ]
-    cards: list[ft.Control] = [ft.Card(content=tile) for tile in tiles] or [ft.Text("暂无检查任务", size=18)]
+
+    def hidden() -> str:
+        return f"还有 {len(vm.cards) - len(vm.page)} 项未显示"
+
+    def on_more(_e) -> None:
+        """The next page of cards, appended where they are: the list keeps its place."""
+        added = [tile(c) for c in vm.more()]
+        tiles.extend(added)
+        listed.controls.extend(ft.Card(content=t) for t in added)
+        remaining.value, more.visible = hidden(), len(vm.page) < len(vm.cards)
+        ctx.page.update()
+
+    # only a page of cards is drawn at a time, so a tablet holding 1,000 inspections opens its list at once
+    tiles: list[ft.Control] = [tile(c) for c in vm.page]
+    listed = ft.Column([ft.Card(content=t) for t in tiles] or [ft.Text("暂无检查任务", size=18)], spacing=8)
+    remaining = ft.Text(hidden(), size=16)
+    more = ft.Row([big_button("显示更多", on_more, filled=False, icon=ft.Icons.EXPAND_MORE), remaining], spacing=12,
+                  visible=len(vm.page) < len(vm.cards))
     return ft.View(route="/", controls=[
         ft.AppBar(title=ft.Text(f"我的检查任务 · {state.identity.inspector_code}"), actions=actions),
         banner(vm.message, vm.offline),
         ft.Row([sync_button, stop], wrap=True, spacing=12),
         status.control,
-        ft.Column(cards, spacing=8),
+        listed,
+        more,
     ], scroll=ft.ScrollMode.AUTO, padding=20, horizontal_alignment=ft.CrossAxisAlignment.STRETCH)
 
 
@@ -591,22 +611,31 @@ def checkin_view(ctx: UiContext, assignment_id: str, route: str | None = None) -
                 setattr(officer, attribute, e.control.value)
                 save()
             return handler
-        return ft.Column([
-            ft.Text(f"检查人员 {officer.inspector_code}", size=18, weight=ft.FontWeight.BOLD),
-            ft.Row([ft.TextField(label=f"{officer.inspector_code} 姓名", value=officer.name, text_size=18, width=260,
-                                 on_change=setter("name")),
-                    ft.TextField(label=f"{officer.inspector_code} 执法证号", value=officer.badge_no, text_size=18,
-                                 width=320, on_change=setter("badge_no"))], wrap=True),
+        if officer.from_registry:
+            who: list[ft.Control] = [
+                ft.Text(f"{officer.name}（{officer.inspector_code}）", size=20, weight=ft.FontWeight.BOLD),
+                ft.Text(f"执法证号 {officer.badge_no}", size=17),
+                ft.Text("姓名和执法证号来自局端执法检查人员名录", size=14, color=ft.Colors.GREY_700)]
+        else:  # an assignment issued before assignments named their members
+            who = [ft.Text(f"检查人员 {officer.inspector_code}", size=18, weight=ft.FontWeight.BOLD),
+                   ft.TextField(label=f"{officer.inspector_code} 姓名", value=officer.name, text_size=18,
+                                on_change=setter("name")),
+                   ft.TextField(label=f"{officer.inspector_code} 执法证号", value=officer.badge_no, text_size=18,
+                                on_change=setter("badge_no"))]
+        return ft.Container(ft.Column([
+            *who,
             ft.Checkbox(label=f"{officer.inspector_code} 已向被检查单位出示执法证件", value=officer.id_shown,
                         on_change=setter("id_shown"), label_style=ft.TextStyle(size=18)),
-        ])
+        ], spacing=6), padding=12, border=ft.Border.all(1, ft.Colors.GREY_300), border_radius=8,
+            col=HALF)
 
     def representative_field(attribute: str, label: str) -> ft.Control:
         def handler(e) -> None:
             vm.representative[attribute] = e.control.value
             save()
         return ft.TextField(label=label, value=vm.representative[attribute], text_size=18, on_change=handler,
-                            keyboard_type=ft.KeyboardType.PHONE if attribute == "phone" else ft.KeyboardType.TEXT)
+                            keyboard_type=ft.KeyboardType.PHONE if attribute == "phone" else ft.KeyboardType.TEXT,
+                            col=HALF)
 
     def set_place(e) -> None:
         vm.place = e.control.value
@@ -636,11 +665,12 @@ def checkin_view(ctx: UiContext, assignment_id: str, route: str | None = None) -
     missing = vm.problems()
     problems.value = "；".join(missing) if vm.checked_in_at else ""
     return page_view(route, f"到场登记 · {vm.inspection_vm.assignment.institution_name}", [
-        ft.Text("请两名检查人员出示执法证件，登记姓名和执法证号；登记被检查单位在场人员。", size=17),
-        *[officer_fields(o) for o in vm.officers],
+        ft.Text("请两名检查人员出示执法证件，逐一确认；登记被检查单位在场人员。", size=17),
+        ft.Text("检查人员", size=18, weight=ft.FontWeight.BOLD),
+        ft.ResponsiveRow([officer_fields(o) for o in vm.officers], spacing=12, run_spacing=12),
         ft.Text("被检查单位在场人员", size=18, weight=ft.FontWeight.BOLD),
-        ft.Row([representative_field("name", "在场人员姓名"), representative_field("role", "职务"),
-                representative_field("phone", "联系电话")], wrap=True),
+        ft.ResponsiveRow([representative_field("name", "在场人员姓名"), representative_field("role", "职务"),
+                          representative_field("phone", "联系电话")], spacing=12, run_spacing=12),
         ft.TextField(label="检查地点", value=vm.place, text_size=18, on_change=set_place),
         ft.Row([big_button("获取定位", locate, filled=False, icon=ft.Icons.MY_LOCATION), gps_text], wrap=True),
         problems,
@@ -739,8 +769,9 @@ def review_view(ctx: UiContext, assignment_id: str) -> ft.View:
             big_button(f"{ROLE_TITLES[role]}签名", lambda _e, r=role: ctx.go(f"/inspection/{assignment_id}/sign/{r}"),
                        filled=text.startswith("已签名") is False, icon=ft.Icons.DRAW),
             ft.Text(text, size=16)], wrap=True))
-    refusal = [big_button("在场人员拒签", lambda _e: ctx.go(f"/inspection/{assignment_id}/refusal"), filled=False,
-                          icon=ft.Icons.DO_NOT_DISTURB)] if "representative" not in facts.marks else []
+    refusal = [ft.Row([big_button("在场人员拒签", lambda _e: ctx.go(f"/inspection/{assignment_id}/refusal"),
+                                  filled=False, icon=ft.Icons.DO_NOT_DISTURB)])] \
+        if "representative" not in facts.marks else []
     remaining = vm.remaining()
     lock_button = big_button("签名完成，锁定记录", lock, icon=ft.Icons.LOCK)
     void_button = [big_button("作废签名，返回修改", void, filled=False)] if vm.inspection_vm.signed else []
@@ -851,8 +882,9 @@ def sign_view(ctx: UiContext, assignment_id: str, role: str) -> ft.View:
                            else ctx.render(), status=pad.status, message="正在核对 PIN…", controls=pad.keys)
         pad = PinPad(unlocked, "确认身份")
         return page_view(route, f"{vm.title}签名", [
-            ft.Text(f"检查人员 {vm.code} 在本机注册了签名密钥：请本人输入 PIN，再手写签名。", size=18),
-            pad.control], back_to=back, ctx=ctx)
+            ft.Text(f"检查人员 {vm.code} 在本机注册了签名密钥：请本人输入 PIN，再手写签名。", size=18,
+                    text_align=ft.TextAlign.CENTER),
+            pad.control], back_to=back, ctx=ctx, centered=True)
 
     status = Status()
 
@@ -881,7 +913,7 @@ def sign_view(ctx: UiContext, assignment_id: str, role: str) -> ft.View:
         ]), padding=12, bgcolor=ft.Colors.BLUE_50, border_radius=8),
         name,
         ft.Text("已确认签名，如需重签请先清除" if vm.confirmed else "请在下方框内手写签名", size=16),
-        signature_pad.control,
+        ft.Row([signature_pad.control]),  # the pad keeps its size (its strokes are clamped to it), not the width
         ft.Row(buttons, wrap=True, spacing=12),
         status.control,
     ], back_to=back, ctx=ctx)

@@ -16,6 +16,7 @@ import flet_charts as fch
 from checklists.money import shown_money
 from staff_app.review_vm import (
     ACTION_LABELS,
+    CIRCUMSTANCE_LABELS,
     DECISION_SCREEN_ACTIONS,
     STATUS_COLORS,
     CaseViewModel,
@@ -197,13 +198,12 @@ def _photos_by_sha(record: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def findings_card(ctx: UiContext, vm: CaseViewModel) -> ft.Control:
-    record = vm.record
-    photos = _photos_by_sha(record)
-    rows: list[ft.Control] = [heading(f"发现的问题（{len(record.get('findings') or [])} 项）")]
-    for number, found in enumerate(record.get("findings") or [], 1):
+    photos = _photos_by_sha(vm.record)
+    rows: list[ft.Control] = [heading(f"发现的问题（{len(vm.findings)} 项，局端按原始答案重算）")]
+    for number, found in enumerate(vm.findings, 1):
         rows.append(finding_card(number, found, yuan_text(found["amount_yuan"]), photo_strip(
             ctx, vm, [photos[s] for s in found["photos"] if s in photos], f"问题 {number} ")))
-    if not record.get("findings"):
+    if not vm.findings:
         rows.append(ft.Text("未发现问题", size=16))
     return card(rows)
 
@@ -466,30 +466,45 @@ def decision_view(ctx: UiContext, record_id: str) -> ft.View:
         else:
             ctx.render()
 
-    fact_controls: list[ft.Control] = [
+    switches: list[ft.Control] = [
         ft.Switch(label="经责令改正拒不改正", value=vm.refused_to_correct, on_change=toggle_flag("refused_to_correct")),
-        ft.Switch(label="造成严重后果", value=vm.serious_consequences, on_change=toggle_flag("serious_consequences")),
-        *[ft.Checkbox(label=f"{f['title']}（{f['category']}，{yuan_text(f['amount_yuan']) or '无金额'}）",
-                      value=f["item_id"] in vm.intent_items, on_change=toggle_in(vm.intent_items, f["item_id"], True))
-          for f in vm.findings]]
+        ft.Switch(label="造成严重后果", value=vm.serious_consequences, on_change=toggle_flag("serious_consequences"))]
+    intents: list[ft.Control] = [
+        ft.Checkbox(label=f"{f['title']}（{f['category']}，{yuan_text(f['amount_yuan']) or '无金额'}）",
+                    value=f["item_id"] in vm.intent_items, on_change=toggle_in(vm.intent_items, f["item_id"], True))
+        for f in vm.findings]
+    circumstances: list[ft.Control] = [
+        ft.Checkbox(label=label, value=name in vm.circumstances, on_change=toggle_in(vm.circumstances, name, True))
+        for name, label in CIRCUMSTANCE_LABELS.items()]
+    fact_controls = [*switches, *intents, *circumstances]
     facts = card([
         heading("案件事实（影响适用条款与幅度）"),
-        *fact_controls[:2],
+        *switches,
         ft.Text("以骗取医保基金为目的的问题（按条例第四十条处理）：", size=16),
-        *fact_controls[2:],
+        *intents,
+        ft.Text("情节（行政处罚法第三十三条，决定是否不予处罚）：", size=16),
+        ft.Row(circumstances, wrap=True),
         recomputing.control,
+        banner(vm.message, True),  # e.g. circumstances that contradict the facts: the proposal shown is the last
     ])
     prescribed = card([heading("依规定应予处理"), *[ft.Text(line, size=16) for line in vm.range_text()]])
+    def toggle_waiver(e) -> None:
+        vm.waive_penalty = bool(e.control.value)
+        ctx.render()
+
     choice: list[ft.Control] = [heading("处理意见")]
+    if p["no_penalty"] == "may":
+        choice.append(ft.Checkbox(label="可以不予行政处罚：决定不予处罚（不处罚款，不暂停）", value=vm.waive_penalty,
+                                  on_change=toggle_waiver))
     for measure in p["optional_measures"]:
         choice.append(ft.Checkbox(label=f"采取“{measure}”（可以采取的措施）", value=measure in vm.optional_measures,
                                   on_change=toggle_in(vm.optional_measures, measure)))
-    if p["fine_yuan"]:
+    if p["fine_yuan"] and not vm.waive_penalty:
         choice += [ft.TextField(label=f"罚款金额（元，{p['fine_yuan']['min']}～{p['fine_yuan']['max']}）",
                                 value=vm.fine_yuan, on_change=bind(vm, "fine_yuan"), width=360, text_size=18),
                    ft.TextField(label="确定罚款金额的理由（裁量理由）", value=vm.fine_reason, on_change=bind(vm, "fine_reason"),
                                 multiline=True, text_size=17, width=WIDE)]
-    if p["suspension_months"]:
+    if p["suspension_months"] and not vm.waive_penalty:
         s = p["suspension_months"]
         choice.append(ft.TextField(label=f"暂停期限（月，{s['min']}～{s['max']}）", value=vm.suspension_months,
                                    on_change=bind(vm, "suspension_months"), width=300, text_size=18))

@@ -5,9 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-import uvicorn
 
-from bureau.service import BureauStartError, check_port_free
 from yibao.errors import fail
 
 DEFAULT_HOME = Path.cwd() / "yibao-data" / "device"
@@ -20,6 +18,9 @@ def run_app(
     port: int = typer.Option(8550, "--port", min=1, max=65535),
 ) -> None:
     """Serve the inspector app in web mode."""
+    import uvicorn
+
+    from bureau.service import BureauStartError, check_port_free
     from yibao.app_shell import asgi_app
 
     try:

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from sqlmodel import Session, select
 
-from bureau import assignments, enrollment, ingest, keystore
-from bureau.models import DeviceKey
-from bureau.service import BureauStartError, log_report, open_bureau, open_signing_key
+from bureau import keystore
 from bureau.settings import resolve_settings
 from sync.keys import key_id
 from yibao.errors import EXIT_USAGE, fail, print_json
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -47,16 +48,43 @@ def _check_split(shares: int, threshold: int) -> None:
         fail(f"恢复分片参数不正确：需要 2 ≤ --threshold ≤ --shares ≤ 255（现为 {threshold}/{shares}）", EXIT_USAGE)
 
 
+AgencyNameOption = typer.Option(None, "--agency-name", help="发文机关全称（印在决定书和一公开页面上），如 福州市医疗保障局")
+
+
+def _store_agency_name(engine: Engine, name: str) -> tuple[str, str]:
+    """(before, after) the name is stored."""
+    from sqlmodel import Session
+
+    from bureau import agency
+
+    with Session(engine) as session:
+        before = agency.agency_name(session)
+        after = agency.set_agency_name(session, name)
+        session.commit()
+    return before, after
+
+
 @app.command("init")
 def init(db: str = DbOption, data: str = DataOption, shares: int = SharesOption,
-         threshold: int = ThresholdOption) -> None:
-    """Create the bureau database and keys (keys are never overwritten); print the M-of-N recovery shares once."""
+         threshold: int = ThresholdOption, agency_name: str = AgencyNameOption) -> None:
+    """Create the bureau database and keys (keys are never overwritten); print the M-of-N recovery shares once.
+    `--agency-name` names the issuing agency (it can be changed later with `set-agency-name`)."""
+    from bureau import agency
+    from bureau.service import BureauStartError, open_bureau
+
     _check_split(shares, threshold)
+    if agency_name is not None:
+        try:
+            agency.check_name(agency_name)
+        except ValueError as exc:
+            fail(f"--agency-name：{exc}", EXIT_USAGE)
     settings = resolve_settings(db, data)
     try:
-        open_bureau(settings)
+        bureau = open_bureau(settings)
     except BureauStartError as exc:
         fail(str(exc))
+    if agency_name is not None:
+        typer.echo(f"发文机关：{_store_agency_name(bureau.engine, agency_name)[1]}", err=True)
     if keystore.keys_exist(settings):
         typer.echo(f"数据库已就绪；密钥已存在，未改动：{keystore.keys_dir(settings)}", err=True)
         return
@@ -67,6 +95,42 @@ def init(db: str = DbOption, data: str = DataOption, shares: int = SharesOption,
     typer.echo(f"已创建数据库与机构密钥（签名密钥 {key_id(kit.public.signing)}，封装密钥 "
                f"{key_id(kit.public.sealing)}）：{settings.data_dir}", err=True)
     _print_recovery_kit(kit)
+
+
+@app.command("upgrade")
+def upgrade(db: str = DbOption, data: str = DataOption) -> None:
+    """Bring the bureau database's schema to this installation's revision (Alembic); a database made before the
+    schema had revisions is recognised by its tables. Back the database up first."""
+    from bureau.service import BureauStartError, upgrade_bureau
+
+    try:
+        before, after = upgrade_bureau(resolve_settings(db, data))
+    except BureauStartError as exc:
+        fail(str(exc))
+    if before.revision == after.revision:
+        typer.echo(f"数据库结构已是最新版本 {after.revision}，未改动", err=True)
+        return
+    was = {"empty": "空数据库", "pre-alembic": "未记录版本的旧结构"}.get(before.status, f"版本 {before.revision}")
+    typer.echo(f"数据库结构已升级到版本 {after.revision}（原为{was}）", err=True)
+
+
+@app.command("set-agency-name")
+def set_agency_name(name: str = typer.Argument(..., help="发文机关全称，如 福州市医疗保障局"), db: str = DbOption,
+                    data: str = DataOption) -> None:
+    """Change the issuing agency's name printed on the 决定书 and the 一公开 page."""
+    from bureau import agency
+    from bureau.service import BureauStartError, open_bureau
+
+    try:
+        agency.check_name(name)
+    except ValueError as exc:
+        fail(f"NAME：{exc}", EXIT_USAGE)
+    try:
+        bureau = open_bureau(resolve_settings(db, data))
+    except BureauStartError as exc:
+        fail(str(exc))
+    before, after = _store_agency_name(bureau.engine, name)
+    typer.echo(f"发文机关已由“{before}”改为“{after}”：此后生成的决定书和一公开页面使用新名称", err=True)
 
 
 @app.command("rotate-keys")
@@ -107,6 +171,11 @@ def recover_keys(shares_file: Path = typer.Argument(..., help="恢复分片文�
 def enroll_token(inspector: str = typer.Option(..., "--inspector", help="人员编号"), db: str = DbOption,
                  data: str = DataOption) -> None:
     """Print a one-time enrollment token for an inspector's tablet (alone on the last line)."""
+    from sqlmodel import Session
+
+    from bureau import enrollment
+    from bureau.service import BureauStartError, open_bureau
+
     settings = resolve_settings(db, data)
     try:
         bureau = open_bureau(settings)
@@ -125,6 +194,11 @@ def enroll_token(inspector: str = typer.Option(..., "--inspector", help="人员�
 @app.command("stats")
 def stats(as_json: bool = typer.Option(False, "--json"), db: str = DbOption, data: str = DataOption) -> None:
     """Counts of records, blobs, rejections and the log size."""
+    from sqlmodel import Session
+
+    from bureau import ingest
+    from bureau.service import BureauStartError, open_bureau
+
     settings = resolve_settings(db, data)
     try:
         bureau = open_bureau(settings)
@@ -144,6 +218,8 @@ def verify_log(as_json: bool = typer.Option(False, "--json"), db: str = DbOption
     """Recompute the merkle log from the stored leaves and check every signed tree head (its root, and its signature
     by the bureau's current or an earlier signing key) and every record's leaf and receipt. Exit 0 only when all
     match; else 1, naming the first mismatch."""
+    from bureau.service import BureauStartError, log_report, open_bureau
+
     settings = resolve_settings(db, data)
     try:
         report = log_report(open_bureau(settings))
@@ -162,6 +238,12 @@ def revoke_device(device: str = typer.Option(None, "--device", help="设备编�
                   reason: str = typer.Option(..., "--reason", help="吊销原因（设备会看到）"),
                   db: str = DbOption, data: str = DataOption) -> None:
     """Revoke a tablet (or one inspector's key on it): every later request and record signed by it is refused."""
+    from sqlmodel import Session, select
+
+    from bureau import enrollment
+    from bureau.models import DeviceKey
+    from bureau.service import BureauStartError, open_bureau
+
     if (device is None) == (key is None):
         fail("请指定 --device 或 --key 之一", EXIT_USAGE)
     settings = resolve_settings(db, data)
@@ -187,6 +269,11 @@ def revoke_assignment(assignment_id: str = typer.Argument(..., help="检查任�
                       reason: str = typer.Option(..., "--reason", help="撤回理由（如检查组成员申请回避）"),
                       db: str = DbOption, data: str = DataOption) -> None:
     """Withdraw an issued assignment: the team's tablets drop it on their next pull; records for it are refused."""
+    from sqlmodel import Session
+
+    from bureau import assignments
+    from bureau.service import BureauStartError, open_bureau, open_signing_key
+
     settings = resolve_settings(db, data)
     try:
         bureau = open_bureau(settings)

@@ -3,7 +3,6 @@ app does can starve it."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import random
 import signal
@@ -12,21 +11,15 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import requests
 import typer
-import uvicorn
-from sqlmodel import Session
 
-from bureau import demo_seed, enrollment, keystore
-from bureau.service import (
-    BureauStartError,
-    check_port_free,
-    open_bureau,
-    open_keys,
-)
 from bureau.settings import resolve_settings
 from yibao.errors import fail
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 DEMO_PASSPHRASE = "yibao-demo-passphrase"
 DEMO_STAFF_PASSWORD = "yibao-demo-2026"
@@ -34,6 +27,8 @@ BUREAU_START_SECONDS = 60
 
 
 def _pick_port(host: str, preferred: int) -> int:
+    from bureau.service import BureauStartError, check_port_free
+
     try:
         check_port_free(host, preferred)
         return preferred
@@ -48,6 +43,8 @@ def _pick_port(host: str, preferred: int) -> int:
 def _other_team_tokens(session: Session, busy_inspector: str, count: int = 2) -> tuple[list[str], list[tuple[str, str]]]:
     """Enrollment tokens for a second, headless tablet of other teams, and the `count` assignments it will complete
     (assignment id, inspector), so the reviewer's queue has cases to open (the demo tablet keeps all of its own)."""
+    from bureau import demo_seed, enrollment
+
     chosen = demo_seed.other_assignments(session, busy_inspector, count)
     team = sorted({code for a in chosen for code in a.team})
     tokens = [enrollment.issue_token(session, code, datetime.now(timezone.utc)) for code in team]
@@ -56,6 +53,8 @@ def _other_team_tokens(session: Session, busy_inspector: str, count: int = 2) ->
 
 def _synced_inspections(bureau_url: str, home: Path, tokens: list[str], wanted: list[tuple[str, str]]) -> None:
     """The second tablet enrolls, completes the chosen assignments and syncs them."""
+    from sqlmodel import Session
+
     from inspector_app import device
     from inspector_app.store import DeviceAssignment, open_store
     from yibao.commands.device_cmd import fill_demo_inspection
@@ -82,6 +81,8 @@ def _exit_on_signal(signum: int, _frame: object) -> None:
 def _start_bureau(data_dir: Path, host: str, port: int) -> subprocess.Popen:
     """The demo bureau in a process of its own (`yibao serve`): whatever the app does on its event loop, the bureau
     keeps answering. It is waited for until `/v1/health` answers."""
+    import requests
+
     bureau = subprocess.Popen([sys.executable, "-m", "yibao", "serve", "--data", str(data_dir), "--host", host,
                                "--port", str(port)])
     url, deadline = f"http://{host}:{port}/v1/health", time.monotonic() + BUREAU_START_SECONDS
@@ -104,6 +105,13 @@ def demo(
     app_port: int = typer.Option(8550, "--app-port", min=1, max=65535),
 ) -> None:
     """Seeded bureau + app in web mode on loopback; prints both URLs; runs until Ctrl-C."""
+    import asyncio
+
+    import uvicorn
+    from sqlmodel import Session
+
+    from bureau import demo_seed, enrollment, keystore
+    from bureau.service import BureauStartError, open_bureau, open_keys, upgrade_bureau
     from inspector_app import device
     from inspector_app.store import identities, open_store
     from yibao.app_shell import asgi_app
@@ -114,6 +122,9 @@ def demo(
     device_home = data / "device"
     engine = open_store(device_home)
     try:
+        before, after = upgrade_bureau(settings)  # the demo owns its folder: one made by an older version is brought forward
+        if before.status in ("behind", "pre-alembic"):
+            typer.echo(f"演示数据库结构已升级到 {after.revision}", err=True)
         bureau = open_bureau(settings)
         if not keystore.keys_exist(settings):
             keystore.create_keys(settings, os.environ[keystore.PASSPHRASE_ENV].encode())

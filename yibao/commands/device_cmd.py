@@ -7,17 +7,16 @@ import random
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from PIL import Image, ImageDraw
-from sqlmodel import Session, col, func, select
 
 import checklists
-from inspector_app import device, onsite, outbox
-from inspector_app.photos import photo_caption, process_photo
-from inspector_app.store import DeviceAssignment, Inspection, identities, open_store
-from sync.bureau_http import BureauRefused, BureauUnreachable
 from yibao.errors import fail, print_json
+
+if TYPE_CHECKING:
+    from inspector_app import outbox
+    from inspector_app.store import DeviceAssignment, Inspection
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -28,6 +27,10 @@ HomeOption = typer.Option(..., "--home", help="设备数据目录")
 def enroll(home: Path = HomeOption, server: str = typer.Option(..., "--server"),
            token: str = typer.Option(..., "--token")) -> None:
     """Make this device's keys, register them with the bureau and pin the bureau's keys."""
+    from inspector_app import device
+    from inspector_app.store import open_store
+    from sync.bureau_http import BureauRefused, BureauUnreachable
+
     engine = open_store(home.resolve())
     try:
         identity = device.enroll(engine, server, token)
@@ -39,6 +42,8 @@ def enroll(home: Path = HomeOption, server: str = typer.Option(..., "--server"),
 
 
 def _enrolled(home: Path):
+    from inspector_app.store import identities, open_store
+
     if not (home / "device.db").exists():
         fail(f"设备数据目录中没有设备数据：{home}（请先运行 yibao device enroll）")
     engine = open_store(home)
@@ -51,6 +56,8 @@ def _enrolled(home: Path):
 def _camera_jpeg(rng: random.Random, taken_at: datetime) -> bytes:
     """A stand-in for a tablet camera photo: 0.3–1 MB of JPEG with some structure and sensor-like noise, and the
     capture time in EXIF."""
+    from PIL import Image, ImageDraw
+
     width = rng.choice([1280, 1440, 1600, 1800])
     height = width * 3 // 4
     picture = Image.blend(Image.linear_gradient("L").resize((width, height)).convert("RGB"),
@@ -71,6 +78,9 @@ def _camera_jpeg(rng: random.Random, taken_at: datetime) -> bytes:
 def _photo(home: Path, rng: random.Random, taken_at: datetime, institution: str, item_text: str) -> outbox.BlobSource:
     """Camera bytes through the evidence pipeline: the stored image is the blob, the camera original is kept until
     the bureau's receipt is verified."""
+    from inspector_app import outbox
+    from inspector_app.photos import photo_caption, process_photo
+
     original = _camera_jpeg(rng, taken_at)
     processed = process_photo(original, caption=photo_caption(taken_at.strftime("%Y-%m-%d %H:%M"), institution,
                                                                item_text))
@@ -85,6 +95,11 @@ def _photo(home: Path, rng: random.Random, taken_at: datetime, institution: str,
 def _new_inspection(engine, assignment: DeviceAssignment, inspector_code: str) -> Inspection:
     """The assignment's inspection; once it has one, a further one (demo and load runs may ask for more records
     than there are assignments)."""
+    from sqlmodel import Session
+
+    from inspector_app import device
+    from inspector_app.store import Inspection
+
     template = checklists.template_for_kind(assignment.institution_kind)
     if device.inspection_of(engine, assignment.id) is None:
         return device.open_inspection(engine, assignment.id, inspector_code, template.id, template.hash)
@@ -101,6 +116,8 @@ def fill_demo_inspection(engine, home: Path, assignment: DeviceAssignment, inspe
                          rng: random.Random) -> None:
     """A complete headless inspection of `assignment`: two failed items, `photos` camera-like photos, locked and
     queued."""
+    from inspector_app import device, onsite
+
     template = checklists.template_for_kind(assignment.institution_kind)
     inspection = _new_inspection(engine, assignment, inspector_code)
     failed = set(rng.sample([item.id for item in template.items], k=min(2, len(template.items))))
@@ -124,6 +141,12 @@ def demo_inspections(home: Path = HomeOption, n: int = typer.Option(..., "--n", 
                      seed: int = typer.Option(None, "--seed", help="随机种子（可重现）")) -> None:
     """Fill N complete inspections for pulled assignments, with K photos each, signed by every inspector of the
     team enrolled on this device, locked and queued in the outbox."""
+    from sqlmodel import Session, col, select
+
+    from inspector_app import device
+    from inspector_app.store import DeviceAssignment
+    from sync.bureau_http import BureauRefused, BureauUnreachable
+
     home = home.resolve()
     engine, known = _enrolled(home)
     for identity in known:
@@ -155,6 +178,8 @@ def demo_inspections(home: Path = HomeOption, n: int = typer.Option(..., "--n", 
 @app.command("sync")
 def sync(home: Path = HomeOption, timeout: float = typer.Option(60, "--timeout", min=1, help="最长秒数")) -> None:
     """Sync with the bureau; exit 0 only when the outbox is empty and every receipt verified."""
+    from inspector_app import device, outbox
+
     engine, _ = _enrolled(home.resolve())
     report = device.sync(engine, timeout=timeout)
     state = outbox.status(engine)
@@ -175,6 +200,11 @@ def sync(home: Path = HomeOption, timeout: float = typer.Option(60, "--timeout",
 @app.command("status")
 def status(home: Path = HomeOption, as_json: bool = typer.Option(False, "--json")) -> None:
     """Outbox, receipts, assignments."""
+    from sqlmodel import Session, func, select
+
+    from inspector_app import outbox
+    from inspector_app.store import DeviceAssignment, Inspection
+
     engine, known = _enrolled(home.resolve())
     state = outbox.status(engine)
     with Session(engine) as session:

@@ -7,12 +7,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import typer
-from cryptography.hazmat.primitives import serialization
-from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session
 
-from bureau import disclosure
-from bureau.service import BureauStartError, open_bureau, open_signing_key
 from bureau.settings import resolve_settings
 from yibao.errors import EXIT_USAGE, fail, print_json
 
@@ -22,6 +17,13 @@ def disclose(period: str = typer.Option(..., "--period", help="公示期间：20
              db: str = typer.Option(None, "--db", help="数据库地址，默认 sqlite:///<data>/bureau.db"),
              data: str = typer.Option(None, "--data", help="数据目录")) -> None:
     """Export the period's draws and outcomes with the log's signed tree head; the published cases become 已公开."""
+    from cryptography.hazmat.primitives import serialization
+    from sqlalchemy.exc import SQLAlchemyError
+    from sqlmodel import Session
+
+    from bureau import disclosure
+    from bureau.service import BureauStartError, open_bureau, open_signing_key
+
     try:
         chosen = disclosure.parse_period(period)
     except ValueError as exc:

@@ -6,11 +6,9 @@ import json
 import os
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
-from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session
 
 from bureau.draw import (
     DrawError,
@@ -19,11 +17,12 @@ from bureau.draw import (
     validate_plan,
     verify_transcript,
 )
-from bureau.draw_records import commit_plan, perform_draw
-from bureau.service import BureauStartError, open_bureau, open_signing_key
 from bureau.settings import resolve_settings
 from checklists._json import json_syntax_problem
 from yibao.errors import EXIT_USAGE, fail, print_json
+
+if TYPE_CHECKING:
+    from sqlalchemy.exc import SQLAlchemyError
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -55,6 +54,8 @@ def _fail_database(exc: SQLAlchemyError) -> NoReturn:
 
 
 def _open(db: str | None, data: str | None):
+    from bureau.service import BureauStartError, open_bureau
+
     settings = resolve_settings(db, data)
     try:
         return settings, open_bureau(settings)
@@ -65,6 +66,10 @@ def _open(db: str | None, data: str | None):
 @app.command("commit")
 def commit(plan_file: Path = typer.Argument(..., help="抽查计划 JSON"), db: str = DbOption, data: str = DataOption) -> None:
     """Record and print the commitment to a plan and the registry snapshot (before the public random values exist)."""
+    from sqlmodel import Session
+
+    from bureau.draw_records import commit_plan
+
     plan = _read_json(plan_file, "抽查计划")
     errors = validate_plan(plan, require_public_random=False)
     if errors:
@@ -93,6 +98,12 @@ def run(
     data: str = DataOption,
 ) -> None:
     """Run the draw and write its transcript; issue the signed assignments (已下达) unless --dry-run."""
+    from sqlalchemy.exc import SQLAlchemyError
+    from sqlmodel import Session
+
+    from bureau.draw_records import perform_draw
+    from bureau.service import BureauStartError, open_signing_key
+
     plan = _read_json(plan_file, "抽查计划")
     errors = validate_plan(plan)
     if errors:
@@ -106,15 +117,14 @@ def run(
             fail(str(exc))
     with Session(bureau.engine) as session:
         try:
-            transcript = perform_draw(session, plan, datetime.now(timezone.utc), signing_key)
+            drawn = perform_draw(session, plan, datetime.now(timezone.utc), signing_key)
         except (PlanError, DrawError) as exc:
             fail(f"{plan_file}：{exc}")
         except SQLAlchemyError as exc:
             _fail_database(exc)
         partial = out.with_name(out.name + ".partial")
         try:
-            text = json.dumps(transcript, ensure_ascii=False, separators=(",", ":"))
-            partial.write_text(text + "\n", encoding="utf-8")
+            partial.write_bytes(drawn.data + b"\n")  # canonical JSON, as hashed (`drawn_at` apart)
         except OSError as exc:
             fail(f"{out}：无法写入抽取记录，未下达任何任务（{exc.strerror or exc}）")
         try:
@@ -123,6 +133,7 @@ def run(
             partial.unlink(missing_ok=True)
             _fail_database(exc)
         os.replace(partial, out)
+    transcript = drawn.transcript
     for warning in transcript["warnings"]:
         typer.echo(f"警告：{warning}", err=True)
     print_json({
@@ -133,7 +144,7 @@ def run(
         "followups": sum(1 for item in transcript["selected"] if item["reason"] == "followup"),
         "assignments_issued": 0 if dry_run else len(transcript["selected"]),
         "transcript": str(out),
-        "transcript_hash": transcript_hash(transcript),
+        "transcript_hash": drawn.transcript_hash,
     })
     typer.echo(("预览（未下达任何任务）" if dry_run else "已下达检查任务") + f"：抽中 {len(transcript['selected'])} 家，记录见 {out}",
                err=True)

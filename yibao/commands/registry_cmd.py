@@ -6,18 +6,8 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 import typer
-from sqlmodel import Session
 
 from bureau.coverage import coverage_report
-from bureau.registry import (
-    KIND_LABELS,
-    REGISTRY_KINDS,
-    RegistryFileError,
-    RegistryImportError,
-    import_registry,
-    inspection_status,
-)
-from bureau.service import BureauStartError, open_bureau
 from bureau.settings import resolve_settings
 from yibao.errors import EXIT_USAGE, fail, print_json
 
@@ -40,19 +30,24 @@ def import_command(
     data: str = DataOption,
 ) -> None:
     """Import institutions, inspectors or conflicts (CSV or XLSX), all-or-nothing."""
+    from sqlmodel import Session
+
+    from bureau.registry import KIND_LABELS, REGISTRY_KINDS, RegistryFileError, RegistryImportError, import_registry
+    from bureau.service import BureauStartError, open_bureau
+
     if kind not in REGISTRY_KINDS:
         fail(f"未知的名录类型：{kind!r}（应为 institutions、inspectors 或 conflicts）", EXIT_USAGE)
     try:
-        content = file.read_bytes()
+        source = file.open("rb")  # read as the import goes: a large file is never all in memory
     except OSError as exc:
         fail(f"{file}：无法读取文件（{exc.strerror or exc}）", EXIT_USAGE)
     try:
         bureau = open_bureau(resolve_settings(db, data))
     except BureauStartError as exc:
         fail(str(exc))
-    with Session(bureau.engine) as session:
+    with source, Session(bureau.engine) as session:
         try:
-            report = import_registry(session, kind, content, file.name, datetime.now(timezone.utc))
+            report = import_registry(session, kind, source, file.name, datetime.now(timezone.utc))
         except RegistryFileError as exc:
             fail(str(exc))
         except RegistryImportError as exc:
@@ -75,6 +70,11 @@ def coverage_command(
     data: str = DataOption,
 ) -> None:
     """Progress toward every institution inspected within 3 years, and the overdue list (JSON)."""
+    from sqlmodel import Session
+
+    from bureau.registry import inspection_status
+    from bureau.service import BureauStartError, open_bureau
+
     try:
         day = date.fromisoformat(as_of) if as_of else date.today()
     except ValueError:

@@ -5,16 +5,7 @@ from __future__ import annotations
 import os
 
 import typer
-import uvicorn
 
-from bureau.service import (
-    KEEP_ALIVE_SECONDS,
-    BureauStartError,
-    check_log,
-    check_port_free,
-    open_bureau,
-    open_keys,
-)
 from bureau.settings import resolve_settings
 from yibao.errors import fail
 
@@ -28,6 +19,10 @@ def serve(
                                 help="工作进程数；多个进程（或多台服务器）共用一个数据库时须使用同一数据目录"),
 ) -> None:
     """Run the bureau server (FastAPI + uvicorn), after checking the database, the keys and the merkle log."""
+    import uvicorn
+
+    from bureau.service import KEEP_ALIVE_SECONDS, BureauStartError, check_log, check_port_free, open_bureau, open_keys
+
     settings = resolve_settings(db, data)
     try:
         bureau = open_bureau(settings)

@@ -5,10 +5,7 @@ from __future__ import annotations
 import os
 
 import typer
-from sqlmodel import Session
 
-from bureau import staff
-from bureau.service import BureauStartError, open_bureau
 from bureau.settings import resolve_settings
 from yibao.errors import fail
 
@@ -24,6 +21,11 @@ def add_staff(
     data: str = typer.Option(None, "--data"),
 ) -> None:
     """Create a staff account; the password comes from YIBAO_STAFF_PASSWORD or is asked for."""
+    from sqlmodel import Session
+
+    from bureau import staff
+    from bureau.service import BureauStartError, open_bureau
+
     password = os.environ.get(PASSWORD_ENV) or typer.prompt("密码", hide_input=True, confirmation_prompt=True)
     try:
         bureau = open_bureau(resolve_settings(db, data))

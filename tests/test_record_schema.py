@@ -1,0 +1,122 @@
+"""The record schema and the findings derivation, pure: what is refused with which reason and field, and how the
+tablet's findings are compared with the ones derived from the answers."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+import checklists
+from bureau import review
+from checklists.findings import derive_findings, differences
+from sync import record_schema
+from sync.envelope import build_record
+from sync.errors import RecordInvalid
+from tests.sync_support import record_fields
+
+BASE = build_record(record_fields("A-1", "P35010200001", "pharmacy", ["I0001", "I0002"], "tablet-1", "I0001",
+                                  "rec-1"), [])
+TEMPLATE = checklists.template_for_kind("pharmacy")
+
+
+def refused(change) -> RecordInvalid:
+    record = copy.deepcopy(BASE)
+    change(record)
+    with pytest.raises(RecordInvalid) as caught:
+        record_schema.check_record(record)
+    return caught.value
+
+
+def test_a_complete_record_fits_and_reads_as_version_1():
+    checked = record_schema.check_record(copy.deepcopy(BASE))
+    assert record_schema.VERSIONS[checked.format][0] == 1 == record_schema.SCHEMA_VERSION
+    assert checked.model_dump(exclude_unset=True) == BASE  # the schema describes the record exactly
+
+
+@pytest.mark.parametrize("change, reason, field", [
+    (lambda r: r.update(version=True), "record_wrong_type", "version 应为整数，实际为布尔值"),
+    (lambda r: r.update(findings=7), "record_wrong_type", "findings 应为列表，实际为整数"),
+    (lambda r: r.update(team=[5]), "record_wrong_type", "team[0] 应为字符串"),
+    (lambda r: r["answers"].update({"坏 条目": {"result": "pass"}}), "record_bad_value", "answers.坏 条目（键）"),
+    (lambda r: r.update(created_at="昨天"), "record_bad_value", "created_at 应为 ISO 8601 时间"),
+    (lambda r: r.update(version=2), "record_bad_value", "previous_hash 与 correction_reason"),
+    (lambda r: r.update(format="yibao-inspection-v9"), "record_format_unknown", "yibao-inspection-v9"),
+    (lambda r: r["score"].update(extra=1), "record_unknown_field", "score.extra 不应出现"),
+    (lambda r: r.update(review_hash="A" * 64), "record_bad_value", "review_hash 应为 SHA-256 摘要（64 位小写十六进制"),
+    (lambda r: r.update(institution_code="福州-1"), "record_bad_value", "institution_code 应为编码（字母、数字"),
+    (lambda r: r["answers"][next(iter(r["answers"]))].update(result="ok"), "record_bad_value",
+     "result 应为 pass、fail、na 之一"),
+])
+def test_refusals_name_the_field_and_what_was_expected(change, reason, field):
+    problem = refused(change)
+    assert problem.reason_code == reason and field in problem.message_zh
+
+
+def _patterns(schema):
+    if isinstance(schema, dict):
+        for key, value in schema.items():
+            yield from [value] if key == "pattern" else _patterns(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            yield from _patterns(value)
+
+
+def test_every_pattern_is_refused_in_words_never_as_the_pattern():
+    patterns = set(_patterns(record_schema.RecordV1.model_json_schema()))
+    assert patterns and patterns <= set(record_schema.PATTERN_WORDS)
+    for change in (lambda r: r.update(record_id="-x"), lambda r: r["institution"].update(kind="药 店"),
+                   lambda r: r.update(blobs=[{"sha256": "0" * 64, "size": 1, "media_type": "JPEG"}])):
+        message = refused(change).message_zh
+        assert message.endswith(tuple(record_schema.PATTERN_WORDS.values()))
+        assert not any(mark in message for mark in ("^", "$", "{", "\\"))
+
+
+def test_every_problem_is_counted_and_a_non_object_is_refused():
+    assert "另有 1 处不符" in refused(lambda r: r.update(team=5, findings=7)).message_zh
+    with pytest.raises(RecordInvalid) as caught:
+        record_schema.check_record([BASE])
+    assert caught.value.reason_code == "record_wrong_type"
+
+
+def test_control_characters_are_found_at_any_depth_and_shown_escaped():
+    deep: list = ["ok"]
+    for _ in range(100_000):  # deeper than any recursion could go
+        deep = [deep]
+    assert record_schema.control_character_path({"a": deep, "b": {"c\x00d": "x"}}) == "b.c\\x00d"
+    assert record_schema.control_character_path({"a": ["第一行\n\t第二行\r\n"]}) is None
+
+
+def answers(**failed: tuple[str, str | None]) -> dict:
+    return {item.id: ({"result": "fail", "note": failed[item.id][0], "amount_yuan": failed[item.id][1]}
+                      if item.id in failed else {"result": "pass"}) for item in TEMPLATE.items}
+
+
+def test_findings_derived_from_the_answers_and_their_differences():
+    given = answers(**{"R-FEE-02": ("代刷 12 笔", "3860.5"), "R-RX-01": ("无处方", None)})
+    derived = derive_findings(TEMPLATE, given)
+    assert [(f["item_id"], f["category"], f["amount_yuan"], f["description"]) for f in derived] == [
+        ("R-FEE-02", "38.4", "3860.50", "代刷 12 笔"), ("R-RX-01", "38.6", None, "无处方")]
+    assert differences(list(reversed(derived)), derived) == []  # order does not matter
+    told = copy.deepcopy(derived)
+    told[0]["severity"] = "A"
+    told.append(dict(told[0], item_id="R-FAKE-01"))
+    found = differences([*told[:1], *told[2:], told[0]], derived)
+    assert found == [
+        "平板重复报告了检查项 R-FEE-02",
+        f"检查项 R-FEE-02 的严重程度：平板报“A”，按答案与模板应为“{derived[0]['severity']}”",
+        f"答案中不符合的检查项 R-RX-01（{derived[1]['title']}）平板未报告为问题",
+        "平板报告的问题 R-FAKE-01 在答案中并非不符合项",
+    ]
+    assert differences(7, derived) == ["平板所报问题不是问题列表（应有 2 项）"]
+    assert differences([1, {}], derived)[0] == "平板所报问题不是问题列表（应有 2 项）"
+
+
+@pytest.mark.parametrize("findings", [7, [1], [{}], [{"item_id": ["x"], "staff_codes": 5}]])
+def test_a_malformed_record_stored_before_is_still_read(findings):
+    stored = dict(copy.deepcopy(BASE), findings=findings, answers=answers(**{"R-RX-01": ("无处方", None)}))
+    check = review.findings_check(stored)
+    assert [(f["item_id"], f["staff_codes"]) for f in check.findings] == [("R-RX-01", [])]
+    assert check.differences and check.problem is None
+    unknown = review.findings_check(dict(stored, template_hash="0" * 64))
+    assert unknown.findings == [] and "无法按答案与模板重算问题" in (unknown.problem or "")

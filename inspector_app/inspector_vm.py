@@ -473,7 +473,8 @@ class CheckInViewModel:
             return OfficerForm(code, typed.get("name", ""), typed.get("badge_no", ""), shown)
 
         self.officers = [officer(code) for code in order]
-        self.representative = dict(saved["representative"]) if saved else {"name": "", "role": "", "phone": ""}
+        self.representative = {"name": "", "role": "", "phone": "", "id_number": "",
+                               **(saved["representative"] if saved else {})}
         self.place = saved["place"] if saved else assignment.institution_address
         self.gps: dict[str, str | None] | None = saved["gps"] if saved else None
         self.gps_note: str = saved["gps_note"] if saved else ""
@@ -666,6 +667,7 @@ class RefusalViewModel:
         refusal = self.inspection_vm.facts.refusal
         self.reason = refusal["reason"] if refusal else ""
         self.witness_name = refusal["witness_name"] if refusal else ""
+        self.witness_id_number = (refusal.get("witness_id_number") or "") if refusal else ""
         self.media_note = refusal["media_note"] if refusal else ""
         self.recorded = refusal is not None
         self.witness_signed = "witness" in self.inspection_vm.facts.marks
@@ -673,13 +675,14 @@ class RefusalViewModel:
     def photos(self) -> list[onsite.PhotoInfo]:
         return self.inspection_vm.facts.photos_of(onsite.REFUSAL_ITEM)
 
-    def record(self, reason: str, witness_name: str, media_note: str) -> str:
+    def record(self, reason: str, witness_name: str, media_note: str, witness_id_number: str = "") -> str:
         try:
             onsite.record_refusal(self.state.engine, self.state.data_key, self.inspection_vm.inspection.id, reason,
-                                  witness_name, media_note)
+                                  witness_name, media_note, witness_id_number)
         except device.DeviceError as exc:
             return str(exc)
         self.reason, self.witness_name, self.media_note, self.recorded = reason, witness_name, media_note, True
+        self.witness_id_number = onsite.id_number_text(witness_id_number)
         return ""
 
 

@@ -136,6 +136,11 @@ def registry_officers(assignment: DeviceAssignment) -> dict[str, dict[str, str]]
             for m in (assignment.signed or {}).get("members") or []}
 
 
+def id_number_text(text: str | None) -> str:
+    """A 身份证号码 as typed, the way it is kept: no spaces, a final x upper-case."""
+    return "".join((text or "").split()).upper()
+
+
 def checkin_problems(checkin: Mapping[str, Any] | None, team: Sequence[str]) -> list[str]:
     """What is missing from 到场登记: two officers who showed their ID, the representative, the place, GPS or why not."""
     if checkin is None:
@@ -155,6 +160,9 @@ def checkin_problems(checkin: Mapping[str, Any] | None, team: Sequence[str]) -> 
         problems.append("请填写被检查单位在场人员的姓名和职务")
     if not _PHONE.fullmatch(representative["phone"] or ""):
         problems.append("请填写在场人员的联系电话")
+    id_problem = record_schema.id_number_problem(id_number_text(representative.get("id_number")))
+    if id_problem is not None:
+        problems.append("在场人员" + id_problem)
     if not checkin["place"]:
         problems.append("请填写检查地点")
     if checkin["gps"] is None and not checkin["gps_note"]:
@@ -305,6 +313,8 @@ def record_fields(facts: Facts, locked_at: datetime) -> dict[str, Any]:
     if facts.refusal is not None:
         fields["refusal"] = {key: facts.refusal[key] for key in ("reason", "witness_name", "recorded_at",
                                                                  "media_note")}
+        if facts.refusal.get("witness_id_number"):  # a refusal recorded before issue #12 has none
+            fields["refusal"]["witness_id_number"] = facts.refusal["witness_id_number"]
         fields["refusal"]["witness_signature"] = facts.marks["witness"]["signature"] if "witness" in facts.marks \
             else None
         fields["refusal"]["photos"] = [p.manifest_entry() for p in facts.photos_of(REFUSAL_ITEM)]
@@ -378,6 +388,7 @@ def pdf_inputs(record: dict[str, Any], record_hash: str, photo_jpegs: Mapping[tu
     if refusal is not None:
         entries.append(("representative", checkin["representative"]["name"], None, {
             "reason": refusal["reason"], "witness_name": refusal["witness_name"],
+            **({"witness_id_number": refusal["witness_id_number"]} if refusal.get("witness_id_number") else {}),
             "witness_signature_png": signature_pngs.get("witness"), "recorded_at": refusal["recorded_at"],
             **({"media_note": refusal["media_note"]} if refusal["media_note"] else {})}))
     return pdf_record, pdf_photos, entries
@@ -457,7 +468,9 @@ def save_checkin(engine: Engine, key: vault.DataKey, inspection_id: str, checkin
                                                                 "badge_no": o["badge_no"].strip()}),
                            "id_shown": bool(o["id_shown"])}
                           for o in checkin["officers"]],
-             "representative": {k: (checkin["representative"].get(k) or "").strip() for k in ("name", "role", "phone")},
+             "representative": {**{k: (checkin["representative"].get(k) or "").strip()
+                                   for k in ("name", "role", "phone")},
+                                "id_number": id_number_text(checkin["representative"].get("id_number"))},
              "place": (checkin.get("place") or "").strip(), "gps": checkin.get("gps"),
              "gps_note": "" if checkin.get("gps") else (checkin.get("gps_note") or ""),
              "checked_in_at": checkin.get("checked_in_at") or local_now().isoformat()}
@@ -633,10 +646,15 @@ def clear_signature(engine: Engine, inspection_id: str, role: str) -> None:
 
 
 def record_refusal(engine: Engine, key: vault.DataKey, inspection_id: str, reason: str, witness_name: str,
-                   media_note: str = "") -> None:
-    """拒签: the representative refuses; a witness (named here, signing as role "witness") and a photo complete it."""
+                   media_note: str = "", witness_id_number: str = "") -> None:
+    """拒签: the representative refuses; a witness (named here with the 身份证号码, signing as role "witness") and a
+    photo complete it."""
     if not reason.strip() or not witness_name.strip():
         raise device.DeviceError("请填写拒签理由和见证人姓名")
+    witness_id = id_number_text(witness_id_number)
+    id_problem = record_schema.id_number_problem(witness_id)
+    if id_problem is not None:
+        raise device.DeviceError("见证人" + id_problem)
     current = review(engine, key, inspection_id)
     if current.hash is None:
         raise device.DeviceError("检查内容尚不完整：" + "；".join(current.problems[:3]))
@@ -646,6 +664,7 @@ def record_refusal(engine: Engine, key: vault.DataKey, inspection_id: str, reaso
             raise device.DeviceError("在场人员已签名，不能再记录拒签")
         session.merge(RefusalNote(inspection_id=inspection_id, review_hash=current.hash, sealed=_seal(
             key, _refusal_slot(inspection_id), {"reason": reason.strip(), "witness_name": witness_name.strip(),
+                                                "witness_id_number": witness_id,
                                                 "media_note": media_note.strip(),
                                                 "recorded_at": local_now().isoformat()})))
         session.commit()

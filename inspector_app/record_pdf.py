@@ -18,7 +18,7 @@ ISO 8601 with a UTC offset, printed as the local wall time they carry):
       "gps": {"lat": "30.2741500", "lon": "120.1583667"} | None,   # None prints 未获取定位
       "officers": [{"name": "李明", "badge_no": "33010020240001"}, ...],   # at least 2 (条例第二十九条)
       "id_shown": True,                                        # officers showed 执法证件
-      "representative": {"name", "role", "phone"},
+      "representative": {"name", "role", "phone", "id_number"},   # id_number optional (records before issue #12)
       "items": {
         "total": 30, "passed": 26, "failed": 2, "not_applicable": 2,
         "failed_items": [{"item_id", "title", "severity", "category", "legal_basis", "amount": "1200.00" | None,
@@ -36,6 +36,7 @@ ISO 8601 with a UTC offset, printed as the local wall time they carry):
 ``inspector_2`` or ``representative``. A person who refused to sign has ``png_bytes`` None and a ``Refusal``::
 
     {"reason": "认为检查结果不实", "witness_name": "王五", "witness_signature_png": bytes | None,
+     "witness_id_number": "11010519491231002X",                # optional (refusals before issue #12)
      "recorded_at": "2024-05-01T15:35:00+08:00",               # optional
      "media_note": "已全程录像，文件 VID_0012.mp4"}              # optional (录音录像)
 """
@@ -95,6 +96,7 @@ class Representative(TypedDict):
     name: str
     role: str  # 职务
     phone: str
+    id_number: NotRequired[str]  # 身份证号码, printed in full: the 笔录 is a legal document
 
 
 class FailedItem(TypedDict):
@@ -148,6 +150,7 @@ class Refusal(TypedDict):
     reason: str
     witness_name: str
     witness_signature_png: bytes | None
+    witness_id_number: NotRequired[str]
     recorded_at: NotRequired[str]
     media_note: NotRequired[str]
 
@@ -284,6 +287,7 @@ def _people(pdf: _RecordPdf, record: RecordForPdf) -> None:
         ("在场人员", representative["name"]),
         ("职务", representative["role"]),
         ("联系电话", representative["phone"]),
+        *([("身份证号码", representative["id_number"])] if representative.get("id_number") else []),
     ])
 
 
@@ -424,6 +428,8 @@ def _signature_box(pdf: _RecordPdf, x: float, y: float, width: float, height: fl
 
 def _refusal_lines(refusal: Refusal) -> str:
     lines = [f"拒绝签名。理由：{refusal['reason']}"]
+    if refusal.get("witness_id_number"):
+        lines.append(f"见证人身份证号码：{refusal['witness_id_number']}")
     if refusal.get("recorded_at"):
         lines.append(f"记录时间：{_wall_time(refusal['recorded_at'], 'refusal.recorded_at')}")
     if refusal.get("media_note"):

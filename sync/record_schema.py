@@ -53,6 +53,7 @@ CATEGORY = r"^[0-9]{1,3}\.[0-9]{1,3}$"
 STAFF_CODE = r"^[A-Z]{1,2}[0-9]{6,16}$"
 METRES = r"^[0-9]{1,9}$"
 SEVERITY = r"^[A-Z]$"
+ID_NUMBER = r"^[0-9]{17}[0-9X]$"  # 公民身份号码 (GB 11643): 17 digits and a check character; see `id_number_problem`
 # what each pattern means, in the words a refusal shows (never the pattern itself)
 PATTERN_WORDS = {
     ID: "应为编号（字母或数字开头，由字母、数字与 . _ : - 组成，最长 128 位）",
@@ -65,6 +66,7 @@ PATTERN_WORDS = {
     STAFF_CODE: "应为人员代码（一至两个大写字母加 6～16 位数字）",
     METRES: "应为米数（整数，最多 9 位）",
     SEVERITY: "应为严重程度（一个大写字母，如 A）",
+    ID_NUMBER: "应为 18 位公民身份号码（17 位数字加一位校验码，校验码可为 X）",
 }
 
 Id = Annotated[str, StringConstraints(pattern=ID)]
@@ -81,6 +83,41 @@ Line = Annotated[str, StringConstraints(max_length=1000)]
 Note = Annotated[str, StringConstraints(max_length=10_000)]
 Short = Annotated[str, StringConstraints(max_length=32)]
 Count = Annotated[int, Field(ge=0, le=2**31 - 1)]
+
+
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"  # ISO 7064 MOD 11-2: the check character for each remainder of the weighted sum mod 11
+
+
+def id_number_problem(text: str) -> str | None:
+    """What is wrong with a 公民身份号码 (GB 11643: 18 characters, 17 digits, the birth date at 7–14 and an ISO 7064
+    MOD 11-2 check character, which may be X), in a sentence for the person typing it; None when it is valid.
+    A lower-case x is not accepted here: callers normalise with ``.strip().upper()`` first."""
+    if not text:
+        return "请填写身份证号码"
+    if len(text) != 18:
+        return f"身份证号码应为 18 位（现为 {len(text)} 位）"
+    if not re.fullmatch(ID_NUMBER, text):
+        return "身份证号码前 17 位应为数字，最后一位为数字或 X"
+    try:
+        born = datetime.strptime(text[6:14], "%Y%m%d")
+    except ValueError:
+        return "身份证号码中的出生日期不正确"
+    if born.year < 1900:
+        return "身份证号码中的出生日期不正确"
+    total = sum(int(digit) * weight for digit, weight in zip(text[:17], _ID_WEIGHTS))
+    if _ID_CHECK[total % 11] != text[17]:
+        return "身份证号码校验位不符，请核对"
+    return None
+
+
+def _id_number(text: str) -> str:
+    if id_number_problem(text) is not None:
+        raise ValueError("id_number")
+    return text
+
+
+IdNumber = Annotated[str, StringConstraints(pattern=ID_NUMBER), AfterValidator(_id_number)]
 
 
 class _Strict(BaseModel):
@@ -111,6 +148,7 @@ class Representative(_Strict):
     name: Name
     role: Name
     phone: Name
+    id_number: IdNumber | None = None  # records signed before issue #12 have none; the tablet now always writes it
 
 
 class CheckIn(_Strict):
@@ -198,6 +236,7 @@ class HandSignature(_Strict):
 class Refusal(_Strict):
     reason: Note
     witness_name: Name
+    witness_id_number: IdNumber | None = None  # as Representative.id_number
     recorded_at: Time
     media_note: Note
     witness_signature: HandSignature | None
@@ -298,6 +337,8 @@ def _sentence(error: Mapping[str, Any], value: Any) -> tuple[str, str]:
     context = {"version": SCHEMA_VERSION, **(error.get("ctx") or {})}
     if kind == "value_error" and "iso_time" in str(error.get("msg")):
         return "record_bad_value", "应为 ISO 8601 时间（如 2026-05-01T09:30:00+08:00）"
+    if kind == "value_error" and "id_number" in str(error.get("msg")):
+        return "record_bad_value", (id_number_problem(value) if isinstance(value, str) else None) or "应为身份证号码"
     if kind == "value_error" and "correction" in str(error.get("msg")):
         return "record_bad_value", "更正版本（version > 1）须有 previous_hash 与 correction_reason，首个版本不能有"
     if kind == "string_pattern_mismatch" and context.get("pattern") in PATTERN_WORDS:

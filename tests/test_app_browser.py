@@ -45,7 +45,7 @@ def checked_in_tablet(bureau, home):
     onsite.save_checkin(engine, unlocked.data_key, inspection.id, {
         "officers": [{"inspector_code": code, "name": name, "badge_no": f"闽榕医保执 {code[-4:]}", "id_shown": True}
                      for code, name in (("I0001", "林建华"), ("I0002", "陈晓燕"))],
-        "representative": {"name": "张丽", "role": "店长", "phone": "0591-87654321"},
+        "representative": {"name": "张丽", "role": "店长", "phone": "0591-87654321", "id_number": "11010519491231002X"},
         "place": "福州市鼓楼区东街 88 号", "gps": None, "gps_note": "室内无信号"})
     return engine, unlocked, inspection
 

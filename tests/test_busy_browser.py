@@ -5,7 +5,10 @@ its photos and says so. Screenshots at 1280×800 and 800×1280."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
+import time
 
 import pytest
 import requests
@@ -14,7 +17,19 @@ from playwright.sync_api import expect
 import checklists
 from inspector_app import onsite, outbox
 from tests.browser import button, chromium_page, fill, gone, open_app, screenshot, wait_shown
-from tests.support import YIBAO, RunningBureau, child_env, server_log, start_app, stop, wait_for_http
+from tests.support import (
+    STAFF_PASSWORD,
+    YIBAO,
+    RunningBureau,
+    add_staff,
+    child_env,
+    init_bureau,
+    server_log,
+    start_app,
+    start_bureau,
+    stop,
+    wait_for_http,
+)
 from tests.test_flow_browser import enter_pin
 from tests.test_onsite_support import PIN
 from tests.test_review_support import CHECKIN, _fill, _sign, pin_tablet
@@ -119,3 +134,37 @@ def test_offline_at_unlock_and_sync_progress_cancel_and_result(sqlite_only, runn
         stop(app)
         if bureau is not None:
             stop(bureau)
+
+
+def test_a_staff_screen_loads_off_the_event_loop(sqlite_only, bureau_settings, tmp_path):
+    """A screen whose data comes from the bureau is built in a worker thread: with the bureau frozen (SIGSTOP: the
+    connection opens, no answer comes), opening 覆盖情况 leaves the app answering other requests, and the screen
+    says what happened once the client gives up (before, the build held the event loop for the read timeout)."""
+    init_bureau(bureau_settings)
+    add_staff(bureau_settings, "zhuren", "supervisor")
+    bureau = start_bureau(bureau_settings)
+    app, url = start_app(tmp_path / "desk", bureau.url)
+    frozen = False
+    try:
+        with chromium_page(viewport=WIDE) as page:
+            open_app(page, url)
+            button(page, "局端人员登录").click()
+            gone(page, "请输入科室负责人提供的注册码")
+            fill(page, "账号", "zhuren")
+            fill(page, "密码", STAFF_PASSWORD)
+            page.get_by_role("button", name="登录", exact=True).click()
+            wait_shown(page, "覆盖情况", 15000)
+
+            os.kill(bureau.process.pid, signal.SIGSTOP)
+            frozen = True
+            page.get_by_text("覆盖情况", exact=True).click()
+            for _ in range(3):  # the app's event loop stays free while the screen waits for the bureau
+                requests.get(url, timeout=3).raise_for_status()
+                time.sleep(1)
+            wait_shown(page, "无法连接局端服务", 30000)
+            screenshot(page, "busy-07-staff-screen-bureau-frozen-1280x800")
+    finally:
+        if frozen:
+            os.kill(bureau.process.pid, signal.SIGCONT)
+        stop(app)
+        stop(bureau.process)

@@ -65,7 +65,8 @@ def drive(home: Path, seed: int) -> None:
     checkin = CheckInViewModel(state, ASSIGNMENT_ID)
     for officer, name in zip(checkin.officers, ("林建华", "陈晓燕")):
         officer.name, officer.badge_no, officer.id_shown = name, f"闽榕医保执 {officer.inspector_code}", True
-    checkin.representative = {"name": "张丽", "role": "店长", "phone": "0591-87654321"}
+    checkin.representative = {"name": "张丽", "role": "店长", "phone": "0591-87654321",
+                            "id_number": "11010519491231002X"}
     checkin.no_position("室内无信号")
     assert checkin.save() == []
     say("SAVED checkin")

@@ -156,6 +156,7 @@ def check_in(page, prefix: str, gps: bool = True) -> None:
     fill(page, "在场人员姓名", "张丽")
     fill(page, "职务", "店长")
     fill(page, "联系电话", "0591-87654321")
+    fill(page, "在场人员身份证号码", "11010519491231002X")
     tap(page, page, "获取定位")
     page.get_by_text("定位：纬度 26.0823000" if gps else "未获取定位：", exact=False).wait_for(timeout=30000)
     screenshot(page, f"{prefix}-02-checkin")
@@ -356,6 +357,10 @@ def test_representative_refuses_to_sign(tablet, browser, tmp_path):
     gone(page, "签名时核对")
     fill(page, "拒签理由", "认为检查结果不实，拒绝签字")
     fill(page, "见证人姓名", "王五（社区网格员）")
+    fill(page, "见证人身份证号码", "350102198001010021")  # a wrong check digit is refused in words
+    tap(page, page, "记录拒签")
+    wait_shown(page, "见证人身份证号码校验位不符，请核对", timeout=15000)
+    fill(page, "见证人身份证号码", "350102198001010038")
     fill(page, "录音录像情况（如有）", "执法记录仪全程录像，文件 DJI_0012.MP4")
     tap(page, page, "记录拒签")
     page.get_by_text("已记录拒签").wait_for(timeout=15000)

@@ -31,7 +31,7 @@ TEMPLATE = checklists.template_for_kind("pharmacy")
 CHECKIN = {
     "officers": [{"inspector_code": "I0001", "name": "林建华", "badge_no": "闽榕医保执 0001", "id_shown": True},
                  {"inspector_code": "I0002", "name": "陈晓燕", "badge_no": "闽榕医保执 0002", "id_shown": True}],
-    "representative": {"name": "张丽", "role": "店长", "phone": "0591-87654321"},
+    "representative": {"name": "张丽", "role": "店长", "phone": "0591-87654321", "id_number": "11010519491231002X"},
     "place": "福州市鼓楼区东街 88 号", "gps": {"lat": "26.0823000", "lon": "119.2965000", "accuracy_m": "15"},
 }
 
@@ -83,7 +83,14 @@ def test_checkin_needs_two_officers_who_showed_id_the_representative_and_gps_or_
     assert any("出示执法证件" in p for p in onsite.checkin_problems({**shy, "gps_note": ""}, team))
     nowhere = {**CHECKIN, "gps": None, "gps_note": "", "representative": {"name": "张丽", "role": "", "phone": "x"}}
     problems = onsite.checkin_problems(nowhere, team)
-    assert len(problems) == 3 and any("定位" in p for p in problems)
+    assert len(problems) == 4 and any("定位" in p for p in problems)
+    assert "在场人员请填写身份证号码" in problems
+    wrong = {**CHECKIN, "representative": {**CHECKIN["representative"], "id_number": "110105194912310021"}}
+    assert onsite.checkin_problems(wrong, team) == ["在场人员身份证号码校验位不符，请核对"]
+    short = {**CHECKIN, "representative": {**CHECKIN["representative"], "id_number": "11010519491231"}}
+    assert onsite.checkin_problems(short, team) == ["在场人员身份证号码应为 18 位（现为 14 位）"]
+    lower = {**CHECKIN, "representative": {**CHECKIN["representative"], "id_number": " 11010519491231002x "}}
+    assert onsite.checkin_problems(lower, team) == []  # kept as 11010519491231002X by save_checkin
     assert onsite.checkin_problems({**CHECKIN, "gps": None, "gps_note": "定位权限被拒绝"}, team) == []
     assert onsite.checkin_problems(None, team) == ["尚未完成到场登记"]
 
@@ -228,7 +235,13 @@ def test_refusal_needs_reason_witness_signature_and_photo(tablet):
     key, store = t.first.data_key, EvidenceStore(t.home)
     inspection = ready(t)
     sign_all(t, inspection.id, ["inspector_1", "inspector_2"])
-    onsite.record_refusal(t.engine, key, inspection.id, "认为检查结果不实", "王五", "执法记录仪录像")
+    with pytest.raises(device.DeviceError, match="见证人请填写身份证号码"):
+        onsite.record_refusal(t.engine, key, inspection.id, "认为检查结果不实", "王五", "执法记录仪录像")
+    with pytest.raises(device.DeviceError, match="见证人身份证号码校验位不符"):
+        onsite.record_refusal(t.engine, key, inspection.id, "认为检查结果不实", "王五", "执法记录仪录像",
+                              "110105194912310021")
+    onsite.record_refusal(t.engine, key, inspection.id, "认为检查结果不实", "王五", "执法记录仪录像",
+                          "35010219800101002x")
     facts = onsite.facts(t.engine, key, inspection.id)
     review_hash = onsite.review(t.engine, key, inspection.id).hash
     assert onsite.signing_problems(facts, review_hash) == ["拒签须由见证人签名", "拒签须拍照记录"]
@@ -241,11 +254,14 @@ def test_refusal_needs_reason_witness_signature_and_photo(tablet):
     onsite.lock(t.engine, store, key, inspection.id, [t.first])
     record, record_hash = onsite.locked_record(t.engine, store, key, inspection.id)
     assert record["refusal"]["witness_name"] == "王五" and record["refusal"]["photos"][0]["source"] == "camera"
+    assert record["refusal"]["witness_id_number"] == "35010219800101002X"
+    assert record["checkin"]["representative"]["id_number"] == "11010519491231002X"
     assert len(record["blobs"]) == 3
     pdf = onsite.record_pdf_bytes(t.engine, store, key, inspection.id)
     text = subprocess.run(["pdftotext", "-", "-"], input=pdf, capture_output=True, check=True).stdout.decode()
     flat = "".join(text.split())
     assert "拒绝签名。理由：认为检查结果不实" in flat and "见证人：王五" in flat and record_hash[:32] in flat
+    assert "见证人身份证号码：35010219800101002X" in flat and "身份证号码11010519491231002X" in flat
     assert onsite.record_pdf_bytes(t.engine, store, key, inspection.id) == pdf  # the same record, the same bytes
 
 
@@ -254,7 +270,7 @@ def test_voiding_signatures_reopens_the_content(tablet):
     key, store = t.first.data_key, EvidenceStore(t.home)
     inspection = ready(t)
     sign_all(t, inspection.id, ["inspector_1"])
-    onsite.record_refusal(t.engine, key, inspection.id, "不同意", "王五")
+    onsite.record_refusal(t.engine, key, inspection.id, "不同意", "王五", witness_id_number="11010519491231002X")
     onsite.add_photo(t.engine, store, key, inspection.id, onsite.REFUSAL_ITEM, camera_jpeg(98), source="camera",
                      caption_item="拒签现场")
     onsite.void_signatures(t.engine, store, inspection.id)

@@ -71,7 +71,9 @@ def test_checkin_names_the_team_from_the_registry_own_inspector_first(state):
     checkin.officers[0].name, checkin.officers[0].badge_no = "张三", "伪造 0001"
     for officer in checkin.officers:
         officer.id_shown = True
-    checkin.representative, checkin.gps = dict(CHECKIN["representative"]), dict(CHECKIN["gps"])
+    checkin.representative, checkin.gps = {**CHECKIN["representative"], "id_number": ""}, dict(CHECKIN["gps"])
+    assert checkin.save() == ["在场人员请填写身份证号码"]
+    checkin.representative["id_number"] = "11010519491231002x"  # typed with a small x: kept with a capital X
     assert checkin.save() == []
     stored = InspectionViewModel(state, ASSIGNMENT_ID).facts.checkin["officers"]
     assert [(o["inspector_code"], o["name"], o["badge_no"]) for o in stored] == [
@@ -81,6 +83,7 @@ def test_checkin_names_the_team_from_the_registry_own_inspector_first(state):
     assert state.identity.inspector_code == "I0001"
     again = CheckInViewModel(state, ASSIGNMENT_ID)  # a saved check-in keeps its order (inspector_1 is its first)
     assert [o.inspector_code for o in again.officers] == ["I0002", "I0001"] and again.officers[0].name == "陈晓燕"
+    assert again.representative["id_number"] == "11010519491231002X"
 
 
 def test_checkin_of_an_assignment_without_members_is_typed_remembered_and_records_no_fix_honestly(state):

@@ -32,7 +32,8 @@ def sample_record(**overrides) -> dict:
         "gps": {"lat": "30.2741500", "lon": "120.1583667"},
         "officers": [{"name": "李明", "badge_no": "33010020240001"}, {"name": "赵丽华", "badge_no": "33010020240002"}],
         "id_shown": True,
-        "representative": {"name": "张卫国", "role": "店长（主要负责人）", "phone": "13800001234"},
+        "representative": {"name": "张卫国", "role": "店长（主要负责人）", "phone": "13800001234",
+                           "id_number": "11010519491231002X"},
         "items": {
             "total": 28, "passed": 23, "failed": 3, "not_applicable": 2,
             "failed_items": [
@@ -88,6 +89,7 @@ def sample_signatures(refused: bool = False) -> list:
             "reason": "认为串换金额计算有误，拒绝在笔录上签字",
             "witness_name": "陈静（社区网格员）",
             "witness_signature_png": sample_signature_png(3),
+            "witness_id_number": "350102198001010038",
             "recorded_at": "2024-05-01T15:35:00+08:00",
             "media_note": "已全程执法记录仪录像",
         }))
@@ -129,6 +131,7 @@ def test_text_carries_the_record(tmp_path):
     compact = "".join(text.split())
     for expected in ("医疗保障基金现场检查笔录", "杭州市西湖区康宁大药房有限公司", "P33010600012", "定点零售药店",
                      "李明", "33010020240001", "赵丽华", "已向被检查单位出示执法证件", "张卫国", "13800001234",
+                     "身份证号码11010519491231002X",  # in full: the 笔录 is a legal document
                      "本次共检查28项：符合23项，不符合3项，不适用2项", "条例第四十条第（一）项", "12,800.50",
                      "13,150.50", "纬度30.2741500，经度120.1583667", "2024年05月01日14:00至2024年05月01日15:30",
                      CONTENT_HASH, "第1页共", "现场照片"):
@@ -157,6 +160,18 @@ def test_refusal_to_sign_is_recorded_with_witness(tmp_path):
     assert "认为串换金额计算有误" in text
     assert "见证人：陈静（社区网格员）" in text
     assert "已全程执法记录仪录像" in text
+    assert "见证人身份证号码：350102198001010038" in text
+
+
+@needs_poppler
+def test_a_record_signed_before_id_numbers_prints_without_them(tmp_path):
+    record = sample_record()
+    record["representative"] = {"name": "张卫国", "role": "店长（主要负责人）", "phone": "13800001234"}
+    signatures = sample_signatures(refused=True)
+    role, name, png, refusal = signatures[2]
+    signatures[2] = (role, name, png, {k: v for k, v in refusal.items() if k != "witness_id_number"})
+    text = "".join(pdftotext(render_record_pdf(record, [], signatures), tmp_path).split())
+    assert "张卫国" in text and "见证人：陈静（社区网格员）" in text and "身份证号码" not in text
 
 
 @needs_poppler

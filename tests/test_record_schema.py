@@ -120,3 +120,67 @@ def test_a_malformed_record_stored_before_is_still_read(findings):
     assert check.differences and check.problem is None
     unknown = review.findings_check(dict(stored, template_hash="0" * 64))
     assert unknown.findings == [] and "无法按答案与模板重算问题" in (unknown.problem or "")
+
+
+# ------------------------------------------------------------ 身份证号码 (issue #12)
+
+@pytest.mark.parametrize("number, problem", [
+    ("11010519491231002X", None),  # the GB 11643 example, check character X
+    ("350102198001010011", None),
+    ("350102198001010038", None),
+    ("110105194912310021", "身份证号码校验位不符，请核对"),
+    ("350102198001010012", "身份证号码校验位不符，请核对"),
+    ("", "请填写身份证号码"),
+    ("1101051949123100", "身份证号码应为 18 位（现为 16 位）"),
+    ("11010519491231002X1", "身份证号码应为 18 位（现为 19 位）"),
+    ("11010519491231002x", "身份证号码前 17 位应为数字，最后一位为数字或 X"),  # callers upper-case first
+    ("1101051949X231002X", "身份证号码前 17 位应为数字，最后一位为数字或 X"),
+    ("110105194913310025", "身份证号码中的出生日期不正确"),
+    ("110105194902300024", "身份证号码中的出生日期不正确"),
+])
+def test_id_number_check(number, problem):
+    assert record_schema.id_number_problem(number) == problem
+
+
+CHECKIN = {
+    "officers": [{"inspector_code": "I0001", "name": "林建华", "badge_no": "闽榕医保执 0001", "id_shown": True}],
+    "representative": {"name": "张丽", "role": "店长", "phone": "0591-87654321"},
+    "place": "福州市鼓楼区东街 88 号", "gps": None, "gps_note": "定位权限被拒绝",
+    "checked_in_at": "2026-05-01T09:30:00+08:00",
+}
+REFUSAL = {"reason": "认为检查结果不实", "witness_name": "王五", "recorded_at": "2026-05-01T10:30:00+08:00",
+           "media_note": "", "witness_signature": None, "photos": []}
+
+
+def with_people(representative_id: str | None, witness_id: str | None) -> dict:
+    record = copy.deepcopy(BASE)
+    record["checkin"] = copy.deepcopy(CHECKIN)
+    record["refusal"] = dict(REFUSAL)
+    if representative_id is not None:
+        record["checkin"]["representative"]["id_number"] = representative_id
+    if witness_id is not None:
+        record["refusal"]["witness_id_number"] = witness_id
+    return record
+
+
+def test_records_signed_without_id_numbers_still_fit_and_new_ones_carry_them():
+    old = with_people(None, None)
+    assert record_schema.check_record(old).model_dump(exclude_unset=True) == old
+    new = with_people("11010519491231002X", "350102198001010038")
+    checked = record_schema.check_record(new)
+    assert checked.checkin is not None and checked.checkin.representative.id_number == "11010519491231002X"
+    assert checked.refusal is not None and checked.refusal.witness_id_number == "350102198001010038"
+    assert checked.model_dump(exclude_unset=True) == new
+
+
+@pytest.mark.parametrize("representative_id, witness_id, field, expected", [
+    ("110105194912310021", None, "checkin.representative.id_number", "身份证号码校验位不符"),
+    (None, "350102198001010012", "refusal.witness_id_number", "身份证号码校验位不符"),
+    ("11010519491231002x", None, "checkin.representative.id_number", "应为 18 位公民身份号码"),
+    (None, "110105194913310025", "refusal.witness_id_number", "出生日期不正确"),
+])
+def test_a_bad_id_number_is_refused_in_words(representative_id, witness_id, field, expected):
+    with pytest.raises(RecordInvalid) as caught:
+        record_schema.check_record(with_people(representative_id, witness_id))
+    assert caught.value.reason_code == "record_bad_value"
+    assert field in caught.value.message_zh and expected in caught.value.message_zh

@@ -25,7 +25,7 @@ from tests.test_onsite_support import PIN, camera_jpeg, scribble
 CHECKIN = {
     "officers": [{"inspector_code": "I0001", "name": "林建华", "badge_no": "闽榕医保执 0001", "id_shown": True},
                  {"inspector_code": "I0002", "name": "陈晓燕", "badge_no": "闽榕医保执 0002", "id_shown": True}],
-    "representative": {"name": "张丽", "role": "店长", "phone": "0591-87654321"},
+    "representative": {"name": "张丽", "role": "店长", "phone": "0591-87654321", "id_number": "11010519491231002X"},
     "place": "福州市鼓楼区东街 88 号", "gps": {"lat": "26.0823000", "lon": "119.2965000", "accuracy_m": "15"},
     "gps_note": "",
 }
@@ -112,7 +112,8 @@ def _lock(t: PinTablet, inspection_id: str, refuse: bool) -> None:
     key = t.first.data_key
     if refuse:
         _sign(t, inspection_id, ["inspector_1", "inspector_2"])
-        onsite.record_refusal(t.engine, key, inspection_id, "认为检查结果不实", "王五", "已全程录像")
+        onsite.record_refusal(t.engine, key, inspection_id, "认为检查结果不实", "王五", "已全程录像",
+                              "11010519491231002X")
         onsite.add_photo(t.engine, t.store, key, inspection_id, onsite.REFUSAL_ITEM, camera_jpeg(97),
                          source="camera", caption_item="拒签现场")
         _sign(t, inspection_id, ["witness"])

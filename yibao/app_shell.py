@@ -4,7 +4,9 @@ besides the command line that imports both sides."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import re
 from pathlib import Path
 from typing import Any, Callable
@@ -20,6 +22,8 @@ from ui_kit.common import FONTS, Route, UiContext, banner, theme
 
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
 FONT_MANIFEST = ASSETS_DIR / "assets" / "FontManifest.json"  # served in place of Flet's own (web mode)
+LOADING_SHOWN_AFTER = 0.15  # seconds a screen may take before the progress bar shows
+LOG = logging.getLogger(__name__)
 ROUTES: list[Route] = [*inspector.ROUTES, *login.ROUTES, *supervisor.ROUTES, *reviewer.ROUTES]
 
 
@@ -66,20 +70,52 @@ def build_main(home: Path, server_url: str | None) -> Callable[[ft.Page], None]:
         page.theme = theme()
         page.theme_mode = ft.ThemeMode.LIGHT
 
-        def render() -> None:
-            """Rebuild the view stack for page.route: the route's view on top of its parents."""
+        # Screens are built in a worker thread: a staff screen loads its data from the bureau, a tablet screen
+        # decrypts from its store, and neither may hold the event loop (taps, the progress rings, other sessions).
+        # Builds run one at a time; one superseded by a newer route while it waited is skipped.
+        loading = ft.ProgressBar(visible=False, top=0, left=0, right=0, bar_height=4)
+        page.overlay.append(loading)
+        building = asyncio.Lock()
+        wanted = 0
+
+        def views_for(route: str) -> list[ft.View]:
+            """The view stack for `route`: its view on top of its parents'."""
             stack: list[ft.View] = []
-            route: str | None = page.route or "/"
-            while route is not None:
-                entry, args = _match(route) or _match("/") or (ROUTES[0], {})
+            current: str | None = route
+            while current is not None:
+                entry, args = _match(current) or _match("/") or (ROUTES[0], {})
                 try:
                     stack.insert(0, entry.build(ctx, **args))
                 except device.DeviceError as exc:
-                    stack.insert(0, ft.View(route=route, controls=[banner(str(exc), True)]))
-                route = entry.parent.format(**args) if entry.parent else None
-            page.views.clear()
-            page.views.extend(stack)
-            page.update()
+                    stack.insert(0, ft.View(route=current, controls=[banner(str(exc), True)]))
+                current = entry.parent.format(**args) if entry.parent else None
+            return stack
+
+        async def show(route: str, number: int) -> None:
+            async with building:
+                if number != wanted:
+                    return
+                build = asyncio.ensure_future(asyncio.to_thread(views_for, route))
+                done, _ = await asyncio.wait({build}, timeout=LOADING_SHOWN_AFTER)
+                if not done:  # say at once that something is coming
+                    loading.visible = True
+                    page.update()
+                try:
+                    stack = await build
+                except Exception as exc:  # a screen that cannot be built says so, in place of the screen
+                    LOG.exception("building the screen for %s failed", route)
+                    stack = [ft.View(route=route, controls=[banner(f"无法显示此页面：{exc}", True)])]
+                loading.visible = False
+                if number == wanted:
+                    page.views.clear()
+                    page.views.extend(stack)
+                page.update()
+
+        def render() -> None:
+            """Show the screens of page.route (built off the event loop; the newest route wins)."""
+            nonlocal wanted
+            wanted += 1
+            page.run_task(show, page.route or "/", wanted)
 
         ctx = UiContext(page=page, render=render, home=home, server_url=server)
         page.on_route_change = lambda _e: render()

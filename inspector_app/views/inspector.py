@@ -670,7 +670,8 @@ def checkin_view(ctx: UiContext, assignment_id: str, route: str | None = None) -
         ft.ResponsiveRow([officer_fields(o) for o in vm.officers], spacing=12, run_spacing=12),
         ft.Text("被检查单位在场人员", size=18, weight=ft.FontWeight.BOLD),
         ft.ResponsiveRow([representative_field("name", "在场人员姓名"), representative_field("role", "职务"),
-                          representative_field("phone", "联系电话")], spacing=12, run_spacing=12),
+                          representative_field("phone", "联系电话"),
+                          representative_field("id_number", "在场人员身份证号码")], spacing=12, run_spacing=12),
         ft.TextField(label="检查地点", value=vm.place, text_size=18, on_change=set_place),
         ft.Row([big_button("获取定位", locate, filled=False, icon=ft.Icons.MY_LOCATION), gps_text], wrap=True),
         problems,
@@ -783,7 +784,9 @@ def review_view(ctx: UiContext, assignment_id: str) -> ft.View:
         ft.Text("检查人员：" + "、".join(f"{o['name']}（执法证号 {o['badge_no']}，已出示证件）"
                                      for o in checkin["officers"]), size=15),
         ft.Text(f"在场人员：{checkin['representative']['name']}（{checkin['representative']['role']}，"
-                f"{checkin['representative']['phone']}）", size=15),
+                f"{checkin['representative']['phone']}"
+                + (f"，身份证号码 {checkin['representative']['id_number']}"
+                   if checkin["representative"].get("id_number") else "") + "）", size=15),
         ft.Text(f"共检查 {len(content['answers'])} 项：符合 {counts['pass']} 项，不符合 {counts['fail']} 项，"
                 f"不适用 {counts['na']} 项 · 得分 {score['value'] or '—'}"
                 + (" · 存在欺诈骗保嫌疑项（A 类）" if score["critical"] else ""), size=18,
@@ -926,11 +929,12 @@ def refusal_view(ctx: UiContext, assignment_id: str) -> ft.View:
     vm = RefusalViewModel(tablet(ctx), assignment_id)
     message = message_text()
     reason = ft.TextField(label="拒签理由", value=vm.reason, multiline=True, text_size=18)
-    witness = ft.TextField(label="见证人姓名", value=vm.witness_name, text_size=18)
+    witness = ft.TextField(label="见证人姓名", value=vm.witness_name, text_size=18, col=HALF)
+    witness_id = ft.TextField(label="见证人身份证号码", value=vm.witness_id_number, text_size=18, col=HALF)
     media = ft.TextField(label="录音录像情况（如有）", value=vm.media_note, text_size=18)
 
     def record(_e) -> None:
-        problem = vm.record(reason.value or "", witness.value or "", media.value or "")
+        problem = vm.record(reason.value or "", witness.value or "", media.value or "", witness_id.value or "")
         if problem:
             message.value = problem
             message.update()
@@ -958,7 +962,8 @@ def refusal_view(ctx: UiContext, assignment_id: str) -> ft.View:
     tiles = [photo_tile(vm.inspection_vm, p, None) for p in vm.photos()]
     steps: list[ft.Control] = [
         ft.Text("被检查单位在场人员拒绝签名时：记录拒签理由，由见证人签名，并拍照记录现场。", size=17),
-        reason, witness, media, big_button("记录拒签", record, icon=ft.Icons.SAVE),
+        reason, ft.ResponsiveRow([witness, witness_id], spacing=12, run_spacing=12), media,
+        big_button("记录拒签", record, icon=ft.Icons.SAVE),
     ]
     if vm.recorded:
         steps += [

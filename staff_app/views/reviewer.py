@@ -235,7 +235,9 @@ def checkin_card(ctx: UiContext, vm: CaseViewModel) -> ft.Control:
             ft.Text("检查人员：" + "、".join(f"{o['name']}（执法证号 {o['badge_no']}，"
                                          f"{'已出示证件' if o.get('id_shown') else '未记录出示证件'}）"
                                          for o in checkin.get("officers", [])), size=15),
-            ft.Text(f"在场人员：{checkin['representative']['name']}（{checkin['representative']['role']}）", size=15)
+            ft.Text(f"在场人员：{checkin['representative']['name']}（{checkin['representative']['role']}"
+                    + (f"，身份证号码 {checkin['representative']['id_number']}"
+                       if checkin["representative"].get("id_number") else "") + "）", size=15)
             if checkin.get("representative") else ft.Text("在场人员：—", size=15),
         ]
     signatures: list[ft.Control] = []

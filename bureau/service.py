@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import json
 import socket
+import tempfile
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -43,9 +44,9 @@ class Bureau:
 def ensure_writable_data_dir(settings: BureauSettings) -> None:
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        probe = settings.data_dir / ".write-probe"
-        probe.write_bytes(b"ok")
-        probe.unlink()
+        # a private file: several nodes starting at once on one data directory must not delete each other's probe
+        with tempfile.TemporaryFile(dir=settings.data_dir, prefix=".write-probe-") as probe:
+            probe.write(b"ok")
     except OSError as exc:
         raise BureauStartError(f"数据目录不可写：{settings.data_dir}（{exc.strerror or exc}）") from None
 

@@ -15,6 +15,8 @@ from sqlmodel import Session
 
 from bureau import enrollment
 from bureau.db import make_engine
+from bureau.service import BureauStartError, ensure_writable_data_dir
+from bureau.settings import BureauSettings
 from inspector_app import device, outbox, sync_protocol
 from inspector_app.store import open_store
 from tests.support import YIBAO, RunningBureau, child_env, free_port, run_cli, server_log, stop, wait_for_http
@@ -117,3 +119,28 @@ def test_two_nodes_fifty_tablets_one_log(seeded_bureau, tmp_path):
             stop(node.process)
         for tablet in tablets:
             tablet.engine.dispose()
+
+
+def test_nodes_starting_together_on_one_data_directory(tmp_path):
+    """Every node checks at start that the data directory is writable; with a shared probe file one node deleted
+    another's between its write and its unlink ("数据目录不可写"), so one of four nodes started together could fail."""
+    settings = BureauSettings(data_dir=tmp_path / "bureau-data", database_url=f"sqlite:///{tmp_path / 'bureau.db'}")
+    failures: list[BaseException] = []
+    start = threading.Barrier(8)
+
+    def node() -> None:
+        start.wait()
+        for _ in range(200):
+            try:
+                ensure_writable_data_dir(settings)
+            except BureauStartError as exc:
+                failures.append(exc)
+                return
+
+    threads = [threading.Thread(target=node) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert sorted(p.name for p in settings.data_dir.iterdir()) == []  # no probe left behind

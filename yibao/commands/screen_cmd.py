@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, Callable, NoReturn, TypeVar
 
 import typer
 
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 claims_app = typer.Typer(no_args_is_help=True)
 screen_app = typer.Typer(no_args_is_help=True)
 kb_app = typer.Typer(no_args_is_help=True)
+T = TypeVar("T")
 screen_app.add_typer(kb_app, name="kb", help="知识库（两库）：导入。")
 
 DbOption = typer.Option(None, "--db", help="数据库地址，默认 sqlite:///<data>/bureau.db（筛查运行记录存于此）")
@@ -44,16 +45,11 @@ def _report_rows(file: Path, errors: list[RowError]) -> NoReturn:
     fail(f"{file.name}：共 {len(errors)} 处错误，未导入任何数据")
 
 
-@claims_app.command("import")
-def import_claims_command(
-    file: Path = typer.Argument(..., help="结算明细：CSV（UTF-8 / 带 BOM / GBK）或 Parquet"),
-    db: str = DbOption,
-    data: str = DataOption,
-    replace: bool = typer.Option(False, "--replace", help="替换已导入过的结算ID的全部明细"),
-) -> None:
-    """Import settlement line items, all-or-nothing (the bureau database is not touched; --db is accepted alike)."""
+def _import_file(file: Path, db: str | None, data: str | None, load: Callable[[Any], T]) -> T:
+    """`load(connection)` on the claims store, which is closed afterwards; a missing file, a store that cannot be
+    opened, a file that cannot be read or rows with errors end the command with what is wrong."""
     from bureau.screening.claims import ClaimsFileError, ClaimsImportError
-    from bureau.screening.store import StoreError, import_claims, open_store
+    from bureau.screening.store import StoreError, open_store
 
     if not file.is_file():
         fail(f"{file}：文件不存在", EXIT_USAGE)
@@ -62,13 +58,26 @@ def import_claims_command(
     except StoreError as exc:
         fail(str(exc))
     try:
-        report = import_claims(con, file, replace=replace)
+        return load(con)
     except ClaimsFileError as exc:
         fail(str(exc))
     except ClaimsImportError as exc:
         _report_rows(file, exc.errors)
     finally:
         con.close()
+
+
+@claims_app.command("import")
+def import_claims_command(
+    file: Path = typer.Argument(..., help="结算明细：CSV（UTF-8 / 带 BOM / GBK）或 Parquet"),
+    db: str = DbOption,
+    data: str = DataOption,
+    replace: bool = typer.Option(False, "--replace", help="替换已导入过的结算ID的全部明细"),
+) -> None:
+    """Import settlement line items, all-or-nothing (the bureau database is not touched; --db is accepted alike)."""
+    from bureau.screening.store import import_claims
+
+    report = _import_file(file, db, data, lambda con: import_claims(con, file, replace=replace))
     print_json({"imported": True, **report})
     typer.echo(f"已导入结算明细 {report['rows']} 行、结算 {report['settlements']} 笔（替换 {report['replaced']} 笔）",
                err=True)
@@ -82,23 +91,9 @@ def import_kb_command(
     data: str = DataOption,
 ) -> None:
     """Replace the knowledge base with a CSV file's entries, all-or-nothing."""
-    from bureau.screening.claims import ClaimsFileError, ClaimsImportError
-    from bureau.screening.store import StoreError, import_kb, open_store
+    from bureau.screening.store import import_kb
 
-    if not file.is_file():
-        fail(f"{file}：文件不存在", EXIT_USAGE)
-    try:
-        con = open_store(resolve_settings(db, data).data_dir)
-    except StoreError as exc:
-        fail(str(exc))
-    try:
-        entries = import_kb(con, file)
-    except ClaimsFileError as exc:
-        fail(str(exc))
-    except ClaimsImportError as exc:
-        _report_rows(file, exc.errors)
-    finally:
-        con.close()
+    entries = _import_file(file, db, data, lambda con: import_kb(con, file))
     print_json({"imported": True, "file": file.name, "entries": entries})
     typer.echo(f"已导入知识库 {entries} 条", err=True)
 

@@ -70,13 +70,14 @@ def build_main(home: Path, server_url: str | None) -> Callable[[ft.Page], None]:
         page.theme = theme()
         page.theme_mode = ft.ThemeMode.LIGHT
 
-        # Screens are built in a worker thread: a staff screen loads its data from the bureau, a tablet screen
+        # A screen opened is built in a worker thread: a staff screen loads its data from the bureau, a tablet screen
         # decrypts from its store, and neither may hold the event loop (taps, the progress rings, other sessions).
         # Builds run one at a time; one superseded by a newer route while it waited is skipped.
         loading = ft.ProgressBar(visible=False, top=0, left=0, right=0, bar_height=4)
         page.overlay.append(loading)
         building = asyncio.Lock()
         wanted = 0
+        shown = [""]  # the route on screen
 
         def views_for(route: str) -> list[ft.View]:
             """The view stack for `route`: its view on top of its parents'."""
@@ -107,15 +108,25 @@ def build_main(home: Path, server_url: str | None) -> Callable[[ft.Page], None]:
                     stack = [ft.View(route=route, controls=[banner(f"无法显示此页面：{exc}", True)])]
                 loading.visible = False
                 if number == wanted:
-                    page.views.clear()
-                    page.views.extend(stack)
+                    put(route, stack)
                 page.update()
 
+        def put(route: str, stack: list[ft.View]) -> None:
+            page.views.clear()
+            page.views.extend(stack)
+            shown[0] = route
+
         def render() -> None:
-            """Show the screens of page.route (built off the event loop; the newest route wins)."""
+            """Show the screens of page.route: another route is built off the event loop (the newest wins); the same
+            route again (a redraw after a tap on it) at once, so the next tap lands on the new controls."""
             nonlocal wanted
             wanted += 1
-            page.run_task(show, page.route or "/", wanted)
+            route = page.route or "/"
+            if route == shown[0] and not building.locked():
+                put(route, views_for(route))
+                page.update()
+                return
+            page.run_task(show, route, wanted)
 
         ctx = UiContext(page=page, render=render, home=home, server_url=server)
         page.on_route_change = lambda _e: render()

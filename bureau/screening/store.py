@@ -11,11 +11,11 @@ import csv
 import hashlib
 import itertools
 import tempfile
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import closing
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import duckdb
 
@@ -27,6 +27,7 @@ from bureau.screening.rules import DEFAULT_KB, KB_COLUMNS, KB_HEADERS, Rule, che
 STORE_FILE = "claims.duckdb"
 MAX_ERRORS = 1000  # listed before the check stops reading
 _FETCH = 10_000
+T = TypeVar("T")
 
 SCHEMA = """
 CREATE SEQUENCE IF NOT EXISTS claim_line START 1;
@@ -133,15 +134,20 @@ def _stage(path: Path, staged: Path) -> int:
     if path.suffix.lower() == ".parquet":
         with closing(_parquet_rows(path)) as rows:
             return _write_staged(staged, rows, path.name)
+    return _read_csv(path, lambda rows: _write_staged(staged, rows, path.name))
+
+
+def _read_csv(path: Path, consume: Callable[[Iterator[tuple[int, list[str]]]], T]) -> T:
+    """`consume` the rows of a CSV file in the first encoding it decodes in (UTF-8, BOM, GBK)."""
     try:
-        source = path.open("rb")
+        source: IO[bytes] = path.open("rb")
     except OSError as exc:
         raise ClaimsFileError(f"{path.name}：无法读取文件（{exc.strerror or exc}）") from None
     with source:
         for encoding in claims.csv_encodings(source):
             try:
                 with closing(claims.csv_rows(source, encoding, path.name)) as rows:
-                    return _write_staged(staged, rows, path.name)
+                    return consume(rows)
             except UnicodeDecodeError:
                 source.seek(0)
     raise ClaimsFileError(f"{path.name}：无法识别文件编码（支持 UTF-8、带 BOM 的 UTF-8 与 GBK）")
@@ -202,20 +208,7 @@ def _sha256(path: Path) -> str:
 
 def import_kb(con: duckdb.DuckDBPyConnection, path: Path, now: datetime | None = None) -> int:
     """Replace the knowledge base with a CSV file's entries (all-or-nothing); how many entries."""
-    try:
-        source: IO[bytes] = path.open("rb")
-    except OSError as exc:
-        raise ClaimsFileError(f"{path.name}：无法读取文件（{exc.strerror or exc}）") from None
-    with source:
-        for encoding in claims.csv_encodings(source):
-            try:
-                with closing(claims.csv_rows(source, encoding, path.name)) as rows:
-                    entries = _kb_entries(rows, path.name)
-                break
-            except UnicodeDecodeError:
-                source.seek(0)
-        else:
-            raise ClaimsFileError(f"{path.name}：无法识别文件编码（支持 UTF-8、带 BOM 的 UTF-8 与 GBK）")
+    entries = _read_csv(path, lambda rows: _kb_entries(rows, path.name))
     con.begin()
     try:
         con.execute("DELETE FROM kb")

@@ -173,6 +173,23 @@ class ScreeningRun(SQLModel, table=True):
     risk: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))  # [{"code", "risk_score", "hits", "amount_yuan"}]
 
 
+class ScreeningHit(SQLModel, table=True):
+    """One hit of a screening run, as the result file has it: what an assignment carries to the tablet as a 疑点 and
+    what the inspector's verdict (属实/排除) is counted against. `hit_id` is "<run id>-<seq>", unique and stable."""
+
+    hit_id: str = Field(primary_key=True)
+    run_id: str = Field(index=True)
+    seq: int
+    rule: str = Field(index=True)
+    settlement_id: Optional[str] = None  # null for a person-month rule
+    institution_code: str = Field(index=True)
+    person: str  # 参保人ID
+    day: Optional[str] = None  # YYYY-MM-DD for a line or settlement rule
+    month: Optional[str] = None  # YYYY-MM for a person-month rule
+    amount_yuan: str
+    evidence: str
+
+
 # ---- Devices --------------------------------------------------------------------------------------------------
 
 

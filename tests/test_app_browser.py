@@ -57,7 +57,7 @@ def after_reload_showing(page, text: str) -> None:
         if page.get_by_text(text).count():
             return
         if page.get_by_text("检查人员 I0001，请输入 PIN").count():
-            enter_pin(page, PIN["I0001"], "解锁")
+            unlock(page)  # waits until the PIN is checked: typing it again meanwhile finds the pad disabled
         elif page.locator("flt-semantics-placeholder").count():
             page.evaluate("document.querySelector('flt-semantics-placeholder').click()")
         page.wait_for_timeout(500)

@@ -14,9 +14,9 @@ import duckdb
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlmodel import Session, create_engine, select
+from sqlmodel import Session, col, create_engine, select
 
-from bureau.models import ScreeningRun
+from bureau.models import ScreeningHit, ScreeningRun
 from bureau.screening.claims import HEADERS, ClaimsFileError, ClaimsImportError
 from bureau.screening.risk import digest, rank_institutions
 from bureau.screening.rules import DEFAULT_KB, load_rules, select_rules
@@ -256,8 +256,13 @@ def test_the_command_line_imports_screens_and_keeps_the_run(tmp_path, bureau_db_
     engine = create_engine(bureau_db_url)
     with Session(engine) as session:
         run = session.exec(select(ScreeningRun)).one()
+        stored = session.exec(select(ScreeningHit).order_by(col(ScreeningHit.seq))).all()
     engine.dispose()
     assert run.id == summary["run"] and run.result_digest == digest(result) and run.hits == len(expected)
+    assert [(h.hit_id, h.rule, h.settlement_id, h.institution_code, h.person, h.day or h.month, h.amount_yuan)
+            for h in stored] == [(f"{run.id}-{n}", h["rule"], h["settlement_id"], h["institution"], h["person"],
+                                  h.get("date") or h.get("month"), h["amount_yuan"])
+                                 for n, h in enumerate(result["hits"], start=1)]
     assert [r["id"] for r in run.rules] == [r.id for r in load_rules()] and run.risk == result["institutions"]
     unknown = run_cli("screen", "run", "--rules", "R-NOPE", "--out", str(out), *where, check=False)
     assert unknown.returncode == 2 and "R-NOPE" in unknown.stderr

@@ -233,3 +233,29 @@ def test_init_on_an_empty_database_stamps_head(bureau_db_url, tmp_path):
     settings = BureauSettings(tmp_path / "bureau", bureau_db_url)
     cli(settings, "bureau", "init")
     assert status(bureau_db_url).status == "current" and schema_drift(bureau_db_url) == []
+
+
+def _open_empty(url: str, data_dir: str) -> str:
+    """One node starting: `open_bureau` gives an empty database its schema (run in a child process)."""
+    from bureau.service import BureauStartError, open_bureau
+
+    try:
+        open_bureau(BureauSettings(data_dir=Path(data_dir), database_url=url)).engine.dispose()
+    except BureauStartError as exc:
+        return str(exc)
+    return ""
+
+
+def test_nodes_starting_together_on_an_empty_database(bureau_db_url, tmp_path):
+    """Four processes open one empty database at once: the schema is created once, stamped once, and every node
+    starts (without the lock, one node's create_all met the other's tables, and alembic_version got two rows)."""
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        problems = pool.starmap(_open_empty, [(bureau_db_url, str(tmp_path / f"data-{n}")) for n in range(4)])
+    assert problems == ["", "", "", ""]
+    engine = make_engine(bureau_db_url)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [
+            migrations.installed_head()]
+    engine.dispose()

@@ -18,7 +18,10 @@ what it wrote (a NOT NULL column needs a server default for the rows already the
 
 from __future__ import annotations
 
+import fcntl
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -42,6 +45,7 @@ PRE_ALEMBIC_TABLES = frozenset({
     "requestnonce", "reviewcase", "reviewevent", "signedtreehead", "staffaccount", "staffsession", "storedblob",
 })
 UPGRADE_COMMAND = "yibao bureau upgrade"
+SCHEMA_LOCK_KEY = 0x79696261  # "yiba": the PostgreSQL advisory lock that one schema change at a time holds
 
 
 class SchemaError(Exception):
@@ -104,13 +108,34 @@ def state(connection: Connection) -> SchemaState:
     return SchemaState(revision, head, known, frozenset(inspect(connection).get_table_names()))
 
 
+@contextmanager
+def schema_change(engine: Engine) -> Iterator[Connection]:
+    """A transaction that no other process changing the schema runs beside: nodes started together on an empty
+    database would otherwise both create the tables (one fails on "already exists") and both stamp alembic_version.
+    PostgreSQL: a transaction-scoped advisory lock; SQLite: an exclusive lock on a file beside the database file."""
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as connection:
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+            yield connection
+        return
+    database = engine.url.database
+    if not database or database == ":memory:":
+        with engine.begin() as connection:
+            yield connection
+        return
+    with open(f"{database}.schema-lock", "ab") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed, also if the process dies
+        with engine.begin() as connection:
+            yield connection
+
+
 def create(engine: Engine) -> None:
     """Create the schema from the models on an empty database and stamp it head; refuse any other database."""
     from alembic import command
 
-    with engine.begin() as connection:
+    with schema_change(engine) as connection:
         current = state(connection)
-        if current.status == "current":
+        if current.status == "current":  # another node created it while this one waited
             return
         problem = current.problem()
         if problem is not None:
@@ -124,7 +149,7 @@ def upgrade(engine: Engine) -> tuple[SchemaState, SchemaState]:
     stamped BASELINE. Returns where it stood before and after."""
     from alembic import command
 
-    with engine.begin() as connection:
+    with schema_change(engine) as connection:
         before = state(connection)
         if before.status == "unknown":
             raise SchemaError(before.problem())

@@ -9,8 +9,10 @@ then N `yibao serve` processes on that one database and data directory (or, with
 --workers N`). The client threads send the records through the real HTTP API (`PUT /v1/records/{id}`, signed by the
 tablet's key, `inspector_app.bureau_client.BureauClient`), each record to the next server in turn. Printed: records/s
 for each N and its ratio to N=1, against a floor measured in the same run: a bare INSERT of the same sealed bytes
-plus their SHA-256, committed per record, from the same number of threads on the same database. Afterwards every
-record must be stored exactly once (rows counted) and `yibao bureau verify-log` must exit 0.
+plus their SHA-256, committed per record, from the same number of threads on the same database; and the checks the
+bureau must make of each record (decrypt, signatures, schema, score) alone in one process, with no database or HTTP,
+which bound what one node can do. Afterwards every record must be stored exactly once (rows counted) and
+`yibao bureau verify-log` must exit 0.
 
 Each server first takes a few warm-up records (not timed, counted in the check). The rounds (--repeat) run the Ns
 interleaved, each from scratch; the summary gives the median. The machine's cores bound what more
@@ -34,19 +36,20 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import Column, MetaData, String, Table, Text, create_engine, func, insert, text
 from sqlmodel import Session, col, select
 
 import checklists
 from bureau import enrollment, keystore
 from bureau.db import make_engine
-from bureau.models import Assignment, LogLeaf, ReceivedRecord
+from bureau.models import Assignment, DeviceKey, LogLeaf, ReceivedRecord
 from bureau.settings import BureauSettings
+from checklists import scoring
 from inspector_app.bureau_client import BureauClient
-from sync import keys
+from sync import keys, record_schema
 from sync.canonical import canonical_bytes, content_hash
-from sync.envelope import build_record, seal_record, sign_record
+from sync.envelope import KnownSigner, build_record, open_envelope, seal_record, sign_record
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' helpers, when run as a script
 from tests.conftest import PG_ADMIN_URL, _postgres_unavailable_reason  # noqa: E402
@@ -214,6 +217,25 @@ def verify_log(settings: BureauSettings) -> tuple[int, str]:
     return result.returncode, said
 
 
+def checks_rate(settings: BureauSettings, envelopes: list[tuple[int, str, dict]]) -> float:
+    """The checks the bureau must make of every record, in this one process with no database and no HTTP: open the
+    envelope (decrypt, both signatures), the record's schema, the score recomputed from the pinned template. One
+    process is what one `yibao serve` has (these checks hold the GIL), so this bounds a node. Records/s."""
+    engine = make_engine(settings.database_url)
+    with Session(engine) as session:
+        signers = {row.key_id: KnownSigner(Ed25519PublicKey.from_public_bytes(keys.b64decode_strict(row.public_key)),
+                                           row.inspector_code) for row in session.exec(select(DeviceKey))}
+    engine.dispose()
+    sealing = keystore.open_keys(settings, PASSPHRASE.encode()).all_sealing
+    start = time.perf_counter()
+    for _, record_id, envelope in envelopes:
+        record = open_envelope(envelope, sealing, signers.get, expected_record_id=record_id).record
+        record_schema.check_record(record)
+        template = checklists.resolve_template(f"{record['template_id']}@{record['template_hash']}")
+        scoring.score(template, record["answers"])
+    return len(envelopes) / (time.perf_counter() - start)
+
+
 def floor_rate(envelopes: list[tuple[int, str, dict]], threads: int) -> float:
     """Bare INSERT of the same sealed bytes + their SHA-256, committed per record, from `threads` threads, on the
     same database (a schema of its own). Records/s."""
@@ -250,8 +272,10 @@ def floor_rate(envelopes: list[tuple[int, str, dict]], threads: int) -> float:
         schema.drop()
 
 
-def run_once(root: Path, nodes: int, args: argparse.Namespace) -> tuple[float, bool, list[tuple[int, str, dict]]]:
-    """One N: fresh schema, fresh data dir, fresh records. Returns (records/s, all checks passed, timed records)."""
+def run_once(root: Path, nodes: int, args: argparse.Namespace
+             ) -> tuple[float, bool, list[tuple[int, str, dict]], float]:
+    """One N: fresh schema, fresh data dir, fresh records. Returns (records/s, all checks passed, timed records,
+    the checks' records/s on those records)."""
     schema = Schema(f"n{nodes}")
     try:
         settings = BureauSettings(root / f"n{nodes}" / "bureau", schema.url)
@@ -261,6 +285,7 @@ def run_once(root: Path, nodes: int, args: argparse.Namespace) -> tuple[float, b
         started = time.perf_counter()
         tablets, envelopes = prepare(settings, args.threads, warmup + args.records)
         prepared_s = time.perf_counter() - started
+        checks = checks_rate(settings, envelopes[warmup:])
         started = time.perf_counter()
         servers = start_servers(settings, nodes, args.workers)
         try:
@@ -287,7 +312,7 @@ def run_once(root: Path, nodes: int, args: argparse.Namespace) -> tuple[float, b
         print(f"    yibao bureau verify-log: exit {code}: {said}", flush=True)
     finally:
         schema.drop()
-    return rate, stored_ok and code == 0 and not problems, envelopes[warmup:]
+    return rate, stored_ok and code == 0 and not problems, envelopes[warmup:], checks
 
 
 def main() -> None:
@@ -310,6 +335,7 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="bench-ingest-nodes-"))
     rates: dict[int, list[float]] = {nodes: [] for nodes in counts}
     floors: list[float] = []
+    checks: list[float] = []
     all_ok = True
     started = time.perf_counter()
     try:
@@ -318,7 +344,8 @@ def main() -> None:
                 print(f"round {round_no} of {args.repeat}:", flush=True)
             kept: list[tuple[int, str, dict]] = []
             for nodes in counts:
-                rate, ok, envelopes = run_once(root / f"round{round_no}", nodes, args)
+                rate, ok, envelopes, checked = run_once(root / f"round{round_no}", nodes, args)
+                checks.append(checked)
                 rates[nodes].append(rate)
                 all_ok = all_ok and ok
                 kept = kept or envelopes
@@ -330,12 +357,14 @@ def main() -> None:
     base_n = 1 if 1 in rates else counts[0]
     base = statistics.median(rates[base_n])
     floor = statistics.median(floors)
-    print(f"summary (median of {args.repeat} round(s); floor {floor:.1f} records/s):")
+    ceiling = statistics.median(checks)
+    print(f"summary (median of {args.repeat} round(s); floor {floor:.1f} records/s; the checks alone in one process "
+          f"{ceiling:.1f} records/s):")
     for nodes, measured in rates.items():
         rate = statistics.median(measured)
         each = ", ".join(f"{r:.1f}" for r in measured)
-        print(f"  N={nodes}: {rate:7.1f} records/s  x{rate / base:.2f} vs N={base_n}  {rate / floor * 100:5.1f}% of "
-              f"the floor  (runs: {each})")
+        print(f"  N={nodes}: {rate:7.1f} records/s  x{rate / base:.2f} vs N={base_n}  floor/rate {floor / rate:5.1f}x  "
+              f"checks/rate {ceiling / rate:4.1f}x  (runs: {each})")
     print(f"all records stored exactly once and verify-log exit 0 for every run: {'yes' if all_ok else 'NO'}; "
           f"total {time.perf_counter() - started:.0f} s")
     if not all_ok:

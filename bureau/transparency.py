@@ -34,6 +34,7 @@ from sync.envelope import build_receipt, log_leaf_hash
 from sync.errors import MerkleProofError
 
 LOCK_ROW = "merkle_log"  # the Counter row whose row lock is the log's lock; its value is not used
+SIGNED_HEADS_KEPT = 4096  # receipts of recent appends are answered from memory
 _LOCK_HELD = "merkle_log_lock_held"  # session.info key: `appending` took the lock in this transaction
 
 
@@ -56,6 +57,7 @@ class TransparencyLog:
         self.lock = threading.Lock()  # this process's appenders queue here, holding no connection
         self._cache_lock = threading.Lock()
         self._tree: merkle.MerkleTree | None = None
+        self._signed: dict[int, dict[str, Any]] = {}  # tree heads this process signed and committed, by size
 
     # --- the cache (callers hold _cache_lock) ---
 
@@ -87,10 +89,46 @@ class TransparencyLog:
             self._tree = None
         raise LogInconsistent(f"局端日志第 {size - 1} 条：按保存的叶子重算的树根与大小为 {size} 的签名树头不符")
 
+    def _current(self, session: Session) -> merkle.MerkleTree:
+        """The cached tree exactly as the database holds the log now, for an append under the log's lock. One query
+        reads the cache's last leaf and every leaf after it: if the database bears the cache out and holds nothing
+        more (the usual case: this process made the last append), that is all; leaves other processes appended are
+        added and checked against their stored tree head; a cache the database does not bear out is rebuilt."""
+        tree = self._tree or merkle.MerkleTree()
+        rows = session.exec(select(LogLeaf.leaf_index, LogLeaf.leaf_hash)
+                            .where(col(LogLeaf.leaf_index) >= max(tree.size - 1, 0))
+                            .order_by(col(LogLeaf.leaf_index))).all()
+        if tree.size:
+            if not rows or rows[0][0] != tree.size - 1 or rows[0][1] != tree.leaf(tree.size - 1).hex():
+                return self._rebuilt(session)
+            rows = rows[1:]
+        if not rows:
+            self._tree = tree
+            return tree
+        for index, leaf_hex in rows:
+            if index != tree.size:
+                return self._rebuilt(session)
+            tree.append(bytes.fromhex(leaf_hex))
+        self._tree = tree
+        head = session.get(SignedTreeHead, tree.size)
+        if head is None or head.root != tree.root().hex():
+            return self._rebuilt(session)
+        return tree
+
+    def _rebuilt(self, session: Session) -> merkle.MerkleTree:
+        """The tree rebuilt from every stored leaf and checked against the stored head of its size (LogInconsistent
+        naming where the database's log does not add up)."""
+        self._tree = None
+        self._signed.clear()
+        last = session.exec(select(LogLeaf.leaf_index).order_by(col(LogLeaf.leaf_index).desc())).first()
+        return self._agreeing(session, 0 if last is None else last + 1, exact=True)
+
     def forget(self) -> None:
-        """Drop the cached tree: the next use rebuilds it from what the database holds."""
+        """Drop the cached tree and the heads signed with it: the next use rebuilds it from what the database
+        holds."""
         with self._cache_lock:
             self._tree = None
+            self._signed.clear()
 
     # --- appending ---
 
@@ -126,12 +164,14 @@ class TransparencyLog:
         with `lock` held on a fresh session, committing it). Returns the leaf index."""
         if not session.info.get(_LOCK_HELD):  # inside `appending` the lock is already held
             self._take_lock(session)
-        last = session.exec(select(LogLeaf.leaf_index).order_by(col(LogLeaf.leaf_index).desc())).first()
-        with self._cache_lock:  # exact: a leaf whose transaction never committed must not stay in the cache
-            tree = self._agreeing(session, 0 if last is None else last + 1, exact=True)
+        with self._cache_lock:  # exactly the database's: a leaf whose transaction never committed must not stay
+            tree = self._current(session)
             leaf = log_leaf_hash(record_id, record_hash)
             index = tree.append(leaf)
             head = merkle.sign_tree_head(tree.size, tree.root(), _now_ms(), self.signing_key)
+            self._signed[tree.size] = {key: head[key] for key in ("size", "root", "timestamp", "signature")}
+            if len(self._signed) > SIGNED_HEADS_KEPT:
+                del self._signed[min(self._signed)]
         session.add(LogLeaf(leaf_index=index, record_id=record_id, version=version, leaf_hash=leaf.hex()))
         session.add(SignedTreeHead(size=head["size"], root=head["root"], timestamp=head["timestamp"],
                                    signature=head["signature"]))
@@ -145,8 +185,14 @@ class TransparencyLog:
             return self.size(session)
 
     def receipt(self, session: Session, record_id: str, record_hash: str, index: int) -> dict[str, Any]:
-        """The receipt of the record at `index`: its inclusion in the tree of size index + 1 and that tree's head."""
+        """The receipt of the record at `index`: its inclusion in the tree of size index + 1 and that tree's head —
+        from memory when this process signed that head (no query), else from the database."""
         with self._cache_lock:
+            tree, head_json = self._tree, self._signed.get(index + 1)
+            if (tree is not None and head_json is not None and tree.size > index
+                    and tree.leaf(index) == log_leaf_hash(record_id, record_hash)):
+                return build_receipt(record_id, record_hash, index, tree.inclusion_proof(index, index + 1),
+                                     dict(head_json))
             proof = self._agreeing(session, index + 1).inclusion_proof(index, index + 1)
         head = session.get(SignedTreeHead, index + 1)
         assert head is not None  # _agreeing found it

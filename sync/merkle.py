@@ -53,6 +53,9 @@ class MerkleTree:
     def size(self) -> int:
         return len(self._levels[0])
 
+    def leaf(self, index: int) -> bytes:
+        return self._levels[0][index]
+
     def append(self, leaf: bytes) -> int:
         """Add a leaf hash; returns its index."""
         if not isinstance(leaf, bytes) or len(leaf) != 32:

@@ -64,3 +64,19 @@ def test_two_processes_append_to_one_database(bureau_engine):
         assert first.size(session) == second.size(session) == 4
         receipt = second.receipt(session, "rec-3", record_hash(3), 3)
     verify_receipt(receipt, record_hash(3), SIGNING.public_key())
+
+
+def test_a_cache_the_database_does_not_bear_out_is_rebuilt(bureau_engine):
+    """A leaf appended in a transaction that was then rolled back, the cache not told: the next append finds the
+    cache's last leaf missing from the database, rebuilds, and continues at the database's index; its receipt,
+    answered from memory, is the one a fresh process answers from the database."""
+    log = TransparencyLog(bureau_engine, SIGNING)
+    assert [append(log, 0), append(log, 1)] == [0, 1]
+    with log.lock, Session(bureau_engine) as session:
+        assert log.append(session, "rec-lost", 1, record_hash(99)) == 2
+        session.rollback()
+    assert append(log, 2) == 2
+    with Session(bureau_engine) as session:
+        receipt = log.receipt(session, "rec-2", record_hash(2), 2)
+        verify_receipt(receipt, record_hash(2), SIGNING.public_key(), record_id="rec-2")
+        assert TransparencyLog(bureau_engine, SIGNING).receipt(session, "rec-2", record_hash(2), 2) == receipt

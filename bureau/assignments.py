@@ -1,4 +1,9 @@
-"""Issuing, signing and listing assignments. Devices verify the bureau signature before showing one."""
+"""Issuing, signing and listing assignments. Devices verify the bureau signature before showing one.
+
+An assignment carries its institution's 疑点 (v3, `sync.assignments`): the hits of the screening run that was the
+latest when it was issued, named in its row (`screening_run_id`). They are read again from that run whenever the
+assignment is signed or served (`suspicions_of`): a run and its hits never change, so neither does what was signed.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +17,19 @@ from sqlalchemy import func, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from bureau.models import Assignment, AssignmentMember, Counter, Inspector, Institution, ReceivedRecord
-from sync.assignments import sign_assignment, signed_fields
+from bureau.models import (
+    Assignment,
+    AssignmentMember,
+    Counter,
+    Inspector,
+    Institution,
+    ReceivedRecord,
+    ScreeningHit,
+    ScreeningRun,
+)
+from bureau.screening.rules import load_rules
+from checklists.money import format_money, parse_money
+from sync.assignments import MAX_SUSPICIONS, sign_assignment, signed_fields
 
 REVOKED = "已撤回"
 
@@ -48,11 +64,79 @@ class NewAssignment:
     signature: str = ""
     due_date: date | None = None
     revoked: bool = False
+    screening_run_id: str | None = None
 
 
-def signed_content(a: Assignment | NewAssignment) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Carried:
+    """An assignment's 疑点: the entries it carries (at most `MAX_SUSPICIONS`, the highest amounts, in hit order)
+    and how many hits its institution had in the run."""
+
+    suspicions: list[dict[str, Any]]
+    total: int
+
+
+NONE_CARRIED = Carried([], 0)
+
+
+def carried_hits(hits: list[ScreeningHit]) -> list[ScreeningHit]:
+    """The hits an assignment carries: the `MAX_SUSPICIONS` highest amounts (an earlier hit first on a tie), in the
+    run's order."""
+    kept = sorted(hits, key=lambda h: (-parse_money(h.amount_yuan), h.seq))[:MAX_SUSPICIONS]
+    return sorted(kept, key=lambda h: h.seq)
+
+
+def suspicion_of(hit: ScreeningHit, rule: dict[str, Any]) -> dict[str, Any]:
+    """One hit as the 疑点 an assignment carries (`sync.assignments.SUSPICION_FIELDS`), with its rule's name, result
+    type and basis."""
+    out: dict[str, Any] = {"hit_id": hit.hit_id, "rule": hit.rule, "rule_name": rule["name"],
+                           "result": rule["result"], "settlement_id": hit.settlement_id, "person": hit.person}
+    if hit.day is not None:
+        out["date"] = hit.day
+    elif hit.month is not None:
+        out["month"] = hit.month
+    return {**out, "amount_yuan": format_money(parse_money(hit.amount_yuan)), "evidence": hit.evidence,
+            "basis": rule["basis"]}
+
+
+def _rule_facts(run: ScreeningRun) -> dict[str, dict[str, Any]]:
+    """Rule id → name, result type and basis as the run recorded them; a run recorded before it kept names (result
+    only) takes them from the rules file."""
+    if all("name" in r and "basis" in r for r in run.rules):
+        return {r["id"]: {"result": r["result"], "name": r["name"], "basis": r["basis"]} for r in run.rules}
+    current = {r.id: {"name": r.name, "basis": r.basis} for r in load_rules()}
+    return {r["id"]: {"result": r["result"], "name": current.get(r["id"], {}).get("name", r["id"]),
+                      "basis": current.get(r["id"], {}).get("basis", "")} for r in run.rules}
+
+
+def suspicions_of(session: Session, assignments: list[Assignment] | list[NewAssignment]) -> dict[str, Carried]:
+    """Assignment id → its 疑点: its institution's hits in the screening run its row names (none if it names none).
+    One query per run and institution."""
+    out: dict[str, Carried] = {}
+    cache: dict[tuple[str, str], Carried] = {}
+    facts: dict[str, dict[str, dict[str, Any]]] = {}
+    for a in assignments:
+        run_id = a.screening_run_id
+        if run_id is None:
+            out[a.id] = NONE_CARRIED
+            continue
+        key = (run_id, a.institution_code)
+        if key not in cache:
+            if run_id not in facts:
+                run = session.get(ScreeningRun, run_id)
+                assert run is not None  # named at issue; runs are never deleted
+                facts[run_id] = _rule_facts(run)
+            hits = list(session.exec(select(ScreeningHit).where(ScreeningHit.run_id == run_id,
+                                                                ScreeningHit.institution_code == a.institution_code)))
+            cache[key] = Carried([suspicion_of(h, facts[run_id][h.rule]) for h in carried_hits(hits)], len(hits))
+        out[a.id] = cache[key]
+    return out
+
+
+def signed_content(a: Assignment | NewAssignment, carried: Carried = NONE_CARRIED) -> dict[str, Any]:
     """The fields a bureau signature covers (`sync.assignments.signed_fields`), as the device receives them: with
-    the members since v2; one issued before (no members stored) is re-signed as it was."""
+    the members since v2 and the 疑点 (`suspicions_of`) when it carries any (v3); one issued before (no members
+    stored) is re-signed as it was."""
     content: dict[str, Any] = {
         "id": a.id,
         "plan_id": a.plan_id,
@@ -65,6 +149,8 @@ def signed_content(a: Assignment | NewAssignment) -> dict[str, Any]:
     }
     if a.members:
         content["members"] = [dict(member) for member in a.members]
+    if carried.suspicions:
+        content["suspicions"] = [dict(suspicion) for suspicion in carried.suspicions]
     assert tuple(content) == signed_fields(content)
     return content
 
@@ -104,6 +190,7 @@ def issue_assignments(
     if not selected:
         return
     first = next_seq(session, count=len(selected))
+    latest = session.exec(select(ScreeningRun.id).order_by(col(ScreeningRun.ran_at).desc())).first()
     issued = [
         NewAssignment(
             id=str(uuid.uuid4()),
@@ -114,11 +201,13 @@ def issue_assignments(
             reason=item.get("reason", "random"),
             issued_at=issued_at,
             seq=seq,
+            screening_run_id=latest,
         )
         for seq, item in enumerate(selected, start=first)
     ]
+    carried = suspicions_of(session, issued)
     for assignment in issued:
-        assignment.signature = sign_assignment(signed_content(assignment), signing_key)
+        assignment.signature = sign_assignment(signed_content(assignment, carried[assignment.id]), signing_key)
     session.exec(insert(Assignment), params=[vars(assignment) for assignment in issued])
     session.exec(insert(AssignmentMember), params=[{"assignment_id": assignment.id, "inspector_code": code}
                                                    for assignment in issued for code in assignment.team])
@@ -139,7 +228,8 @@ def revoke_assignment(session: Session, signing_key: Ed25519PrivateKey, assignme
         raise AssignmentError(409, "already_revoked", f"检查任务已于 {utc_iso(assignment.revoked_at)} 撤回")
     assignment.revoked, assignment.status, assignment.seq = True, REVOKED, next_seq(session)
     assignment.revoked_at, assignment.revoked_by, assignment.revoked_reason = now, actor, reason.strip()[:500]
-    assignment.signature = sign_assignment(signed_content(assignment), signing_key)
+    carried = suspicions_of(session, [assignment])[assignment.id]
+    assignment.signature = sign_assignment(signed_content(assignment, carried), signing_key)
     session.add(assignment)
     return assignment
 
@@ -153,9 +243,11 @@ def assignments_for(session: Session, inspector_code: str, since: int = 0) -> li
         .where(AssignmentMember.inspector_code == inspector_code, Assignment.seq > since)
         .order_by(col(Assignment.seq))
     ).all()
+    carried = suspicions_of(session, [a for a, _ in rows])
     return [
         {
-            **signed_content(a),
+            **signed_content(a, carried[a.id]),
+            **({"suspicions_total": carried[a.id].total} if carried[a.id].suspicions else {}),
             "status": a.status,
             "seq": a.seq,
             "signature": a.signature,

@@ -15,10 +15,10 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 import checklists
-from bureau import ledger, registry
+from bureau import ledger, procedure, registry
 from bureau.coverage import coverage_report
 from bureau.models import Assignment, Institution, ReceivedRecord, ReviewCase
-from bureau.review import counted_findings, local_date
+from bureau.review import DECIDED, PUBLISHED, WITHDRAWN, counted_findings, local_date
 
 
 def _table(name: str, title: str, columns: Sequence[str], rows: list[list[Any]]) -> dict[str, Any]:
@@ -67,6 +67,17 @@ def grades_table(year: int, codes: Iterable[str], entries: Sequence[ledger.Entry
                   [[grade, n] for grade, n in counts.items()])
 
 
+def deadlines_table(cases: Iterable[tuple[str, str, Mapping[str, Any]]], as_of: date) -> dict[str, Any]:
+    """Filed cases not yet decided, nearest the 90-day limit first (行政处罚法 Art. 60, with the extensions):
+    `cases` are (record id, institution name, procedure record)."""
+    clocks = [(record_id, name, procedure.clock(proc, as_of, decided=False)) for record_id, name, proc in cases]
+    rows = [[record_id, name, c["filed_on"], c["decision_due"], c["days_left"], "超期" if c["overdue"] else ""]
+            for record_id, name, c in sorted(clocks, key=lambda x: (x[2]["days_left"], x[0])) if c["filed_on"]]
+    overdue = sum(1 for r in rows if r[5])
+    return _table("deadlines", f"办案期限（立案之日起九十日内作出决定，含批准延长；截至 {as_of}）：超期 {overdue} 件",
+                  ["检查记录", "机构", "立案日期", "决定期限", "剩余天数", "超期"], rows)
+
+
 def tables(year: int, *, issued: Iterable[date], done: Iterable[date], coverage: Mapping[str, Any],
            findings: Iterable[tuple[str, str]], entries: Sequence[ledger.Entry],
            institution_codes: Iterable[str]) -> dict[str, Any]:
@@ -89,5 +100,11 @@ def load(session: Session, year: int, as_of: date) -> dict[str, Any]:
         if day is not None and day.year == year:
             findings += [(kind, f["category"]) for f in counted_findings(record)]
     codes = list(session.exec(select(Institution.code).where(Institution.active == True)))  # noqa: E712
-    return tables(year, issued=issued, done=done, coverage=coverage_report(registry.inspection_status(session), as_of),
+    pending = session.exec(select(ReviewCase.record_id, Institution.name, ReviewCase.procedure)
+                           .join(Institution, col(Institution.code) == ReviewCase.institution_code, isouter=True)
+                           .where(col(ReviewCase.filed_on).is_not(None),
+                                  col(ReviewCase.status).not_in((DECIDED, PUBLISHED, WITHDRAWN))))
+    board = tables(year, issued=issued, done=done, coverage=coverage_report(registry.inspection_status(session), as_of),
                   findings=findings, entries=ledger.entries(ledger.load_decisions(session)), institution_codes=codes)
+    board["tables"].append(deadlines_table([(r, n or "", p or {}) for r, n, p in pending], as_of))
+    return board

@@ -19,7 +19,7 @@ from typing import Any, Mapping, Sequence
 from sqlmodel import Session, col, select
 
 import checklists
-from bureau import review
+from bureau import case_settings, review
 from bureau.agency import agency_name
 from bureau.assignments import next_seq, utc_iso
 from bureau.models import (
@@ -32,7 +32,7 @@ from bureau.models import (
     StaffAccount,
 )
 from bureau.review import ReviewError, local_date
-from checklists import penalty, points
+from checklists import discretion, penalty, points
 from checklists.money import format_money, money_problem, parse_money
 
 RECTIFY = "责令改正"
@@ -65,6 +65,32 @@ class Flags:
     serious_consequences: bool = False
     intent_items: tuple[str, ...] = ()  # findings done 以骗取医保基金为目的 (Art. 38 acts then fall under Art. 40)
     circumstances: tuple[str, ...] = ()  # 行政处罚法 Art. 33 facts (`checklists.penalty.CIRCUMSTANCES`) found true
+    factors: tuple[str, ...] = ()  # 裁量情节 cited (`checklists.discretion`): they narrow the fine's band
+    conduct_from: date | None = None  # the conduct's period; both default to the inspection day
+    conduct_to: date | None = None  # continuous conduct: its end, from which 时效 runs
+    limitation_extended: bool = False  # 涉及公民生命健康安全、金融安全且有危害后果: 行政处罚法 Art. 36's longer period
+
+
+def conduct_period(record: Mapping[str, Any], flags: Flags) -> tuple[date, date] | None:
+    """The conduct's period as the reviewer gave it; what is not given is the inspection day (the findings carry
+    no dates of their own). None for a record without one."""
+    day = review.inspected_on(record)
+    end = flags.conduct_to or day
+    start = flags.conduct_from or end
+    if start is None or end is None:
+        return None
+    if start > end:
+        raise DecisionError([f"违法行为起始日期 {start.isoformat()} 晚于终了日期 {end.isoformat()}"])
+    return start, end
+
+
+def limitation_of(record: Mapping[str, Any], flags: Flags) -> dict[str, Any] | None:
+    """行政处罚法 Art. 36 for the record: from the conduct's end to its discovery (the inspection day)."""
+    period, discovered = conduct_period(record, flags), review.inspected_on(record)
+    if period is None or discovered is None:
+        return None
+    return discretion.limitation(period[1], discovered, flags.limitation_extended,
+                                 discretion.benchmark_for().limitation)
 
 
 def proposal(record: Mapping[str, Any], flags: Flags = Flags()) -> dict[str, Any]:
@@ -87,7 +113,8 @@ def proposal(record: Mapping[str, Any], flags: Flags = Flags()) -> dict[str, Any
                           "item_id": f["item_id"], "intent_to_defraud": f["item_id"] in flags.intent_items}
                          for f in findings],
             "refused_to_correct": flags.refused_to_correct, "serious_consequences": flags.serious_consequences,
-            "circumstances": {c: True for c in flags.circumstances}}
+            "circumstances": {c: True for c in flags.circumstances}, "factors": list(flags.factors)}
+    period = conduct_period(record, flags)
     try:
         decided = penalty.decide(case)
         institution_points = [{"item_id": f["item_id"], "category": f["category"], "severity": f["severity"],
@@ -99,10 +126,17 @@ def proposal(record: Mapping[str, Any], flags: Flags = Flags()) -> dict[str, Any
                   "points": behaviours[SUGGESTED_BEHAVIOUR[f["category"]]].points}
                  for f in findings if f["category"] in SUGGESTED_BEHAVIOUR
                  for code in f.get("staff_codes") or []]
+    benchmark = discretion.benchmark_for()
     return {"flags": {"refused_to_correct": flags.refused_to_correct,
                       "serious_consequences": flags.serious_consequences, "intent_items": list(flags.intent_items),
-                      "circumstances": list(flags.circumstances)},
-            "findings": findings, "penalty": decided, "institution_points": institution_points,
+                      "circumstances": list(flags.circumstances), "factors": list(flags.factors),
+                      "conduct_from": period[0].isoformat() if period else None,
+                      "conduct_to": period[1].isoformat() if period else None,
+                      "limitation_extended": flags.limitation_extended},
+            "findings": findings, "penalty": decided, "limitation": limitation_of(record, flags),
+            "discretion": {"benchmark": benchmark.as_json(),
+                           "factors": [f.as_json() for f in benchmark.factors.values()]},
+            "institution_points": institution_points,
             "institution_points_total": sum(p["points"] for p in institution_points),
             "person_points_suggested": suggested,
             "behaviours": [{"id": b.id, "text": b.text, "tier": b.tier, "points": b.points}
@@ -110,21 +144,28 @@ def proposal(record: Mapping[str, Any], flags: Flags = Flags()) -> dict[str, Any
 
 
 def document_kind(measures: Sequence[str], detail: Sequence[Mapping[str, Any]]) -> str:
-    """协议处理 when every measure is on the agreement track (the 经办机构 takes it under the service agreement), as
-    the engine's `measures_detail` says; otherwise 行政处理."""
+    """The case's principal document: 协议处理 when every measure is on the agreement track (the 经办机构 takes it
+    under the service agreement), as the engine's `measures_detail` says; otherwise 行政处罚 when an administrative
+    measure is a penalty (罚款, 暂停: the rules' `no_penalty.suppresses`, 行政处罚法 第九条), else 行政处理."""
     tracks = {d["measure"]: d["track"] for d in detail}
-    return "协议处理" if measures and all(tracks.get(m) == "agreement" for m in measures) else "行政处理"
+    if measures and all(tracks.get(m) == "agreement" for m in measures):
+        return "协议处理"
+    penalties = set(penalty.penalty_rules().no_penalty.suppresses)
+    return "行政处罚" if any(m in penalties and tracks.get(m) != "agreement" for m in measures) else "行政处理"
 
 
 def check_choice(proposed: Mapping[str, Any], choice: Mapping[str, Any], today: date) -> dict[str, Any]:
     """The decision fields for the reviewer's choice within `proposed` (people's points only for the staff its
     findings name); DecisionError listing every problem. `waive_penalty`: where the engine says 可以不予行政处罚
-    (`no_penalty` "may"), the reviewer's choice not to penalise: the measures a waiver suppresses fall away."""
+    (`no_penalty` "may") or the 时效 has run (行政处罚法 Art. 36), the reviewer's choice not to penalise: the
+    measures a waiver suppresses fall away. The fine must lie in the band the cited 裁量情节 leave (a fine beyond
+    the 时效 is accepted here with the proposal's warning and refused by `issue`)."""
     decided = proposed["penalty"]
     problems: list[str] = []
     waive = choice.get("waive_penalty") is True
-    if waive and decided["no_penalty"] != "may":
-        problems.append("本案不属于可以不予行政处罚的情形（行政处罚法第三十三条）")
+    time_barred = bool((proposed.get("limitation") or {}).get("expired"))
+    if waive and decided["no_penalty"] != "may" and not time_barred:
+        problems.append("本案不属于可以不予行政处罚的情形（行政处罚法第三十三条），也未超过行政处罚时效（第三十六条）")
         waive = False
     rules = penalty.penalty_rules()
     suppressed = set(rules.no_penalty.suppresses) if waive else set()
@@ -147,8 +188,13 @@ def check_choice(proposed: Mapping[str, Any], choice: Mapping[str, Any], today: 
     else:
         amount, low, high = parse_money(fine), parse_money(decided["fine_yuan"]["min"]), \
             parse_money(decided["fine_yuan"]["max"])
-        if not low <= amount <= high:
-            problems.append(f"罚款 {format_money(amount)} 元超出法定幅度 {format_money(low)}～{format_money(high)} 元")
+        band = decided["band"]
+        band_low, band_high = parse_money(band["low_yuan"]), parse_money(band["high_yuan"])
+        if amount > high or low > amount and band_low >= low:  # below the minimum only with 减轻 (band_low < low)
+            hint = "；低于法定下限的减轻处罚须引用行政处罚法第三十二条规定的情节" if amount < low else ""
+            problems.append(f"罚款 {format_money(amount)} 元超出法定幅度 {format_money(low)}～{format_money(high)} 元{hint}")
+        elif not band_low <= amount <= band_high:
+            problems.append(band_problem(amount, band))
         fine = format_money(amount)
         if not fine_reason:
             problems.append("请写明确定罚款金额的理由（裁量理由）")
@@ -196,7 +242,26 @@ def check_choice(proposed: Mapping[str, Any], choice: Mapping[str, Any], today: 
             "suspension_months": months,
             "terminate_agreement": decided["terminate_agreement"], "rectification_due": due,
             "institution_points": proposed["institution_points"], "person_points": people,
-            "case_flags": {**proposed["flags"], "waive_penalty": waive}, "proposal": decided}
+            "case_flags": {**proposed["flags"], "waive_penalty": waive, "limitation": proposed.get("limitation")},
+            "proposal": decided}
+
+
+def band_problem(amount: Any, band: Mapping[str, Any]) -> str:
+    """A fine outside the band its cited 裁量情节 leave, in Chinese: the band and the factors."""
+    cited = "、".join(f"{f['kind']}：{f['label']}" for f in band["factors"]) or "未引用从轻、减轻或从重情节，应在幅度中段"
+    return (f"罚款 {format_money(amount)} 元不在裁量幅度 {band['low_yuan']}～{band['high_yuan']} 元内"
+            f"（{cited}；{band['benchmark']['name']}）：请按裁量基准引用相应情节，或在该幅度内确定罚款金额")
+
+
+def earlier_fine(categories: set[str], period: tuple[date, date],
+                 earlier: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """行政处罚法 Art. 29 (一事不再罚): the first of the institution's `earlier` fines (each {"decision_no",
+    "categories", "period"}) for a category of these findings whose conduct period overlaps this one."""
+    for other in earlier:
+        if categories & set(other["categories"]) and other["period"][0] <= period[1] \
+                and period[0] <= other["period"][1]:
+            return other
+    return None
 
 
 def decision_json(row: Decision) -> dict[str, Any]:
@@ -215,8 +280,14 @@ def decision_json(row: Decision) -> dict[str, Any]:
 
 
 def flags_of(choice: Mapping[str, Any]) -> Flags:
+    """The facts of a choice (the API's, with dates) or of a stored decision's case_flags (dates as text)."""
+    def day(value: Any) -> date | None:
+        return date.fromisoformat(value) if isinstance(value, str) else value if isinstance(value, date) else None
+
     return Flags(bool(choice.get("refused_to_correct")), bool(choice.get("serious_consequences")),
-                 tuple(choice.get("intent_items") or ()), tuple(choice.get("circumstances") or ()))
+                 tuple(choice.get("intent_items") or ()), tuple(choice.get("circumstances") or ()),
+                 tuple(choice.get("factors") or ()), day(choice.get("conduct_from")), day(choice.get("conduct_to")),
+                 bool(choice.get("limitation_extended")))
 
 
 # ============================================================ operations
@@ -270,6 +341,7 @@ def issue(session: Session, record_id: str, actor: StaffAccount, now: datetime) 
     case = review.act(session, record_id, "decide", actor, now, details={"measures": draft.measures,
                                                                         "fine_yuan": draft.fine_yuan,
                                                                         "agency": agency_name(session)})
+    _check_may_penalise(session, case, draft)
     draft.status, draft.decided_by, draft.decided_at = "issued", actor.username, now
     draft.decision_no = _decision_no(session, draft.doc_kind, local_date(now).year)
     _close_followups(session, case, now)  # before this decision's own order, which must stay open
@@ -281,6 +353,39 @@ def issue(session: Session, record_id: str, actor: StaffAccount, now: datetime) 
         draft.rectification_order_id = order.id
     session.add(draft)
     return draft
+
+
+def _check_may_penalise(session: Session, case: ReviewCase, draft: Decision) -> None:
+    """No penalty beyond the 时效 (行政处罚法 Art. 36), and no second fine for the same conduct (Art. 29)."""
+    record = review.record_of(session, case).record
+    flags = flags_of(draft.case_flags)
+    penalties = [m for m in draft.measures if m in penalty.penalty_rules().no_penalty.suppresses]
+    limitation = limitation_of(record, flags)
+    if penalties and limitation and limitation["expired"]:
+        raise ReviewError(409, "limitation_expired", f"{limitation['message']}：拟处理意见中的"
+                          f"{'、'.join(penalties)}不能作出，请修改拟处理意见（不予行政处罚）")
+    period = conduct_period(record, flags)
+    if draft.fine_yuan is None or period is None:
+        return
+    categories = {f["category"] for f in (draft.proposal or {}).get("findings", [])}
+    earlier = session.exec(select(Decision).where(
+        Decision.institution_code == draft.institution_code, Decision.status == "issued",
+        Decision.fine_yuan != None, Decision.record_id != draft.record_id)  # noqa: E711
+        .order_by(col(Decision.decided_at)))
+    fined = []
+    for row in earlier:
+        other_case = session.get(ReviewCase, row.record_id)
+        other = conduct_period(review.record_of(session, other_case).record, flags_of(row.case_flags)) \
+            if other_case else None
+        if other is not None:
+            fined.append({"decision_no": row.decision_no, "period": other,
+                          "categories": [f["category"] for f in (row.proposal or {}).get("findings", [])]})
+    same = earlier_fine(categories, period, fined)
+    if same is not None:
+        shared = "、".join(sorted(categories & set(same["categories"])))
+        raise ReviewError(409, "already_fined", f"一事不再罚（行政处罚法第二十九条）：{same['decision_no']} 已对该机构"
+                          f"同一违法行为（违规类别 {shared}，行为期间 {same['period'][0].isoformat()}～"
+                          f"{same['period'][1].isoformat()}）处以罚款，不得再次罚款；请修改拟处理意见")
 
 
 def close_without_violation(session: Session, record_id: str, actor: StaffAccount, reason: str,
@@ -345,16 +450,19 @@ def decision_for_pdf(session: Session, record_id: str) -> dict[str, Any]:
     institution = session.get(Institution, decision.institution_code)
     # the facts the 决定书 states are the findings the bureau derived (as the proposal was), not the tablet's
     facts = {**record.record, "findings": review.findings_check(record.record).findings}
+    representative = (record.record.get("checkin") or {}).get("legal_representative")
     return {"decision": decision_json(decision), "record": facts, "record_hash": record.record_hash,
             "log_index": record.log_index,
             "institution": {"code": decision.institution_code, "name": institution.name if institution else "",
                             "address": institution.address if institution else "",
                             "credit_code": institution.credit_code if institution else "",
-                            "kind": institution.kind if institution else ""},
+                            "kind": institution.kind if institution else "",
+                            "legal_representative": f"{representative['name']}（{representative['title']}）"
+                            if representative else None},
             "inspected_on": case.inspected_on.isoformat() if case.inspected_on else None,
             "statement": {"deadline": case.statement_deadline.isoformat() if case.statement_deadline else None,
                           "text": case.statement_text, "waived": case.statement_waived},
-            "authority": issuer(session, record_id)}
+            "authority": issuer(session, record_id), "settings": case_settings.case_settings(session)}
 
 
 def issuer(session: Session, record_id: str) -> str:

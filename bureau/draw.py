@@ -15,8 +15,10 @@ The procedure, precisely enough to re-implement:
    two bytes (more bytes only when i ≥ 65536), `h` read as a big-endian unsigned integer.
 3. **Pick**: the pool is kept in registry-code order with removed entries skipped; `index = h mod modulus`, where the
    modulus is the number of remaining entries (uniform) or the sum of their weights (risk weighted: weight 1 + 风险分,
-   unscored counts as 50). The pick is the entry whose cumulative-weight interval `[before, before + weight)` contains
-   `index` — with unit weights simply the index-th remaining entry, exactly RFC 3797. It leaves the pool.
+   unscored counts as 50; with `"risk_source": "screening"`, weight 100 × (1 + the screening run's 风险分), an
+   institution absent from the run scoring 0 — see the transcript's `screening.weight`). The pick is the entry whose
+   cumulative-weight interval `[before, before + weight)` contains `index` — with unit weights simply the index-th
+   remaining entry, exactly RFC 3797. It leaves the pool.
 4. **Order**: 回头看 follow-ups first (code order, outside the quota, not in the random pools); then each stratum in plan
    order draws `ceil(ratio × active institutions of that kind)` or `count`; then, for every selected institution in the
    order of `selected`, `team_size` inspectors from the active inspectors without a registered conflict with it and
@@ -24,6 +26,10 @@ The procedure, precisely enough to re-implement:
 
 A rule that cannot be met (too few institutions, too few eligible inspectors) fails the draw with the reason; no rule
 is ever relaxed.
+
+A plan weighted by a screening run (`"risk_source": "screening"`) is committed to that run (its id, time, digests and
+the hash of its risk list: the commitment's `screening`), and the transcript carries the run's risk list, so the run
+that weights the draw is fixed before the public random values exist and a later run changes nothing.
 """
 
 from __future__ import annotations
@@ -53,7 +59,12 @@ REGISTRY_COLUMNS = {
     "followups": ["institution"],
 }
 PLAN_FIELDS = ("plan_id", "title", "description", "strata", "team_size", "max_assignments_per_inspector",
-               "risk_weighted", "include_followups", "random_sources", "public_random")
+               "risk_weighted", "risk_source", "include_followups", "random_sources", "public_random")
+RISK_SOURCES = {"registry": "名录风险分", "screening": "最近一次智能监控筛查"}
+SCREENING_PIN = ("run_id", "ran_at", "result_digest", "input_digest", "risk_hash")
+SCREENING_WEIGHT = "风险加权时权重为 100 × (1 + 该次筛查的风险分)，风险分取两位小数；未出现在该次筛查结果中的机构风险分按 0 计"
+NO_SCREENING_RUN = ("risk_source: 数据库中没有智能监控筛查记录，无法按筛查风险分加权；请先运行 yibao screen run，"
+                    "或改用名录风险分（去掉 risk_source 或设为 \"registry\"）")
 METHOD = {
     "standard": "RFC 3797 (Publicly Verifiable Nominations Committee Random Selection), SHA-256 in place of MD5",
     "key_string": "每个公开随机来源中的数字按数值升序排列，整数写作“数字.”，小数写作“整数.小数”（去前导零与小数末尾零），"
@@ -67,9 +78,11 @@ METHOD = {
     "columns": REGISTRY_COLUMNS,
 }
 NOT_COMMITTED_WARNING = "该计划未经事先承诺（draw commit）：无法证明抽取前计划与名录库未被调整"
+CENT = Decimal("0.01")
 
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 _RATIO = re.compile(r"^(?:0(?:\.[0-9]+)?|1(?:\.0+)?)$")
+_SCORE = re.compile(r"(?:[0-9]|[1-9][0-9])\.[0-9]{2}|100\.00")  # a screening 风险分 as the transcript writes it
 RATIO_MESSAGE = '应为 0 到 1 之间的小数，如 "0.10"'
 
 
@@ -127,6 +140,10 @@ def validate_plan(plan: Any, *, require_public_random: bool = True) -> list[dict
     for key in ("risk_weighted", "include_followups"):
         if key in plan and not isinstance(plan[key], bool):
             bad(key, "应为 true 或 false")
+    if "risk_source" in plan and plan["risk_source"] not in RISK_SOURCES:
+        bad("risk_source", "应为 \"registry\"（名录风险分，默认）或 \"screening\"（最近一次智能监控筛查的风险分）")
+    elif uses_screening(plan) and plan.get("risk_weighted") is not True:
+        bad("risk_source", "取 \"screening\" 时须同时设 risk_weighted 为 true（不加权的抽取不使用风险分）")
     sources = plan.get("random_sources")
     if sources is not None and not (isinstance(sources, list) and all(isinstance(s, str) and s.strip() for s in sources)):
         bad("random_sources", "应为字符串数组，逐项说明公开随机数的来源（如“2025-07-01 福利彩票双色球开奖号码”）")
@@ -183,6 +200,47 @@ def _validate_public_random(values: Any, sources: list | None, bad: Callable[[st
 def plan_hash(plan: dict[str, Any]) -> str:
     """What a commitment publishes about the plan: its content hash without the public random values."""
     return content_hash({k: v for k, v in plan.items() if k != "public_random"})
+
+
+def uses_screening(plan: dict[str, Any]) -> bool:
+    return plan.get("risk_source") == "screening"
+
+
+# ---- the screening run a plan may take its risk from -----------------------------------------------------------
+
+
+def screening_basis(run_id: str, ran_at: str, result_digest: str, input_digest: str,
+                    risk: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the transcript carries of a screening run (`ScreeningRun`): the pin the commitment publishes
+    (`SCREENING_PIN`), how the weights follow from it, and its risk list as `[code, 风险分 "12.34"]` by code."""
+    rows = sorted([row["code"], str(Decimal(str(row["risk_score"])).quantize(CENT))] for row in risk)
+    return {"run_id": run_id, "ran_at": ran_at, "result_digest": result_digest, "input_digest": input_digest,
+            "risk_hash": content_hash(rows), "weight": SCREENING_WEIGHT, "risk": rows}
+
+
+def screening_pin(basis: dict[str, Any]) -> dict[str, str]:
+    return {key: basis[key] for key in SCREENING_PIN}
+
+
+def _checked_screening(basis: Any) -> dict[str, Any]:
+    """A transcript's `screening` member, which may come from elsewhere; DrawError names the first problem."""
+    if not isinstance(basis, dict):
+        raise DrawError("screening: 计划按筛查风险分加权（risk_source: screening），记录中应有所用筛查运行的对象")
+    for key in SCREENING_PIN:
+        if not isinstance(basis.get(key), str):
+            raise DrawError(f"screening.{key}: 缺失或不是字符串")
+    rows = basis.get("risk")
+    if not isinstance(rows, list):
+        raise DrawError("screening.risk: 缺失或不是数组")
+    for n, row in enumerate(rows):
+        if not (isinstance(row, list) and len(row) == 2 and isinstance(row[0], str) and isinstance(row[1], str)
+                and _SCORE.fullmatch(row[1])):
+            raise DrawError(f"screening.risk[{n}]: 应为 [机构编码, 风险分 0.00–100.00 的字符串]")
+    if any(a[0] >= b[0] for a, b in zip(rows, rows[1:])):
+        raise DrawError("screening.risk: 应按机构编码严格升序排列且不重复")
+    if basis["risk_hash"] != content_hash(rows):
+        raise DrawError("screening.risk_hash: 与风险分列表不符（风险分被改动）")
+    return basis
 
 
 # ---- the registry snapshot -------------------------------------------------------------------------------------
@@ -335,18 +393,27 @@ class Selector:
 # ---- the draw --------------------------------------------------------------------------------------------------
 
 
-def make_commitment(plan: dict[str, Any], snapshot: dict[str, Any]) -> dict[str, str]:
-    """What `draw commit` publishes: anyone holding the plan and the snapshot can recompute every field."""
+def make_commitment(plan: dict[str, Any], snapshot: dict[str, Any],
+                    screening: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What `draw commit` publishes: anyone holding the plan and the snapshot can recompute every field.
+
+    A plan with `"risk_source": "screening"` needs `screening` (`screening_basis` of the latest run), whose pin the
+    commitment then carries as `screening`; other plans ignore it and commit exactly as before."""
     errors = validate_plan(plan, require_public_random=False)
     if errors:
         raise PlanError(errors)
     registry = registry_hashes(_checked_snapshot(snapshot))
-    body = {"plan_id": plan["plan_id"], "plan_hash": plan_hash(plan), "registry_hash": registry["hash"]}
+    body: dict[str, Any] = {"plan_id": plan["plan_id"], "plan_hash": plan_hash(plan), "registry_hash": registry["hash"]}
+    if uses_screening(plan):
+        if screening is None:
+            raise DrawError(NO_SCREENING_RUN)
+        body["screening"] = screening_pin(_checked_screening(screening))
     return {**body, "commitment_hash": content_hash(body)}
 
 
-def commitment_problems(commitment: Any, plan: dict[str, Any], registry_hash: str) -> list[str]:
-    """Why this plan and registry are not the ones committed to (empty when they are)."""
+def commitment_problems(commitment: Any, plan: dict[str, Any], registry_hash: str,
+                        screening: dict[str, Any] | None = None) -> list[str]:
+    """Why this plan, registry and screening run are not the ones committed to (empty when they are)."""
     fields = ("plan_id", "plan_hash", "registry_hash", "commitment_hash")
     if not isinstance(commitment, dict) or not all(isinstance(commitment.get(k), str) for k in fields):
         return ["commitment: 应为含 plan_id、plan_hash、registry_hash、commitment_hash 的对象"]
@@ -357,36 +424,51 @@ def commitment_problems(commitment: Any, plan: dict[str, Any], registry_hash: st
         problems.append("commitment.plan_hash: 计划自承诺后已被修改（除 public_random 外的内容与承诺时不同）")
     if commitment.get("registry_hash") != registry_hash:
         problems.append("commitment.registry_hash: 名录库自承诺后已变更（机构、检查人员、利益冲突或回头看名单与承诺时不同）")
-    body = {k: commitment.get(k) for k in ("plan_id", "plan_hash", "registry_hash")}
+    pinned = commitment.get("screening")
+    if uses_screening(plan) and screening is not None and pinned != screening_pin(screening):
+        run = pinned.get("run_id") if isinstance(pinned, dict) else None
+        problems.append(f"commitment.screening: 抽取所用的筛查运行 {screening['run_id']} 与承诺时固定的筛查运行 {run!r} "
+                        "不同或已被改动")
+    elif not uses_screening(plan) and "screening" in commitment:
+        problems.append("commitment.screening: 计划不按筛查风险分加权，承诺中不应有筛查运行")
+    keys = ("plan_id", "plan_hash", "registry_hash", *(("screening",) if "screening" in commitment else ()))
+    body = {k: commitment.get(k) for k in keys}
     if commitment.get("commitment_hash") != content_hash(body):
         problems.append("commitment.commitment_hash: 与承诺内容不符")
     return problems
 
 
-def run_draw(plan: dict[str, Any], snapshot: dict[str, Any],
-             commitment: dict[str, Any] | None = None) -> dict[str, Any]:
+def run_draw(plan: dict[str, Any], snapshot: dict[str, Any], commitment: dict[str, Any] | None = None,
+             screening: dict[str, Any] | None = None) -> dict[str, Any]:
     """The transcript of the draw (without `drawn_at`, which the caller adds).
 
     `commitment` is the stored commitment for this plan, or None when it was never committed (the transcript then
-    says so). Raises PlanError for an invalid plan and DrawError when a rule cannot be met.
+    says so). `screening` (`screening_basis`) is the run a plan with `"risk_source": "screening"` is weighted by: the
+    one its commitment pins. Raises PlanError for an invalid plan and DrawError when a rule cannot be met.
     """
     errors = validate_plan(plan)
     if errors:
         raise PlanError(errors)
     snapshot = _checked_snapshot(snapshot)
     registry = registry_hashes(snapshot)
+    if uses_screening(plan):
+        if screening is None:
+            raise DrawError(NO_SCREENING_RUN)
+        screening = _checked_screening(screening)
+    else:
+        screening = None
     if commitment is not None:
-        problems = commitment_problems(commitment, plan, registry["hash"])
+        problems = commitment_problems(commitment, plan, registry["hash"], screening)
         if problems:
             raise DrawError("拒绝抽取：" + "；".join(problems))
-    return _transcript(plan, snapshot, registry, commitment)
+    return _transcript(plan, snapshot, registry, commitment, screening)
 
 
 def _transcript(plan: dict[str, Any], snapshot: dict[str, list], registry: dict[str, Any],
-                commitment: dict[str, Any] | None) -> dict[str, Any]:
+                commitment: dict[str, Any] | None, screening: dict[str, Any] | None = None) -> dict[str, Any]:
     key = key_string(plan["public_random"])
     selector = Selector(key)
-    strata, selected = _draw_institutions(plan, snapshot, selector)
+    strata, selected = _draw_institutions(plan, snapshot, selector, screening)
     recusals = _draw_teams(plan, snapshot, selector, selected)
     return {
         "format": FORMAT,
@@ -403,11 +485,12 @@ def _transcript(plan: dict[str, Any], snapshot: dict[str, list], registry: dict[
         "steps": selector.steps,
         "selected": selected,
         "recusals": recusals,
+        **({"screening": copy.deepcopy(screening)} if screening is not None else {}),
     }
 
 
-def _draw_institutions(plan: dict[str, Any], snapshot: dict[str, list],
-                       selector: Selector) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _draw_institutions(plan: dict[str, Any], snapshot: dict[str, list], selector: Selector,
+                       screening: dict[str, Any] | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     kind_of = {row[0]: row[1] for row in snapshot["institutions"]}
     unknown = [code for code in snapshot["followups"] if code not in kind_of]
     if unknown:
@@ -417,6 +500,7 @@ def _draw_institutions(plan: dict[str, Any], snapshot: dict[str, list],
     selected = [{"institution": code, "stratum": kind_of[code], "team": [], "reason": "followup"} for code in followups]
     names = kind_names()
     weighted = plan.get("risk_weighted", False)
+    cents = {code: int(Decimal(score) * 100) for code, score in screening["risk"]} if screening is not None else None
     by_kind: dict[str, list[list]] = {kind: [] for kind in names}
     for row in snapshot["institutions"]:
         by_kind[row[1]].append(row)
@@ -437,7 +521,12 @@ def _draw_institutions(plan: dict[str, Any], snapshot: dict[str, list],
             extra = f"（另有 {len(members) - len(pool)} 家回头看机构已列入、不占名额）" if len(members) > len(pool) else ""
             raise DrawError(f"分层 {kind}（{names[kind]}）需抽取 {quota} 家，可抽机构仅 {len(pool)} 家{extra}")
         codes = [row[0] for row in pool]
-        weights = [1 + (UNSCORED_RISK if row[3] is None else row[3]) for row in pool] if weighted else [1] * len(pool)
+        if not weighted:
+            weights = [1] * len(pool)
+        elif cents is not None:
+            weights = [100 + cents.get(code, 0) for code in codes]
+        else:
+            weights = [1 + (UNSCORED_RISK if row[3] is None else row[3]) for row in pool]
         tree = WeightTree(weights)
         for _ in range(quota):
             position = selector.pick(tree, codes, "stratum", kind)
@@ -538,11 +627,17 @@ def verify_transcript(transcript: Any, *, limit: int = 20) -> list[str]:
     for part in REGISTRY_PARTS:
         if recorded_parts.get(part) != registry["parts"][part]:
             differences.append(f"registry.{part}: 数据与记录的哈希不符（名录数据被改动）")
+    screening = None
+    if uses_screening(plan):
+        try:
+            screening = _checked_screening(transcript.get("screening"))
+        except DrawError as exc:
+            return [*differences, str(exc)]
     commitment = transcript.get("commitment")
     if commitment is not None:
-        differences.extend(commitment_problems(commitment, plan, registry["hash"]))
+        differences.extend(commitment_problems(commitment, plan, registry["hash"], screening))
     try:
-        expected = _transcript(plan, snapshot, registry, commitment)
+        expected = _transcript(plan, snapshot, registry, commitment, screening)
     except DrawError as exc:
         return [*differences, f"重新抽取失败：{exc}"]
     recorded = {k: v for k, v in transcript.items() if k != "drawn_at"}

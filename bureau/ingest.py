@@ -10,10 +10,12 @@ A record (`accept_record`) is accepted only when, in this order:
 3. the assignment exists, is not revoked, is for the record's institution, and every signer is on its team;
 4. the record fits its schema version (`sync.record_schema.check_record`): every field there, typed and bounded, no
    field it does not know (`record_missing_field`, `record_wrong_type`, `record_too_long`, … naming the field);
-5. the answers are complete and valid for the pinned template (``checklists.resolve_template("id@hash")``); the score
+5. each 疑点 check (`suspicion_checks`) is of a hit the assignment carried, under that hit's rule, and confirms at
+   most the hit's amount (`record_suspicion_unknown`, `record_amount_exceeds_hit`);
+6. the answers are complete and valid for the pinned template (``checklists.resolve_template("id@hash")``); the score
    is recomputed from them and a difference from the score the tablet showed is flagged, not refused (so are the
    findings, which review derives again from the answers: `bureau.review.findings_check`);
-6. a correction (version > 1) names the stored previous version's hash.
+7. a correction (version > 1) names the stored previous version's hash.
 
 It is then stored, appended to the merkle log and its review case opened, or moved on to the corrected version
 (`bureau.review.receive_record`), in one transaction that begins by taking the log's lock (`TransparencyLog.appending`)
@@ -40,6 +42,7 @@ import os
 import threading
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
 
@@ -49,7 +52,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 import checklists
-from bureau import review
+from bureau import assignments, review
 from bureau.blobs import ALLOWED_BLOBS, blob_path, file_head, file_sha256, part_path, sniff_media_type
 from bureau.keystore import BureauKeys
 from bureau.models import (
@@ -122,9 +125,11 @@ def _bump(session: Session, name: str) -> None:
 
 # --- records --------------------------------------------------------------------------------------------------
 
-def _signer_lookup(session: Session, seen: dict[str, DeviceKey]) -> Callable[[str], KnownSigner | None]:
+def _signer_lookup(session: Session, seen: dict[str, DeviceKey],
+                   device: DeviceKey) -> Callable[[str], KnownSigner | None]:
+    """The signers' keys; the sending device's own key is the row the request was authenticated with."""
     def lookup(key_id: str) -> KnownSigner | None:
-        row = session.get(DeviceKey, key_id)
+        row = device if key_id == device.key_id else session.get(DeviceKey, key_id)
         if row is None:
             return None
         seen[key_id] = row
@@ -169,6 +174,29 @@ def _check_policy(session: Session, opened: OpenedRecord, signer_keys: dict[str,
     outsiders = sorted({s["inspector"] for s in opened.signatures} - team)
     if outsiders:
         raise IngestRefused(403, "not_your_assignment", f"签名人员 {'、'.join(outsiders)} 不在该检查任务的检查组中")
+
+
+def _check_suspicions(session: Session, record: dict[str, Any]) -> None:
+    """Refuse a 疑点 check the record's assignment did not carry (another hit, or another rule than the hit's) or
+    one that confirms more than the hit's amount. The record's own consistency is `record_schema`'s."""
+    checks = record.get("suspicion_checks") or []
+    if not checks:
+        return
+    assignment = session.get(Assignment, record["assignment_id"])
+    assert assignment is not None  # _check_policy found it
+    carried = {s["hit_id"]: s for s in assignments.suspicions_of(session, [assignment])[assignment.id].suspicions}
+    for index, check in enumerate(checks):
+        where = f"suspicion_checks[{index}]"
+        hit = carried.get(check["hit_id"])
+        if hit is None:
+            raise IngestRefused(422, "record_suspicion_unknown", f"检查记录的字段 {where}.hit_id：疑点 "
+                                f"{check['hit_id'][:80]} 不在该检查任务下发的疑点清单中")
+        if hit["rule"] != check["rule"]:
+            raise IngestRefused(422, "record_suspicion_unknown", f"检查记录的字段 {where}.rule 应为疑点 "
+                                f"{hit['hit_id']} 的筛查规则 {hit['rule']}")
+        if Decimal(check["amount_yuan"]) > Decimal(hit["amount_yuan"]):
+            raise IngestRefused(422, "record_amount_exceeds_hit", f"检查记录的字段 {where}.amount_yuan "
+                                f"{check['amount_yuan']} 超过疑点 {hit['hit_id']} 的金额 {hit['amount_yuan']} 元")
 
 
 @dataclass(frozen=True)
@@ -222,15 +250,12 @@ def _store(session: Session, opened: OpenedRecord, score: _Score, sealed_bytes: 
     for blob in record["blobs"]:
         session.add(RecordBlob(record_id=opened.record_id, version=record["version"], sha256=blob["sha256"],
                                size=blob["size"], media_type=blob["media_type"]))
-    assignment = session.get(Assignment, record["assignment_id"])
-    assert assignment is not None  # _check_policy found it; assignments are revoked, never deleted
-    assignment.status = "已提交"
-    session.add(assignment)
-    for request in session.exec(select(CorrectionRequest).where(
-            CorrectionRequest.record_id == opened.record_id, CorrectionRequest.version < record["version"],
-            CorrectionRequest.status == "open")):
-        request.status = "answered"
-        session.add(request)
+    session.exec(update(Assignment).where(col(Assignment.id) == record["assignment_id"],
+                                          col(Assignment.status) != "已提交").values(status="已提交"))
+    if record["version"] > 1:  # a correction answers the requests made of earlier versions
+        session.exec(update(CorrectionRequest).where(
+            col(CorrectionRequest.record_id) == opened.record_id, col(CorrectionRequest.version) < record["version"],
+            col(CorrectionRequest.status) == "open").values(status="answered"))
     review.receive_record(session, received, now)
 
 
@@ -267,11 +292,12 @@ def accept_record(session: Session, keys: BureauKeys, log: TransparencyLog, enve
     device_id = device.device_id
     signer_keys: dict[str, DeviceKey] = {}
     try:
-        opened = open_envelope(envelope, keys.all_sealing, _signer_lookup(session, signer_keys),
+        opened = open_envelope(envelope, keys.all_sealing, _signer_lookup(session, signer_keys, device),
                                expected_record_id=record_id, expected_device_id=device_id)
         _check_text(opened.record)
         _check_policy(session, opened, signer_keys)
         _check_schema(opened.record)
+        _check_suspicions(session, opened.record)
         score = _rescore(opened.record)
     except EnvelopeError as exc:
         raise _refuse(session, device_id, record_id, _status_for(exc), exc.reason_code, exc.message_zh, now) from None

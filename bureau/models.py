@@ -136,6 +136,7 @@ class Assignment(SQLModel, table=True):
     revoked_reason: str = ""
     seq: int = Field(default=0, index=True)
     signature: str = ""  # bureau Ed25519 signature over the canonical assignment (base64)
+    screening_run_id: Optional[str] = None  # the screening run whose hits it carries as 疑点 (the latest at issue)
 
 
 class AssignmentMember(SQLModel, table=True):
@@ -354,7 +355,24 @@ class ReviewCase(SQLModel, table=True):
     statement_received_at: Optional[datetime] = None
     attachment_sha256: Optional[str] = None  # the institution's written statement, under <data>/statements/
     attachment_name: str = ""
+    filed_on: Optional[date] = Field(default=None, index=True)  # 立案 approved: the 90-day clock (行政处罚法 Art. 60)
+    procedure: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # bureau.procedure
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class CasePayment(SQLModel, table=True):
+    """A payment under an issued decision, per payee: 退回 to the fund's account, 罚款 and 加处罚款 to the treasury
+    (bureau.procedure.dues). Recorded together with its audit event."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    record_id: str = Field(index=True)
+    kind: str  # 退回 | 罚款 | 加处罚款
+    payee: str
+    amount_yuan: str
+    paid_on: date
+    reference: str = ""  # the bank's or treasury's voucher number
+    recorded_by: str
+    recorded_at: datetime = Field(default_factory=utcnow)
 
 
 class ReviewEvent(SQLModel, table=True):

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -31,8 +31,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 import checklists
+from bureau import procedure
 from bureau.assignments import next_seq, utc_iso
 from bureau.models import (
+    CasePayment,
     CorrectionRequest,
     Decision,
     DeviceKey,
@@ -40,9 +42,12 @@ from bureau.models import (
     ReceivedRecord,
     ReviewCase,
     ReviewEvent,
+    ScreeningHit,
     StaffAccount,
 )
-from checklists.findings import derive_findings, differences
+from bureau.problems import ReviewError
+from bureau.screening.rules import finding_rules
+from checklists.findings import derive_findings, differences, suspicion_findings
 from documents.signature import unbound_in_record
 from sync.canonical import content_hash
 from sync.envelope import RECORD_SIGNING_DOMAIN
@@ -54,14 +59,6 @@ SYSTEM = "system"
 GENESIS = "0" * 64
 CORRECTIONS_COUNTER = "corrections"
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
-
-
-class ReviewError(Exception):
-    """An action that is not allowed: an HTTP status, a stable reason code and a Chinese message."""
-
-    def __init__(self, status: int, reason: str, message: str):
-        super().__init__(f"{reason}: {message}")
-        self.status, self.reason, self.message = status, reason, message
 
 
 @dataclass(frozen=True)
@@ -227,6 +224,7 @@ def findings_check(record: Mapping[str, Any]) -> FindingsCheck:
     try:
         template = checklists.resolve_template(f"{record['template_id']}@{record['template_hash']}")
         derived = derive_findings(template, record.get("answers"))
+        confirmed = suspicion_findings(record.get("suspicion_checks"), finding_rules())
     except (checklists.InputError, KeyError, TypeError, AttributeError) as exc:
         return FindingsCheck([], [], f"无法按答案与模板重算问题：{exc}"[:500])
     reported = record.get("findings")
@@ -234,7 +232,8 @@ def findings_check(record: Mapping[str, Any]) -> FindingsCheck:
         if isinstance(reported, list) else []
     staff = {f["item_id"]: _staff_codes(f) for f in told}
     findings = [{**f, "staff_codes": staff.get(f["item_id"], [])} for f in derived]
-    return FindingsCheck(findings, differences(reported, derived))
+    # the 疑点 confirmed on site are findings too; the tablet does not report them among its own
+    return FindingsCheck(findings + [{**f, "staff_codes": []} for f in confirmed], differences(reported, derived))
 
 
 def counted_findings(record: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -318,12 +317,47 @@ def act(session: Session, record_id: str, action: str, actor: StaffAccount | Non
         facts = replace(facts, statement_deadline=statement_deadline)
     target = next_status(facts, action, system=actor is None, reason=reason)
     assert target is not None  # None only when the status was None, and an existing case always has one
+    if action == "decide":
+        problems = procedure.decide_problems(case.procedure or {}, procedure_context(session, case, actor, now))
+        if problems:
+            raise ReviewError(409, "procedure_incomplete", "；".join(problems))
     before = case.status
     case.status = target
     if statement_deadline is not None:
         case.statement_deadline = statement_deadline
     _append_event(session, case, action, before, actor.username if actor else SYSTEM,
                   actor.role if actor else SYSTEM, now, reason, details or {})
+    return case
+
+
+def procedure_context(session: Session, case: ReviewCase, actor: StaffAccount | None,
+                      now: datetime) -> procedure.Context:
+    """What the procedure's rules look at besides its own record: the status, who acts, the draft or decision."""
+    row = session.get(Decision, case.record_id)
+    handled = row is not None and row.outcome == "handled" and row.status != "withdrawn"
+    terms = procedure.terms({"measures": row.measures, "fine_yuan": row.fine_yuan, "proposal": row.proposal,
+                             "suspension_months": row.suspension_months, "recover_yuan": row.recover_yuan}) \
+        if row is not None and handled else None
+    record = record_of(session, case)
+    performed = bool(actor and actor.inspector_code
+                     and actor.inspector_code in inspected_by(record.record, record.signers))
+    decided = local_date(row.decided_at) if row is not None and handled and row.decided_at else None
+    return procedure.Context(status=case.status, today=local_date(now), actor=actor.username if actor else SYSTEM,
+                             actor_inspected=performed, drafted_by=row.drafted_by if row is not None else "",
+                             penalty=terms, decided_on=decided, inspected_on=case.inspected_on)
+
+
+def take_step(session: Session, record_id: str, step: str, actor: StaffAccount, now: datetime,
+              change: Callable[[dict[str, Any], procedure.Context], dict[str, Any]], reason: str = "") -> ReviewCase:
+    """A step of the penalty procedure (`bureau.procedure`): the pure rule changes the case's procedure record, the
+    status stays, one audit event holds what changed. The caller commits."""
+    case = _locked_case(session, record_id)
+    before = dict(case.procedure or {})
+    after = change(before, procedure_context(session, case, actor, now))
+    case.procedure = after
+    case.filed_on = date.fromisoformat(after["filed_on"]) if after.get("filed_on") else None
+    _append_event(session, case, step, case.status, actor.username, actor.role, now, reason,
+                  {key: value for key, value in after.items() if before.get(key) != value})
     return case
 
 
@@ -380,6 +414,7 @@ def _refresh_from_record(case: ReviewCase, record: ReceivedRecord) -> None:
     case.inspected_on = inspected_on(record.record)
     case.statement_deadline, case.statement_text, case.statement_waived = None, "", False
     case.statement_received_at, case.attachment_sha256, case.attachment_name = None, None, ""
+    case.procedure = procedure.after_new_version(case.procedure or {})
 
 
 def _discard_draft(session: Session, record_id: str) -> None:
@@ -414,10 +449,45 @@ def request_correction(session: Session, record_id: str, version: int, reason: s
     return request
 
 
-def notify(session: Session, record_id: str, actor: StaffAccount, deadline: date, now: datetime) -> ReviewCase:
-    """告知: the proposal goes to the institution, which may state its case until `deadline`."""
-    return act(session, record_id, "notify", actor, now, statement_deadline=deadline,
-               details={"deadline": deadline.isoformat()})
+def notify(session: Session, record_id: str, actor: StaffAccount, deadline: date | None, now: datetime,
+           served_on: date | None = None) -> ReviewCase:
+    """告知: the proposal goes to the institution, which may state its case until the deadline: counted from the day
+    the 告知书 was served (`served_on`, per checklists/rules/procedure.toml), or as given. What was notified is kept
+    (a heavier decision needs a new notice: 行政处罚法 Art. 45)."""
+    case = _locked_case(session, record_id)
+    told = procedure.notice(case.procedure or {}, procedure_context(session, case, actor, now),
+                            served_on or local_date(now))
+    if served_on is not None:
+        deadline = date.fromisoformat(told["notice"]["statement_deadline"])
+    elif deadline is None:
+        raise ReviewError(422, "bad_deadline", "请填写告知书的送达日期，或设定陈述申辩期限")
+    told["notice"]["statement_deadline"] = deadline.isoformat()
+    case = act(session, record_id, "notify", actor, now, statement_deadline=deadline,
+               details={"deadline": deadline.isoformat(), "served_on": told["notice"]["served_on"],
+                        "hearing_right": told["notice"]["hearing_right"]})
+    case.procedure = told
+    return case
+
+
+def renotify(session: Session, record_id: str, actor: StaffAccount, served_on: date, reason: str,
+             now: datetime) -> ReviewCase:
+    """重新告知 (a heavier proposal, or new facts): a new 告知书 with new deadlines; the earlier statement and any
+    hearing request belong to the earlier notice."""
+    if not reason.strip():
+        raise ReviewError(422, "reason_required", "重新告知须写明理由（新的事实或拟加重的处理）")
+
+    def change(proc: dict[str, Any], ctx: procedure.Context) -> dict[str, Any]:
+        if ctx.status != HEARING:
+            raise ReviewError(409, "wrong_status", f"当前状态为“{ctx.status}”，不能重新告知（仅限：{HEARING}）")
+        if ctx.actor_inspected:
+            raise ReviewError(403, "own_inspection", "您参与了这次现场检查，依回避规定不能审核或处理本案")
+        return procedure.notice(proc, ctx, served_on)
+
+    case = take_step(session, record_id, "renotify", actor, now, change, reason)
+    case.statement_deadline = date.fromisoformat(case.procedure["notice"]["statement_deadline"])
+    case.statement_text, case.statement_waived, case.statement_received_at = "", False, None
+    case.attachment_sha256, case.attachment_name = None, ""
+    return case
 
 
 def record_statement(session: Session, settings_data_dir: Path, record_id: str, actor: StaffAccount, now: datetime,
@@ -465,8 +535,10 @@ class QueueFilter:
     mismatch: bool | None = None
 
 
-def queue(session: Session, filters: QueueFilter) -> list[dict[str, Any]]:
-    """The cases, newest first, with what the queue shows; filters by kind, region, status, critical, score."""
+def queue(session: Session, filters: QueueFilter, today: date | None = None) -> list[dict[str, Any]]:
+    """The cases, newest first, with what the queue shows; filters by kind, region, status, critical, score. The
+    procedure's clock (days left of the 90, 超期) is counted at `today` (the bureau's today when None)."""
+    today = today or local_date(datetime.now(timezone.utc))
     # sqlmodel's select() overloads stop at 4 entities; at runtime it takes any number
     query = (select(ReviewCase,  # type: ignore[call-overload]
                     ReceivedRecord.score_computed, ReceivedRecord.score_claimed, ReceivedRecord.score_mismatch,
@@ -499,14 +571,17 @@ def queue(session: Session, filters: QueueFilter) -> list[dict[str, Any]]:
                      "score_mismatch": mismatch, "critical": critical,
                      "inspected_on": case.inspected_on.isoformat() if case.inspected_on else None,
                      "received_at": utc_iso(received_at),
-                     "statement_deadline": case.statement_deadline.isoformat() if case.statement_deadline else None})
+                     "statement_deadline": case.statement_deadline.isoformat() if case.statement_deadline else None,
+                     "stage": procedure.stage(case.procedure or {}, case.status),
+                     **procedure.clock(case.procedure or {}, today, case.status in (DECIDED, PUBLISHED, WITHDRAWN))})
     return rows
 
 
 def audit_log(session: Session, case: ReviewCase) -> tuple[list[dict[str, Any]], list[str]]:
     rows = session.exec(select(ReviewEvent).where(ReviewEvent.record_id == case.record_id)
                         .order_by(col(ReviewEvent.seq))).all()
-    events = [{**event_content(row), "label": ACTIONS[row.action].label if row.action in ACTIONS else row.action,
+    events = [{**event_content(row), "label": ACTIONS[row.action].label if row.action in ACTIONS
+               else procedure.STEPS.get(row.action, row.action),
                "event_hash": row.event_hash} for row in rows]
     return events, chain_problems(rows, case.events, case.last_event_hash)
 
@@ -515,6 +590,20 @@ def _key_facts(row: DeviceKey) -> dict[str, Any]:
     return {"public_key": row.public_key, "inspector": row.inspector_code, "status": row.status,
             "device_id": row.device_id, "enrolled_at": utc_iso(row.enrolled_at),
             "revoked_at": utc_iso(row.revoked_at) if row.revoked_at else None, "revoked_reason": row.revoked_reason}
+
+
+def suspicion_checks_shown(session: Session, record: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The record's 疑点 checks as a reviewer reads them: the hit's rule, 结算ID and amount beside the verdict, the
+    amount confirmed and the note."""
+    checks = [c for c in record.get("suspicion_checks") or [] if isinstance(c, dict)]
+    hits = {h.hit_id: h for h in session.exec(select(ScreeningHit).where(
+        col(ScreeningHit.hit_id).in_([c["hit_id"] for c in checks])))} if checks else {}
+    rules = finding_rules()
+    return [{"hit_id": c["hit_id"], "rule": c["rule"], "rule_name": rules.get(c["rule"], {}).get("name", c["rule"]),
+             "settlement_id": hit.settlement_id if hit else None, "date": (hit.day or hit.month) if hit else None,
+             "hit_amount_yuan": hit.amount_yuan if hit else None, "verdict": c["verdict"],
+             "amount_yuan": c["amount_yuan"], "note": c["note"], "photos": len(c["photos"])}
+            for c in checks for hit in [hits.get(c["hit_id"])]]
 
 
 def case_detail(session: Session, record_id: str, version: int | None, viewer: StaffAccount,
@@ -554,6 +643,7 @@ def case_detail(session: Session, record_id: str, version: int | None, viewer: S
         "score": {"claimed": shown.score_claimed, "computed": shown.score_computed, "critical": shown.critical,
                   "mismatch": shown.score_mismatch},
         "findings_check": findings_check(shown.record).to_json(),
+        "suspicion_checks": suspicion_checks_shown(session, shown.record),
         "verification": verify_signatures(shown.record, shown.record_hash, shown.signatures, keys),
         "device_keys": [{k: v for k, v in key.items() if k != "public_key"} | {"key_id": key_id}
                         for key_id, key in keys.items()],
@@ -566,5 +656,25 @@ def case_detail(session: Session, record_id: str, version: int | None, viewer: S
         "audit": events, "audit_problems": problems,
         "own_inspection": facts.actor_inspected,
         "actions": allowed_actions(facts) if viewer.role == "reviewer" else [],
+        "procedure": procedure_view(session, case, viewer, now),
     }
+
+
+def procedure_view(session: Session, case: ReviewCase, viewer: StaffAccount, now: datetime) -> dict[str, Any]:
+    """The penalty procedure of a case as the screen shows it: the record, the clock, the stage, the steps the viewer
+    may take, what still blocks the decision, and the payments with what is owed per payee."""
+    proc = case.procedure or {}
+    ctx = procedure_context(session, case, viewer, now)
+    payments = [{"kind": p.kind, "payee": p.payee, "amount_yuan": p.amount_yuan, "paid_on": p.paid_on.isoformat(),
+                 "reference": p.reference, "recorded_by": p.recorded_by}
+                for p in session.exec(select(CasePayment).where(CasePayment.record_id == case.record_id)
+                                      .order_by(col(CasePayment.paid_on), col(CasePayment.id)))]
+    decided = case.status in (DECIDED, PUBLISHED, WITHDRAWN)
+    return {"record": proc, "stage": procedure.stage(proc, case.status),
+            **procedure.clock(proc, ctx.today, decided),
+            "steps": procedure.available(proc, ctx, viewer.role),
+            "decide_blockers": procedure.decide_problems(proc, ctx) if case.status == HEARING else [],
+            "payments": payments, "payment_due": (due.isoformat() if (due := procedure.payment_due(proc)) else None),
+            "dues": procedure.dues(proc, ctx.penalty, payments, ctx.today) if ctx.penalty and proc.get("service") else [],
+            "terms": ctx.penalty}
 

@@ -5,13 +5,18 @@ answer says (amount, description, photos). The tablet builds its findings with `
 them again from the raw answers with `derive_findings` and compares (`differences`): the measures it proposes rest
 on what it derived, never on what the tablet reported. Who is responsible (``staff_codes``) is not derivable: the
 inspectors name them, and they travel in the tablet's findings only.
+
+A 疑点 the inspectors confirmed on site (属实, a record's ``suspicion_checks``) is a finding too, under its screening
+rule's finding category (`suspicion_findings`); the tablet does not report those among its findings, the bureau
+adds them to the ones it derives.
 """
 
 from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-from checklists.money import format_money
+from checklists.errors import InputError
+from checklists.money import format_money, parse_money
 from checklists.scoring import parse_answers
 from checklists.templates import Item, Template
 from checklists.vocabulary import vocabulary
@@ -41,6 +46,27 @@ def derive_findings(template: Template, answers: Any) -> list[dict[str, Any]]:
         photos = answers[item.id].get("photos")
         out.append(finding_of(item, None if answer.amount_yuan is None else format_money(answer.amount_yuan),
                               answer.note, [str(p) for p in photos] if isinstance(photos, list) else []))
+    return out
+
+
+def suspicion_findings(checks: Sequence[Mapping[str, Any]] | None,
+                       rules: Mapping[str, Mapping[str, str]]) -> list[dict[str, Any]]:
+    """Every confirmed 疑点 check as a finding, in the record's order: the amount confirmed and what the inspectors
+    saw, under the rule's finding category, severity and legal basis (`rules`: rule id → {"name", "category",
+    "severity", "basis"}, as the bureau's screening rules file has them). The hit id stands as the item id. A check
+    of a rule `rules` does not hold is an InputError."""
+    out = []
+    for check in checks or []:
+        if check["verdict"] != "confirmed":
+            continue
+        rule = rules.get(check["rule"])
+        if rule is None:
+            raise InputError(f"疑点 {check['hit_id']} 的筛查规则 {check['rule']} 不在规则文件中，无法认定违规类别")
+        out.append({"item_id": check["hit_id"], "title": f"疑点核实属实：{rule['name']}", "rule": check["rule"],
+                    "category": rule["category"], "category_title": vocabulary().categories[rule["category"]].title,
+                    "severity": rule["severity"], "legal_basis": rule["basis"],
+                    "amount_yuan": format_money(parse_money(check["amount_yuan"])), "description": check["note"],
+                    "photos": list(check["photos"])})
     return out
 
 

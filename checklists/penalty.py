@@ -4,7 +4,7 @@ Rules — which measures, multiples, fixed fines and suspensions each article pr
 conditions; who imposes each measure (the two tracks); when 行政处罚法 Art. 33 bars a penalty; the hearing
 thresholds; the referrals to other bodies — are data in rules/penalties.toml, each value with its legal basis.
 Combining findings: measures are the union in the fixed order, recovery and fine bounds add up, suspension is
-the widest range.
+the widest range. The fine's band under the 裁量情节 a case cites is `checklists.discretion`'s (the province's 裁量基准).
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from checklists._toml import PACKAGE_DIR, Problems, display_name, read_toml
-from checklists.errors import KeyPath
+from checklists.discretion import CIRCUMSTANCES, DEFAULT_PROVINCE, Benchmark, Factor, band, benchmark_for, factors_of
+from checklists.errors import InputError, KeyPath
 from checklists.money import CENT, ZERO, format_money, money_problem, parse_money
 from checklists.vocabulary import Vocabulary, vocabulary
 
@@ -26,13 +27,12 @@ PENALTIES_FILE = PACKAGE_DIR / "rules" / "penalties.toml"
 CONDITIONS = ("loss", "intent", "refused_to_correct", "serious_consequences", "insured")
 CASE_FLAGS = ("refused_to_correct", "serious_consequences")
 # 行政处罚法 Art. 33's facts, as the case states them (all default false).
-CIRCUMSTANCES = ("minor", "corrected_promptly", "no_harm", "harm_minor", "first_offence", "no_fault")
 # Circumstances a case cannot state together with the other fact (a circumstance or a case flag).
 _CONTRADICTIONS = (("corrected_promptly", "refused_to_correct"), ("no_harm", "serious_consequences"),
                    ("harm_minor", "serious_consequences"), ("no_harm", "harm_minor"))
 TRACKS = ("administrative", "agreement")
 NO_PENALTY = ("must", "may")  # 不予行政处罚 / 可以不予行政处罚; "must" wins
-_CASE_KEYS = ("party", "findings") + CASE_FLAGS + ("circumstances", "note")
+_CASE_KEYS = ("party", "findings") + CASE_FLAGS + ("circumstances", "factors", "province", "note")
 _PARTY_KEYS = ("kind", "code", "name", "public_official")
 _FINDING_KEYS = ("category", "amount_yuan", "intent_to_defraud", "item_id", "note")
 _CLAUSE_KEYS = ("basis", "when", "when_any", "categories", "measures", "optional_measures", "recover",
@@ -621,15 +621,46 @@ def _referrals(applied: list[dict[str, Any]], public_official: bool, rules: Pena
     return out
 
 
+def discretion_of(case: Any) -> tuple[Benchmark, tuple[Factor, ...]]:
+    """The case's province's 裁量基准 (the default when it names none) and the factors it cites; InputError naming
+    an unknown province or factor."""
+    if not isinstance(case, dict):
+        return benchmark_for(), ()
+    province = case.get("province", DEFAULT_PROVINCE)
+    if not isinstance(province, str):
+        raise InputError(f"键 province：应为省份名称字符串，实际为 {province!r}", [(("province",), "应为省份名称字符串")])
+    benchmark = benchmark_for(province)
+    problems = Problems()
+    factors = factors_of(case.get("factors", []), benchmark, problems)
+    problems.raise_if_any()
+    return benchmark, factors
+
+
+def _with_stated(case: Any, factors: tuple[Factor, ...]) -> Any:
+    """The case with the Art. 33 circumstances its 不予处罚 factors stand for stated true."""
+    stated = {c: True for f in factors for c in f.circumstances}
+    raw = case.get("circumstances") if isinstance(case, dict) else None
+    if not stated or not (raw is None or isinstance(raw, dict)):
+        return case
+    return {**case, "circumstances": {**(raw or {}), **stated}}
+
+
+def band_json(fine: tuple[Decimal, Decimal], factors: tuple[Factor, ...], benchmark: Benchmark) -> dict[str, Any]:
+    low, high, reasons = band(fine, factors, benchmark)
+    return {"low_yuan": format_money(low), "high_yuan": format_money(high),
+            "factors": [f.as_json() for f in factors], "benchmark": benchmark.as_json(), "reasons": reasons}
+
+
 def decide(case: Any, rules: PenaltyRules | None = None, vocab: Vocabulary | None = None) -> dict[str, Any]:
     """The `yibao penalty decide` output for a case (see the contract in the issue / DESIGN.md).
 
-    Raises InputError naming every bad field: unknown category or circumstance, bad money, an article that does
-    not fit the party, circumstances that contradict each other or the findings.
+    Raises InputError naming every bad field: unknown category, circumstance, province or discretion factor, bad
+    money, an article that does not fit the party, circumstances that contradict each other or the findings.
     """
     vocab = vocab or vocabulary()
     rules = rules or penalty_rules()
-    parsed = parse_case(case, vocab)
+    benchmark, factors = discretion_of(case)
+    parsed = parse_case(_with_stated(case, factors), vocab)
     barred = no_penalty(parsed.circumstances, rules.no_penalty)
     suppressed = frozenset(rules.no_penalty.suppresses if barred and barred.outcome == "must" else ())
     applied = [_apply(f, parsed.facts, suppressed, rules, vocab) for f in parsed.findings]
@@ -662,6 +693,7 @@ def decide(case: Any, rules: PenaltyRules | None = None, vocab: Vocabulary | Non
                             for m in listed],
         "recover_yuan": format_money(sum((a["recover"] for a in applied), ZERO)),
         "fine_yuan": _money_range(*fine) if fine else None,
+        "band": band_json(fine, factors, benchmark) if fine else None,
         "suspension_months": {"min": suspension[0], "max": suspension[1]} if suspension else None,
         "terminate_agreement": any(a["terminate_agreement"] for a in applied),
         "circumstances": {c: c in parsed.circumstances for c in CIRCUMSTANCES},

@@ -30,8 +30,9 @@ from inspector_app.store import (
     identities,
     utcnow,
 )
-from sync.assignments import assignment_signature_valid, members_problem
+from sync.assignments import assignment_signature_valid, members_problem, suspicions_problem
 from sync.bureau_http import BureauRefused, BureauUnreachable
+from sync.canonical import canonical_bytes, loads_canonical
 
 
 class DeviceError(Exception):
@@ -114,23 +115,49 @@ def pinned_bureau_key(identity: Identity) -> Ed25519PublicKey:
     return Ed25519PublicKey.from_public_bytes(base64.b64decode(identity.bureau_signing_key))
 
 
-def pull_assignments(engine: Engine, identity: Identity, client: BureauClient | None = None) -> PullResult:
+def assignment_slot(assignment_id: str) -> vault.Slot:
+    return vault.Slot("assignment", (assignment_id,))
+
+
+def stored_assignment(item: dict[str, Any], data_key: vault.DataKey | None) -> tuple[dict[str, Any], bytes | None]:
+    """(`signed`, `sealed`) of a received assignment: one carrying 疑点 is sealed whole when a data key is at hand,
+    and `signed` keeps the rest; otherwise (a headless tablet whose inspectors have no PIN) it stays as received."""
+    if "suspicions" not in item or data_key is None:
+        return item, None
+    rest = {k: v for k, v in item.items() if k != "suspicions"}
+    return rest, vault.encrypt_content(data_key, canonical_bytes(item), assignment_slot(item["id"]))
+
+
+def suspicions_of(assignment: DeviceAssignment, data_key: vault.DataKey | None) -> list[dict[str, Any]]:
+    """The 疑点 the bureau signed into the assignment, in its order (empty: none)."""
+    if assignment.sealed is None:
+        return list((assignment.signed or {}).get("suspicions") or [])
+    if data_key is None:
+        raise DeviceError("请先输入 PIN 解锁：检查任务的疑点清单已加密保存")
+    signed = loads_canonical(vault.decrypt_content(data_key, assignment.sealed, assignment_slot(assignment.id)))
+    return list(signed["suspicions"])
+
+
+def pull_assignments(engine: Engine, identity: Identity, client: BureauClient | None = None,
+                     data_key: vault.DataKey | None = None) -> PullResult:
     """Store every new or changed assignment whose bureau signature verifies (and whose members, if named, are its
-    team); refuse the rest."""
+    team, and whose 疑点, if any, have their shape); refuse the rest. 疑点 are sealed with `data_key`
+    (`stored_assignment`)."""
     answer = (client or client_for(identity)).pull_assignments(identity.assignment_cursor)
     bureau_key = pinned_bureau_key(identity)
     received = refused = 0
     with Session(engine) as session:
         for item in answer["assignments"]:
-            if not assignment_signature_valid(item, bureau_key) or members_problem(item):
+            if not assignment_signature_valid(item, bureau_key) or members_problem(item) or suspicions_problem(item):
                 refused += 1
                 continue
             institution = item["institution"]
+            signed, sealed = stored_assignment(item, data_key)
             session.merge(DeviceAssignment(
                 id=item["id"], inspector_code=identity.inspector_code, institution_code=item["institution_code"],
                 institution_name=institution["name"], institution_kind=institution["kind"],
                 institution_address=institution.get("address", ""), team=item["team"], reason=item["reason"],
-                status=item["status"], revoked=item["revoked"], seq=item["seq"], signed=item,
+                status=item["status"], revoked=item["revoked"], seq=item["seq"], signed=signed, sealed=sealed,
             ))
             received += 1
         stored = session.get(Identity, identity.key_id)
@@ -279,8 +306,9 @@ def sync(engine: Engine, timeout: float = 60.0, **options: Any) -> sync_protocol
                 client = client_for(identity)
             except DeviceError:  # an inspector who has not unlocked: their tasks come when they do
                 continue
+            unlocked = keyring.in_session(identity.inspector_code)
             try:
-                pull_assignments(engine, identity, client)
+                pull_assignments(engine, identity, client, unlocked.data_key if unlocked else None)
             except (BureauUnreachable, BureauRefused) as exc:
                 report.error, report.reason = f"任务更新失败：{exc}", "assignments_pull_failed"
                 break

@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 
 import checklists
 from checklists import scoring
+from checklists.onsite_record import record_rules
 from checklists.templates import Item
 from documents import signature
 from inspector_app import device, keyring, onsite, photos
@@ -259,7 +260,7 @@ class HomeViewModel:
         active = self.state.active
         assert active is not None  # the assignment list is shown only once the inspector has unlocked
         try:
-            result = device.pull_assignments(self.state.engine, identity, device.client_for(active))
+            result = device.pull_assignments(self.state.engine, identity, device.client_for(active), active.data_key)
             if result.refused:
                 self.message = f"有 {result.refused} 项任务的局端签名无效，已拒收"
         except BureauUnreachable:
@@ -337,8 +338,34 @@ class ItemRow:
         return self.answer.result if self.answer else None
 
 
+SUSPICION_PAGE = 20  # 疑点 cards the 疑点清单 draws at a time (an assignment carries up to 500)
+
+
+@dataclass
+class SuspicionRow:
+    """One 疑点 of the assignment as its card shows it: what the bureau's screening found, the verdict so far."""
+
+    suspicion: dict[str, Any]
+    check: onsite.CheckData | None
+    photos: list[onsite.PhotoInfo]
+
+    @property
+    def hit_id(self) -> str:
+        return str(self.suspicion["hit_id"])
+
+    @property
+    def when(self) -> str:
+        """The settlement's date, or the month of a person-month rule."""
+        return str(self.suspicion.get("date") or self.suspicion.get("month") or "—")
+
+
+def suspicion_caption(suspicion: dict[str, Any]) -> str:
+    """What a photo of a 疑点 is captioned with (and the 笔录 prints under it)."""
+    return f"疑点 {suspicion['rule_name']} {suspicion['settlement_id'] or suspicion.get('month') or ''}".strip()
+
+
 class InspectionViewModel:
-    """One inspection as the inspector works through it: check-in, the checklist, photos, findings."""
+    """One inspection as the inspector works through it: check-in, the checklist, photos, findings, 疑点."""
 
     def __init__(self, state: AppState, assignment_id: str):
         self.state, self.assignment_id = state, assignment_id
@@ -410,8 +437,15 @@ class InspectionViewModel:
         return ""
 
     def add_photo(self, item_id: str, data: bytes, source: str) -> str:
-        item = self.template.item(item_id) if item_id != onsite.REFUSAL_ITEM else None
-        caption = f"{item.id} {item.text}" if item else "拒签现场"
+        """A photo of a checklist item, of a 疑点 (`item_id` its hit id) or of a refusal to sign."""
+        suspicion = next((s for s in self.facts.suspicions if s["hit_id"] == item_id), None)
+        if suspicion is not None:
+            caption = suspicion_caption(suspicion)
+        elif item_id == onsite.REFUSAL_ITEM:
+            caption = "拒签现场"
+        else:
+            item = self.template.item(item_id)
+            caption = f"{item.id} {item.text}"
         try:
             return self._do(onsite.add_photo, self.state.engine, self.state.evidence, self.key, self.inspection.id,
                             item_id, data, source=source, caption_item=caption)
@@ -433,6 +467,40 @@ class InspectionViewModel:
 
     def findings(self) -> list[dict[str, Any]]:
         return onsite.findings(self.facts)
+
+    def suspicion_rows(self) -> list[SuspicionRow]:
+        return [SuspicionRow(s, self.facts.checks.get(s["hit_id"]), self.facts.photos_of(s["hit_id"]))
+                for s in self.facts.suspicions]
+
+    def suspicion_row(self, hit_id: str) -> SuspicionRow:
+        return next(row for row in self.suspicion_rows() if row.hit_id == hit_id)
+
+    @property
+    def suspicions_label(self) -> str:
+        """"疑点 3（待核 2）"; empty when the assignment carries none."""
+        total = len(self.facts.suspicions)
+        pending = sum(1 for s in self.facts.suspicions if s["hit_id"] not in self.facts.checks)
+        return f"疑点 {total}（待核 {pending}）" if total else ""
+
+    @property
+    def suspicions_left_out(self) -> str:
+        """When the screening found more 疑点 at the institution than an assignment carries: how many, and which
+        are here (`suspicions_total` comes beside the signed assignment)."""
+        total, carried = (self.assignment.signed or {}).get("suspicions_total"), len(self.facts.suspicions)
+        return f"局端筛查共发现该机构疑点 {total} 条，此处列出金额最高的 {carried} 条" \
+            if isinstance(total, int) and total > carried else ""
+
+    def check_suspicion(self, hit_id: str, verdict: str, note: str, amount: str | None = None) -> str:
+        """Store a verdict; "" when saved, else why not (the previous verdict stays). Like `answer`, a saved verdict
+        updates what is shown in place: the note and amount fields save on every keystroke."""
+        try:
+            saved = onsite.save_suspicion_check(self.state.engine, self.key, self.inspection.id, hit_id, verdict, note,
+                                                amount)
+        except device.DeviceError as exc:
+            self.refresh()
+            return str(exc)
+        self.facts = replace(self.facts, checks={**self.facts.checks, hit_id: saved})
+        return ""
 
     def void_signatures(self) -> str:
         return self._do(onsite.void_signatures, self.state.engine, self.state.evidence, self.inspection.id)
@@ -475,6 +543,14 @@ class CheckInViewModel:
         self.officers = [officer(code) for code in order]
         self.representative = {"name": "", "role": "", "phone": "", "id_number": "",
                                **(saved["representative"] if saved else {})}
+        # issue #15: the 记录人 (by default the second officer), the 法定代表人, the notices read aloud
+        self.recorder = (saved or {}).get("recorder") or (order[1] if len(order) > 1 else order[0])
+        self.legal = {"title": onsite.LEGAL_TITLES[0], "name": "", "id_number": "",
+                      **((saved or {}).get("legal_representative") or {})}
+        kept = {n["id"]: n for n in (saved or {}).get("notices") or []}
+        self.notice_rules = record_rules().notices
+        self.notices = {n.id: {"given": kept.get(n.id, {}).get("given", False), "answer": kept.get(n.id, {}).get(
+            "answer", ""), "detail": kept.get(n.id, {}).get("detail", "")} for n in self.notice_rules}
         self.place = saved["place"] if saved else assignment.institution_address
         self.gps: dict[str, str | None] | None = saved["gps"] if saved else None
         self.gps_note: str = saved["gps_note"] if saved else ""
@@ -511,7 +587,8 @@ class CheckInViewModel:
         return {"officers": [{k: v for k, v in vars(o).items() if k != "from_registry"} for o in self.officers],
                 "representative": self.representative,
                 "place": self.place, "gps": self.gps, "gps_note": self.gps_note,
-                "checked_in_at": self.checked_in_at}
+                "checked_in_at": self.checked_in_at, "recorder": self.recorder, "legal_representative": self.legal,
+                "notices": [{"id": notice_id, **entry} for notice_id, entry in self.notices.items()]}
 
     def save(self) -> list[str]:
         """Store what is entered; returns what is still missing (the check-in is done when nothing is). The time
@@ -523,6 +600,44 @@ class CheckInViewModel:
         except device.DeviceError as exc:
             return [str(exc)]
         return self.problems()
+
+
+class RecordPartsViewModel:
+    """询问与调取资料: the question/answer pairs, the documents taken and a 先行登记保存, each list saved whole as it is
+    typed (sealed); a row left empty is dropped when saved."""
+
+    def __init__(self, state: AppState, assignment_id: str):
+        self.state = state
+        self.inspection_vm = InspectionViewModel(state, assignment_id)
+        parts = self.inspection_vm.facts.parts
+        self.inquiries: list[dict[str, str]] = [dict(p) for p in parts.get("inquiries") or []]
+        self.documents: list[dict[str, str]] = [dict(d) for d in parts.get("documents_taken") or []]
+        preservation = parts.get("preservation") or {}
+        self.approved_by: str = preservation.get("approved_by", "")
+        self.items: list[dict[str, str]] = [dict(i) for i in preservation.get("items") or []]
+        self.decision_by: str | None = preservation.get("decision_by")
+
+    def save(self, part: str) -> str:
+        """Store one part (``inquiries``, ``documents_taken`` or ``preservation``); the problem, or empty."""
+        where = (self.state.engine, self.state.data_key, self.inspection_vm.inspection.id)
+        try:
+            if part == "inquiries":
+                onsite.save_inquiries(*where, self.inquiries)
+            elif part == "documents_taken":
+                onsite.save_documents_taken(*where, self.documents)
+            else:
+                self.decision_by = onsite.save_preservation(*where, self.approved_by, self.items)["decision_by"]
+        except device.DeviceError as exc:
+            return str(exc)
+        return ""
+
+    def deadline_text(self) -> str:
+        law = record_rules().preservation
+        if not self.decision_by:
+            return f"先行登记保存须经行政机关负责人批准，并在 {law.days} 个工作日内作出处理决定（{law.basis}）。"
+        day = datetime.fromisoformat(self.decision_by)
+        return (f"处理决定最迟于 {day.year}年{day.month:02d}月{day.day:02d}日 作出（{law.basis}，{law.days} 个工作日，"
+                f"按周一至周五计，遇法定节假日、调休以实际工作日为准）。")
 
 
 class ReviewViewModel:
@@ -564,6 +679,12 @@ class ReviewViewModel:
         # review() gives a hash exactly when nothing is missing (no problems)
         review = self.review
         return review.problems if review.hash is None else onsite.signing_problems(self.facts, review.hash)
+
+    def suspicion_checks(self) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        """(疑点, its check) for each 疑点 checked, as the content to sign carries them."""
+        carried = {s["hit_id"]: s for s in self.facts.suspicions}
+        checks = (self.review.content or {}).get("suspicion_checks") or []
+        return [(carried[c["hit_id"]], c) for c in checks]
 
     def lock(self) -> bool:
         vm = self.inspection_vm

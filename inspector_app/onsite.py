@@ -30,6 +30,7 @@ import checklists
 from checklists import scoring
 from checklists.findings import finding_of
 from checklists.money import format_money, parse_money
+from checklists.onsite_record import record_rules, working_days_after
 from checklists.templates import Item, Template
 from documents import signature
 from inspector_app import device, keyring, outbox, photos, record_pdf, vault
@@ -42,9 +43,11 @@ from inspector_app.store import (
     Identity,
     Inspection,
     Photo,
+    RecordPart,
     RefusalNote,
     SignatureMark,
     SignatureStroke,
+    SuspicionCheck,
     identities,
     utcnow,
 )
@@ -59,6 +62,10 @@ SIGNING_ROLES = ("inspector_1", "inspector_2", "representative")
 ROLES = (*SIGNING_ROLES, "witness")
 INSPECTION_KINDS = {"random": "双随机抽查", "followup": "回头看"}
 PHOTO_MEDIA_TYPE = "image/jpeg"
+LEGAL_TITLES = ("法定代表人", "主要负责人")  # sync.record_schema.LegalRepresentative.title
+DOCUMENT_FORMS = ("复印件", "原件")  # sync.record_schema.DocumentTaken.form; the first is the default
+VERDICTS = {"confirmed": "属实", "excluded": "排除"}  # a 疑点 checked on site (record field `suspicion_checks`)
+MAX_CHECK_NOTE = 2000
 
 # 医保医师 D / 护士 N / 药师 Y + 6-digit region + 6-7 digit sequence; hospital pharmacy and technical staff HY / HJ
 # + region + sequence (医保办函〔2022〕39号). The exact lengths are not published in one place (REGULATIONS.md §7 [?]).
@@ -97,11 +104,16 @@ class AnswerData:
     amount_yuan: str | None = None  # "1200.00"
 
 
+def _typed_amount(amount: str | None) -> str | None:
+    """An amount as typed, without grouping commas and the yuan sign; None when empty."""
+    return (amount or "").strip().replace(",", "").replace("，", "").lstrip("¥￥") or None
+
+
 def normalize_answer(result: str, note: str = "", amount: str | None = None) -> AnswerData:
     """Validate what the inspector entered; raises device.DeviceError. A note or amount only for what needs one."""
     if result not in scoring.RESULTS:
         raise device.DeviceError(f"结果应为 符合、不符合 或 不适用（{result!r}）")
-    amount = (amount or "").strip().replace(",", "").replace("，", "").lstrip("¥￥") or None
+    amount = _typed_amount(amount)
     if amount is not None:
         try:
             amount = format_money(parse_money(amount, "金额"))
@@ -109,6 +121,42 @@ def normalize_answer(result: str, note: str = "", amount: str | None = None) -> 
             raise device.DeviceError(str(exc)) from None
     return AnswerData(result, (note or "").strip() if result != "pass" else "",
                       amount if result == "fail" else None)
+
+
+@dataclass(frozen=True)
+class CheckData:
+    """The verdict on one 疑点: confirmed (属实) with the amount found, or excluded (排除, "0.00"); the note says
+    what the medical record, prescription or receipts showed."""
+
+    verdict: str  # confirmed | excluded
+    note: str
+    amount_yuan: str
+
+
+def normalize_check(suspicion: Mapping[str, Any], verdict: str, note: str, amount: str | None = None) -> CheckData:
+    """Validate a verdict on `suspicion` (as the assignment carries it); raises device.DeviceError. A confirmed
+    amount is more than 0 and at most the 疑点's amount."""
+    if verdict not in VERDICTS:
+        raise device.DeviceError(f"核查结论应为 属实 或 排除（{verdict!r}）")
+    note = (note or "").strip()
+    if not note:
+        raise device.DeviceError("请填写核查所见：病历、处方、票据等显示的情况")
+    if len(note) > MAX_CHECK_NOTE:
+        raise device.DeviceError(f"核查所见最多 {MAX_CHECK_NOTE} 字（现有 {len(note)} 字）")
+    if verdict == "excluded":
+        return CheckData(verdict, note, "0.00")
+    typed = _typed_amount(amount)
+    if typed is None:
+        raise device.DeviceError("请填写属实的金额（元）")
+    try:
+        value = parse_money(typed, "属实金额")
+    except checklists.InputError as exc:
+        raise device.DeviceError(str(exc)) from None
+    limit = Decimal(suspicion["amount_yuan"])
+    if not Decimal("0") < value <= limit:
+        raise device.DeviceError(f"属实金额应大于 0 元且不超过疑点金额 {format_money(limit)} 元"
+                                 f"（填写的是 {format_money(value)} 元）")
+    return CheckData(verdict, note, format_money(value))
 
 
 def item_problems(item: Item, answer: AnswerData | None, photo_count: int) -> list[str]:
@@ -141,8 +189,55 @@ def id_number_text(text: str | None) -> str:
     return "".join((text or "").split()).upper()
 
 
+def recorder_of(checkin: Mapping[str, Any]) -> str | None:
+    """The 记录人 chosen, or by default the second officer (the first is the tablet's own inspector, who asks)."""
+    codes = [o["inspector_code"] for o in checkin["officers"]]
+    return checkin.get("recorder") or (codes[1] if len(codes) > 1 else codes[0] if codes else None)
+
+
+def notices_given(given: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The notices of the rules (`checklists.onsite_record`) as the check-in keeps them: their words as read, whether
+    each was given and the answer to its question. `given`: [{"id", "given", "answer", "detail"}]; a notice with a
+    question counts as given once it is answered."""
+    entered = {n["id"]: n for n in given}
+    out = []
+    for notice in record_rules().notices:
+        typed = entered.get(notice.id) or {}
+        answer = (typed.get("answer") or "").strip()
+        out.append({"id": notice.id, "title": notice.title, "basis": notice.basis, "text": notice.text,
+                    "question": notice.question, "given": bool(typed.get("given")) or bool(answer),
+                    "answer": answer, "detail": (typed.get("detail") or "").strip()})
+    return out
+
+
+def notice_problems(notices: Sequence[Mapping[str, Any]] | None) -> list[str]:
+    """What the check-in still lacks of the notices: each given, each question answered with one of its choices."""
+    kept = {n["id"]: n for n in notices or []}
+    problems = []
+    for notice in record_rules().notices:
+        entry = kept.get(notice.id)
+        if notice.question:
+            answer = (entry or {}).get("answer") or ""
+            if answer not in notice.choices:
+                problems.append(f"请告知{notice.title}（{notice.basis}）并记录回答：{notice.question}")
+            elif answer != notice.choices[0] and not (entry or {}).get("detail"):  # e.g. 申请回避: whom, and why
+                problems.append(f"在场人员{answer}，请记录其说明（对象及理由）")
+        elif not (entry or {}).get("given"):
+            problems.append(f"请告知{notice.title}（{notice.basis}）并勾选已告知")
+    return problems
+
+
+def legal_representative_problems(legal: Mapping[str, Any] | None) -> list[str]:
+    if not legal or not (legal.get("name") or "").strip():
+        return ["请填写被检查单位法定代表人（主要负责人）的姓名"]
+    problems = [] if legal.get("title") in LEGAL_TITLES else ["请选择法定代表人或主要负责人"]
+    id_problem = record_schema.id_number_problem(id_number_text(legal.get("id_number")))
+    return problems + ([(legal.get("title") or LEGAL_TITLES[0]) + id_problem] if id_problem else [])
+
+
 def checkin_problems(checkin: Mapping[str, Any] | None, team: Sequence[str]) -> list[str]:
-    """What is missing from 到场登记: two officers who showed their ID, the representative, the place, GPS or why not."""
+    """What is missing from 到场登记: two officers who showed their ID, the 记录人, the person on site and the 法定代表人,
+    the notices given and answered, the place, GPS or why not."""
     if checkin is None:
         return ["尚未完成到场登记"]
     problems = []
@@ -163,11 +258,91 @@ def checkin_problems(checkin: Mapping[str, Any] | None, team: Sequence[str]) -> 
     id_problem = record_schema.id_number_problem(id_number_text(representative.get("id_number")))
     if id_problem is not None:
         problems.append("在场人员" + id_problem)
+    if recorder_of(checkin) not in officers:
+        problems.append("请从检查人员中选择记录人")
+    problems += legal_representative_problems(checkin.get("legal_representative"))
+    problems += notice_problems(checkin.get("notices"))
     if not checkin["place"]:
         problems.append("请填写检查地点")
     if checkin["gps"] is None and not checkin["gps_note"]:
         problems.append("请获取定位，或记录未能定位的原因")
     return problems
+
+
+def _bounded(text: Any, limit: int, what: str) -> str:
+    value = (text or "").strip()
+    if len(value) > limit:
+        raise device.DeviceError(f"{what}最多 {limit} 字（现有 {len(value)} 字）")
+    return value
+
+
+def _rows(rows: Sequence[Mapping[str, Any]], fields: Mapping[str, tuple[int, str]], limit: int, what: str,
+          choices: Mapping[str, tuple[str, ...]] | None = None) -> list[dict[str, str]]:
+    """Typed rows with each field stripped and bounded, each choice one of its values (default the first); rows
+    whose typed fields are all empty are dropped."""
+    out = []
+    for number, row in enumerate(rows, 1):
+        kept = {name: _bounded(row.get(name), size, f"{what}第 {number} 项的{label}")
+                for name, (size, label) in fields.items()}
+        if not any(kept.values()):
+            continue
+        for name, allowed in (choices or {}).items():
+            chosen = row.get(name) or allowed[0]
+            if chosen not in allowed:
+                raise device.DeviceError(f"{what}第 {number} 项应为{'或'.join(allowed)}（{chosen!r}）")
+            kept[name] = chosen
+        out.append(kept)
+    if len(out) > limit:
+        raise device.DeviceError(f"{what}最多 {limit} 项")
+    return out
+
+
+def inquiries_value(pairs: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """The 询问 as kept: question and answer pairs in the order asked. Raises DeviceError for one too long."""
+    return _rows(pairs, {"question": (2000, "问题"), "answer": (10_000, "回答")}, 200, "询问")
+
+
+def documents_value(documents: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """调取资料清单: name, 份数/页数, 原件 or 复印件 (default 复印件)."""
+    return _rows(documents, {"name": (200, "名称"), "quantity": (200, "份数（页数）")}, 500, "调取资料",
+                 {"form": DOCUMENT_FORMS})
+
+
+def preservation_value(approved_by: str, items: Sequence[Mapping[str, Any]], registered_at: str | None,
+                       now: datetime) -> dict[str, Any]:
+    """先行登记保存 as kept: the approver, the items (name, quantity, where kept), when the first item was
+    registered and the last day of the decision on them (行政处罚法 第五十六条, 工作日 per 第八十五条)."""
+    kept = _rows(items, {"name": (200, "名称"), "quantity": (200, "数量"), "place": (200, "存放地点")}, 200,
+                 "先行登记保存物品")
+    registered = (registered_at or now.isoformat()) if kept else None
+    decision_by = working_days_after(datetime.fromisoformat(registered).date(), record_rules().preservation.days) \
+        if registered else None
+    return {"approved_by": _bounded(approved_by, 200, "批准人"), "items": kept, "registered_at": registered,
+            "decision_by": decision_by.isoformat() if decision_by else None}
+
+
+def parts_problems(parts: Mapping[str, Any]) -> list[str]:
+    """What the 询问, 调取资料 and 先行登记保存 still lack: every row filled in, the preservation approved."""
+    problems = [f"询问第 {n} 问：请填写问题和回答" for n, pair in enumerate(parts.get("inquiries") or [], 1)
+                if not (pair["question"] and pair["answer"])]
+    problems += [f"调取资料第 {n} 项：请填写名称和份数（页数）"
+                 for n, row in enumerate(parts.get("documents_taken") or [], 1) if not (row["name"] and row["quantity"])]
+    preservation = parts.get("preservation") or {}
+    problems += [f"先行登记保存第 {n} 项：请填写名称、数量和存放地点"
+                 for n, row in enumerate(preservation.get("items") or [], 1)
+                 if not (row["name"] and row["quantity"] and row["place"])]
+    if preservation.get("items") and not preservation["approved_by"]:
+        problems.append("先行登记保存须经行政机关负责人批准，请填写批准人")
+    return problems
+
+
+def record_parts(parts: Mapping[str, Any]) -> dict[str, Any]:
+    """The parts as the record carries them: only those with content (a record without keeps its hash)."""
+    out = {part: parts[part] for part in ("inquiries", "documents_taken") if parts.get(part)}
+    preservation = parts.get("preservation")
+    if preservation and preservation["items"]:
+        out["preservation"] = preservation
+    return out
 
 
 @dataclass(frozen=True)
@@ -198,6 +373,9 @@ class Facts:
     staff: dict[str, list[str]]
     marks: dict[str, dict[str, Any]] = field(default_factory=dict)  # role -> signature mark (with review_hash)
     refusal: dict[str, Any] | None = None
+    suspicions: list[dict[str, Any]] = field(default_factory=list)  # the assignment's 疑点, as the bureau signed them
+    checks: dict[str, CheckData] = field(default_factory=dict)  # hit_id -> verdict
+    parts: dict[str, Any] = field(default_factory=dict)  # RecordPart.part -> as kept (询问, 调取资料, 先行登记保存)
 
     @property
     def record_id(self) -> str:
@@ -249,6 +427,14 @@ def findings(facts: Facts) -> list[dict[str, Any]]:
     return out
 
 
+def suspicion_checks(facts: Facts) -> list[dict[str, Any]]:
+    """The checked 疑点 as the record carries them, in the assignment's order; photos by evidence hash (their
+    manifest entries name the hit as `item_id`). Unchecked ones are absent."""
+    return [{"hit_id": s["hit_id"], "rule": s["rule"], "verdict": check.verdict, "note": check.note,
+             "amount_yuan": check.amount_yuan, "photos": [p.sha256 for p in facts.photos_of(s["hit_id"])]}
+            for s in facts.suspicions if (check := facts.checks.get(s["hit_id"])) is not None]
+
+
 def review_content(facts: Facts) -> dict[str, Any]:
     """The content everyone reviews and signs. Raises checklists.InputError while answers are incomplete."""
     inspection, assignment = facts.inspection, facts.assignment
@@ -277,6 +463,10 @@ def review_content(facts: Facts) -> dict[str, Any]:
     if inspection.version > 1:
         content["previous_hash"] = inspection.previous_hash
         content["correction_reason"] = inspection.correction_reason
+    checks = suspicion_checks(facts)
+    if checks:  # absent otherwise, so a record locked before 疑点 travelled keeps its hash
+        content["suspicion_checks"] = checks
+    content.update(record_parts(facts.parts))
     return content
 
 
@@ -343,13 +533,20 @@ def _local(iso: str) -> str:
 
 
 def pdf_inputs(record: dict[str, Any], record_hash: str, photo_jpegs: Mapping[tuple[str, str], bytes],
-               signature_pngs: Mapping[str, bytes],
-               unbound: Sequence[str] = ()) -> tuple[record_pdf.RecordForPdf, list, list]:
-    """`render_record_pdf` arguments for a locked record; `unbound`: inspectors who signed by hand only."""
+               signature_pngs: Mapping[str, bytes], unbound: Sequence[str] = (),
+               suspicions: Sequence[Mapping[str, Any]] = ()) -> tuple[record_pdf.RecordForPdf, list, list]:
+    """`render_record_pdf` arguments for a locked record; `unbound`: inspectors who signed by hand only;
+    `suspicions`: the assignment's 疑点 (their rule names and 结算ID for the 疑点核查 section)."""
     checkin = record["checkin"]
     failed = record["findings"]
     counts = {result: sum(1 for a in record["answers"].values() if a["result"] == result)
               for result in scoring.RESULTS}
+    numbers = [p["item_id"] for p in record["photos"]]  # the 笔录 numbers the photos in this order
+
+    def evidence(item_id: str) -> str:
+        shown = [str(n) for n, of in enumerate(numbers, 1) if of == item_id]
+        return f"照片 {'、'.join(shown)}" if shown else ""
+
     notes = [f"签名前核对的内容摘要（SHA-256）：{record['review_hash']}"]
     notes += [f"{signature.unbound_text(code)}：其签名仅为手写笔迹，未经本人密钥认证。" for code in unbound]
     if record["version"] > 1:
@@ -368,16 +565,17 @@ def pdf_inputs(record: dict[str, Any], record_hash: str, photo_jpegs: Mapping[tu
         "representative": checkin["representative"],
         "items": {"total": len(record["answers"]), "passed": counts["pass"], "failed": counts["fail"],
                   "not_applicable": counts["na"],
-                  "failed_items": [{"item_id": f["item_id"], "title": f["title"], "severity": f["severity"],
-                                    "category": f["category"], "legal_basis": f["legal_basis"],
-                                    "amount": f["amount_yuan"], "note": f["description"]} for f in failed]},
+                  "failed_items": [{"item_id": f["item_id"], "title": f["title"], "amount": f["amount_yuan"],
+                                    "note": f["description"]} for f in failed]},
         "findings": [{"description": f["description"] + (f"（责任人员代码：{'、'.join(f['staff_codes'])}）"
                                                          if f["staff_codes"] else ""),
-                      "category": f"{f['category']} {f['category_title']}", "legal_basis": f["legal_basis"],
-                      "amount": f["amount_yuan"]} for f in failed],
+                      "evidence": evidence(f["item_id"]), "amount": f["amount_yuan"]} for f in failed],
         "notes": "\n".join(notes),
         "content_hash": record_hash,
     }
+    add_legal_elements(pdf_record, record)
+    if record.get("suspicion_checks"):
+        pdf_record["suspicion_checks"] = pdf_suspicion_checks(record["suspicion_checks"], suspicions)
     shown = [*record["photos"], *(record["refusal"]["photos"] if record["refusal"] else [])]
     pdf_photos = [(p["caption"] + (f"（拍摄于 {p['captured_at'].replace('T', ' ')}）" if p["captured_at"] else ""),
                    photo_jpegs[(p["sha256"], p["caption"])]) for p in shown]
@@ -392,6 +590,52 @@ def pdf_inputs(record: dict[str, Any], record_hash: str, photo_jpegs: Mapping[tu
             "witness_signature_png": signature_pngs.get("witness"), "recorded_at": refusal["recorded_at"],
             **({"media_note": refusal["media_note"]} if refusal["media_note"] else {})}))
     return pdf_record, pdf_photos, entries
+
+
+def add_legal_elements(out: record_pdf.RecordForPdf, record: Mapping[str, Any]) -> None:
+    """What the 笔录 prints of issue #15's elements, for a record that has them: the 记录人, the 法定代表人, the notices
+    and answers, the 询问, the documents taken and a 先行登记保存 with the last day of its decision. A record
+    checked in before then has none of them (nothing is printed for them)."""
+    checkin = record["checkin"]
+    if checkin.get("notices") is None:
+        return
+    recorder = next((o for o in checkin["officers"] if o["inspector_code"] == checkin.get("recorder")), None)
+    if recorder is not None:  # the schema lets a record name notices without a 记录人: nothing to print for it
+        out["recorder"] = {"name": recorder["name"], "badge_no": recorder["badge_no"]}
+    if checkin.get("legal_representative") is not None:
+        out["legal_representative"] = checkin["legal_representative"]
+    out["notices"] = [{"title": n["title"], "basis": n["basis"], "text": n["text"], "question": n["question"],
+                       "given": n["given"], "answer": n["answer"], "detail": n["detail"]} for n in checkin["notices"]]
+    out["inquiries"] = record.get("inquiries") or []
+    out["documents_taken"] = record.get("documents_taken") or []
+    preservation = record.get("preservation")
+    if preservation:
+        law = record_rules().preservation
+        out["preservation"] = {
+            "approved_by": preservation["approved_by"], "registered_at": preservation["registered_at"],
+            "items": preservation["items"],
+            "deadline": f"依据{law.basis}，应当在 {law.days} 日内（{law.counting_basis}：指工作日，不含法定节假日）"
+                        f"作出处理决定，即最迟于 {_date_text(preservation['decision_by'])}"
+                        f"（按周一至周五计；遇法定节假日、调休，以实际工作日为准）；在此期间，当事人或者有关人员"
+                        f"不得销毁或者转移证据。"}
+
+
+def _date_text(iso_date: str) -> str:
+    day = datetime.fromisoformat(iso_date)
+    return f"{day.year}年{day.month:02d}月{day.day:02d}日"
+
+
+def pdf_suspicion_checks(checks: Sequence[Mapping[str, Any]],
+                         suspicions: Sequence[Mapping[str, Any]]) -> list[record_pdf.SuspicionCheck]:
+    """The record's 疑点 checks as the 笔录 prints them, named as the assignment's 疑点 name them."""
+    carried = {s["hit_id"]: s for s in suspicions}
+    out: list[record_pdf.SuspicionCheck] = []
+    for check in checks:
+        suspicion = carried.get(check["hit_id"], {})
+        out.append({"rule": f"{check['rule']} {suspicion.get('rule_name', '')}".strip(),
+                    "settlement_id": suspicion.get("settlement_id"), "verdict": VERDICTS[check["verdict"]],
+                    "amount": check["amount_yuan"], "note": check["note"]})
+    return out
 
 
 # ============================================================ sealed rows
@@ -418,6 +662,14 @@ def _stroke_slot(inspection_id: str, role: str, seq: int) -> vault.Slot:
 
 def _refusal_slot(inspection_id: str) -> vault.Slot:
     return vault.Slot("refusal", (inspection_id,))
+
+
+def _part_slot(inspection_id: str, part: str) -> vault.Slot:
+    return vault.Slot("record-part", (inspection_id, part))
+
+
+def _check_slot(inspection_id: str, hit_id: str) -> vault.Slot:
+    return vault.Slot("suspicion-check", (inspection_id, hit_id))
 
 
 # ============================================================ operations (thin)
@@ -458,11 +710,13 @@ def _touch(session: Session, inspection: Inspection) -> None:
 
 def save_checkin(engine: Engine, key: vault.DataKey, inspection_id: str, checkin: Mapping[str, Any]) -> None:
     """Store 到场登记 as entered (`checkin_problems` says what is still missing); the officers' names and 执法证号
-    are the registry's (`registry_officers`) whatever was typed, when the assignment names them."""
+    are the registry's (`registry_officers`) whatever was typed, when the assignment names them; the notices are
+    kept with the words the rules give them (`notices_given`)."""
     with Session(engine) as session:
         inspection = session.get(Inspection, inspection_id)
         assignment = session.get(DeviceAssignment, inspection.assignment_id) if inspection else None
     registry = registry_officers(assignment) if assignment else {}
+    legal = checkin.get("legal_representative") or {}
     value = {"officers": [{"inspector_code": o["inspector_code"],
                            **registry.get(o["inspector_code"], {"name": o["name"].strip(),
                                                                 "badge_no": o["badge_no"].strip()}),
@@ -473,7 +727,12 @@ def save_checkin(engine: Engine, key: vault.DataKey, inspection_id: str, checkin
                                 "id_number": id_number_text(checkin["representative"].get("id_number"))},
              "place": (checkin.get("place") or "").strip(), "gps": checkin.get("gps"),
              "gps_note": "" if checkin.get("gps") else (checkin.get("gps_note") or ""),
-             "checked_in_at": checkin.get("checked_in_at") or local_now().isoformat()}
+             "checked_in_at": checkin.get("checked_in_at") or local_now().isoformat(),
+             "recorder": recorder_of(checkin),
+             "legal_representative": {"title": legal.get("title") or LEGAL_TITLES[0],
+                                      "name": (legal.get("name") or "").strip(),
+                                      "id_number": id_number_text(legal.get("id_number"))},
+             "notices": notices_given(checkin.get("notices") or [])}
     with Session(engine) as session:
         inspection = _draft(session, inspection_id)
         session.merge(CheckIn(inspection_id=inspection_id, sealed=_seal(key, _checkin_slot(inspection_id), value),
@@ -497,6 +756,39 @@ def save_answer(engine: Engine, key: vault.DataKey, inspection_id: str, item_id:
     return answer
 
 
+def _save_part(engine: Engine, key: vault.DataKey, inspection_id: str, part: str, value: Any) -> None:
+    with Session(engine) as session:
+        inspection = _draft(session, inspection_id)
+        session.merge(RecordPart(inspection_id=inspection_id, part=part,
+                                 sealed=_seal(key, _part_slot(inspection_id, part), value), updated_at=utcnow()))
+        _touch(session, inspection)
+        session.commit()
+
+
+def save_inquiries(engine: Engine, key: vault.DataKey, inspection_id: str,
+                   pairs: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """The 询问 as typed so far (question/answer pairs), sealed; returns it as kept."""
+    value = inquiries_value(pairs)
+    _save_part(engine, key, inspection_id, "inquiries", value)
+    return value
+
+
+def save_documents_taken(engine: Engine, key: vault.DataKey, inspection_id: str,
+                         documents: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    value = documents_value(documents)
+    _save_part(engine, key, inspection_id, "documents_taken", value)
+    return value
+
+
+def save_preservation(engine: Engine, key: vault.DataKey, inspection_id: str, approved_by: str,
+                      items: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """先行登记保存 as typed so far; the registration time is that of the first save with an item."""
+    earlier = facts(engine, key, inspection_id).parts.get("preservation") or {}
+    value = preservation_value(approved_by, items, earlier.get("registered_at"), local_now())
+    _save_part(engine, key, inspection_id, "preservation", value)
+    return value
+
+
 def save_staff_codes(engine: Engine, key: vault.DataKey, inspection_id: str, item_id: str, text: str) -> list[str]:
     """The responsible staff of a finding; raises DeviceError naming every invalid code."""
     codes, problems = parse_staff_codes(text)
@@ -510,6 +802,29 @@ def save_staff_codes(engine: Engine, key: vault.DataKey, inspection_id: str, ite
         _touch(session, inspection)
         session.commit()
     return codes
+
+
+def save_suspicion_check(engine: Engine, key: vault.DataKey, inspection_id: str, hit_id: str, verdict: str,
+                         note: str, amount: str | None = None) -> CheckData:
+    """Validate and store the verdict on one 疑点 of the assignment (note and amount sealed); returns it as stored.
+    Raises DeviceError (the previous verdict stays)."""
+    with Session(engine) as session:
+        inspection = _draft(session, inspection_id)
+        assignment = session.get(DeviceAssignment, inspection.assignment_id)
+    suspicion = next((s for s in device.suspicions_of(assignment, key) if s["hit_id"] == hit_id), None) \
+        if assignment is not None else None
+    if suspicion is None:
+        raise device.DeviceError(f"检查任务中没有疑点 {hit_id}")
+    check = normalize_check(suspicion, verdict, note, amount)
+    with Session(engine) as session:
+        inspection = _draft(session, inspection_id)
+        session.merge(SuspicionCheck(inspection_id=inspection_id, hit_id=hit_id, verdict=check.verdict,
+                                     sealed=_seal(key, _check_slot(inspection_id, hit_id),
+                                                  {"note": check.note, "amount_yuan": check.amount_yuan}),
+                                     updated_at=utcnow()))
+        _touch(session, inspection)
+        session.commit()
+    return check
 
 
 def add_photo(engine: Engine, store: EvidenceStore, key: vault.DataKey, inspection_id: str, item_id: str,
@@ -701,7 +1016,10 @@ def facts(engine: Engine, key: vault.DataKey | None, inspection_id: str) -> Fact
         staff_rows = session.exec(select(FindingDetail).where(FindingDetail.inspection_id == inspection_id)).all()
         marks = session.exec(select(SignatureMark).where(SignatureMark.inspection_id == inspection_id)).all()
         refusal = session.get(RefusalNote, inspection_id)
-    sealed = checkin or photo_rows or staff_rows or marks or refusal or any(a.sealed for a in answers)
+        check_rows = session.exec(select(SuspicionCheck).where(SuspicionCheck.inspection_id == inspection_id)).all()
+        part_rows = session.exec(select(RecordPart).where(RecordPart.inspection_id == inspection_id)).all()
+    sealed = checkin or photo_rows or staff_rows or marks or refusal or check_rows or part_rows or \
+        any(a.sealed for a in answers)
     if key is None and sealed:
         raise device.DeviceError("请先输入 PIN 解锁：检查记录已加密保存")
     template = checklists.resolve_template(f"{inspection.template_id}@{inspection.template_hash}")
@@ -728,6 +1046,10 @@ def facts(engine: Engine, key: vault.DataKey | None, inspection_id: str) -> Fact
                for m in marks},
         refusal={"review_hash": refusal.review_hash,
                  **_unseal(data_key(), _refusal_slot(inspection_id), refusal.sealed)} if refusal else None,
+        suspicions=device.suspicions_of(assignment, key),
+        checks={row.hit_id: CheckData(row.verdict, **_unseal(data_key(), _check_slot(inspection_id, row.hit_id),
+                                                             row.sealed)) for row in check_rows},
+        parts={row.part: _unseal(data_key(), _part_slot(inspection_id, row.part), row.sealed) for row in part_rows},
     )
 
 
@@ -747,6 +1069,7 @@ def review(engine: Engine, key: vault.DataKey, inspection_id: str) -> Review:
     known = facts(engine, key, inspection_id)
     problems = checkin_problems(known.checkin, known.assignment.team)
     problems += [f"{item_id}：{'、'.join(why)}" for item_id, why in open_items(known).items()]
+    problems += parts_problems(known.parts)
     if problems:
         return Review(known, None, None, problems)
     content = review_content(known)
@@ -854,7 +1177,8 @@ def record_pdf_bytes(engine: Engine, store: EvidenceStore, key: vault.DataKey, i
                                                          witness["canvas"]["height"])
     key_signers = known_key_signers(engine, inspection_id)
     unbound = signature.unbound_in_record(record, key_signers) if key_signers is not None else []
-    return record_pdf.render_record_pdf(*pdf_inputs(record, record_hash, jpegs, pngs, unbound))
+    suspicions = device.suspicions_of(device.assignment(engine, record["assignment_id"]), key)
+    return record_pdf.render_record_pdf(*pdf_inputs(record, record_hash, jpegs, pngs, unbound, suspicions))
 
 
 def known_key_signers(engine: Engine, inspection_id: str) -> list[str] | None:
@@ -904,6 +1228,11 @@ def start_correction(engine: Engine, key: vault.DataKey, inspection_id: str, rea
         for item_id, codes in known.staff.items():
             session.add(FindingDetail(inspection_id=new.id, item_id=item_id,
                                       sealed=_seal(key, vault.finding_slot(new.id, item_id), {"staff_codes": codes})))
+        for hit_id, check in known.checks.items():
+            session.add(SuspicionCheck(inspection_id=new.id, hit_id=hit_id, verdict=check.verdict, sealed=_seal(
+                key, _check_slot(new.id, hit_id), {"note": check.note, "amount_yuan": check.amount_yuan})))
+        for part, value in known.parts.items():
+            session.add(RecordPart(inspection_id=new.id, part=part, sealed=_seal(key, _part_slot(new.id, part), value)))
         session.commit()
         session.refresh(new)
     return new

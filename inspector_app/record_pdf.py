@@ -19,12 +19,20 @@ ISO 8601 with a UTC offset, printed as the local wall time they carry):
       "officers": [{"name": "李明", "badge_no": "33010020240001"}, ...],   # at least 2 (条例第二十九条)
       "id_shown": True,                                        # officers showed 执法证件
       "representative": {"name", "role", "phone", "id_number"},   # id_number optional (records before issue #12)
+      "recorder": {"name", "badge_no"},                        # optional (the five below: records before issue #15)
+      "legal_representative": {"title": "法定代表人" | "主要负责人", "name", "id_number"},
+      "notices": [{"title", "basis", "text", "question", "given", "answer", "detail"}],   # read aloud at check-in
+      "inquiries": [{"question", "answer"}],                   # 询问 (may be empty)
+      "documents_taken": [{"name", "quantity", "form": "原件" | "复印件"}],   # 调取资料 (may be empty)
+      "preservation": {"approved_by", "registered_at", "items": [{"name", "quantity", "place"}],
+                       "deadline": "依据……最迟于 2024年05月10日……"},   # optional: 先行登记保存
       "items": {
         "total": 30, "passed": 26, "failed": 2, "not_applicable": 2,
-        "failed_items": [{"item_id", "title", "severity", "category", "legal_basis", "amount": "1200.00" | None,
-                          "note"}],                            # severity A-D, category "38.4"
+        "failed_items": [{"item_id", "title", "amount": "1200.00" | None, "note"}],
       },
-      "findings": [{"description", "category", "legal_basis", "amount": "1200.00" | None}],
+      "findings": [{"description", "evidence": "照片 1、2" | "", "amount": "1200.00" | None}],
+      "suspicion_checks": [{"rule", "settlement_id": str | None, "verdict": "属实" | "排除", "amount", "note"}],
+                                                               # optional: 疑点核查
       "notes": "其他需要说明的情况",                           # optional
       "content_hash": "<64 hex digits: SHA-256 of the record's canonical JSON>",
     }
@@ -32,8 +40,12 @@ ISO 8601 with a UTC offset, printed as the local wall time they carry):
 ``photos`` — ``[(caption, jpeg_bytes), ...]``: usually ``ProcessedPhoto.caption`` with ``thumbnail_jpeg`` or
 ``photos.captioned_jpeg``; images are re-encoded at most ``PHOTO_EMBED_EDGE`` px so the PDF stays small.
 
+A 笔录 records facts: what was checked, what was seen and its evidence; the legal classification (category, severity,
+article) comes later, at the bureau, and is not printed here.
+
 ``signatures`` — ``[(role, name, png_bytes | None, refusal | None), ...]`` with role ``inspector_1``,
-``inspector_2`` or ``representative``. A person who refused to sign has ``png_bytes`` None and a ``Refusal``::
+``inspector_2`` or ``representative``. Every page ends with the party's statement (rules/onsite_record.toml:
+以上笔录我已看过，与事实相符) and the signers' signatures, small, so no page can be swapped unnoticed. A person who refused to sign has ``png_bytes`` None and a ``Refusal``::
 
     {"reason": "认为检查结果不实", "witness_name": "王五", "witness_signature_png": bytes | None,
      "witness_id_number": "11010519491231002X",                # optional (refusals before issue #12)
@@ -52,9 +64,10 @@ from typing import NotRequired, Sequence, TypedDict
 from fpdf.enums import Align, WrapMode, XPos, YPos
 from PIL import Image, UnidentifiedImageError
 
-from checklists import KINDS, SEVERITIES
+from checklists import KINDS
 from checklists.errors import InputError
 from checklists.money import parse_money
+from checklists.onsite_record import record_rules
 from documents.pdf import (
     FONT_FAMILY,
     GREY,
@@ -74,6 +87,8 @@ PHOTO_EMBED_EDGE = 640  # about 280 dpi in a 57 mm wide cell
 SIGNATURE_ROLES = ("inspector_1", "inspector_2", "representative")
 
 _MARGIN = 15  # mm
+_FOOT = 32  # mm kept at the foot of every page for the statement and the signatures
+_NUMERALS = "一二三四五六七八九十"
 _BODY_PT = 10.5
 _LAYOUT = Layout(body_pt=_BODY_PT, line_mm=6, heading_pt=12, heading_room_mm=20, label_widths=(30, 150),
                  table_line_mm=5.2)
@@ -102,11 +117,8 @@ class Representative(TypedDict):
 class FailedItem(TypedDict):
     item_id: str
     title: str
-    severity: str  # A B C D
-    category: str  # "38.4"
-    legal_basis: str
     amount: str | None
-    note: str
+    note: str  # what was seen
 
 
 class ItemsSummary(TypedDict):
@@ -119,14 +131,63 @@ class ItemsSummary(TypedDict):
 
 class Finding(TypedDict):
     description: str
-    category: str
-    legal_basis: str
+    evidence: str  # "照片 1、2", or empty
     amount: str | None
+
+
+class LegalRepresentative(TypedDict):
+    title: str  # 法定代表人 | 主要负责人
+    name: str
+    id_number: str
+
+
+class NoticeGiven(TypedDict):
+    title: str
+    basis: str
+    text: str
+    question: str  # empty: nothing is asked
+    given: bool
+    answer: str
+    detail: str
+
+
+class Inquiry(TypedDict):
+    question: str
+    answer: str
+
+
+class DocumentTaken(TypedDict):
+    name: str
+    quantity: str  # 份数/页数
+    form: str  # 原件 | 复印件
+
+
+class PreservedItem(TypedDict):
+    name: str
+    quantity: str
+    place: str
+
+
+class Preservation(TypedDict):
+    approved_by: str
+    registered_at: str
+    items: list[PreservedItem]
+    deadline: str  # the decision's deadline and its legal basis, in a sentence
 
 
 class Gps(TypedDict):
     lat: str
     lon: str
+
+
+class SuspicionCheck(TypedDict):
+    """One 疑点 checked on site, as the 疑点核查 section prints it."""
+
+    rule: str  # the screening rule's id and name
+    settlement_id: str | None  # None: a person-month rule
+    verdict: str  # 属实 | 排除
+    amount: str  # confirmed amount; "0.00" when excluded
+    note: str  # what the medical record, prescription or receipts showed
 
 
 class RecordForPdf(TypedDict):
@@ -140,8 +201,15 @@ class RecordForPdf(TypedDict):
     officers: list[Officer]
     id_shown: bool
     representative: Representative
+    recorder: NotRequired[Officer]
+    legal_representative: NotRequired[LegalRepresentative]
+    notices: NotRequired[list[NoticeGiven]]
+    inquiries: NotRequired[list[Inquiry]]
+    documents_taken: NotRequired[list[DocumentTaken]]
+    preservation: NotRequired[Preservation]
     items: ItemsSummary
     findings: list[Finding]
+    suspicion_checks: NotRequired[list[SuspicionCheck]]  # the assignment's 疑点 checked on site (issue #16)
     notes: NotRequired[str]
     content_hash: str
 
@@ -173,15 +241,22 @@ def render_record_pdf(record: RecordForPdf, photos: Sequence[tuple[str, bytes]],
                       signatures: Sequence[SignatureEntry]) -> bytes:
     """The 现场检查笔录 PDF. Raises RecordPdfError naming the missing or malformed field."""
     _check_record(record, signatures)
-    pdf = _RecordPdf(record)
+    pdf = _RecordPdf(record, signatures)
     pdf.add_page()
     _title(pdf, record)
     _basic_facts(pdf, record)
     _people(pdf, record)
+    if "notices" in record:
+        _notices(pdf, record["notices"])
     _items(pdf, record["items"])
     _findings(pdf, record["findings"])
+    _suspicion_checks(pdf, record.get("suspicion_checks", []))
+    if "inquiries" in record:
+        _inquiries(pdf, record["inquiries"])
+    if "documents_taken" in record:
+        _documents_taken(pdf, record["documents_taken"], record.get("preservation"))
     if record.get("notes"):
-        section(pdf, "其他需要说明的情况")
+        _section(pdf, "其他需要说明的情况")
         paragraph(pdf, record["notes"])
     if photos:
         _photos(pdf, photos)
@@ -192,11 +267,13 @@ def render_record_pdf(record: RecordForPdf, photos: Sequence[tuple[str, bytes]],
 
 
 class _RecordPdf(DocumentPdf):
-    def __init__(self, record: RecordForPdf):
+    def __init__(self, record: RecordForPdf, signatures: Sequence[SignatureEntry]):
         super().__init__(_LAYOUT, f"{TITLE} {record['record_id']}", _parse_time(record["ended_at"], "ended_at"))
         self.record = record
+        self.signatures = {entry[0]: entry for entry in signatures}
+        self.sections = 0  # numbered as they are printed
         self.set_margins(_MARGIN, _MARGIN + 4, _MARGIN)
-        self.set_auto_page_break(True, margin=_MARGIN + 8)
+        self.set_auto_page_break(True, margin=_MARGIN + 8 + _FOOT)
         self.set_subject(record["institution"]["name"])
 
     def header(self) -> None:
@@ -212,7 +289,40 @@ class _RecordPdf(DocumentPdf):
         self.set_font(FONT_FAMILY, size=_BODY_PT)
 
     def footer(self) -> None:
+        self._page_signatures(self.h - _MARGIN - 6 - _FOOT)
         self.footer_line(-_MARGIN - 3, f"内容哈希（SHA-256）：{self.record['content_hash']}")
+
+    def _page_signatures(self, top: float) -> None:
+        """The party's statement and, small, the signatures of the party (or the witness of a refusal) and of both
+        inspectors: on every page."""
+        representative = self.signatures.get("representative")
+        refusal = representative[3] if representative else None
+        self.set_draw_color(160)
+        self.line(_MARGIN, top, _MARGIN + self.epw, top)
+        self.set_xy(_MARGIN, top + 1)
+        self.set_font(FONT_FAMILY, "B", 9)
+        self.cell(0, 5, "被检查单位在场人员拒绝签名（见签名部分），由见证人签名证明。" if refusal
+                  else record_rules().statement, align=Align.L)
+        width, height = (self.epw - 8) / 3, _FOOT - 9
+        boxes = [("witness", refusal["witness_name"], refusal.get("witness_signature_png")) if refusal else
+                 ("representative", representative[1] if representative else self.record["representative"]["name"],
+                  representative[2] if representative else None)]
+        boxes += [(role, entry[1] if (entry := self.signatures.get(role)) else "", entry[2] if entry else None)
+                  for role in ("inspector_1", "inspector_2")]
+        for column, (role, name, png) in enumerate(boxes):
+            x = _MARGIN + column * (width + 4)
+            self.set_draw_color(200)
+            self.rect(x, top + 7, width, height)
+            self.set_xy(x + 1, top + 7.5)
+            self.set_font(FONT_FAMILY, size=7)
+            self.cell(width - 2, 3.5, f"{ROLE_LABELS[role]}：{name}", align=Align.L)
+            if png:
+                _fit_png(self, png, x + 1, top + 11.5, width - 2, height - 5.5)
+            else:
+                self.set_text_color(*GREY)
+                self.set_xy(x + 1, top + 7 + height / 2)
+                self.cell(width - 2, 4, "（未签名）", align=Align.C)
+                self.set_text_color(0)
 
 
 def _check_record(record: RecordForPdf, signatures: Sequence[SignatureEntry]) -> None:
@@ -255,11 +365,19 @@ def _title(pdf: _RecordPdf, record: RecordForPdf) -> None:
     pdf.ln(2)
 
 
+def _section(pdf: _RecordPdf, heading: str) -> None:
+    """A heading numbered in the order printed (一、二、…): which sections a 笔录 has depends on the record."""
+    pdf.sections += 1
+    number = pdf.sections
+    numeral = _NUMERALS[number - 1] if number <= 10 else f"十{_NUMERALS[number - 11]}"
+    section(pdf, f"{numeral}、{heading}")
+
+
 def _basic_facts(pdf: _RecordPdf, record: RecordForPdf) -> None:
     institution = record["institution"]
     gps = record["gps"]
     location = f"纬度 {gps['lat']}，经度 {gps['lon']}" if gps else "未获取定位"
-    section(pdf, "一、基本情况")
+    _section(pdf, "基本情况")
     label_table(pdf, [
         ("被检查单位", institution["name"]),
         ("机构编码", institution["code"]),
@@ -273,7 +391,7 @@ def _basic_facts(pdf: _RecordPdf, record: RecordForPdf) -> None:
 
 def _people(pdf: _RecordPdf, record: RecordForPdf) -> None:
     officers = record["officers"]
-    section(pdf, "二、检查人员及被检查单位在场人员")
+    _section(pdf, "检查人员及被检查单位在场人员")
     headed_table(pdf, ["序号", "检查人员姓名", "执法证号"], [30, 70, 80],
                  [[str(index), officer["name"], officer["badge_no"]] for index, officer in enumerate(officers, 1)])
     names = "、".join(officer["name"] for officer in officers)
@@ -282,6 +400,8 @@ def _people(pdf: _RecordPdf, record: RecordForPdf) -> None:
     else:
         statement = f"检查人员 {names} 出示执法证件的情况未记录。"
     paragraph(pdf, statement)
+    if "recorder" in record:
+        paragraph(pdf, f"记录人：{record['recorder']['name']}（执法证号 {record['recorder']['badge_no']}）")
     representative = record["representative"]
     label_table(pdf, [
         ("在场人员", representative["name"]),
@@ -289,31 +409,65 @@ def _people(pdf: _RecordPdf, record: RecordForPdf) -> None:
         ("联系电话", representative["phone"]),
         *([("身份证号码", representative["id_number"])] if representative.get("id_number") else []),
     ])
+    if "legal_representative" in record:
+        legal = record["legal_representative"]
+        label_table(pdf, [(legal["title"], legal["name"]), ("身份证号码", legal["id_number"])])
+
+
+def _notices(pdf: _RecordPdf, notices: list[NoticeGiven]) -> None:
+    """The notices as read aloud at check-in, each with its basis, whether it was given and the answer."""
+    _section(pdf, "告知事项")
+    for notice in notices:
+        paragraph(pdf, f"{notice['title']}（{notice['basis']}）：{notice['text']}")
+        if notice["question"]:
+            answer = notice["answer"] + (f"。{notice['detail']}" if notice["detail"] else "")
+            paragraph(pdf, f"问：{notice['question']}\n答：{answer or '（未回答）'}")
+        else:
+            paragraph(pdf, "已告知。" if notice["given"] else "（未告知）")
+
+
+def _inquiries(pdf: _RecordPdf, inquiries: list[Inquiry]) -> None:
+    _section(pdf, "询问记录")
+    if not inquiries:
+        paragraph(pdf, "本次检查未进行询问。")
+        return
+    for pair in inquiries:
+        paragraph(pdf, f"问：{pair['question']}\n答：{pair['answer']}")
+
+
+def _documents_taken(pdf: _RecordPdf, documents: list[DocumentTaken], preservation: Preservation | None) -> None:
+    """调取资料清单 and, if any, the 先行登记保存 with its approver and the deadline of the decision."""
+    _section(pdf, "调取资料及先行登记保存")
+    if documents:
+        headed_table(pdf, ["序号", "资料名称", "份数（页数）", "原件/复印件"], [12, 98, 40, 30],
+                     [[str(n), d["name"], d["quantity"], d["form"]] for n, d in enumerate(documents, 1)])
+    else:
+        paragraph(pdf, "本次检查未调取资料。")
+    if preservation is None:
+        paragraph(pdf, "本次检查未先行登记保存证据。")
+        return
+    paragraph(pdf, f"经 {preservation['approved_by']} 批准，于 "
+                   f"{_wall_time(preservation['registered_at'], 'preservation.registered_at')} 对下列物品先行登记保存：")
+    headed_table(pdf, ["序号", "物品名称", "数量", "存放地点"], [12, 78, 40, 50],
+                 [[str(n), i["name"], i["quantity"], i["place"]] for n, i in enumerate(preservation["items"], 1)])
+    paragraph(pdf, preservation["deadline"])
 
 
 def _items(pdf: _RecordPdf, items: ItemsSummary) -> None:
-    section(pdf, "三、检查项目情况")
+    _section(pdf, "检查项目情况")
     paragraph(pdf, f"本次共检查 {items['total']} 项：符合 {items['passed']} 项，不符合 {items['failed']} 项，"
                    f"不适用 {items['not_applicable']} 项。")
     failed = items["failed_items"]
     if not failed:
         paragraph(pdf, "未发现不符合项。")
         return
-    rows = []
-    for index, item in enumerate(failed, 1):
-        description = f"{item['title']}（{item['item_id']}）"
-        if item.get("note"):
-            description += f"\n说明：{item['note']}"
-        severity = item["severity"]
-        rows.append([
-            str(index), description, f"{severity} {SEVERITIES.get(severity, '')}".strip(),
-            f"{item['category']}\n{item['legal_basis']}", _money(item.get("amount"), f"failed_items[{index - 1}]"),
-        ])
-    headed_table(pdf, ["序号", "不符合项目及说明", "性质", "违规类别及依据", "金额（元）"], [12, 70, 30, 44, 24], rows)
+    rows = [[str(index), f"{item['title']}（{item['item_id']}）", item.get("note") or "—",
+             _money(item.get("amount"), f"failed_items[{index - 1}]")] for index, item in enumerate(failed, 1)]
+    headed_table(pdf, ["序号", "不符合项目", "现场查见情况", "金额（元）"], [12, 70, 74, 24], rows)
 
 
 def _findings(pdf: _RecordPdf, findings: list[Finding]) -> None:
-    section(pdf, "四、发现的问题")
+    _section(pdf, "发现的问题")
     if not findings:
         paragraph(pdf, "本次检查未发现违法违规问题。")
         return
@@ -323,14 +477,27 @@ def _findings(pdf: _RecordPdf, findings: list[Finding]) -> None:
         amount = finding.get("amount")
         if amount:
             total += _decimal(amount, f"findings[{index - 1}].amount")
-        rows.append([str(index), finding["description"], f"{finding['category']}\n{finding['legal_basis']}",
+        rows.append([str(index), finding["description"], finding.get("evidence") or "—",
                      _money(amount, f"findings[{index - 1}]")])
     rows.append(["", "合计", "", f"{total:,}"])
-    headed_table(pdf, ["序号", "问题描述", "违规类别及依据", "金额（元）"], [12, 96, 48, 24], rows)
+    headed_table(pdf, ["序号", "问题描述", "证据", "金额（元）"], [12, 114, 30, 24], rows)
+
+
+def _suspicion_checks(pdf: _RecordPdf, checks: list[SuspicionCheck]) -> None:
+    """疑点核查: each 疑点 of the assignment the inspectors checked against the records on site (none: no section)."""
+    if not checks:
+        return
+    _section(pdf, "疑点核查")
+    confirmed = sum(1 for check in checks if check["verdict"] == "属实")
+    paragraph(pdf, f"对检查任务所附疑点现场核查 {len(checks)} 条：属实 {confirmed} 条，排除 {len(checks) - confirmed} 条。")
+    rows = [[str(index), check["rule"], check["settlement_id"] or "—", check["verdict"],
+             _money(check["amount"], f"suspicion_checks[{index - 1}].amount"), check["note"]]
+            for index, check in enumerate(checks, 1)]
+    headed_table(pdf, ["序号", "筛查规则", "结算ID", "结论", "金额（元）", "核查所见"], [12, 38, 38, 14, 22, 56], rows)
 
 
 def _photos(pdf: _RecordPdf, photos: Sequence[tuple[str, bytes]]) -> None:
-    section(pdf, "五、现场照片")
+    _section(pdf, "现场照片")
     columns, gutter, caption_line = 3, 5, 4
     cell_width = (pdf.epw - gutter * (columns - 1)) / columns
     image_height = cell_width * 0.75
@@ -388,7 +555,7 @@ def _signatures(pdf: _RecordPdf, record: RecordForPdf, signatures: Sequence[Sign
     needed = 10 + 8 + box_height + 4 + representative_height
     if pdf.get_y() + needed > pdf.page_break_trigger:
         pdf.add_page()
-    section(pdf, "六、签名")
+    _section(pdf, "签名")
     if refusal is not None:
         paragraph(pdf, "以上笔录已向被检查单位在场人员宣读（或交其阅看），其拒绝签名，情况记录如下。")
     else:

@@ -54,6 +54,9 @@ class DeviceAssignment(DeviceModel, table=True):
     revoked: bool = False
     seq: int
     signed: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))  # exactly as received, for re-verification
+    # an assignment carrying 疑点 (`suspicions`, which name insured people) pulled with a data key at hand: the signed
+    # assignment as received, sealed; `signed` then holds it without `suspicions`
+    sealed: Optional[bytes] = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
 
 
 class KeyringEntry(DeviceModel, table=True):
@@ -94,6 +97,16 @@ class Answer(DeviceModel, table=True):
     note: str = ""  # plain only when saved without a data key (a headless tablet whose inspectors have no PIN)
     amount_yuan: Optional[str] = None
     sealed: Optional[bytes] = Field(default=None, sa_column=Column(LargeBinary, nullable=True))  # {note, amount_yuan}
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class SuspicionCheck(DeviceModel, table=True):
+    """The inspector's verdict on one 疑点 of the assignment (属实 confirmed / 排除 excluded); note and amount sealed."""
+
+    inspection_id: str = Field(primary_key=True)
+    hit_id: str = Field(primary_key=True)
+    verdict: str  # confirmed | excluded
+    sealed: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # {note, amount_yuan}
     updated_at: datetime = Field(default_factory=utcnow)
 
 
@@ -154,6 +167,16 @@ class RefusalNote(DeviceModel, table=True):
     review_hash: str
     sealed: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     recorded_at: datetime = Field(default_factory=utcnow)
+
+
+class RecordPart(DeviceModel, table=True):
+    """A part of the 笔录 kept as one list (sealed): ``inquiries`` (询问), ``documents_taken`` (调取资料) or
+    ``preservation`` (先行登记保存)."""
+
+    inspection_id: str = Field(primary_key=True)
+    part: str = Field(primary_key=True)
+    sealed: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow)
 
 
 def _sqlite_durability(dbapi_connection, _record) -> None:

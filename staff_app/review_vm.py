@@ -20,6 +20,7 @@ from PIL import Image
 import checklists
 from checklists.money import money_problem, parse_money, shown_money, yuan_in_capitals
 from documents.signature import Signature, render_signature_png, unbound_text
+from staff_app.procedure_vm import clock_text
 from staff_app.staff_client import (
     BureauRefused,
     BureauUnreachable,
@@ -39,6 +40,7 @@ DECISION_SCREEN_ACTIONS = ("propose", "revise")
 CIRCUMSTANCE_LABELS = {"minor": "违法行为轻微", "corrected_promptly": "及时改正", "no_harm": "没有造成危害后果",
                        "harm_minor": "危害后果轻微", "first_offence": "初次违法", "no_fault": "有证据足以证明没有主观过错"}
 NO_PENALTY_LABELS = {"must": "应当不予行政处罚", "may": "可以不予行政处罚"}
+BAND_FACTOR_KINDS = ("减轻", "从轻", "从重")  # the 裁量情节 ticked on the screen; 不予处罚 is ticked as circumstances
 # 行政处罚法第六十四条: a party asks for a hearing within five days of the notice; the reviewer may set a later date.
 STATEMENT_DAYS = 5
 THUMBNAIL_PX = 240
@@ -118,8 +120,10 @@ class QueueViewModel:
     @staticmethod
     def summary(item: dict[str, Any]) -> str:
         score = item["score"] if item["score"] is not None else "—"
+        clock = clock_text(item)
         return (f"{KIND_LABELS.get(item['kind'], item['kind'] or '')} · 区划 {item['region'] or '—'} · "
-                f"检查日期 {item['inspected_on'] or '—'} · 发现问题 {item['findings']} 项 · 得分 {score}")
+                f"检查日期 {item['inspected_on'] or '—'} · 发现问题 {item['findings']} 项 · 得分 {score}"
+                + (f" · {clock}" if clock else ""))
 
 
 # ============================================================ one case
@@ -172,6 +176,22 @@ def findings_lines(check: dict[str, Any]) -> list[tuple[bool, str]]:
             *[(False, f"· {difference}") for difference in check["differences"]]]
 
 
+VERDICT_WORDS = {"confirmed": "属实", "excluded": "排除"}
+
+
+def suspicion_lines(checks: list[dict[str, Any]]) -> list[tuple[bool, str]]:
+    """The 疑点 the inspectors checked on site (`case_detail`'s ``suspicion_checks``), one line each as (confirmed,
+    中文): rule, 结算ID, the hit's amount, the verdict with the amount confirmed, the note."""
+    out = []
+    for c in checks:
+        verdict = VERDICT_WORDS.get(c["verdict"], c["verdict"])
+        amount = f"，认定 {shown_money(c['amount_yuan'])}" if c["verdict"] == "confirmed" else ""
+        hit_amount = shown_money(c["hit_amount_yuan"]) if c["hit_amount_yuan"] else "—"
+        out.append((c["verdict"] == "confirmed", f"{c['rule_name']} · 结算ID {c['settlement_id'] or '—'} · 疑点金额 "
+                    f"{hit_amount} · {verdict}{amount} · {c['note']}"))
+    return out
+
+
 def verification_lines(detail: dict[str, Any]) -> list[tuple[bool, str]]:
     """What the bureau checked, each as (ok, 中文): the record hash, every signature and its device key, the log
     receipt, the score recomputed from the raw answers."""
@@ -205,6 +225,7 @@ class CaseViewModel:
     ok_message: str = ""
     reason: str = ""
     deadline: str = ""
+    served_on: str = ""  # the 告知书's service day: the bureau counts the deadlines from it (else `deadline`)
     statement_text: str = ""
     statement_waived: bool = False
     attachment_name: str = ""
@@ -248,12 +269,14 @@ class CaseViewModel:
                 return False
             body = {"reason": self.reason.strip()}
         elif action == "notify":
+            field_name, label, text = ("served_on", "告知书送达日期", self.served_on) if self.served_on.strip() \
+                else ("deadline", "陈述申辩期限", self.deadline)
             try:
-                day = date.fromisoformat(self.deadline.strip())
+                day = date.fromisoformat(text.strip())
             except ValueError:
-                self.message = "陈述申辩期限应写作 2026-12-08 这样的日期"
+                self.message = f"{label}应写作 2026-12-08 这样的日期"
                 return False
-            body = {"deadline": day.isoformat()}
+            body = {field_name: day.isoformat()}
         elif action == "statement":
             body = {"text": self.statement_text, "waived": self.statement_waived}
             if self.attachment:
@@ -308,6 +331,12 @@ class CaseViewModel:
         decision = (self.detail or {}).get("decision") or {}
         return f"决定书-{decision.get('decision_no') or self.record_id}.pdf"
 
+    def case_file(self) -> tuple[bytes | None, str]:
+        return _call(lambda: self.client.case_file(self.record_id))
+
+    def case_file_name(self) -> str:
+        return f"案卷-{self.record_id}.zip"
+
 
 # ============================================================ the decision
 
@@ -322,7 +351,11 @@ class DecisionViewModel:
     serious_consequences: bool = False
     intent_items: set[str] = field(default_factory=set)
     circumstances: set[str] = field(default_factory=set)  # of CIRCUMSTANCE_LABELS
-    waive_penalty: bool = False  # 可以不予行政处罚 taken: offered only where the proposal's no_penalty is "may"
+    waive_penalty: bool = False  # 不予行政处罚 taken: offered where no_penalty is "may" or the 时效 has run
+    factors: set[str] = field(default_factory=set)  # 裁量情节 cited (ids of the bureau's 裁量基准)
+    conduct_from: str = ""  # the conduct's period (YYYY-MM-DD); empty: the inspection day
+    conduct_to: str = ""
+    limitation_extended: bool = False  # 涉及生命健康安全、金融安全且有危害后果: 行政处罚法第三十六条's five years
     optional_measures: set[str] = field(default_factory=set)
     fine_yuan: str = ""
     fine_reason: str = ""
@@ -349,6 +382,9 @@ class DecisionViewModel:
             self.intent_items = set(flags["intent_items"])
             self.circumstances = set(flags.get("circumstances") or ())  # drafts made before they were recorded
             self.waive_penalty = flags.get("waive_penalty") is True
+            self.factors = set(flags.get("factors") or ())  # drafts made before factors were recorded have none
+            self.conduct_from, self.conduct_to = flags.get("conduct_from") or "", flags.get("conduct_to") or ""
+            self.limitation_extended = flags.get("limitation_extended") is True
             self.optional_measures = {m for m in draft["measures"] if m in draft["proposal"]["optional_measures"]}
             self.fine_yuan, self.fine_reason = draft["fine_yuan"] or "", draft["fine_reason"]
             self.suspension_months = str(draft["suspension_months"] or "")
@@ -363,13 +399,20 @@ class DecisionViewModel:
         """The proposal for the case facts as they are now ticked (they change the articles and the ranges)."""
         params: dict[str, Any] = {"refused_to_correct": str(self.refused_to_correct).lower(),
                                   "serious_consequences": str(self.serious_consequences).lower(),
-                                  "intent": sorted(self.intent_items), "circumstance": sorted(self.circumstances)}
+                                  "intent": sorted(self.intent_items), "circumstance": sorted(self.circumstances),
+                                  "factor": sorted(self.factors),
+                                  "limitation_extended": str(self.limitation_extended).lower()}
+        period, problem = self._period()
+        if problem:
+            self.message = problem
+            return
+        params |= period
         proposal, self.message = _call(lambda: self.client.proposal(self.record_id, params))
         if proposal is not None:
             self.proposal = proposal
             penalty = proposal["penalty"]
             self.optional_measures &= set(penalty["optional_measures"])
-            self.waive_penalty = self.waive_penalty and penalty["no_penalty"] == "may"
+            self.waive_penalty = self.waive_penalty and (penalty["no_penalty"] == "may" or self.time_barred)
             if "责令改正" in penalty["measures"] and not self.rectification_due:
                 self.rectification_due = (date.today() + timedelta(days=30)).isoformat()
 
@@ -384,13 +427,37 @@ class DecisionViewModel:
     def penalty(self) -> dict[str, Any]:
         return (self.proposal or {}).get("penalty", {})
 
+    @property
+    def time_barred(self) -> bool:
+        """行政处罚法第三十六条: the conduct was discovered after the 时效 had run."""
+        return bool(((self.proposal or {}).get("limitation") or {}).get("expired"))
+
+    @property
+    def band_factors(self) -> list[dict[str, Any]]:
+        """The 裁量基准's 从轻, 减轻 and 从重 factors, the screen's checkboxes."""
+        factors = ((self.proposal or {}).get("discretion") or {}).get("factors", [])
+        return [f for kind in BAND_FACTOR_KINDS for f in factors if f["kind"] == kind]
+
+    def _period(self) -> tuple[dict[str, str], str]:
+        """The conduct's dates as typed (only those given), or the problem with them."""
+        out = {}
+        for name, label in (("conduct_from", "违法行为起始日期"), ("conduct_to", "违法行为终了日期")):
+            text = getattr(self, name).strip()
+            if text:
+                try:
+                    out[name] = date.fromisoformat(text).isoformat()
+                except ValueError:
+                    return {}, f"{label}应写作 2025-06-30 这样的日期"
+        return out, ""
+
     def choice(self) -> dict[str, Any] | None:
         """The request body; None (with `problems`) when the form itself cannot be sent."""
         self.problems = []
         body: dict[str, Any] = {
             "refused_to_correct": self.refused_to_correct, "serious_consequences": self.serious_consequences,
             "intent_items": sorted(self.intent_items), "circumstances": sorted(self.circumstances),
-            "waive_penalty": self.waive_penalty,
+            "waive_penalty": self.waive_penalty, "factors": sorted(self.factors),
+            "limitation_extended": self.limitation_extended,
             "optional_measures": sorted(self.optional_measures),
             "fine_yuan": self.fine_yuan.strip() or None, "fine_reason": self.fine_reason.strip(),
             "suspension_months": None, "rectification_due": None, "reason": self.reason.strip(),
@@ -399,6 +466,10 @@ class DecisionViewModel:
         }
         if self.waive_penalty:  # what was typed into the fine and suspension fields no longer applies
             body["fine_yuan"], body["fine_reason"] = None, ""
+        period, bad_date = self._period()
+        body |= {"conduct_from": None, "conduct_to": None} | period
+        if bad_date:
+            self.problems.append(bad_date)
         if body["fine_yuan"] and (problem := money_problem(body["fine_yuan"])):
             self.problems.append(f"罚款：{problem}")
         months = "" if self.waive_penalty else self.suspension_months.strip()
@@ -447,6 +518,17 @@ class DecisionViewModel:
             lines.append(f"责令退回：{yuan_text(p['recover_yuan'])}")
         if p["fine_yuan"]:
             lines.append(f"罚款幅度：{yuan_text(p['fine_yuan']['min'])} 至 {yuan_text(p['fine_yuan']['max'])}")
+        if p.get("band"):
+            band = p["band"]
+            cited = "、".join(f"{f['kind']}：{f['label']}" for f in band["factors"]) or "未引用从轻、减轻或从重情节，取幅度中段"
+            lines.append(f"裁量幅度：{yuan_text(band['low_yuan'])} 至 {yuan_text(band['high_yuan'])}"
+                         f"（{cited}；{band['benchmark']['name']}）")
+        limitation = (self.proposal or {}).get("limitation")
+        if limitation and limitation["expired"]:
+            lines.append(f"已过行政处罚时效：{limitation['message']}；不能作出罚款、暂停，请选择不予行政处罚")
+        elif limitation:
+            lines.append(f"行政处罚时效：违法行为终了于 {limitation['conduct_end']}，{limitation['years']} 年内发现"
+                         f"（至 {limitation['last_day']}），未过时效（行政处罚法第三十六条）")
         if p["suspension_months"]:
             lines.append(f"暂停期限：{p['suspension_months']['min']}～{p['suspension_months']['max']} 个月")
         if p["terminate_agreement"]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import requests
@@ -14,6 +15,10 @@ from sync.bureau_http import (
     link_failure,
     raise_for_refusal,
 )
+
+UPLOAD_CHUNK = 1024 * 1024
+# A claims file is imported, and the claims screened, before the bureau answers: minutes for a city's year
+SCREENING_TIMEOUT = (3.0, 3600.0)
 
 
 def refusal_text(exc: Exception) -> str:
@@ -30,7 +35,7 @@ class StaffClient:
         self.token: str | None = None
         self.account: dict[str, Any] = {}
 
-    def _request(self, method: str, path: str, *, json_body: Any = None, data: bytes | None = None,
+    def _request(self, method: str, path: str, *, json_body: Any = None, data: bytes | Iterator[bytes] | None = None,
                  params: dict[str, Any] | None = None,
                  timeout: tuple[float, float] = DEFAULT_TIMEOUT) -> requests.Response:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
@@ -81,6 +86,36 @@ class StaffClient:
     def enroll_token(self, inspector_code: str) -> dict[str, Any]:
         return self._send("POST", "/v1/enroll-tokens", json_body={"inspector_code": inspector_code})
 
+    # --- 智能监控 (screening) ---
+
+    def upload_claims(self, filename: str, data: bytes, replace: bool,
+                      sent: Callable[[int], None] = lambda _n: None) -> dict[str, Any]:
+        """Upload a claims file a chunk at a time, telling `sent` how many bytes have gone; the import's report."""
+        def chunks() -> Iterator[bytes]:
+            for start in range(0, len(data), UPLOAD_CHUNK):
+                yield data[start:start + UPLOAD_CHUNK]
+                sent(min(len(data), start + UPLOAD_CHUNK))
+
+        return self._send("POST", "/v1/screening/claims", data=chunks(),
+                          params={"filename": filename, "replace": str(replace).lower()}, timeout=SCREENING_TIMEOUT)
+
+    def run_screening(self, rules: list[str] | None = None) -> dict[str, Any]:
+        return self._send("POST", "/v1/screening/runs", json_body={"rules": rules}, timeout=SCREENING_TIMEOUT)
+
+    def screening_latest(self, offset: int, limit: int) -> dict[str, Any]:
+        return self._send("GET", "/v1/screening/latest", params={"offset": offset, "limit": limit})
+
+    def screening_hits(self, run_id: str, code: str, offset: int, limit: int) -> dict[str, Any]:
+        return self._send("GET", f"/v1/screening/runs/{run_id}/institutions/{code}/hits",
+                          params={"offset": offset, "limit": limit})
+
+    def screening_xlsx(self, run_id: str) -> bytes:
+        return self._bytes(f"/v1/screening/runs/{run_id}/export.xlsx", timeout=LONG_TIMEOUT)
+
+    def screening_confirmations(self) -> dict[str, Any]:
+        """Per rule, the 疑点 carried to site and how many were confirmed or excluded there."""
+        return self._send("GET", "/v1/screening/confirmations")
+
     # --- review (审核人员; 科室负责人 reads) ---
 
     def review_queue(self, params: dict[str, str]) -> dict[str, Any]:
@@ -94,6 +129,14 @@ class StaffClient:
         as it is afterwards."""
         return self._send("POST", f"/v1/review/records/{record_id}/{action}", json_body=body or {})
 
+    def procedure_step(self, record_id: str, step: str, body: dict[str, Any]) -> dict[str, Any]:
+        """One step of the penalty procedure (立案, 听证, 送达, 缴款 …): the case as it is afterwards."""
+        return self._send("POST", f"/v1/review/records/{record_id}/procedure/{step}", json_body=body)
+
+    def procedure_pdf(self, record_id: str, document: str) -> bytes:
+        """告知书 (notice), 听证通知书 (hearing-notice) or 听证笔录 (hearing-record)."""
+        return self._bytes(f"/v1/review/records/{record_id}/procedure/{document}.pdf", timeout=LONG_TIMEOUT)
+
     def proposal(self, record_id: str, params: dict[str, Any]) -> dict[str, Any]:
         return self._send("GET", f"/v1/review/records/{record_id}/proposal", params=params)
 
@@ -102,6 +145,10 @@ class StaffClient:
 
     def decision_pdf(self, record_id: str) -> bytes:
         return self._bytes(f"/v1/review/records/{record_id}/decision.pdf", timeout=LONG_TIMEOUT)
+
+    def case_file(self, record_id: str) -> bytes:
+        """The 案卷 ZIP: every document, the signed record, receipts, evidence and audit log (`yibao case verify`)."""
+        return self._bytes(f"/v1/review/records/{record_id}/case-file.zip", timeout=LONG_TIMEOUT)
 
     def ledger(self, year: int) -> dict[str, Any]:
         return self._send("GET", "/v1/ledger", params={"year": year})

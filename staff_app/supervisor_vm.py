@@ -8,7 +8,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Callable
 
 import qrcode
 
@@ -18,9 +18,11 @@ from staff_app.staff_client import (
     StaffClient,
     refusal_text,
 )
+from ui_kit.common import shown_time
 from ui_kit.labels import KIND_LABELS
 
 REGISTRY_LABELS = {"institutions": "定点医药机构名录", "inspectors": "执法检查人员名录", "conflicts": "利益冲突登记"}
+MAX_SHOWN_ERRORS = 200  # of a claims file's errors (the bureau lists up to 1000)
 ASSIGNMENT_STATUSES = ("已下达", "已提交", "已撤回")  # issued; a record received (bureau.ingest); withdrawn
 
 
@@ -90,6 +92,11 @@ class StratumInput:
     value: str = ""
 
 
+def screening_label(run: dict[str, Any]) -> str:
+    """A screening run as the draw screen names it: the start of its id and when it ran."""
+    return f"{run['run_id'][:8]}（{shown_time(run['ran_at'])} 运行）"
+
+
 @dataclass
 class DrawViewModel:
     """The plan form, commit, public random values, preview and publish."""
@@ -100,6 +107,7 @@ class DrawViewModel:
     team_size: str = "2"
     max_per_inspector: str = "4"
     risk_weighted: bool = False
+    risk_source: str = "registry"  # registry | screening (the latest screening run), when weighted
     include_followups: bool = True
     public_random: str = ""
     commitment: dict[str, Any] | None = None
@@ -145,6 +153,8 @@ class DrawViewModel:
         plan = {"plan_id": self.plan_id.strip(), "strata": strata, "team_size": numbers["每组人数"],
                 "max_assignments_per_inspector": numbers["每人任务上限"], "risk_weighted": self.risk_weighted,
                 "include_followups": self.include_followups}
+        if self.risk_weighted and self.risk_source == "screening":
+            plan["risk_source"] = "screening"
         if with_random:
             plan["public_random"] = values
         return plan
@@ -164,6 +174,8 @@ class DrawViewModel:
             self.commitment = self._call(lambda: self.client.commit_plan(plan))
             if self.commitment:
                 self.message = f"已承诺：请在公开随机数产生之前公布承诺值 {self.commitment['commitment_hash']}"
+                if "screening" in self.commitment:
+                    self.message += f"（风险分取自智能监控筛查 {screening_label(self.commitment['screening'])}）"
 
     def run_preview(self) -> None:
         plan = self.plan(with_random=True)
@@ -269,3 +281,150 @@ class EnrollTokenViewModel:
 
     def qr(self) -> bytes:
         return qr_png(f"{self.client.server_url}#enroll={self.token}")
+
+
+def money_text(yuan: str) -> str:
+    """"12345.6" → "12,345.60"."""
+    return f"{Decimal(yuan):,.2f}"
+
+
+def confirmation_line(figures: dict[str, Any]) -> str:
+    """One rule's 规则核实情况 as the screen shows it under the rule's name; the rate is 属实 ÷ 已核."""
+    rate = figures["confirmation_rate"]
+    shown_rate = f"{Decimal(rate) * 100:.1f}%" if rate is not None else "—（尚未核查）"
+    return (f"带到现场 {figures['carried']} · 已核 {figures['checked']} · 属实 {figures['confirmed']} · "
+            f"排除 {figures['excluded']} · 属实金额 ¥{money_text(figures['confirmed_amount_yuan'])} · 属实率 {shown_rate}")
+
+
+def size_text(size: int) -> str:
+    return f"{size / 1024 / 1024:.1f} MB" if size >= 1024 * 1024 else f"{max(1, size // 1024)} KB"
+
+
+@dataclass
+class ScreeningViewModel:
+    """智能监控: import settlement line items (结算明细) into the bureau's claims store, run the screening rules, the
+    latest run's institutions ranked by risk (a page at a time) with the top by amount for the chart, one
+    institution's hits (a page at a time), and the run as an Excel workbook."""
+
+    client: StaffClient
+    page_size: int = 20
+    hits_page_size: int = 100
+    replace: bool = False
+    import_message: str = ""
+    import_failed: bool = False
+    import_errors: list[dict[str, Any]] = field(default_factory=list)
+    error_count: int = 0
+    run_message: str = ""
+    run_failed: bool = False
+    loaded: bool = False
+    message: str = ""  # why the ranked list could not be read
+    run: dict[str, Any] | None = None
+    total: int = 0
+    offset: int = 0
+    institutions: list[dict[str, Any]] = field(default_factory=list)
+    top_by_amount: list[dict[str, Any]] = field(default_factory=list)
+    institution: dict[str, Any] | None = None  # the one opened, with its hits
+    hits: list[dict[str, Any]] = field(default_factory=list)
+    hits_total: int = 0
+    hits_offset: int = 0
+    hits_message: str = ""
+    confirmations: list[dict[str, Any]] = field(default_factory=list)  # 规则核实情况: per rule, as the bureau counts
+    confirmations_summary: dict[str, int] = field(default_factory=dict)  # assignments carrying 疑点, records received
+    confirmations_message: str = ""  # why they could not be read
+
+    def show(self) -> None:
+        """The screen opened: the ranked list (the current page) and the per-rule figures, read afresh."""
+        self.load()
+        self.load_confirmations()
+
+    def load_confirmations(self) -> None:
+        try:
+            answer = self.client.screening_confirmations()
+        except (BureauRefused, BureauUnreachable) as exc:
+            self.confirmations_message = refusal_text(exc)
+            return
+        self.confirmations, self.confirmations_message = answer["rules"], ""
+        self.confirmations_summary = {"assignments": answer["assignments"], "records": answer["records"]}
+
+    def load(self, offset: int | None = None) -> None:
+        """The latest run's ranked institutions from `offset` (the current page when None)."""
+        wanted = self.offset if offset is None else max(0, offset)
+        try:
+            answer = self.client.screening_latest(wanted, self.page_size)
+        except (BureauRefused, BureauUnreachable) as exc:
+            self.message = refusal_text(exc)
+            return
+        self.loaded, self.message = True, ""
+        self.run, self.total, self.offset = answer["run"], answer["total"], answer["offset"]
+        self.institutions, self.top_by_amount = answer["institutions"], answer["top_by_amount"]
+
+    def import_claims(self, filename: str, data: bytes, tell: Callable[[str], None] = lambda _t: None) -> None:
+        """Upload and import a claims file, saying how much has been sent (`tell`); the rows imported, or the first
+        errors of a file with any (nothing is imported then)."""
+        self.import_errors, self.error_count = [], 0
+
+        def sent(count: int) -> None:
+            tell(f"正在上传 {filename}：{count * 100 // max(1, len(data))}%（{size_text(count)} / {size_text(len(data))}）"
+                 if count < len(data) else f"已上传 {filename}，正在逐行检查并导入…")
+
+        try:
+            report = self.client.upload_claims(filename, data, self.replace, sent)
+        except BureauRefused as exc:
+            errors = exc.detail.get("errors", [])
+            self.import_errors, self.error_count = errors[:MAX_SHOWN_ERRORS], len(errors)
+            self.import_message, self.import_failed = exc.message, True
+            return
+        except BureauUnreachable as exc:
+            self.import_message, self.import_failed = refusal_text(exc), True
+            return
+        self.import_failed = False
+        self.import_message = (f"已导入 {report['file']}：结算明细 {report['rows']} 行、结算 {report['settlements']} 笔"
+                               + (f"（替换 {report['replaced']} 笔）" if report["replaced"] else ""))
+
+    def run_screening(self) -> None:
+        try:
+            run = self.client.run_screening()
+        except (BureauRefused, BureauUnreachable) as exc:
+            self.run_message, self.run_failed = refusal_text(exc), True
+            return
+        self.run_failed, self.institution = False, None  # an institution opened before shows the new run's hits
+        self.run_message = (f"筛查完成：规则 {len(run['rules'])} 条，疑点 {run['hits']} 条，"
+                            f"涉及机构 {run['institutions_with_hits']} 家（结算明细中共 {run['institutions']} 家）")
+        self.load(0)
+
+    @property
+    def has_previous(self) -> bool:
+        return self.offset > 0
+
+    @property
+    def has_next(self) -> bool:
+        return self.offset + self.page_size < self.total
+
+    def open_institution(self, code: str, offset: int = 0) -> None:
+        """One institution's hits in the latest run, from `offset`."""
+        if self.run is None:
+            self.load()
+        if self.run is None:
+            self.hits_message = self.message or "尚无筛查结果"
+            return
+        try:
+            answer = self.client.screening_hits(self.run["id"], code, max(0, offset), self.hits_page_size)
+        except (BureauRefused, BureauUnreachable) as exc:
+            self.institution, self.hits, self.hits_message = None, [], refusal_text(exc)
+            return
+        self.institution, self.hits, self.hits_message = answer["institution"], answer["hits"], ""
+        self.hits_total, self.hits_offset = answer["total"], answer["offset"]
+
+    def export(self) -> bytes | None:
+        """The latest run as an Excel workbook (None, with `run_message` saying why, when it cannot be had)."""
+        if self.run is None:
+            return None
+        try:
+            return self.client.screening_xlsx(self.run["id"])
+        except (BureauRefused, BureauUnreachable) as exc:
+            self.run_message, self.run_failed = refusal_text(exc), True
+            return None
+
+    def xlsx_name(self) -> str:
+        stamp = shown_time((self.run or {}).get("ran_at"), "minute").replace("-", "").replace(":", "").replace(" ", "-")
+        return f"智能监控筛查-{stamp}.xlsx"

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any, Iterator, Literal, Mapping
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
@@ -33,13 +34,17 @@ MAX_PHOTOS = 1000
 MAX_POINTS = 20_000  # documents.signature.MAX_POINTS
 MAX_CANVAS_EDGE = 4096  # documents.signature.MAX_CANVAS_EDGE
 MAX_BLOB_SIZE = 1024 * 1024 * 1024  # sync.envelope.MAX_BLOB_SIZE
+MAX_SUSPICION_CHECKS = 500  # sync.assignments.MAX_SUSPICIONS: one check at most per 疑点 carried
 
 
 def _iso_time(text: str) -> str:
+    """ISO 8601 in ASCII: datetime.fromisoformat also reads other scripts' digits (٣, 𝟙), which no tablet writes."""
     try:
         datetime.fromisoformat(text)
     except ValueError:
         raise ValueError("iso_time") from None
+    if not text.isascii():
+        raise ValueError("iso_time")
     return text
 
 
@@ -53,6 +58,7 @@ CATEGORY = r"^[0-9]{1,3}\.[0-9]{1,3}$"
 STAFF_CODE = r"^[A-Z]{1,2}[0-9]{6,16}$"
 METRES = r"^[0-9]{1,9}$"
 SEVERITY = r"^[A-Z]$"
+DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 ID_NUMBER = r"^[0-9]{17}[0-9X]$"  # 公民身份号码 (GB 11643): 17 digits and a check character; see `id_number_problem`
 # what each pattern means, in the words a refusal shows (never the pattern itself)
 PATTERN_WORDS = {
@@ -66,6 +72,7 @@ PATTERN_WORDS = {
     STAFF_CODE: "应为人员代码（一至两个大写字母加 6～16 位数字）",
     METRES: "应为米数（整数，最多 9 位）",
     SEVERITY: "应为严重程度（一个大写字母，如 A）",
+    DATE: "应为日期（如 2026-05-08）",
     ID_NUMBER: "应为 18 位公民身份号码（17 位数字加一位校验码，校验码可为 X）",
 }
 
@@ -151,6 +158,31 @@ class Representative(_Strict):
     id_number: IdNumber | None = None  # records signed before issue #12 have none; the tablet now always writes it
 
 
+Filled = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class LegalRepresentative(_Strict):
+    """The institution's 法定代表人 or 主要负责人, who may not be the person on site."""
+
+    title: Literal["法定代表人", "主要负责人"]
+    name: Filled
+    id_number: IdNumber
+
+
+class NoticeGiven(_Strict):
+    """A notice read aloud at check-in as the tablet's rules worded it (`checklists.onsite_record`), whether it was
+    given, and the answer to its question (one of the rules' choices, with what the person added)."""
+
+    id: Code
+    title: Name
+    basis: Line
+    text: Note
+    question: Line
+    given: bool
+    answer: Name
+    detail: Line
+
+
 class CheckIn(_Strict):
     officers: list[Officer] = Field(max_length=20)
     representative: Representative
@@ -158,6 +190,16 @@ class CheckIn(_Strict):
     gps: Gps | None
     gps_note: Line
     checked_in_at: Time
+    # the three below are absent in check-ins saved before issue #15; the tablet now always writes them
+    recorder: Code | None = None  # the 记录人: the inspector_code of one of `officers`
+    legal_representative: LegalRepresentative | None = None
+    notices: list[NoticeGiven] | None = Field(default=None, max_length=10)
+
+    @model_validator(mode="after")
+    def _recorder(self) -> CheckIn:
+        if self.recorder is not None and self.recorder not in {o.inspector_code for o in self.officers}:
+            raise ValueError("recorder")
+        return self
 
 
 class Answer(_Strict):
@@ -208,6 +250,19 @@ class Finding(_Strict):
     photos: list[Sha256] = Field(max_length=100)
 
 
+class SuspicionCheck(_Strict):
+    """The inspectors' verdict on one 疑点 the assignment carried (属实 confirmed / 排除 excluded): what the medical
+    record, 处方 or 票据 showed, the amount confirmed (at most the hit's; "0.00" when excluded) and the photos of it.
+    That the hit is the assignment's, and the amount within it, only the bureau can check (`bureau.ingest`)."""
+
+    hit_id: Id
+    rule: Code
+    verdict: Literal["confirmed", "excluded"]
+    note: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+    amount_yuan: Money
+    photos: list[Sha256] = Field(max_length=100)
+
+
 class Score(_Strict):
     value: Short | None  # what the tablet showed; the bureau recomputes it
     critical: bool
@@ -243,6 +298,37 @@ class Refusal(_Strict):
     photos: list[Photo] = Field(max_length=100)
 
 
+class Inquiry(_Strict):
+    """One question of the 询问 and the answer, as the inspector wrote them down."""
+
+    question: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+    answer: Annotated[str, StringConstraints(min_length=1, max_length=10_000)]
+
+
+class DocumentTaken(_Strict):
+    """A document taken away (调取): its name, how many copies or pages, original or copy."""
+
+    name: Filled
+    quantity: Filled
+    form: Literal["原件", "复印件"]
+
+
+class PreservedItem(_Strict):
+    name: Filled
+    quantity: Filled
+    place: Filled  # where it is kept (存放地点)
+
+
+class Preservation(_Strict):
+    """先行登记保存 (行政处罚法 第五十六条): who approved it, when it was registered, the items, and the last day of the
+    decision on them (`decision_by`, an ISO date)."""
+
+    approved_by: Filled
+    registered_at: Time
+    decision_by: Annotated[str, StringConstraints(pattern=DATE), AfterValidator(_iso_time)]
+    items: list[PreservedItem] = Field(min_length=1, max_length=200)
+
+
 class Blob(_Strict):
     sha256: Sha256
     size: Annotated[int, Field(ge=0, le=MAX_BLOB_SIZE)]
@@ -268,6 +354,8 @@ class RecordV1(_Strict):
     answers: dict[Code, Answer] = Field(max_length=MAX_ITEMS)
     photos: list[Photo] = Field(max_length=MAX_PHOTOS)
     findings: list[Finding] = Field(max_length=MAX_ITEMS)
+    # absent in records signed before issue #16 and when the assignment carried no 疑点; unchecked ones are left out
+    suspicion_checks: list[SuspicionCheck] | None = Field(default=None, max_length=MAX_SUSPICION_CHECKS)
     score: Score
     created_at: Time
     previous_hash: Sha256 | None = None
@@ -276,6 +364,10 @@ class RecordV1(_Strict):
     signatures: list[HandSignature] = Field(max_length=4)
     refusal: Refusal | None
     locked_at: Time
+    # the 询问, the documents taken and a 先行登记保存 (issue #15): present only when there are any
+    inquiries: list[Inquiry] | None = Field(default=None, min_length=1, max_length=200)
+    documents_taken: list[DocumentTaken] | None = Field(default=None, min_length=1, max_length=500)
+    preservation: Preservation | None = None
     blobs: list[Blob] = Field(max_length=MAX_PHOTOS)
 
     @model_validator(mode="after")
@@ -339,6 +431,8 @@ def _sentence(error: Mapping[str, Any], value: Any) -> tuple[str, str]:
         return "record_bad_value", "应为 ISO 8601 时间（如 2026-05-01T09:30:00+08:00）"
     if kind == "value_error" and "id_number" in str(error.get("msg")):
         return "record_bad_value", (id_number_problem(value) if isinstance(value, str) else None) or "应为身份证号码"
+    if kind == "value_error" and "recorder" in str(error.get("msg")):
+        return "record_bad_value", "记录人（recorder）应为到场登记的检查人员之一"
     if kind == "value_error" and "correction" in str(error.get("msg")):
         return "record_bad_value", "更正版本（version > 1）须有 previous_hash 与 correction_reason，首个版本不能有"
     if kind == "string_pattern_mismatch" and context.get("pattern") in PATTERN_WORDS:
@@ -376,9 +470,40 @@ def check_record(record: Any) -> RecordV1:
         raise RecordInvalid("record_format_unknown", f"检查记录的格式 {CONTROL_CHARACTERS.sub('?', shown)} 无法识别"
                             f"（可识别：{'、'.join(VERSIONS)}）", "format")
     try:
-        return known[1].model_validate(record)
+        model = known[1].model_validate(record)
     except ValidationError as exc:
         raise _refusal(exc) from None
+    refusal = suspicion_checks_refusal(model)
+    if refusal is not None:
+        raise refusal
+    return model
+
+
+def suspicion_checks_refusal(record: RecordV1) -> RecordInvalid | None:
+    """What the record itself can tell of its 疑点 checks: one check per hit, a note that says something, a
+    confirmed amount above zero and an excluded one of "0.00", and only photos of the record's manifest."""
+    manifest = {photo.sha256 for photo in record.photos}
+    seen: set[str] = set()
+    for index, check in enumerate(record.suspicion_checks or []):
+        where = f"suspicion_checks[{index}]"
+        if check.hit_id in seen:
+            return RecordInvalid("record_duplicate_check", f"检查记录的字段 {where}.hit_id 重复：疑点 {check.hit_id} "
+                                 "只能有一条核查结论", f"{where}.hit_id")
+        seen.add(check.hit_id)
+        if not check.note.strip():
+            return RecordInvalid("record_bad_value", f"检查记录的字段 {where}.note 不能为空：请写明病历、处方或票据所见",
+                                 f"{where}.note")
+        if check.verdict == "confirmed" and Decimal(check.amount_yuan) <= 0:
+            return RecordInvalid("record_bad_value", f"检查记录的字段 {where}.amount_yuan 应大于 0（疑点属实须写明"
+                                 "核实的金额）", f"{where}.amount_yuan")
+        if check.verdict == "excluded" and check.amount_yuan != "0.00":
+            return RecordInvalid("record_bad_value", f"检查记录的字段 {where}.amount_yuan 应为 0.00（疑点已排除）",
+                                 f"{where}.amount_yuan")
+        for number, photo in enumerate(check.photos):
+            if photo not in manifest:
+                return RecordInvalid("record_photo_unknown", f"检查记录的字段 {where}.photos[{number}] 所指照片不在"
+                                     "检查记录的照片清单（photos）中", f"{where}.photos[{number}]")
+    return None
 
 
 # --- control characters -------------------------------------------------------------------------------------

@@ -164,3 +164,10 @@ def shown(page, text: str):
 
 def wait_shown(page, text: str, timeout: int = 20000) -> None:
     shown(page, text).wait_for(timeout=timeout)
+
+
+def choose(scope, label: str) -> None:
+    """Pick a radio button and make sure it took."""
+    radio = scope.get_by_role("radio", name=label, exact=True)
+    until_taken(lambda: reveal(page_of(scope), radio).click(), lambda: expect(radio).to_be_checked(timeout=3000),
+                f"the choice {label} did not take")

@@ -20,6 +20,7 @@ from inspector_app.store import open_store
 from tests.browser import chromium_page, open_app, screenshot
 from tests.support import start_app, stop
 from tests.test_flow_browser import button, card, enter_pin, gone, tap
+from tests.test_onsite import CHECKIN
 from tests.test_onsite_support import PIN, camera_jpeg, scribble
 
 pytestmark = pytest.mark.browser
@@ -46,7 +47,8 @@ def checked_in_tablet(bureau, home):
         "officers": [{"inspector_code": code, "name": name, "badge_no": f"闽榕医保执 {code[-4:]}", "id_shown": True}
                      for code, name in (("I0001", "林建华"), ("I0002", "陈晓燕"))],
         "representative": {"name": "张丽", "role": "店长", "phone": "0591-87654321", "id_number": "11010519491231002X"},
-        "place": "福州市鼓楼区东街 88 号", "gps": None, "gps_note": "室内无信号"})
+        "place": "福州市鼓楼区东街 88 号", "gps": None, "gps_note": "室内无信号",
+        "legal_representative": CHECKIN["legal_representative"], "notices": CHECKIN["notices"]})
     return engine, unlocked, inspection
 
 

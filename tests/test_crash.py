@@ -68,6 +68,9 @@ def drive(home: Path, seed: int) -> None:
     checkin.representative = {"name": "张丽", "role": "店长", "phone": "0591-87654321",
                             "id_number": "11010519491231002X"}
     checkin.no_position("室内无信号")
+    checkin.legal = {"title": "法定代表人", "name": "郑国强", "id_number": "330106198503150016"}
+    checkin.notices["basis"]["given"] = checkin.notices["cooperation"]["given"] = True
+    checkin.notices["recusal"]["answer"] = "不申请回避"
     assert checkin.save() == []
     say("SAVED checkin")
     vm = InspectionViewModel(state, ASSIGNMENT_ID)

@@ -127,12 +127,14 @@ def draw(bureau, tmp_path: Path, plan_id: str) -> Path:
     return plan_file
 
 
-def decide(reviewer: Staff, record_id: str) -> str:
-    """Through review with the lowest fine the law allows; returns it."""
+def decide(reviewer: Staff, record_id: str, **period: str) -> str:
+    """Through review with the lowest fine the law allows (a 从轻 factor cited); returns it. `period`: the conduct's
+    dates, when another decision already fined the same conduct (一事不再罚)."""
     base = f"/v1/review/records/{record_id}"
     reviewer.post(f"{base}/start")
     fine = reviewer.get(f"{base}/proposal")["penalty"]["fine_yuan"]["min"]
     reviewer.post(f"{base}/proposal", {"fine_yuan": fine, "fine_reason": "从轻", "reason": "事实清楚",
+                                       "factors": ["cooperated_truthfully"], **period,
                                        "rectification_due": (date.today() + timedelta(days=30)).isoformat()})
     reviewer.post(f"{base}/notify", {"deadline": (date.today() + timedelta(days=5)).isoformat()})
     reviewer.post(f"{base}/statement", {"waived": True})
@@ -191,7 +193,7 @@ def test_disclose_a_period_then_prove_nothing_was_removed(running_bureau, tmp_pa
     assert "双随机、一公开" in page and data["log"]["tree_head"]["root"] in page and "2026-冬季-药店" in page
     assert data["agency"] == AGENCY and f'<p class="agency">{AGENCY}</p>' in page
     issued = decision_text(reviewer, handled)  # the issuer, above the title and above the seal
-    assert issued.startswith(f"{AGENCY}医疗保障行政处理决定书") and issued.count(AGENCY) == 2
+    assert issued.startswith(f"{AGENCY}医疗保障行政处罚决定书") and issued.count(AGENCY) == 2
     for name in ("disclosure.json", "index.html", "outcomes.csv", "draws.csv", data["draws"][0]["file"]):
         text = (out / name).read_bytes().decode("utf-8-sig")
         for secret in PERSONAL:
@@ -205,7 +207,8 @@ def test_disclose_a_period_then_prove_nothing_was_removed(running_bureau, tmp_pa
     renamed = "福州市长乐区医疗保障局"
     changed = bureau.cli("bureau", "set-agency-name", renamed)
     assert f"“{AGENCY}”改为“{renamed}”" in changed.stderr
-    decide(reviewer, again)
+    decide(reviewer, again, conduct_from=(date.today() - timedelta(days=200)).isoformat(),
+           conduct_to=(date.today() - timedelta(days=100)).isoformat())
     assert renamed in decision_text(reviewer, again)
     assert renamed not in decision_text(reviewer, handled)  # a decision already issued keeps its issuer
     out2 = tmp_path / "公示-2"

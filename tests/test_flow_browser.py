@@ -28,6 +28,7 @@ from tests.browser import (
     VIEWPORT,
     button,
     check,
+    choose,
     enable_semantics,
     fill,
     gone,
@@ -157,6 +158,12 @@ def check_in(page, prefix: str, gps: bool = True) -> None:
     fill(page, "职务", "店长")
     fill(page, "联系电话", "0591-87654321")
     fill(page, "在场人员身份证号码", "11010519491231002X")
+    # issue #15: the 法定代表人 apart from the person on site; the notices read aloud (the 记录人 stays I0002)
+    fill(page, "法定代表人（主要负责人）姓名", "郑国强")
+    fill(page, "法定代表人（主要负责人）身份证号码", "330106198503150016")
+    check(page, "已告知检查依据")
+    check(page, "已告知配合检查义务")
+    choose(page, "不申请回避")
     tap(page, page, "获取定位")
     page.get_by_text("定位：纬度 26.0823000" if gps else "未获取定位：", exact=False).wait_for(timeout=30000)
     screenshot(page, f"{prefix}-02-checkin")
@@ -275,6 +282,19 @@ def test_whole_pharmacy_inspection(tablet, browser, running_bureau, tmp_path):
     check_in(page, "flow")
     answer_checklist(page, "flow", FAILED, photo)
 
+    tap(page, page, "询问与调取资料")  # the 询问 typed on the tablet, and a document taken
+    gone(page, "已答")
+    tap(page, page, "添加一问一答")
+    fill(page, "问（第 1 问）", "三月的保健品由谁结算？")
+    fill(page, "答（第 1 问）", "营业员周某按店长要求结算。")
+    tap(page, page, "添加调取资料")
+    fill(page, "资料名称（第 1 项）", "2024年3月销售小票")
+    fill(page, "份数/页数（第 1 项）", "2本")
+    choose(page, "原件（第 1 项）")
+    screenshot(page, "flow-04-inquiry")
+    tap(page, page, "返回检查表")
+    gone(page, "逐问逐答记录询问内容")
+
     tap(page, page, "核对与签名")
     gone(page, "已答")
     page.get_by_text("内容摘要（SHA-256，签名时核对）").wait_for(timeout=15000)
@@ -308,13 +328,18 @@ def test_whole_pharmacy_inspection(tablet, browser, running_bureau, tmp_path):
     assert {f["item_id"] for f in record["findings"]} == set(FAILED)
     assert record["findings"][1]["staff_codes"] == [PHARMACIST]
     assert record["checkin"]["gps"]["lat"] == "26.0823000"
+    assert record["checkin"]["recorder"] == "I0002" and record["checkin"]["legal_representative"]["name"] == "郑国强"
+    assert [n["given"] for n in record["checkin"]["notices"]] == [True, True, True]
+    assert record["inquiries"] == [{"question": "三月的保健品由谁结算？", "answer": "营业员周某按店长要求结算。"}]
+    assert record["documents_taken"] == [{"name": "2024年3月销售小票", "quantity": "2本", "form": "原件"}]
     assert len(record["blobs"]) == 1  # the same picture for both items: one evidence blob
     assert record["blobs"][0]["sha256"] == record["photos"][0]["sha256"]
     assert hashlib.sha256(EvidenceStore(home).stored_image(first.data_key, record["photos"][0]["sha256"])
                           ).hexdigest() == record["photos"][0]["sha256"]
     flat = "".join(text.split())
     for expected in ("医疗保障基金现场检查笔录", PHARMACY, "林建华", "闽榕医保执0001", "陈晓燕", "张丽", "3,860.50",
-                     "420.00", PHARMACIST, record_hash[:32], "纬度26.0823000"):
+                     "420.00", PHARMACIST, record_hash[:32], "纬度26.0823000", "记录人：陈晓燕", "郑国强",
+                     "答：营业员周某按店长要求结算。", "2024年3月销售小票", "以上笔录我已看过，与事实相符。"):
         assert expected in flat, expected
     assert (ARTIFACTS / "flow-笔录-1.png").exists()
 

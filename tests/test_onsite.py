@@ -33,6 +33,10 @@ CHECKIN = {
                  {"inspector_code": "I0002", "name": "陈晓燕", "badge_no": "闽榕医保执 0002", "id_shown": True}],
     "representative": {"name": "张丽", "role": "店长", "phone": "0591-87654321", "id_number": "11010519491231002X"},
     "place": "福州市鼓楼区东街 88 号", "gps": {"lat": "26.0823000", "lon": "119.2965000", "accuracy_m": "15"},
+    # issue #15: the 法定代表人 apart from the person on site, and the notices given (the 记录人 defaults to I0002)
+    "legal_representative": {"title": "法定代表人", "name": "郑国强", "id_number": "330106198503150016"},
+    "notices": [{"id": "basis", "given": True}, {"id": "cooperation", "given": True},
+                {"id": "recusal", "answer": "不申请回避"}],
 }
 
 

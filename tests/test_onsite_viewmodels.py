@@ -37,6 +37,13 @@ def state(tmp_path):
     return AppState.open(tablet.home)
 
 
+def fill_legal_elements(checkin: CheckInViewModel) -> None:
+    """The 法定代表人 and the notices given and answered, as on the check-in screen (issue #15)."""
+    checkin.legal = dict(CHECKIN["legal_representative"])
+    for notice in CHECKIN["notices"]:
+        checkin.notices[notice["id"]].update({k: v for k, v in notice.items() if k != "id"})
+
+
 def test_the_session_unlocks_with_a_pin_and_forgets_on_lock(state):
     assert state.identity.inspector_code == "I0001" and state.active is None and not state.needs_pin
     assert state.inspectors() == ["I0001", "I0002"]
@@ -72,6 +79,7 @@ def test_checkin_names_the_team_from_the_registry_own_inspector_first(state):
     for officer in checkin.officers:
         officer.id_shown = True
     checkin.representative, checkin.gps = {**CHECKIN["representative"], "id_number": ""}, dict(CHECKIN["gps"])
+    fill_legal_elements(checkin)
     assert checkin.save() == ["在场人员请填写身份证号码"]
     checkin.representative["id_number"] = "11010519491231002x"  # typed with a small x: kept with a capital X
     assert checkin.save() == []
@@ -97,6 +105,7 @@ def test_checkin_of_an_assignment_without_members_is_typed_remembered_and_record
     for officer, source in zip(first.officers, CHECKIN["officers"]):
         officer.name, officer.badge_no = source["name"], source["badge_no"]
     first.representative = dict(CHECKIN["representative"])
+    fill_legal_elements(first)
     assert any("出示执法证件" in p for p in first.save())
     for officer in first.officers:
         officer.id_shown = True
@@ -132,6 +141,7 @@ def test_an_inspection_from_checklist_to_locked_record_and_correction(state):
     checkin = CheckInViewModel(state, ASSIGNMENT_ID)
     checkin.officers = [OfficerForm(**source) for source in CHECKIN["officers"]]
     checkin.representative, checkin.gps = dict(CHECKIN["representative"]), dict(CHECKIN["gps"])
+    fill_legal_elements(checkin)
     assert checkin.save() == []
     vm = InspectionViewModel(state, ASSIGNMENT_ID)
     assert vm.checked_in and vm.progress().answered == 0

@@ -18,13 +18,15 @@ from tests.record_support import sender
 EXAMPLES = 120  # per backend; about 20 s each beside the tablet's setup on a loaded machine
 
 # fields with a default: deleting one leaves a valid record, and adding one where it is absent may too
-OPTIONAL = {name for model in (record_schema.Answer, record_schema.Photo, record_schema.Gps, record_schema.RecordV1)
+OPTIONAL = {name for model in (record_schema.Answer, record_schema.Photo, record_schema.Gps, record_schema.RecordV1,
+                               record_schema.CheckIn, record_schema.Representative, record_schema.Refusal)
             for name, field in model.model_fields.items() if not field.is_required()}
 KNOWN = {name for model in record_schema._Strict.__subclasses__() for name in model.model_fields}
 # free text: any Unicode is fine there (what was written on site), so only control characters are mutations
 FREE_TEXT = {"name", "address", "place", "gps_note", "role", "phone", "title", "category_title", "legal_basis",
              "description", "note", "na_reason", "caption", "reason", "witness_name", "media_note", "signer_name",
-             "correction_reason", "source_format", "value", "badge_no"}
+             "correction_reason", "source_format", "value", "badge_no",
+             "text", "basis", "question", "answer", "detail", "quantity", "approved_by"}  # the 笔录's (issue #15)
 ODD_CHARACTERS = ["\u200b", "\u202e", "\ufeff", "\u0301", "\u00a0", "😀", "٣", "𝟙", "İ", "\u2028"]
 CONTROL = ["\x00", "\x01", "\x08", "\x0b", "\x0c", "\x1b", "\x1f"]
 

@@ -37,23 +37,33 @@ def sample_record(**overrides) -> dict:
         "items": {
             "total": 28, "passed": 23, "failed": 3, "not_applicable": 2,
             "failed_items": [
-                {"item_id": "R-BL-03", "title": "串换药品：将保健品、日用品按药品名义进行医保结算", "severity": "A",
-                 "category": "40.1", "legal_basis": "条例第四十条第（一）项", "amount": "12800.50",
+                {"item_id": "R-BL-03", "title": "串换药品：将保健品、日用品按药品名义进行医保结算", "amount": "12800.50",
                  "note": "抽查 2024 年 3 月销售记录，发现 37 笔以“复方丹参片”名义结算的实为蛋白粉等保健品，"
                          "经营业员指认并与进货单核对一致。"},
-                {"item_id": "R-DS-02", "title": "处方药未凭处方销售，执业药师未审核签字", "severity": "C",
-                 "category": "39.2", "legal_basis": "条例第三十九条第（二）项", "amount": None, "note": ""},
-                {"item_id": "R-DC-01", "title": "未公示医保政策宣传栏、投诉电话", "severity": "D",
-                 "category": "39.5", "legal_basis": "条例第三十九条第（五）项", "amount": None,
+                {"item_id": "R-DS-02", "title": "处方药未凭处方销售，执业药师未审核签字", "amount": None, "note": ""},
+                {"item_id": "R-DC-01", "title": "未公示医保政策宣传栏、投诉电话", "amount": None,
                  "note": "店内未见宣传栏。"},
             ],
         },
         "findings": [
-            {"description": "串换药品进行医保结算 37 笔，涉及医保基金支出", "category": "40.1",
-             "legal_basis": "条例第四十条第（一）项", "amount": "12800.50"},
-            {"description": "处方药销售未留存处方", "category": "39.2", "legal_basis": "条例第三十九条第（二）项",
-             "amount": "350"},
+            {"description": "串换药品进行医保结算 37 笔，涉及医保基金支出", "evidence": "照片 1、2",
+             "amount": "12800.50"},
+            {"description": "处方药销售未留存处方", "evidence": "", "amount": "350"},
         ],
+        "recorder": {"name": "赵丽华", "badge_no": "33010020240002"},
+        "legal_representative": {"title": "法定代表人", "name": "王建设", "id_number": "330106198503150016"},
+        "notices": [
+            {"title": "检查依据", "basis": "《医疗保障基金使用监督管理条例》第二十七条", "text": "依法进行现场检查。",
+             "question": "", "given": True, "answer": "", "detail": ""},
+            {"title": "申请回避的权利", "basis": "《中华人民共和国行政处罚法》第四十三条", "text": "有权申请回避。",
+             "question": "你（单位）是否申请检查人员回避？", "given": True, "answer": "不申请回避", "detail": ""},
+        ],
+        "inquiries": [{"question": "三月的保健品是谁结算的？", "answer": "是营业员小周按店长要求结算的。"}],
+        "documents_taken": [{"name": "2024年3月销售小票", "quantity": "2本/186页", "form": "原件"}],
+        "preservation": {"approved_by": "局长 孙伟（电话批准）", "registered_at": "2024-05-01T15:20:00+08:00",
+                         "items": [{"name": "蛋白粉", "quantity": "12罐", "place": "该店二楼仓库，已贴封条"}],
+                         "deadline": "依据《中华人民共和国行政处罚法》第五十六条，应当在 7 日内作出处理决定，"
+                                     "即最迟于 2024年05月10日"},
         "notes": "被检查单位对串换药品事实无异议，已封存 2024 年 3 月销售小票两本。",
         "content_hash": CONTENT_HASH,
     }
@@ -132,10 +142,73 @@ def test_text_carries_the_record(tmp_path):
     for expected in ("医疗保障基金现场检查笔录", "杭州市西湖区康宁大药房有限公司", "P33010600012", "定点零售药店",
                      "李明", "33010020240001", "赵丽华", "已向被检查单位出示执法证件", "张卫国", "13800001234",
                      "身份证号码11010519491231002X",  # in full: the 笔录 is a legal document
-                     "本次共检查28项：符合23项，不符合3项，不适用2项", "条例第四十条第（一）项", "12,800.50",
+                     "本次共检查28项：符合23项，不符合3项，不适用2项", "12,800.50",
                      "13,150.50", "纬度30.2741500，经度120.1583667", "2024年05月01日14:00至2024年05月01日15:30",
-                     CONTENT_HASH, "第1页共", "现场照片"):
+                     CONTENT_HASH, "第1页共", "现场照片", "现场查见情况", "照片1、2"):
         assert expected in compact, expected
+    for label in ("条例第四十条", "欺诈骗保", "违规类别", "40.1"):  # a 笔录 records facts; classification comes later
+        assert label not in compact, label
+
+
+def pages_text(pdf: bytes, tmp_path: Path) -> list[str]:
+    """Each page's text, whitespace removed (pdftotext ends every page with a form feed)."""
+    return ["".join(page.split()) for page in pdftotext(pdf, tmp_path).split("\f") if page.strip()]
+
+
+@needs_poppler
+def test_every_legal_element_is_printed(tmp_path):
+    text = "".join(pages_text(render_record_pdf(sample_record(), [], sample_signatures()), tmp_path))
+    for expected in ("记录人：赵丽华（执法证号33010020240002）", "法定代表人王建设", "身份证号码330106198503150016",
+                     "告知事项", "检查依据（《医疗保障基金使用监督管理条例》第二十七条）：依法进行现场检查。", "已告知。",
+                     "申请回避的权利（《中华人民共和国行政处罚法》第四十三条）",
+                     "问：你（单位）是否申请检查人员回避？答：不申请回避",
+                     "询问记录", "问：三月的保健品是谁结算的？答：是营业员小周按店长要求结算的。",
+                     "调取资料及先行登记保存", "2024年3月销售小票", "2本/186页", "原件",
+                     "经局长孙伟（电话批准）批准，于2024年05月01日15:20对下列物品先行登记保存",
+                     "蛋白粉", "12罐", "该店二楼仓库，已贴封条", "即最迟于2024年05月10日"):
+        assert expected in text, expected
+
+
+@needs_poppler
+def test_every_page_ends_with_the_statement_and_the_signatures(tmp_path):
+    pdf = render_record_pdf(sample_record(), sample_photos(7), sample_signatures())
+    pages = pages_text(pdf, tmp_path)
+    assert len(pages) >= 3
+    for number, page in enumerate(pages, 1):
+        tail = page[page.rindex("以上笔录我已看过，与事实相符。"):]
+        for signer in ("被检查单位负责人或在场人员：张卫国", "检查人员：李明", "检查人员：赵丽华", f"第{number}页"):
+            assert signer in tail, (number, signer)
+    images = subprocess.run(["pdfimages", "-list", str(tmp_path / "record.pdf")], check=True, capture_output=True,
+                            text=True).stdout.splitlines()[2:]
+    on_page = {int(line.split()[0]) for line in images}
+    assert on_page == set(range(1, len(pages) + 1))  # the signature images are on every page
+
+
+@needs_poppler
+def test_a_refusal_is_stated_on_every_page_with_the_witness(tmp_path):
+    pages = pages_text(render_record_pdf(sample_record(), sample_photos(7), sample_signatures(refused=True)),
+                       tmp_path)
+    for page in pages:
+        assert "以上笔录我已看过" not in page
+        assert "被检查单位在场人员拒绝签名（见签名部分），由见证人签名证明。见证人：陈静（社区网格员）" in page
+
+
+@needs_poppler
+def test_a_record_checked_in_before_the_legal_elements_prints_without_them(tmp_path):
+    record = sample_record()
+    for key in ("recorder", "legal_representative", "notices", "inquiries", "documents_taken", "preservation"):
+        record.pop(key)
+    text = "".join(pages_text(render_record_pdf(record, [], sample_signatures()), tmp_path))
+    assert "张卫国" in text and "记录人" not in text and "告知事项" not in text and "询问记录" not in text
+    assert "一、基本情况" in text and "四、发现的问题" in text and "六、签名" in text  # numbered as they were
+
+
+@needs_poppler
+def test_nothing_asked_or_taken_is_stated(tmp_path):
+    record = sample_record(inquiries=[], documents_taken=[])
+    record.pop("preservation")
+    text = "".join(pages_text(render_record_pdf(record, [], sample_signatures()), tmp_path))
+    assert "本次检查未进行询问。" in text and "本次检查未调取资料。" in text and "本次检查未先行登记保存证据。" in text
 
 
 @needs_poppler
@@ -167,6 +240,7 @@ def test_refusal_to_sign_is_recorded_with_witness(tmp_path):
 def test_a_record_signed_before_id_numbers_prints_without_them(tmp_path):
     record = sample_record()
     record["representative"] = {"name": "张卫国", "role": "店长（主要负责人）", "phone": "13800001234"}
+    record.pop("legal_representative")  # issue #15 came later still
     signatures = sample_signatures(refused=True)
     role, name, png, refusal = signatures[2]
     signatures[2] = (role, name, png, {k: v for k, v in refusal.items() if k != "witness_id_number"})

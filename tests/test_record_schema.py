@@ -184,3 +184,68 @@ def test_a_bad_id_number_is_refused_in_words(representative_id, witness_id, fiel
         record_schema.check_record(with_people(representative_id, witness_id))
     assert caught.value.reason_code == "record_bad_value"
     assert field in caught.value.message_zh and expected in caught.value.message_zh
+
+
+# --- the 笔录's legal elements (issue #15) --------------------------------------------------------------------
+
+NOTICE = {"id": "recusal", "title": "申请回避的权利", "basis": "《中华人民共和国行政处罚法》第四十三条",
+          "text": "当事人……有权申请回避。", "question": "你（单位）是否申请检查人员回避？", "given": True,
+          "answer": "不申请回避", "detail": ""}
+ELEMENTS = {
+    "inquiries": [{"question": "三月的保健品由谁结算？", "answer": "营业员周某按店长要求结算。"}],
+    "documents_taken": [{"name": "2024年3月销售小票", "quantity": "2本/186页", "form": "原件"}],
+    "preservation": {"approved_by": "局长 孙伟", "registered_at": "2026-05-01T10:20:00+08:00",
+                     "decision_by": "2026-05-12", "items": [{"name": "蛋白粉", "quantity": "12罐", "place": "二楼仓库"}]},
+}
+
+
+def with_elements() -> dict:
+    record = with_people("11010519491231002X", None)
+    record["refusal"] = None
+    record["checkin"].update(recorder="I0001", notices=[dict(NOTICE)],
+                             legal_representative={"title": "法定代表人", "name": "郑国强",
+                                                   "id_number": "330106198503150016"})
+    record.update(copy.deepcopy(ELEMENTS))
+    return record
+
+
+def test_records_checked_in_before_the_legal_elements_still_fit_and_new_ones_carry_them():
+    old = with_people("11010519491231002X", None)
+    assert record_schema.check_record(old).model_dump(exclude_unset=True) == old
+    new = with_elements()
+    checked = record_schema.check_record(new)
+    assert checked.checkin is not None and checked.checkin.legal_representative is not None
+    assert checked.preservation is not None and checked.preservation.decision_by == "2026-05-12"
+    assert checked.model_dump(exclude_unset=True) == new
+
+
+@pytest.mark.parametrize("change, reason, field", [
+    (lambda r: r["checkin"].update(recorder="I0009"), "record_bad_value", "checkin 记录人（recorder）应为到场登记的检查人员之一"),
+    (lambda r: r["checkin"]["legal_representative"].update(id_number="330106198503150014"), "record_bad_value",
+     "checkin.legal_representative.id_number 身份证号码校验位不符"),
+    (lambda r: r["checkin"]["legal_representative"].update(title="老板"), "record_bad_value",
+     "legal_representative.title 应为 法定代表人、主要负责人 之一"),
+    (lambda r: r["checkin"]["legal_representative"].update(name=""), "record_bad_value",
+     "legal_representative.name 不能为空"),
+    (lambda r: r["checkin"]["notices"][0].update(given="yes"), "record_wrong_type", "notices[0].given 应为布尔值"),
+    (lambda r: r["checkin"]["notices"][0].update(script="<b>"), "record_unknown_field", "notices[0].script 不应出现"),
+    (lambda r: r["checkin"].update(notices=[dict(NOTICE)] * 11), "record_too_long", "checkin.notices 项数过多（最多 10 项）"),
+    (lambda r: r.update(inquiries=[]), "record_bad_value", "inquiries 项数不足（至少 1 项）"),
+    (lambda r: r["inquiries"][0].update(answer=""), "record_bad_value", "inquiries[0].answer 不能为空"),
+    (lambda r: r["inquiries"][0].update(question="问" * 2001), "record_too_long", "inquiries[0].question 过长（最多 2000"),
+    (lambda r: r.update(inquiries=[{"question": "q", "answer": "a"}] * 201), "record_too_long", "inquiries 项数过多"),
+    (lambda r: r["documents_taken"][0].update(form="扫描件"), "record_bad_value", "form 应为 原件、复印件 之一"),
+    (lambda r: r["documents_taken"][0].update(quantity=2), "record_wrong_type", "quantity 应为字符串，实际为整数"),
+    (lambda r: r["preservation"].update(decision_by="2026-05-12T00:00:00"), "record_bad_value",
+     "preservation.decision_by 应为日期（如 2026-05-08）"),
+    (lambda r: r["preservation"].update(decision_by="2026-02-30"), "record_bad_value", "preservation.decision_by 应为 ISO"),
+    (lambda r: r["preservation"].update(items=[]), "record_bad_value", "preservation.items 项数不足"),
+    (lambda r: r["preservation"]["items"][0].pop("place"), "record_missing_field", "items[0].place 缺失"),
+    (lambda r: r["preservation"].update(approved_by="孙" * 201), "record_too_long", "approved_by 过长（最多 200"),
+])
+def test_hostile_legal_elements_are_refused_naming_the_field(change, reason, field):
+    record = with_elements()
+    change(record)
+    with pytest.raises(RecordInvalid) as caught:
+        record_schema.check_record(record)
+    assert caught.value.reason_code == reason and field in caught.value.message_zh, caught.value.message_zh

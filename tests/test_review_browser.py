@@ -105,6 +105,8 @@ def walk(page, bureau, url: str, tmp_path) -> None:
         tap(page, page, "提出拟处理意见")
         wait_shown(page, "罚款幅度：¥4,280.50（肆仟贰佰捌拾元伍角整）", 20000)
         wait_shown(page, "适用条款：《医疗保障基金使用监督管理条例》第 38 条", 15000)
+        wait_shown(page, "裁量幅度：¥5,564.65（伍仟伍佰陆拾肆元陆角伍分）", 15000)  # no factor: the middle
+        wait_shown(page, "从重：两年内因同类违法行为受过行政处罚", 15000)  # the 裁量基准's factors to tick
         fill(page, "罚款金额（元，4280.50～8561.00）", "9000.00")
         fill(page, "确定罚款金额的理由（裁量理由）", "代刷 12 笔，情节较重")
         fill(page, "拟处理意见的理由（认定的事实与依据）", "现场检查发现串换结算、处方药未凭处方销售，事实清楚")
@@ -129,7 +131,7 @@ def walk(page, bureau, url: str, tmp_path) -> None:
         tap(page, page, "作出决定")
         wait_shown(page, "已作出决定，当前状态：已决定", 15000)
         decision_no = f"医保行处〔{date.today().year}〕1号"
-        wait_shown(page, f"{decision_no}（行政处理决定书）", 15000)
+        wait_shown(page, f"{decision_no}（行政处罚决定书）", 15000)
         screenshot(page, "review-07-decided")
 
         # The 决定书: downloaded from the screen, read back, rendered to PNG.
@@ -137,7 +139,7 @@ def walk(page, bureau, url: str, tmp_path) -> None:
         assert pdf.startswith(b"%PDF")
         text = "".join(subprocess.run(["pdftotext", "-", "-"], input=pdf, capture_output=True, check=True)
                        .stdout.decode().split())
-        for expected in ("医疗保障行政处理决定书", decision_no, NAME, "4,280.50", "肆仟贰佰捌拾元伍角整", "6,000.00",
+        for expected in ("医疗保障行政处罚决定书", decision_no, NAME, "4,280.50", "肆仟贰佰捌拾元伍角整", "6,000.00",
                          "陆仟元整", "行政复议", "我店已当场整改，请求从轻处理"):
             assert expected in text, expected
         subprocess.run(["pdftoppm", "-png", "-r", "70", str(ARTIFACTS / "review-决定书.pdf"),

@@ -132,7 +132,7 @@ def test_a_case_from_receipt_to_decision_withdrawal_and_ledgers(world):
     assert heard["statement"]["text"] == "已整改，请求从轻" and heard["statement"]["attachment_name"] == "申辩书.txt"
     assert reviewer.get(f"{base}/statement/attachment") == letter
     revised = reviewer.post(f"{base}/proposal", {**choice, "fine_yuan": "4500.00", "fine_reason": "已整改，从轻",
-                                                 "reason": "采纳申辩意见"})
+                                                 "reason": "采纳申辩意见", "factors": ["refunded_before_decision"]})
     assert revised["status"] == "陈述申辩" and revised["decision"]["fine_yuan"] == "4500.00"
     decided = reviewer.post(f"{base}/decide")
     decision = decided["decision"]
@@ -144,7 +144,7 @@ def test_a_case_from_receipt_to_decision_withdrawal_and_ledgers(world):
     assert pdf.startswith(b"%PDF") and supervisor.get(f"{base}/decision.pdf") == pdf
     text = "".join(subprocess.run(["pdftotext", "-", "-"], input=pdf, capture_output=True, check=True)
                    .stdout.decode().split())
-    for expected in ("医疗保障行政处理决定书", decision["decision_no"], "4,100.50", yuan_in_capitals(Decimal("4100.50")),
+    for expected in ("医疗保障行政处罚决定书", decision["decision_no"], "4,100.50", yuan_in_capitals(Decimal("4100.50")),
                      "4,500.00", "肆仟伍佰元整", "条例第三十八条", "行政复议", "行政诉讼", "已整改，请求从轻",
                      decided["record_hash"][:40]):
         assert expected in text, expected

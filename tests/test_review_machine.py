@@ -191,11 +191,14 @@ def test_the_day_an_inspection_was_locked():
 
 def test_the_document_kind_follows_the_engines_tracks():
     """协议处理 only when every measure is on the agreement track the engine's `measures_detail` names (约谈 is the
-    行政部门's under the rules), never by a list of the bureau's own."""
+    行政部门's under the rules), never by a list of the bureau's own; 行政处罚 when an administrative measure is a
+    penalty (罚款, 暂停: 行政处罚法 第九条), 行政处理 when it only orders correction, repayment or a talk."""
     rules = [{"measure": m, "track": t.name} for m, t in penalty.penalty_rules().tracks.items()]
     assert decisions.document_kind(["约谈"], rules) == "行政处理"
+    assert decisions.document_kind(["责令改正", "责令退回"], rules) == "行政处理"
     assert decisions.document_kind(["解除服务协议"], rules) == "协议处理"
-    assert decisions.document_kind(["解除服务协议", "罚款"], rules) == "行政处理"
+    assert decisions.document_kind(["解除服务协议", "罚款"], rules) == "行政处罚"
+    assert decisions.document_kind(["责令改正", "暂停联网结算"], rules) == "行政处罚"
     assert decisions.document_kind(["约谈"], [{"measure": "约谈", "track": "agreement"}]) == "协议处理"
     assert decisions.document_kind(["解除服务协议"], []) == "行政处理"  # a measure the engine did not place
     assert decisions.document_kind([], rules) == "行政处理"

@@ -28,6 +28,10 @@ CHECKIN = {
     "representative": {"name": "张丽", "role": "店长", "phone": "0591-87654321", "id_number": "11010519491231002X"},
     "place": "福州市鼓楼区东街 88 号", "gps": {"lat": "26.0823000", "lon": "119.2965000", "accuracy_m": "15"},
     "gps_note": "",
+    # issue #15: the 法定代表人 apart from the person on site, and the notices given (the 记录人 defaults to I0002)
+    "legal_representative": {"title": "法定代表人", "name": "郑国强", "id_number": "330106198503150016"},
+    "notices": [{"id": "basis", "given": True}, {"id": "cooperation", "given": True},
+                {"id": "recusal", "answer": "不申请回避"}],
 }
 NAMES = {"inspector_1": "林建华", "inspector_2": "陈晓燕", "representative": "张丽", "witness": "王五"}
 PHARMACIST = "Y350102000017"

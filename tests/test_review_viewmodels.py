@@ -12,6 +12,7 @@ import pytest
 from openpyxl import load_workbook
 from PIL import Image
 
+from bureau import case_file
 from checklists import penalty
 from staff_app.review_vm import (
     CIRCUMSTANCE_LABELS,
@@ -105,6 +106,13 @@ def test_a_case_from_start_to_decision_through_the_view_models(world):
     decision.intent_items = set()
     decision.refresh()
     decision.fine_yuan, decision.optional_measures = "5000.00", {"约谈"}
+    assert not decision.submit() and any("不在裁量幅度 5564.65～7276.85 元内" in p for p in decision.problems)
+    assert any(line.startswith("裁量幅度：¥5,564.65") for line in decision.range_text())
+    assert [f["kind"] for f in decision.band_factors][:1] == ["减轻"] and "不予处罚" not in {
+        f["kind"] for f in decision.band_factors}
+    decision.factors = {"cooperated_truthfully"}  # 从轻: the lower part of the range
+    decision.refresh()
+    assert decision.penalty["band"]["high_yuan"] == "5564.65"
     assert decision.submit(), decision.problems
     assert decision.case["status"] == "拟处理" and decision.case["decision"]["fine_yuan"] == "5000.00"
     assert decision.case["decision"]["measures"] == ["责令改正", "约谈", "责令退回", "罚款"]
@@ -123,6 +131,8 @@ def test_a_case_from_start_to_decision_through_the_view_models(world):
     pdf, problem = case.decision_pdf()
     assert problem == "" and pdf.startswith(b"%PDF")
     assert case.pdf_name() == f"决定书-医保行处〔{date.today().year}〕1号.pdf"
+    archive, problem = case.case_file()  # the 案卷, as the screen saves it: it verifies offline
+    assert problem == "" and case_file.verify_case_file(archive) == [] and case.case_file_name() == f"案卷-{handled}.zip"
 
     ledger = LedgerViewModel(client)
     ledger.load()
@@ -141,7 +151,7 @@ def test_a_case_from_start_to_decision_through_the_view_models(world):
     assert done[0] == "合计" and done[2] == 2
 
     book = load_workbook(io.BytesIO(tables_xlsx([*ledger.tables, *dashboard.data["tables"]])))
-    assert len(book.sheetnames) == 9 and len(set(book.sheetnames)) == 9
+    assert len(book.sheetnames) == 10 and len(set(book.sheetnames)) == 10  # with the dashboard's 办案期限
     sheet = book[book.sheetnames[0]]
     assert sheet["A2"].value == "机构编码" and sheet["A3"].value == PHARMACY
     assert sheet["F3"].value == Decimal("4280.50") and sheet["F3"].number_format == "#,##0.00"

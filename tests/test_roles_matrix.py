@@ -58,18 +58,30 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/draws/assignments"): SUPERVISION,
     ("GET", "/v1/coverage"): SUPERVISION,
     ("POST", "/v1/assignments/{assignment_id}/revoke"): SUPERVISION,
+    ("POST", "/v1/screening/claims"): SUPERVISION,
+    ("POST", "/v1/screening/runs"): SUPERVISION,
+    ("GET", "/v1/screening/latest"): SUPERVISION,
+    ("GET", "/v1/screening/runs/{run_id}/institutions/{code}/hits"): SUPERVISION,
+    ("GET", "/v1/screening/runs/{run_id}/export.xlsx"): SUPERVISION,
+    ("GET", "/v1/screening/confirmations"): REVIEW_READ,
     ("GET", "/v1/review/queue"): REVIEW_READ,
     ("GET", "/v1/review/records/{record_id}"): REVIEW_READ,
     ("GET", "/v1/review/blobs/{sha256}"): REVIEW_READ,
     ("GET", "/v1/review/records/{record_id}/proposal"): REVIEW_READ,
     ("GET", "/v1/review/records/{record_id}/statement/attachment"): REVIEW_READ,
     ("GET", "/v1/review/records/{record_id}/decision.pdf"): REVIEW_READ,
+    ("GET", "/v1/review/records/{record_id}/documents"): REVIEW_READ,
+    ("GET", "/v1/review/records/{record_id}/documents/{key}.pdf"): REVIEW_READ,
+    ("POST", "/v1/review/records/{record_id}/documents/{key}/service-receipt.pdf"): REVIEW_ACT,
+    ("GET", "/v1/review/records/{record_id}/case-file.zip"): REVIEW_ACT,
     ("POST", "/v1/review/records/{record_id}/start"): REVIEW_ACT,
     ("POST", "/v1/review/records/{record_id}/return"): REVIEW_ACT,
     ("POST", "/v1/review/records/{record_id}/close"): REVIEW_ACT,
     ("POST", "/v1/review/records/{record_id}/proposal"): REVIEW_ACT,
     ("POST", "/v1/review/records/{record_id}/reopen"): REVIEW_ACT,
     ("POST", "/v1/review/records/{record_id}/notify"): REVIEW_ACT,
+    ("POST", "/v1/review/records/{record_id}/procedure/{step}"): REVIEW_READ,  # the step says who (bureau.procedure)
+    ("GET", "/v1/review/records/{record_id}/procedure/{document}.pdf"): REVIEW_READ,
     ("POST", "/v1/review/records/{record_id}/statement"): REVIEW_ACT,
     ("POST", "/v1/review/records/{record_id}/decide"): REVIEW_ACT,
     ("POST", "/v1/review/records/{record_id}/withdraw"): REVIEW_ACT,
@@ -78,7 +90,8 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/dashboard"): OVERVIEW,
 }
 PATH_VALUES = {"record_id": "rec-matrix-0001", "sha256": "a" * 64, "index": "0", "kind": "institutions",
-               "plan_id": "matrix-plan", "assignment_id": "matrix-assignment"}
+               "plan_id": "matrix-plan", "assignment_id": "matrix-assignment", "run_id": "0" * 32,
+               "code": "H35010200002", "step": "approve_filing", "document": "notice", "key": "decision"}
 REQUESTS = {  # what an allowed caller sends: enough to get past validation where that is easy, else a 4xx
     ("POST", "/v1/staff/login"): {"json": {"username": "zhuren", "password": STAFF_PASSWORD}},
     ("POST", "/v1/registry/{kind}"): {"params": {"filename": "x.csv", "dry_run": "true"},
@@ -87,6 +100,7 @@ REQUESTS = {  # what an allowed caller sends: enough to get past validation wher
     ("GET", "/v1/log/consistency"): {"params": {"first": "1", "second": "1"}},
     ("POST", "/v1/assignments/{assignment_id}/revoke"): {"json": {"reason": "回避"}},
     ("GET", "/v1/draws/assignments"): {"params": {"plan_id": "matrix-plan"}},
+    ("POST", "/v1/screening/claims"): {"params": {"filename": "x.csv"}, "raw": "结算ID\n".encode()},
 }
 
 

@@ -141,6 +141,59 @@ def test_the_usual_row_shortcut_agrees_with_the_checks_cell_by_cell(cells):
     assert fast_errors == slow_errors
 
 
+# where DuckDB's RE2 and Python's re (or csv readers) differ: the bulk check refuses these names, the row checks decide
+ENGINE_DIFFERENCES = ["血常规\u3000", "\u3000血常规", "血\n常规", 'Ⅰ级"护理"', "\u200b血常规"]
+BULK_CANDIDATES = [*CANDIDATES[:4], [*CANDIDATES[4], "0000-01-01"], *CANDIDATES[5:11],
+                   [*CANDIDATES[11], *ENGINE_DIFFERENCES], *CANDIDATES[12:]]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.tuples(*[st.sampled_from(c) for c in BULK_CANDIDATES]))
+def test_the_bulk_check_in_duckdb_passes_exactly_the_rows_the_checks_pass_unchanged(cells):
+    from bureau.screening.claims import check_row, usual_row_sql
+
+    names = [f"c{i}" for i in range(len(HEADERS))]
+    columns = ", ".join(f"nullif(?, '') AS {name}" for name in names)  # a blank cell reads as NULL
+    with duckdb.connect() as con:
+        fetched = con.execute(f"SELECT ({usual_row_sql(names)}) IS TRUE FROM (SELECT {columns})", list(cells)).fetchone()
+    errors: list = []
+    unchanged = check_row(2, list(cells), errors) == tuple(cells) and not errors
+    assert fetched is not None
+    if cells[11] in ENGINE_DIFFERENCES:
+        assert not fetched[0]
+    else:
+        assert fetched[0] == unchanged
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "gbk"])
+def test_the_bulk_import_stores_what_the_row_by_row_import_stores(tmp_path, claims_text, monkeypatch, encoding):
+    from bureau.screening import store
+
+    source = _write(tmp_path / "claims.csv", claims_text[0], encoding)
+    bulk = open_store(tmp_path / "bulk")
+    bulk_report = import_claims(bulk, source)
+    monkeypatch.setattr(store._Bulk, "of", classmethod(lambda cls, path: None))  # only the checks of each row
+    by_row = open_store(tmp_path / "by-row")
+    assert import_claims(by_row, source) == bulk_report
+    stored = "SELECT * EXCLUDE (line_id) FROM claims ORDER BY ALL"
+    assert bulk.execute(stored).fetchall() == by_row.execute(stored).fetchall()
+    assert bulk.execute("SELECT count(DISTINCT line_id) FROM claims").fetchone() == (bulk_report["rows"],)
+
+
+@pytest.mark.parametrize(("joined", "lines"), [
+    ("\r\n".join, (4, 2)),  # each row on its line: DuckDB's row numbers are the lines
+    (lambda rows: "\n".join([rows[0], "", *rows[1:]]), (5, 3)),  # a blank line
+    (lambda rows: "\n".join([rows[0], rows[1], rows[2].replace("血常规", '"血\n常规"'), rows[3]]), (5, 2)),  # 2 lines
+])
+def test_errors_name_the_files_lines_when_rows_and_lines_differ(tmp_path, joined, lines):
+    rows = _one_line().splitlines() + [_one_line(参保人ID="P2").splitlines()[1]]
+    with pytest.raises(ClaimsImportError) as caught:
+        import_claims(open_store(tmp_path / "data"), _write(tmp_path / "mixed.csv", joined(rows) + "\n"))
+    line, first = lines
+    assert [(e.line, e.value) for e in caught.value.errors] == [(line, "X1")]
+    assert f"与第 {first} 行不同" in caught.value.errors[0].message
+
+
 @pytest.mark.parametrize(("changes", "column", "expected"), [
     ({"费用日期": "2025/03/01"}, "费用日期", "YYYY-MM-DD"),
     ({"费用日期": "2025-02-30"}, "费用日期", "YYYY-MM-DD"),

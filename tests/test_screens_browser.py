@@ -118,6 +118,8 @@ def test_every_screen_at_tablet_sizes(world, size):
         save(page, size, "05-checklist-item", "已答 ")
         visit(page, f"/inspection/{clinic}/camera/{item}")
         save(page, size, "06-photos-camera", f"拍照取证 · {item}")
+        visit(page, f"/inspection/{clinic}/inquiry")
+        save(page, size, "06-inquiry", "询问与调取资料 · ")
         visit(page, f"/inspection/{clinic}/review")
         save(page, size, "07-review", "内容摘要（SHA-256，签名时核对）")
         page.mouse.move(viewport[0] // 2, viewport[1] // 2)

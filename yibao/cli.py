@@ -12,6 +12,7 @@ import typer
 from yibao.commands import (
     app_cmd,
     bureau_cmd,
+    case_cmd,
     checklist_cmd,
     demo_cmd,
     device_cmd,
@@ -42,6 +43,7 @@ app.add_typer(registry_cmd.app, name="registry", help="Import the 名录库 regi
 app.add_typer(draw_cmd.app, name="draw", help="The 双随机 draw: commit, run, verify.")
 app.add_typer(checklist_cmd.app, name="checklist", help="Checklist templates and scoring.")
 app.add_typer(penalty_cmd.app, name="penalty", help="Measures the regulation prescribes for a case.")
+app.add_typer(case_cmd.app, name="case", help="案卷：导出一个案件的全部文书与证据（ZIP），离线核验。")
 app.add_typer(device_cmd.app, name="device", help="Headless device: enroll, fill demo inspections, sync, status.")
 app.add_typer(screen_cmd.claims_app, name="claims", help="智能监控：导入结算明细（CSV 或 Parquet）。")
 app.add_typer(screen_cmd.screen_app, name="screen", help="智能监控：知识库与筛查运行。")

@@ -18,6 +18,7 @@ from bureau.api import (
     routes_health,
     routes_ledger,
     routes_review,
+    routes_screening,
     routes_staff,
     routes_supervisor,
     routes_sync,
@@ -45,6 +46,7 @@ def create_app(settings: BureauSettings, engine: Engine, keys: BureauKeys) -> Fa
     app.add_exception_handler(routes_sync.ClientDisconnect, routes_sync.client_gone)  # type: ignore[arg-type]
     app.include_router(routes_staff.router)
     app.include_router(routes_supervisor.router)
+    app.include_router(routes_screening.router)
     app.include_router(routes_review.router)
     app.include_router(routes_ledger.router)
     app.add_middleware(RefuseNul)

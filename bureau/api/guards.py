@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bureau.registry import MAX_FILE_BYTES
 from bureau.review import MAX_ATTACHMENT_BYTES
+from bureau.screening.claims import MAX_CLAIMS_UPLOAD_BYTES
 from sync.envelope import MAX_CHUNK_SIZE
 
 MiB = 1024 * 1024
@@ -32,6 +33,8 @@ BODY_LIMITS: dict[tuple[str, str], int] = {  # (method, route as FastAPI writes 
     ("PUT", "/v1/records/{record_id}"): 8 * MiB,
     ("PUT", "/v1/blobs/{sha256}/chunks/{index}"): MAX_CHUNK_SIZE + 16,  # one sealed chunk and its GCM tag
     ("POST", "/v1/registry/{kind}"): MAX_FILE_BYTES,
+    # a year of a city's settlement line items (结算明细), streamed to a file under the data directory, never held
+    ("POST", "/v1/screening/claims"): MAX_CLAIMS_UPLOAD_BYTES,
     # the institution's written statement in base64 (4 characters for every 3 bytes), and the JSON around it
     ("POST", "/v1/review/records/{record_id}/statement"): 4 * -(-MAX_ATTACHMENT_BYTES // 3) + DEFAULT_BODY_LIMIT,
 }

@@ -20,11 +20,11 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from bureau import decisions, review
+from bureau import case_file, case_settings, decision_pdf, decisions, proceedings, review
 from bureau.api.deps import SessionDep, refuse, require_role
 from bureau.blobs import read_blob, served_as
-from bureau.decision_pdf import decision_pdf_name, render_decision_pdf
 from bureau.models import Decision, ReviewCase, StaffAccount, StoredBlob
+from bureau.procedure_pdf import render_procedure_pdf
 from sync.envelope import verify_receipt
 from sync.errors import EnvelopeError
 
@@ -81,7 +81,8 @@ def queue(session: SessionDep, account: Reader, kind: str | None = None,
         high = Decimal(max_score) if max_score else None
     except InvalidOperation:
         raise refuse(422, "bad_score", "得分应为数字") from None
-    items = review.queue(session, review.QueueFilter(kind, region, status, critical, low, high, mismatch))
+    items = review.queue(session, review.QueueFilter(kind, region, status, critical, low, high, mismatch),
+                         review.local_date(_now()))
     return {"items": items, "statuses": list(review.STATUSES)}
 
 
@@ -112,12 +113,16 @@ def blob(request: Request, session: SessionDep, account: Reader, sha256: str = S
 @router.get("/records/{record_id}/proposal")
 def proposal(session: SessionDep, account: Reader, record_id: str = RECORD_ID, refused_to_correct: bool = False,
              serious_consequences: bool = False, intent: list[str] = Query(default=[]),
-             circumstance: list[str] = Query(default=[])) -> dict[str, Any]:
+             circumstance: list[str] = Query(default=[]), factor: list[str] = Query(default=[]),
+             conduct_from: date | None = None, conduct_to: date | None = None,
+             limitation_extended: bool = False) -> dict[str, Any]:
     """What the regulation prescribes for the findings under these case facts (the decision screen's basis);
-    `circumstance`: the 行政处罚法 Art. 33 facts found true (checklists.penalty.CIRCUMSTANCES)."""
+    `circumstance`: the 行政处罚法 Art. 33 facts found true (checklists.penalty.CIRCUMSTANCES); `factor`: the
+    裁量情节 cited (the fine's band); the conduct's period and whether Art. 36's longer 时效 applies."""
     try:
         return decisions.proposal_for(session, record_id, decisions.Flags(
-            refused_to_correct, serious_consequences, tuple(intent), tuple(circumstance)))
+            refused_to_correct, serious_consequences, tuple(intent), tuple(circumstance), tuple(factor),
+            conduct_from, conduct_to, limitation_extended))
     except review.ReviewError as exc:
         raise _refused(exc) from None
 
@@ -139,7 +144,12 @@ class ChoiceBody(BaseModel):
     intent_items: list[str] = Field(default_factory=list, max_length=200)
     circumstances: list[str] = Field(default_factory=list, max_length=10,
                                      description="行政处罚法 Art. 33 facts found true (checklists.penalty.CIRCUMSTANCES)")
-    waive_penalty: bool = Field(default=False, description="可以不予行政处罚 taken (only where no_penalty is \"may\")")
+    factors: list[str] = Field(default_factory=list, max_length=30, description="裁量情节 ids (checklists/discretion)")
+    conduct_from: date | None = None
+    conduct_to: date | None = Field(default=None, description="the conduct's end (时效 runs from it)")
+    limitation_extended: bool = Field(default=False, description="涉及生命健康安全、金融安全且有危害后果: 5-year 时效")
+    waive_penalty: bool = Field(default=False, description="不予行政处罚 taken (where no_penalty is \"may\" or the "
+                                                           "时效 has run)")
     optional_measures: list[str] = Field(default_factory=list, max_length=10)
     fine_yuan: str | None = Field(default=None, max_length=24, description="decimal string, e.g. \"12000.00\"")
     fine_reason: str = Field(default="", max_length=2000)
@@ -150,7 +160,38 @@ class ChoiceBody(BaseModel):
 
 
 class NotifyBody(BaseModel):
-    deadline: date
+    """The day the 告知书 was served (the deadlines count from it), or an explicit 陈述申辩 deadline."""
+
+    deadline: date | None = None
+    served_on: date | None = None
+
+
+class StepBody(BaseModel):
+    """The inputs of a penalty-procedure step (`bureau.procedure`); each step reads the ones it needs."""
+
+    reason: str = Field(default="", max_length=2000)
+    opinion: str = Field(default="", max_length=5000)
+    passed: bool = False
+    participants: list[Annotated[str, Field(max_length=50)]] = Field(default_factory=list, max_length=30)
+    days: int | None = Field(default=None, ge=1, le=3650)
+    discussed: bool = False
+    served_on: date | None = None
+    requested_on: date | None = None
+    notified_on: date | None = None
+    held_on: date | None = None
+    place: str = Field(default="", max_length=200)
+    officer: str = Field(default="", max_length=64)
+    text: str = Field(default="", max_length=20000)
+    attendees: str = Field(default="", max_length=2000)
+    party_signed: bool = False
+    waived: bool = False
+    method: str = Field(default="", max_length=20)
+    receiver: str = Field(default="", max_length=100)
+    kind: str = Field(default="", max_length=10)
+    amount_yuan: str = Field(default="", max_length=24)
+    paid_on: date | None = None
+    reference: str = Field(default="", max_length=200)
+    court: str = Field(default="", max_length=200)
 
 
 class StatementBody(BaseModel):
@@ -213,7 +254,29 @@ def notify(body: NotifyBody, request: Request, session: SessionDep, account: Rev
            record_id: str = RECORD_ID) -> dict[str, Any]:
     """告知拟处理意见: the institution may state its case (陈述申辩) until the deadline."""
     return _acted(session, request, record_id, account,
-                  lambda: review.notify(session, record_id, account, body.deadline, _now()))
+                  lambda: review.notify(session, record_id, account, body.deadline, _now(), body.served_on))
+
+
+@router.post("/records/{record_id}/procedure/{step}")
+def procedure_step(body: StepBody, request: Request, session: SessionDep, account: Reader,
+                   record_id: str = RECORD_ID, step: str = Path(pattern=r"^[a-z_]{1,32}$")) -> dict[str, Any]:
+    """A step of the penalty procedure (`bureau.procedure.STEPS`): 立案 (asked by a reviewer, approved by another
+    person), 法制审核, 集体讨论, 延长, 重新告知, 听证, 协议处理告知, 送达, 缴款, 强制执行, 结案, 归档. 负责人
+    (supervisors) approve 立案 and extensions and record 集体讨论; the rest is the reviewers'."""
+    return _acted(session, request, record_id, account,
+                  lambda: proceedings.run_step(session, record_id, step, account, body.model_dump(), _now()))
+
+
+@router.get("/records/{record_id}/procedure/{document}.pdf")
+def procedure_document(session: SessionDep, account: Reader, record_id: str = RECORD_ID,
+                       document: str = Path(pattern=r"^(notice|hearing-notice|hearing-record)$")) -> Response:
+    """行政处罚事先告知书 (notice), 听证通知书 (hearing-notice), 听证笔录 (hearing-record)."""
+    try:
+        data = proceedings.document_data(session, record_id, document)
+    except review.ReviewError as exc:
+        raise _refused(exc) from None
+    return Response(content=render_procedure_pdf(data), media_type="application/pdf", headers={
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(data['title'] + '-' + record_id + '.pdf')}"})
 
 
 @router.post("/records/{record_id}/statement")
@@ -249,15 +312,87 @@ def decide(request: Request, session: SessionDep, account: Reviewer, record_id: 
                   lambda: decisions.issue(session, record_id, account, _now()))
 
 
-@router.get("/records/{record_id}/decision.pdf")
-def decision_pdf(session: SessionDep, account: Reader, record_id: str = RECORD_ID) -> Response:
+def _case_data(session: Session, record_id: str) -> dict[str, Any]:
     try:
-        data = decisions.decision_for_pdf(session, record_id)
+        return decisions.decision_for_pdf(session, record_id)
     except review.ReviewError as exc:
         raise _refused(exc) from None
-    name = decision_pdf_name(data["decision"])
-    return Response(content=render_decision_pdf(data), media_type="application/pdf",
+
+
+def _case_document(data: dict[str, Any], key: str) -> decision_pdf.CaseDocument:
+    found = next((d for d in decision_pdf.case_documents(data) if d.key == key), None)
+    if found is None:
+        raise refuse(404, "no_document", f"本案没有文书 {key}")
+    return found
+
+
+def _download(content: bytes, media_type: str, name: str) -> Response:
+    return Response(content=content, media_type=media_type,
                     headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
+
+
+@router.get("/records/{record_id}/decision.pdf")
+def decision_document(session: SessionDep, account: Reader, record_id: str = RECORD_ID) -> Response:
+    """The principal document: the 决定书, or the 协议处理通知书 of an agreement-only case."""
+    data = _case_data(session, record_id)
+    return _download(decision_pdf.render_decision_pdf(data), "application/pdf", decision_pdf.decision_pdf_name(data))
+
+
+@router.get("/records/{record_id}/documents")
+def case_documents(session: SessionDep, account: Reader, record_id: str = RECORD_ID) -> dict[str, Any]:
+    """Every document the decision issues (决定书, 协议处理通知书, 移送书), and the case settings still unset."""
+    data = _case_data(session, record_id)
+    return {"documents": [{"key": d.key, "title": d.title, "number": d.number, "file_name": d.file_name}
+                          for d in decision_pdf.case_documents(data)],
+            "unset_settings": case_settings.printed(data["settings"])[1]}
+
+
+DOCUMENT_KEY = Path(pattern=r"^(decision|agreement|referral-[1-9][0-9]?)$")
+
+
+@router.get("/records/{record_id}/documents/{key}.pdf")
+def case_document(session: SessionDep, account: Reader, record_id: str = RECORD_ID,
+                  key: str = DOCUMENT_KEY) -> Response:
+    data = _case_data(session, record_id)
+    document = _case_document(data, key)
+    return _download(decision_pdf.render_case_document(data, key), "application/pdf", document.file_name)
+
+
+class ServiceBody(BaseModel):
+    """How a document was (or is to be) served; what is left out is written on the paper by hand."""
+
+    method: str = Field(default="", max_length=20)
+    place: str = Field(default="", max_length=200)
+    served_on: date | None = None
+    recipient: str = Field(default="", max_length=100)
+    servers: list[Annotated[str, Field(max_length=100)]] = Field(default_factory=list, max_length=4)
+    note: str = Field(default="", max_length=500)
+
+
+@router.post("/records/{record_id}/documents/{key}/service-receipt.pdf")
+def service_receipt(body: ServiceBody, session: SessionDep, account: Reviewer, record_id: str = RECORD_ID,
+                    key: str = DOCUMENT_KEY) -> Response:
+    """The 送达回证 of one document of the case."""
+    if body.method and body.method not in decision_pdf.service_methods():
+        raise refuse(422, "bad_method", f"method：送达方式“{body.method}”不正确（应为 "
+                                        f"{'、'.join(decision_pdf.service_methods())} 之一）")
+    data = _case_data(session, record_id)
+    document = _case_document(data, key)
+    receipt = decision_pdf.service_receipt_of(data, document, body.model_dump(mode="json"))
+    return _download(decision_pdf.render_service_receipt(receipt), "application/pdf",
+                     f"送达回证-{document.number or document.key}.pdf")
+
+
+@router.get("/records/{record_id}/case-file.zip")
+def case_file_zip(request: Request, session: SessionDep, account: Reviewer, record_id: str = RECORD_ID) -> Response:
+    """The 案卷: every document, the signed record versions, receipts, evidence and audit log, with a signed
+    manifest (`yibao case verify` checks it offline)."""
+    state = request.app.state
+    try:
+        content = case_file.export_case(session, state.settings, record_id, state.log, state.signing_key, _now())
+    except review.ReviewError as exc:
+        raise _refused(exc) from None
+    return _download(content, "application/zip", case_file.file_name(record_id))
 
 
 @router.post("/records/{record_id}/withdraw")

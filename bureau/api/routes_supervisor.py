@@ -15,9 +15,11 @@ from bureau.coverage import coverage_report
 from bureau.draw import DrawError, PlanError, validate_plan
 from bureau.draw_records import commit_plan, perform_draw
 from bureau.models import DrawCommitment, DrawRecord, StaffAccount
+from bureau.screening.confirmations import confirmations
 
 router = APIRouter(prefix="/v1", tags=["supervisor"])
 Supervisor = Annotated[StaffAccount, require_role("supervisor", "admin")]
+SupervisorOrReviewer = Annotated[StaffAccount, require_role("supervisor", "reviewer")]
 MAX_REGISTRY_BYTES = 50 * 1024 * 1024
 
 
@@ -146,3 +148,10 @@ def revoke(body: RevokeBody, request: Request, session: SessionDep, account: Sup
     session.commit()
     return {**assignments.signed_content(revoked), "status": revoked.status, "seq": revoked.seq,
             "revoked_by": revoked.revoked_by, "revoked_reason": revoked.revoked_reason}
+
+
+@router.get("/screening/confirmations")
+def screening_confirmations(session: SessionDep, account: SupervisorOrReviewer) -> dict[str, Any]:
+    """Per screening rule: the hits carried to site, checked, confirmed (属实) and excluded (排除), the amount
+    confirmed and the confirmation rate."""
+    return confirmations(session)

@@ -34,6 +34,8 @@ QUANTITY = re.compile(r"[0-9]{1,12}(\.[0-9]{1,4})?")
 PRICE = re.compile(r"[0-9]{1,12}(\.[0-9]{1,4})?")  # 单价: a tablet of a drug costs fractions of a fen
 MONEY = re.compile(r"[0-9]{1,14}(\.[0-9]{1,2})?")
 DAYS = re.compile(r"[0-9]{1,4}")
+# An uploaded claims file (`POST /v1/screening/claims`): a city's year of line items as CSV runs to a few GB
+MAX_CLAIMS_UPLOAD_BYTES = 8 * 1024 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,34 @@ _USUAL_ROW = re.compile("\x1f".join([
     "|".join(VISIT_TYPES).join("()"), _optional(DAY), _optional(DAY), DAY.pattern, _optional(ICD10),
     IDENTIFIER.pattern, r"[^\x1f\s](?:[^\x1f]*[^\x1f\s])?", QUANTITY.pattern, PRICE.pattern, MONEY.pattern,
     MONEY.pattern, _optional(DAYS)]))
+
+
+def _sql_day(cell: str) -> str:
+    """A cell's date in SQL, NULL unless `_day` reads it (DuckDB also knows year 0, Python's date does not)."""
+    return (f"CASE WHEN regexp_full_match({cell}, '{DAY.pattern}') AND {cell} NOT LIKE '0000%' "
+            f"THEN TRY_CAST({cell} AS DATE) END")
+
+
+def usual_row_sql(cells: list[str]) -> str:
+    """`check_row`'s usual row as an SQL condition over the cells (SQL text expressions, NULL or '' for blank): true
+    only of a row that `check_row` passes unchanged. It is stricter where the engines differ (RE2's \\s is ASCII,
+    Python's Unicode): the item name may hold no control character, quote or blank at either end, so that DuckDB and
+    Python's csv read it alike; a row it refuses goes through `check_row`."""
+    c = [f"coalesce({cell}, '')" for cell in cells]
+
+    def like(index: int, pattern: re.Pattern[str]) -> str:
+        return f"regexp_full_match({c[index]}, '{pattern.pattern}')"
+
+    birth, admit, discharge, fee = (_sql_day(c[i]) for i in (4, 6, 7, 8))
+    name = r'''[^\s\pZ\pC"](?:[^\pC"]*[^\s\pZ\pC"])?'''
+    return " AND ".join([
+        like(0, IDENTIFIER), like(1, INSTITUTION_CODE), like(2, IDENTIFIER), like(10, IDENTIFIER),
+        f"{c[3]} IN ('男', '女')", f"{c[5]} IN ('门诊', '住院', '购药')", f"{fee} >= {birth}",
+        f"CASE WHEN {c[5]} = '{INPATIENT}' THEN {discharge} >= {admit} ELSE {c[6]} = '' AND {c[7]} = '' END",
+        f"CASE WHEN {c[9]} = '' THEN {c[5]} = '购药' ELSE {like(9, ICD10)} END",
+        f"regexp_full_match({c[11]}, '{name}')", like(12, QUANTITY), like(13, PRICE), like(14, MONEY),
+        like(15, MONEY), f"({c[16]} = '' OR {like(16, DAYS)})", f"TRY_CAST({c[12]} AS DECIMAL(18,4)) <> 0",
+        f"TRY_CAST({c[15]} AS DECIMAL(18,2)) <= TRY_CAST({c[14]} AS DECIMAL(18,2))"])
 
 
 def check_row(line: int, cells: list[str], errors: list[RowError]) -> tuple[str, ...] | None:

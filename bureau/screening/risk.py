@@ -59,6 +59,12 @@ def rank_institutions(hits: Iterable[dict[str, Any]], results: dict[str, str],
     return ranked
 
 
+def top_by_amount(ranked: Iterable[dict[str, Any]], n: int) -> list[dict[str, Any]]:
+    """The `n` institutions with hits whose hits involve the most money, most first."""
+    flagged = [r for r in ranked if r["hits"]]
+    return sorted(flagged, key=lambda r: (-Decimal(r["amount_yuan"]), r["code"]))[:n]
+
+
 def digest(data: Any) -> str:
     """SHA-256 of a JSON value written canonically (sorted keys, no spaces)."""
     text = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))

@@ -6,10 +6,12 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from bureau.screening.claims import IDENTIFIER, SEXES, RowError
+from checklists.vocabulary import vocabulary
 
 RULES_FILE = Path(__file__).with_name("rules.toml")
 DEFAULT_KB = Path(__file__).with_name("kb_default.csv")
@@ -32,6 +34,10 @@ class Rule:
     basis: str
     logic: str  # what it finds, in words
     sql: str  # a query over `claims` and `kb` returning HIT_COLUMNS; `$name` parameters from `params`
+    # a hit confirmed on site is a finding of this category (条例 article.item), severity and legal basis
+    finding_category: str
+    finding_severity: str
+    finding_basis: str
     params: dict[str, Any] = field(default_factory=dict)
 
 
@@ -48,16 +54,32 @@ def load_rules(path: Path = RULES_FILE) -> list[Rule]:
     rules: list[Rule] = []
     for number, entry in enumerate(data.get("rule", []), 1):
         where = f"{path.name} 第 {number} 条规则（{entry.get('id', '无 id')}）"
-        missing = [k for k in ("id", "name", "version", "result", "window", "basis", "logic", "sql") if not entry.get(k)]
+        missing = [k for k in ("id", "name", "version", "result", "window", "basis", "logic", "sql",
+                               "finding_category", "finding_severity", "finding_basis") if not entry.get(k)]
         if missing:
             raise RuleFileError(f"{where}：缺少 {'、'.join(missing)}")
         if entry["result"] not in RESULT_TYPES:
             raise RuleFileError(f"{where}：result 应为 可疑 或 明确违规，而不是 {entry['result']!r}")
+        known = vocabulary()
+        if entry["finding_category"] not in known.categories:
+            raise RuleFileError(f"{where}：finding_category 应为条例的违规类别（{known.category_ranges()}），"
+                                f"而不是 {entry['finding_category']!r}")
+        if entry["finding_severity"] not in known.severities:
+            raise RuleFileError(f"{where}：finding_severity 应为 {'、'.join(known.severities)} 之一，"
+                                f"而不是 {entry['finding_severity']!r}")
         rules.append(Rule(**{k: entry[k] for k in Rule.__dataclass_fields__ if k in entry}))
     ids = [r.id for r in rules]
     if len(set(ids)) != len(ids):
         raise RuleFileError(f"{path.name}：规则 id 重复")
     return rules
+
+
+@cache
+def finding_rules() -> dict[str, dict[str, str]]:
+    """Rule id → what `checklists.findings.suspicion_findings` makes of a hit of it confirmed on site (the rules
+    file, read once per process)."""
+    return {r.id: {"name": r.name, "category": r.finding_category, "severity": r.finding_severity,
+                   "basis": r.finding_basis} for r in load_rules()}
 
 
 def select_rules(rules: list[Rule], wanted: str | None) -> list[Rule]:

@@ -1,18 +1,23 @@
 """The claims store: a DuckDB file under the bureau's data directory holding the line items (`claims`), the knowledge
 base (`kb`) and the import history; the rules run on it. The only module that imports duckdb.
 
-An import streams its file: each row is checked (`claims.check_row`) and written to a staging CSV beside the store,
-which DuckDB then loads in one transaction, so nothing is stored unless every row is right and no 结算ID was imported
-before (or `replace` says to replace those settlements)."""
+An import lets DuckDB read the whole file into `claims` in one transaction, checking every row on the way
+(`claims.usual_row_sql`), and keeps it when every row was usual, each on its own line, and no settlement is wrong or
+imported before (or `replace` says to replace those settlements). Otherwise nothing is kept and the import names the
+problems exactly as the checks of each row always have: a settlement's by the rows' lines (which DuckDB's row numbers
+are, then), a row's by streaming the file through `claims.check_row` into a staging CSV beside the store, which DuckDB
+loads in one transaction if every row is right after all (a cell with blanks around it, a line break in a name)."""
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import itertools
 import tempfile
 from collections.abc import Callable, Generator, Iterator
 from contextlib import closing
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -30,7 +35,6 @@ _FETCH = 10_000
 T = TypeVar("T")
 
 SCHEMA = """
-CREATE SEQUENCE IF NOT EXISTS claim_line START 1;
 CREATE TABLE IF NOT EXISTS claims (
   line_id BIGINT NOT NULL, settlement_id VARCHAR NOT NULL, institution VARCHAR NOT NULL, person VARCHAR NOT NULL,
   sex VARCHAR NOT NULL, birth_date DATE NOT NULL, visit_type VARCHAR NOT NULL, admit_date DATE, discharge_date DATE,
@@ -50,6 +54,10 @@ _TYPES = {"line": "BIGINT", "settlement_id": "VARCHAR", "institution": "VARCHAR"
           "discharge_date": "DATE", "fee_date": "DATE", "diagnosis": "VARCHAR", "item_code": "VARCHAR",
           "item_name": "VARCHAR", "quantity": "DECIMAL(18,4)", "unit_price": "DECIMAL(18,4)",
           "amount": "DECIMAL(18,2)", "fund_amount": "DECIMAL(18,2)", "supply_days": "INTEGER"}
+
+
+# said of a settlement imported before, in the words of the command line and of the 智能监控 screen
+REIMPORTED = "该结算ID已导入过；要替换其明细，请加 --replace（智能监控页面：打开“替换已导入过的结算ID”）"
 
 
 class StoreError(Exception):
@@ -89,39 +97,215 @@ def import_claims(con: duckdb.DuckDBPyConnection, path: Path, *, replace: bool =
     cannot be read, ClaimsImportError with every problem (up to MAX_ERRORS) when rows are wrong or a 结算ID is
     already stored and `replace` is not given."""
     with tempfile.TemporaryDirectory(dir=_store_dir(con)) as scratch:  # beside the store: room for a copy
-        staged = Path(scratch) / "staged.csv"
-        rows = _stage(path, staged)
+        bulk = _Bulk.of(path)
+        imported = _import_usual(con, bulk, Path(scratch), replace, now) if bulk else False
+        if isinstance(imported, dict):
+            return imported
+        try:
+            if bulk and imported:  # every row usual: only a settlement's problem to name, by the rows' lines
+                con.execute(f"CREATE OR REPLACE TEMP TABLE staged AS SELECT {_TYPED} FROM {bulk.source}",
+                            [str(bulk.read)])
+                con.execute("CREATE OR REPLACE TEMP VIEW staging AS SELECT rowid + 2 AS line, * FROM staged")
+                rows, sha256 = con.execute("SELECT count(*) FROM staged").fetchall()[0][0], bulk.sha256
+            else:
+                staged = Path(scratch) / "staged.csv"
+                rows, sha256 = _stage(path, staged), _sha256(path)
+                columns = ", ".join(f"'{name}': '{kind}'" for name, kind in _TYPES.items())
+                con.execute(f"CREATE OR REPLACE TEMP TABLE staged AS SELECT * FROM read_csv(?, header = false, "
+                            f"columns = {{{columns}}}, quote = '\"', escape = '\"')", [str(staged)])
+                con.execute("CREATE OR REPLACE TEMP VIEW staging AS SELECT * FROM staged")
+            con.begin()
+            try:
+                report = _store_staged(con, path.name, sha256, rows, replace, now)
+                con.commit()
+            except BaseException:
+                con.rollback()
+                raise
+        finally:
+            con.execute("DROP VIEW IF EXISTS staging; DROP TABLE IF EXISTS staged")
+    return report
+
+
+def _store_staged(con: duckdb.DuckDBPyConnection, filename: str, sha256: str, rows: int, replace: bool,
+                  now: datetime | None) -> dict[str, Any]:
+    """Store the checked rows of the `staging` view (line and the claims columns) unless a settlement mixes
+    institutions, persons or visit types, or was imported before and `replace` is not given."""
+    mixed = con.execute(_MIXED_SETTLEMENTS, [MAX_ERRORS]).fetchall()
+    if mixed:
+        raise ClaimsImportError([RowError(line, HEADERS[0], settlement, f"同一结算ID的机构编码、参保人ID与就诊类型应一致"
+                                          f"（与第 {first} 行不同）") for settlement, line, first in mixed])
+    stored = con.execute("SELECT s.settlement_id, min(s.line) FROM staging s "
+                         "WHERE s.settlement_id IN (SELECT settlement_id FROM claims) "
+                         "GROUP BY s.settlement_id ORDER BY 2 LIMIT ?", [MAX_ERRORS]).fetchall()
+    if stored and not replace:
+        raise ClaimsImportError([RowError(line, HEADERS[0], settlement, REIMPORTED) for settlement, line in stored])
+    replaced = con.execute("SELECT count(DISTINCT settlement_id) FROM claims "
+                           "WHERE settlement_id IN (SELECT settlement_id FROM staging)").fetchone()
+    con.execute("DELETE FROM claims WHERE settlement_id IN (SELECT settlement_id FROM staging)")
+    # line_id: past every stored one (a line's number is unique in its file)
+    names = ", ".join(claims.COLUMNS)
+    con.execute(f"INSERT INTO claims SELECT (SELECT coalesce(max(line_id), 0) FROM claims) + line, {names} "
+                "FROM staging")
+    settlements = con.execute("SELECT count(DISTINCT settlement_id) FROM staging").fetchone()
+    return _record_import(con, filename, sha256, rows, settlements[0] if settlements else 0,
+                          replaced[0] if replaced else 0, now)
+
+
+def _record_import(con: duckdb.DuckDBPyConnection, filename: str, sha256: str, rows: int, settlements: int,
+                   replaced: int, now: datetime | None) -> dict[str, Any]:
+    report = {"file": filename, "sha256": sha256, "rows": rows, "settlements": settlements, "replaced": replaced}
+    con.execute("INSERT INTO claims_import VALUES (?, ?, ?, ?, ?, ?)",
+                [now or datetime.now(timezone.utc), *report.values()])
+    return report
+
+
+# Each cell of a claims row (c0 … c16, in HEADERS order) as its store column, as `_write_staged` stages it
+_TYPED = ", ".join(f"{cast} AS {name}" for name, cast in zip(claims.COLUMNS, [
+    "c0", "c1", "c2", "c3", "TRY_CAST(c4 AS DATE)", "c5", "TRY_CAST(nullif(c6, '') AS DATE)",
+    "TRY_CAST(nullif(c7, '') AS DATE)", "TRY_CAST(c8 AS DATE)", "nullif(c9, '')", "c10", "c11",
+    "TRY_CAST(c12 AS DECIMAL(18,4))", "TRY_CAST(c13 AS DECIMAL(18,4))", "TRY_CAST(c14 AS DECIMAL(18,2))",
+    "TRY_CAST(c15 AS DECIMAL(18,2))", "TRY_CAST(nullif(c16, '') AS INTEGER)"]))
+_CELLS = [f"c{i}" for i in range(len(HEADERS))]
+_READ_CSV = ("read_csv(?, header = false, skip = 1, delim = ',', quote = '\"', escape = '\"', auto_detect = false, "
+             "strict_mode = true, columns = {" + ", ".join(f"'{c}': 'VARCHAR'" for c in _CELLS) + "})")
+
+
+@dataclass
+class _Bulk:
+    """A claims file with the right header, as DuckDB reads it: the FROM clause of its cells (c0 … c16, `?` the file
+    read), the file read (a UTF-8 copy of a GBK file, once `transcoded`), its number of lines (None for Parquet) and
+    the sha256 of the file itself."""
+    source: str
+    path: Path
+    read: Path
+    lines: int | None
+    sha256: str
+
+    @classmethod
+    def of(cls, path: Path) -> _Bulk | None:
+        """None when the file cannot be read, its header is wrong or its lines cannot be counted in its bytes (then
+        the row-by-row reading says what is wrong, or reads it)."""
+        facts = _file_facts(path)
+        if facts is None:
+            return None
+        sha256, (newlines, returns, crlfs, last) = facts
+        if path.suffix.lower() == ".parquet":
+            with closing(_parquet_rows(path)) as parquet:
+                try:
+                    names = next(parquet)[1]
+                except ClaimsFileError:
+                    return None
+            if claims.header_problem(names):
+                return None
+            cells = ", ".join(f'CAST("{n}" AS VARCHAR) AS c{i}'
+                              for i, n in enumerate(n.replace('"', '""') for n in names))
+            return cls(f"(SELECT {cells} FROM read_parquet(?))", path, path, None, sha256)
+        with path.open("rb") as head:
+            if claims.csv_encodings(head) == ("utf-16",):  # its bytes do not count its lines
+                return None
+        try:
+            header = _read_csv(path, lambda rows: next(rows, None))
+        except ClaimsFileError:
+            return None
+        if header is None or header[0] != 1 or claims.header_problem(header[1]) or returns != crlfs:
+            return None  # (a lone CR ends a line for Python's csv)
+        return cls(_READ_CSV, path, path, newlines + (last != b"\n"), sha256)
+
+    def transcoded(self, error: duckdb.Error, scratch: Path) -> bool:
+        """After DuckDB found the file not UTF-8: read a UTF-8 copy from now on, decoded as `_read_csv` would (GBK).
+        In GB18030 as in UTF-8 no byte of a character is CR or LF: the lines counted in the file's bytes stay right."""
+        if self.read != self.path or "unicode" not in str(error).lower():
+            return False
+        self.read = scratch / "utf8.csv"
+        return _transcode(self.path, self.read)
+
+
+def _import_usual(con: duckdb.DuckDBPyConnection, bulk: _Bulk, scratch: Path, replace: bool,
+                  now: datetime | None) -> dict[str, Any] | bool:
+    """The fast path: the file's rows go straight into `claims`, the usual ones only (`claims.usual_row_sql`, checked
+    by DuckDB in bulk), and are kept when they were all of the file's rows, each on its own line, and no settlement
+    mixes institutions, persons or visit types or was imported before (unless `replace`): the report. Else nothing
+    is stored and the answer is whether every row was usual (then only a settlement's problem is to be named)."""
+    for attempt in range(2):
         con.begin()
         try:
-            columns = ", ".join(f"'{name}': '{kind}'" for name, kind in _TYPES.items())
-            con.execute(f"CREATE OR REPLACE TEMP TABLE staging AS SELECT * FROM read_csv(?, header = false, "
-                        f"columns = {{{columns}}}, quote = '\"', escape = '\"')", [str(staged)])
-            mixed = con.execute(_MIXED_SETTLEMENTS, [MAX_ERRORS]).fetchall()
-            if mixed:
-                raise ClaimsImportError([RowError(line, HEADERS[0], settlement, f"同一结算ID的机构编码、参保人ID与就诊类型应一致"
-                                                  f"（与第 {first} 行不同）") for settlement, line, first in mixed])
-            stored = con.execute("SELECT s.settlement_id, min(s.line) FROM staging s "
-                                 "WHERE s.settlement_id IN (SELECT settlement_id FROM claims) "
-                                 "GROUP BY s.settlement_id ORDER BY 2 LIMIT ?", [MAX_ERRORS]).fetchall()
-            if stored and not replace:
-                raise ClaimsImportError([RowError(line, HEADERS[0], settlement, "该结算ID已导入过；要替换其明细请加 --replace")
-                                         for settlement, line in stored])
-            replaced = con.execute("SELECT count(DISTINCT settlement_id) FROM claims "
-                                   "WHERE settlement_id IN (SELECT settlement_id FROM staging)").fetchone()
-            con.execute("DELETE FROM claims WHERE settlement_id IN (SELECT settlement_id FROM staging)")
-            names = ", ".join(claims.COLUMNS)
-            con.execute(f"INSERT INTO claims SELECT nextval('claim_line'), {names} FROM staging ORDER BY line")
-            settlements = con.execute("SELECT count(DISTINCT settlement_id) FROM staging").fetchone()
-            report = {"file": path.name, "sha256": _sha256(path), "rows": rows,
-                      "settlements": settlements[0] if settlements else 0, "replaced": replaced[0] if replaced else 0}
-            con.execute("INSERT INTO claims_import VALUES (?, ?, ?, ?, ?, ?)",
-                        [now or datetime.now(timezone.utc), *report.values()])
-            con.execute("DROP TABLE staging")
-            con.commit()
+            imported = _insert_usual(con, bulk, replace, now)
+        except duckdb.Error as exc:
+            con.rollback()
+            if attempt or not bulk.transcoded(exc, scratch):
+                return False
+            continue
         except BaseException:
             con.rollback()
             raise
-    return report
+        if isinstance(imported, dict):
+            con.commit()
+        else:
+            con.rollback()
+        return imported
+    return False
+
+
+def _insert_usual(con: duckdb.DuckDBPyConnection, bulk: _Bulk, replace: bool,
+                  now: datetime | None) -> dict[str, Any] | bool:
+    """`_import_usual` in its transaction: the report, or whether every row was usual (then nothing is to be kept)."""
+    fetched = con.execute("SELECT coalesce(max(line_id), 0) FROM claims").fetchone()
+    base = fetched[0] if fetched else 0
+    inserted = con.execute(f"INSERT INTO claims SELECT {base} + row_number() OVER (), {_TYPED} FROM {bulk.source} "
+                           f"WHERE ({claims.usual_row_sql(_CELLS)}) IS TRUE", [str(bulk.read)]).fetchall()[0][0]
+    if bulk.lines is None:
+        rows = con.execute(f"SELECT count(*) FROM {bulk.source}", [str(bulk.read)]).fetchall()[0][0]
+    else:  # each line holds at most one row (no cell holds a line break): as many rows as lines are each a line
+        rows = bulk.lines - 1
+    if inserted != rows:
+        return False
+    settlements, mixed = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE kinds > 1) FROM (SELECT count(DISTINCT (institution, person, "
+        "visit_type)) AS kinds FROM claims WHERE line_id > ? GROUP BY settlement_id)", [base]).fetchall()[0]
+    before = "SELECT settlement_id FROM claims WHERE line_id <= ? AND settlement_id IN " \
+             "(SELECT settlement_id FROM claims WHERE line_id > ?)"
+    replaced = con.execute(f"SELECT count(DISTINCT settlement_id) FROM ({before})", [base, base]).fetchall()[0][0]
+    if mixed or (replaced and not replace):
+        return True
+    if replaced:
+        con.execute(f"DELETE FROM claims WHERE line_id <= ? AND settlement_id IN ({before})", [base, base, base])
+    return _record_import(con, bulk.path.name, bulk.sha256, rows, settlements, replaced, now)
+
+
+def _file_facts(path: Path) -> tuple[str, tuple[int, int, int, bytes]] | None:
+    """A file's sha256 and its line breaks: LF, CR and CRLF counts and its last byte; None if it cannot be read."""
+    h = hashlib.sha256()
+    newlines = returns = crlfs = 0
+    last = b""
+    try:
+        with path.open("rb") as f:
+            while chunk := f.read(1 << 22):
+                h.update(chunk)
+                newlines += chunk.count(b"\n")
+                returns += chunk.count(b"\r")
+                crlfs += chunk.count(b"\r\n") + (last == b"\r" and chunk[:1] == b"\n")
+                last = chunk[-1:]
+    except OSError:
+        return None
+    return h.hexdigest(), (newlines, returns, crlfs, last)
+
+
+def _transcode(path: Path, target: Path) -> bool:
+    """Write a CSV file as UTF-8 in the first encoding `_read_csv` would read it in; False when none decodes it."""
+    with path.open("rb") as source:
+        for encoding in claims.csv_encodings(source):
+            try:
+                text = io.TextIOWrapper(source, encoding=encoding, newline="")
+                try:
+                    with target.open("w", encoding="utf-8", newline="") as out:
+                        while chunk := text.read(1 << 22):
+                            out.write(chunk)
+                finally:
+                    text.detach()
+                return True
+            except UnicodeDecodeError:
+                source.seek(0)
+    return False
 
 
 def _store_dir(con: duckdb.DuckDBPyConnection) -> str | None:

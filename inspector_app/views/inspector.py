@@ -25,11 +25,13 @@ from inspector_app import onsite
 from inspector_app.inspector_vm import (
     PAD_SIZE,
     ROLE_TITLES,
+    SUSPICION_PAGE,
     AppState,
     AssignmentCard,
     CheckInViewModel,
     HomeViewModel,
     InspectionViewModel,
+    RecordPartsViewModel,
     RecordViewModel,
     RefusalViewModel,
     ReviewViewModel,
@@ -436,6 +438,8 @@ def checklist_view(ctx: UiContext, vm: InspectionViewModel) -> ft.View:
                           icon=ft.Icons.FACT_CHECK))
     checkin = vm.facts.checkin
     assert checkin is not None  # inspection_view shows the checklist only after check-in
+    suspicions = [ft.Row([big_button(vm.suspicions_label, lambda _e: ctx.go(f"/inspection/{assignment_id}/suspicions"),
+                                     filled=False, icon=ft.Icons.RULE)])] if vm.suspicions_label else []
     return page_view(f"/inspection/{assignment_id}", vm.assignment.institution_name, [
         ft.Text(f"{vm.assignment.institution_code} · {vm.assignment.institution_address}", size=16),
         ft.Text(f"检查表 {vm.template.title}（版本 {vm.template.version}，{vm.template.hash[:12]}）"
@@ -445,8 +449,10 @@ def checklist_view(ctx: UiContext, vm: InspectionViewModel) -> ft.View:
                         f"{'、'.join(o['name'] for o in checkin['officers'])} · "
                         f"{'已定位' if checkin['gps'] else '未获取定位'}", size=15),
                 ft.TextButton("修改登记", on_click=lambda _e: ctx.go(f"/inspection/{assignment_id}/checkin"),
-                              height=TOUCH)], wrap=True),
-        *progress_controls, notice,
+                              height=TOUCH),
+                ft.TextButton("询问与调取资料", on_click=lambda _e: ctx.go(f"/inspection/{assignment_id}/inquiry"),
+                              icon=ft.Icons.QUESTION_ANSWER, height=TOUCH)], wrap=True),
+        *progress_controls, notice, *suspicions,
         ft.Row(section_buttons, wrap=True, spacing=8, run_spacing=8),
         ft.Text(section.title, size=22, weight=ft.FontWeight.BOLD),
         *cards,
@@ -575,6 +581,143 @@ class ItemCard:
         return handler
 
 
+# ============================================================ 疑点清单
+
+def suspicions_view(ctx: UiContext, assignment_id: str) -> ft.View:
+    """The assignment's 疑点 from the bureau's screening, each to be verified against the records on site."""
+    route = f"/inspection/{assignment_id}/suspicions"
+    if (view := locked_out(ctx, route)) is not None:
+        return view
+    vm = InspectionViewModel(tablet(ctx), assignment_id)
+    count = ft.Text(vm.suspicions_label, size=20, weight=ft.FontWeight.BOLD)
+
+    def changed() -> None:
+        count.value = vm.suspicions_label
+        count.update()
+
+    rows = vm.suspicion_rows()
+    # a page of cards at a time: an assignment may carry 500 疑点
+    listed = ft.Column([SuspicionCard(ctx, vm, row.hit_id, changed).control for row in rows[:SUSPICION_PAGE]],
+                       spacing=12)
+
+    def hidden() -> str:
+        return f"还有 {len(rows) - len(listed.controls)} 条疑点未显示"
+
+    def on_more(_e) -> None:
+        start = len(listed.controls)
+        listed.controls.extend(SuspicionCard(ctx, vm, row.hit_id, changed).control
+                               for row in rows[start:start + SUSPICION_PAGE])
+        remaining.value, more.visible = hidden(), len(listed.controls) < len(rows)
+        ctx.page.update()
+
+    remaining = ft.Text(hidden(), size=16)
+    more = ft.Row([big_button("显示更多疑点", on_more, filled=False, icon=ft.Icons.EXPAND_MORE), remaining],
+                  spacing=12, visible=len(rows) > SUSPICION_PAGE)
+    frozen = "记录已签名锁定，疑点核查结论不能再修改" if vm.locked else \
+        "已有人签名，内容已冻结；如需修改，请在“核对与签名”中作废签名" if vm.signed else ""
+    back = f"/inspection/{assignment_id}"
+    return page_view(route, f"疑点清单 · {vm.assignment.institution_name}", [
+        ft.Text("以下疑点来自局端对结算数据的筛查。请逐条调阅病历、处方、票据核实：属实的填写核实金额，"
+                "排除的写明理由；属实的疑点将作为发现的问题写入检查记录。", size=16),
+        count, banner(vm.suspicions_left_out, False), banner(frozen, True), listed, more,
+        big_button("返回检查表", lambda _e: ctx.go(back), filled=False, icon=ft.Icons.ARROW_BACK),
+    ], back_to=back, ctx=ctx)
+
+
+class SuspicionCard(ItemCard):
+    """One 疑点: what screening found; a note (required), then 属实 or 排除; for 属实 the amount (prefilled with
+    the 疑点's); photos once there is a verdict (the checklist's camera and picker). Redraws itself after each
+    change; `item_id` is the hit id."""
+
+    note_typed = ""  # the note typed before any verdict: saved with the verdict
+
+    def __init__(self, ctx: UiContext, vm: InspectionViewModel, hit_id: str, on_change: Callable[[], None]):
+        super().__init__(ctx, vm, hit_id, on_change)
+        self.control.label = f"疑点 {hit_id}"
+
+    def build(self) -> ft.Control:
+        vm, row = self.vm, self.vm.suspicion_row(self.item_id)
+        suspicion, check = row.suspicion, row.check
+        frozen = vm.signed or vm.locked
+        self.error = ft.Text("", size=15, color=ft.Colors.RED_800, visible=False)
+        verdict = check.verdict if check else None
+        definite = suspicion["result"] == "明确违规"
+        parts: list[ft.Control] = [
+            ft.Row([ft.Text(f"{suspicion['rule_name']}（{suspicion['rule']}）", size=18, weight=ft.FontWeight.BOLD,
+                            expand=True),
+                    ft.Text(suspicion["result"], size=16, weight=ft.FontWeight.BOLD,
+                            color=ft.Colors.RED_800 if definite else ft.Colors.AMBER_900)]),
+            ft.Text(f"结算ID {suspicion['settlement_id'] or '—'} · {row.when} · 参保人 {suspicion['person']} · "
+                    f"金额 {shown_money(suspicion['amount_yuan'])}", size=16),
+            ft.Text(f"筛查所见：{suspicion['evidence']}", size=15),
+            ft.Text(f"依据：{suspicion['basis']}", size=14, color=ft.Colors.GREY_700),
+            ft.TextField(label="核查所见（必填）：病历、处方、票据显示的情况", value=check.note if check else self.note_typed,
+                         multiline=True, text_size=16, disabled=frozen, on_change=self.save_note),
+            ft.Row([big_button(label, None if frozen else self.decide(value), filled=verdict == value,
+                               icon=ft.Icons.CHECK if value == "confirmed" else ft.Icons.BLOCK)
+                    for value, label in onsite.VERDICTS.items()], wrap=True, spacing=12),
+        ]
+        if check is not None and check.verdict == "confirmed":
+            parts.append(ft.Row([ft.TextField(label=f"属实金额（元，不超过 {shown_money(suspicion['amount_yuan'])}）",
+                                              value=check.amount_yuan, text_size=16, width=360, prefix="¥",
+                                              disabled=frozen, keyboard_type=ft.KeyboardType.NUMBER,
+                                              on_change=self.save_amount)]))
+        if check is not None:
+            parts.append(self.photo_row(row, frozen))
+        self.verdict = ft.Text("", size=16, weight=ft.FontWeight.BOLD)
+        self.show_verdict(check)
+        parts += [self.verdict, self.error]
+        return ft.Column(parts, spacing=8, horizontal_alignment=ft.CrossAxisAlignment.STRETCH)
+
+    def show_verdict(self, check: onsite.CheckData | None) -> None:
+        self.verdict.value = "待核" if check is None else f"结论：{onsite.VERDICTS[check.verdict]}" + (
+            f"，核实金额 {shown_money(check.amount_yuan)}" if check.verdict == "confirmed" else "")
+        self.verdict.color = ft.Colors.GREY_700 if check is None else ft.Colors.GREEN_800
+
+    def photo_row(self, row, frozen: bool) -> ft.Control:
+        tiles: list[ft.Control] = [photo_tile(self.vm, p, None if frozen else self.remove(p.id)) for p in row.photos]
+        self.photo_status = Status(15)
+        self.photo_buttons = [] if frozen else [
+            big_button("拍照", lambda _e: self.ctx.go(f"/inspection/{self.vm.assignment_id}/camera/{self.item_id}"),
+                       filled=False, icon=ft.Icons.CAMERA_ALT),
+            big_button("添加照片", self.pick, filled=False, icon=ft.Icons.PHOTO_LIBRARY)]
+        return ft.Column([ft.Text(f"取证照片 {len(row.photos)} 张", size=15),
+                          ft.Row([*tiles, *self.photo_buttons], wrap=True, spacing=8, run_spacing=8),
+                          self.photo_status.control])
+
+    def decide(self, verdict: str):
+        def handler(_e) -> None:
+            check = self.vm.suspicion_row(self.item_id).check
+            note = check.note if check else self.note_typed
+            amount = check.amount_yuan if check and check.verdict == "confirmed" else \
+                self.vm.suspicion_row(self.item_id).suspicion["amount_yuan"]
+            problem = self.vm.check_suspicion(self.item_id, verdict, note, amount)
+            if problem:
+                self.show_error(problem)
+                return
+            self.redraw()
+        return handler
+
+    def save_note(self, e) -> None:
+        check = self.vm.suspicion_row(self.item_id).check
+        if check is None:
+            self.note_typed = e.control.value
+            return
+        self.after_check(self.vm.check_suspicion(self.item_id, check.verdict, e.control.value, check.amount_yuan))
+
+    def save_amount(self, e) -> None:
+        check = self.vm.suspicion_row(self.item_id).check
+        assert check is not None  # the field is shown only for a confirmed 疑点
+        self.after_check(self.vm.check_suspicion(self.item_id, check.verdict, check.note, e.control.value))
+
+    def after_check(self, problem: str) -> None:
+        """Typing: keep the field (and its focus); say what is wrong, or what is now saved."""
+        self.show_error(problem)
+        self.show_verdict(self.vm.suspicion_row(self.item_id).check)
+        self.verdict.update()
+        self.on_change()
+
+
 def photo_tile(vm: InspectionViewModel, photo: onsite.PhotoInfo, on_remove) -> ft.Control:
     """A thumbnail (never the full image) with its capture time and a remove button."""
     parts: list[ft.Control] = [ft.Image(src=vm.thumbnail(photo.sha256), width=160, height=120,
@@ -641,6 +784,49 @@ def checkin_view(ctx: UiContext, assignment_id: str, route: str | None = None) -
         vm.place = e.control.value
         save()
 
+    def legal_field(attribute: str, label: str) -> ft.Control:
+        def handler(e) -> None:
+            vm.legal[attribute] = e.control.value
+            save()
+        return ft.TextField(label=label, value=vm.legal[attribute], text_size=18, on_change=handler, col=HALF)
+
+    def set_legal_title(e) -> None:
+        vm.legal["title"] = e.control.value
+        save()
+
+    def set_recorder(e) -> None:
+        vm.recorder = e.control.value
+        save()
+
+    def notice_setter(notice_id: str, attribute: str):
+        def handler(e) -> None:
+            vm.notices[notice_id][attribute] = e.control.value
+            save()
+        return handler
+
+    def notice_card(notice) -> ft.Control:
+        """A notice to read aloud, with its basis; ticked once given, or its question's answer chosen."""
+        entry = vm.notices[notice.id]
+        if notice.question:
+            answer: list[ft.Control] = [
+                ft.Text(f"问：{notice.question}", size=17, weight=ft.FontWeight.BOLD),
+                ft.RadioGroup(value=entry["answer"] or None, on_change=notice_setter(notice.id, "answer"),
+                              content=ft.Row([ft.Radio(value=choice, label=choice,
+                                                       label_style=ft.TextStyle(size=18))
+                                              for choice in notice.choices], wrap=True)),
+                ft.TextField(label=f"{notice.title}：在场人员的说明（如申请回避，写明对象及理由）",
+                             value=entry["detail"], text_size=17, on_change=notice_setter(notice.id, "detail"),
+                             multiline=True, min_lines=1, max_lines=4)]
+        else:
+            answer = [ft.Checkbox(label=f"已告知{notice.title}", value=entry["given"],
+                                  on_change=notice_setter(notice.id, "given"), label_style=ft.TextStyle(size=18))]
+        return ft.Container(ft.Column([
+            ft.Text(f"{notice.title}（{notice.basis}）", size=17, weight=ft.FontWeight.BOLD),
+            ft.Text(notice.text, size=16, selectable=True),
+            *answer,
+        ], spacing=6, horizontal_alignment=ft.CrossAxisAlignment.STRETCH), padding=12,
+            border=ft.Border.all(1, ft.Colors.GREY_300), border_radius=8)
+
     async def locate(_e) -> None:
         gps_text.value = "正在定位…"
         gps_text.update()
@@ -665,18 +851,129 @@ def checkin_view(ctx: UiContext, assignment_id: str, route: str | None = None) -
     missing = vm.problems()
     problems.value = "；".join(missing) if vm.checked_in_at else ""
     return page_view(route, f"到场登记 · {vm.inspection_vm.assignment.institution_name}", [
-        ft.Text("请两名检查人员出示执法证件，逐一确认；登记被检查单位在场人员。", size=17),
+        ft.Text("请两名检查人员出示执法证件，逐一确认；登记被检查单位在场人员和法定代表人，宣读告知事项。", size=17),
         ft.Text("检查人员", size=18, weight=ft.FontWeight.BOLD),
         ft.ResponsiveRow([officer_fields(o) for o in vm.officers], spacing=12, run_spacing=12),
         ft.Text("被检查单位在场人员", size=18, weight=ft.FontWeight.BOLD),
         ft.ResponsiveRow([representative_field("name", "在场人员姓名"), representative_field("role", "职务"),
                           representative_field("phone", "联系电话"),
                           representative_field("id_number", "在场人员身份证号码")], spacing=12, run_spacing=12),
+        ft.Text("被检查单位法定代表人或主要负责人（可与在场人员不同）", size=18, weight=ft.FontWeight.BOLD),
+        ft.RadioGroup(value=vm.legal["title"], on_change=set_legal_title, content=ft.Row([
+            ft.Radio(value=title, label=title, label_style=ft.TextStyle(size=18)) for title in onsite.LEGAL_TITLES])),
+        ft.ResponsiveRow([legal_field("name", "法定代表人（主要负责人）姓名"),
+                          legal_field("id_number", "法定代表人（主要负责人）身份证号码")], spacing=12, run_spacing=12),
+        ft.Text("记录人", size=18, weight=ft.FontWeight.BOLD),
+        ft.RadioGroup(value=vm.recorder, on_change=set_recorder, content=ft.Row([
+            ft.Radio(value=o.inspector_code, label=f"记录人 {o.name or o.inspector_code}（{o.inspector_code}）",
+                     label_style=ft.TextStyle(size=18)) for o in vm.officers], wrap=True)),
+        ft.Text("告知事项（请向在场人员宣读，逐项确认）", size=18, weight=ft.FontWeight.BOLD),
+        *[notice_card(notice) for notice in vm.notice_rules],
         ft.TextField(label="检查地点", value=vm.place, text_size=18, on_change=set_place),
         ft.Row([big_button("获取定位", locate, filled=False, icon=ft.Icons.MY_LOCATION), gps_text], wrap=True),
         problems,
         big_button("完成登记，开始检查", done, icon=ft.Icons.CHECK),
     ], back_to="/", ctx=ctx)
+
+
+# ============================================================ 询问, 调取资料, 先行登记保存
+
+def record_parts_view(ctx: UiContext, assignment_id: str) -> ft.View:
+    """The 询问 (question and answer pairs as the inspector types them), the documents taken and a 先行登记保存.
+    Each list is saved whole on every change; adding or removing a row redraws only its list."""
+    route = f"/inspection/{assignment_id}/inquiry"
+    if (view := locked_out(ctx, route)) is not None:
+        return view
+    vm = RecordPartsViewModel(tablet(ctx), assignment_id)
+    status = ft.Text("", size=15, color=ft.Colors.RED_800)
+    deadline = ft.Text(vm.deadline_text(), size=16)
+
+    def save(part: str) -> None:
+        status.value = vm.save(part)
+        status.update()
+        if part == "preservation":
+            deadline.value = vm.deadline_text()
+            deadline.update()
+
+    def text_field(rows: list[dict[str, str]], index: int, key: str, label: str, part: str,
+                   multiline: bool = False) -> ft.TextField:
+        def handler(e) -> None:
+            rows[index][key] = e.control.value
+            save(part)
+        return ft.TextField(label=label, value=rows[index].get(key, ""), text_size=17, on_change=handler,
+                            multiline=multiline, min_lines=1, max_lines=6 if multiline else 1, col=HALF)
+
+    def form_choice(index: int) -> ft.Control:
+        def handler(e) -> None:
+            vm.documents[index]["form"] = e.control.value
+            save("documents_taken")
+        return ft.RadioGroup(value=vm.documents[index].get("form") or onsite.DOCUMENT_FORMS[0], on_change=handler,
+                             content=ft.Row([ft.Radio(value=form, label=f"{form}（第 {index + 1} 项）")
+                                             for form in onsite.DOCUMENT_FORMS]))
+
+    def row_controls(part: str, index: int) -> list[ft.Control]:
+        n = index + 1
+        if part == "inquiries":
+            return [text_field(vm.inquiries, index, "question", f"问（第 {n} 问）", part, True),
+                    text_field(vm.inquiries, index, "answer", f"答（第 {n} 问）", part, True)]
+        if part == "documents_taken":
+            return [text_field(vm.documents, index, "name", f"资料名称（第 {n} 项）", part),
+                    text_field(vm.documents, index, "quantity", f"份数/页数（第 {n} 项）", part), form_choice(index)]
+        return [text_field(vm.items, index, "name", f"物品名称（第 {n} 项）", part),
+                text_field(vm.items, index, "quantity", f"数量（第 {n} 项）", part),
+                text_field(vm.items, index, "place", f"存放地点（第 {n} 项）", part)]
+
+    rows_of = {"inquiries": vm.inquiries, "documents_taken": vm.documents, "preservation": vm.items}
+    blank = {"inquiries": {"question": "", "answer": ""}, "documents_taken": {"name": "", "quantity": ""},
+             "preservation": {"name": "", "quantity": "", "place": ""}}
+    lists = {part: ft.Column(spacing=12) for part in rows_of}
+
+    def build(part: str) -> None:
+        def remove(index: int):
+            def handler(_e) -> None:
+                rows_of[part].pop(index)
+                save(part)
+                build(part)
+                lists[part].update()
+            return handler
+        lists[part].controls = [ft.Container(ft.ResponsiveRow([
+            *row_controls(part, index),
+            ft.TextButton("删除此项", icon=ft.Icons.DELETE_OUTLINE, on_click=remove(index), height=TOUCH)],
+            spacing=12, run_spacing=8), padding=12, border=ft.Border.all(1, ft.Colors.GREY_300), border_radius=8)
+            for index in range(len(rows_of[part]))]
+
+    def add(part: str):
+        def handler(_e) -> None:
+            rows_of[part].append(dict(blank[part]))
+            build(part)
+            lists[part].update()
+        return handler
+
+    def set_approver(e) -> None:
+        vm.approved_by = e.control.value
+        save("preservation")
+
+    for part in rows_of:
+        build(part)
+    frozen = banner("已有人签名，内容已冻结；如需修改，请在“核对与签名”中作废签名" if vm.inspection_vm.signed else "",
+                    True)
+    return page_view(route, f"询问与调取资料 · {vm.inspection_vm.assignment.institution_name}", [
+        frozen,
+        ft.Text("询问记录", size=20, weight=ft.FontWeight.BOLD),
+        ft.Text("逐问逐答记录询问内容，由被询问人核对。", size=16),
+        lists["inquiries"],
+        big_button("添加一问一答", add("inquiries"), filled=False, icon=ft.Icons.ADD),
+        ft.Text("调取资料清单", size=20, weight=ft.FontWeight.BOLD),
+        lists["documents_taken"],
+        big_button("添加调取资料", add("documents_taken"), filled=False, icon=ft.Icons.ADD),
+        ft.Text("先行登记保存", size=20, weight=ft.FontWeight.BOLD),
+        deadline,
+        ft.TextField(label="批准人（行政机关负责人）", value=vm.approved_by, text_size=17, on_change=set_approver),
+        lists["preservation"],
+        big_button("添加先行登记保存物品", add("preservation"), filled=False, icon=ft.Icons.ADD),
+        status,
+        big_button("返回检查表", lambda _e: ctx.go(f"/inspection/{assignment_id}"), icon=ft.Icons.ARROW_BACK),
+    ], back_to=f"/inspection/{assignment_id}", ctx=ctx)
 
 
 # ============================================================ photos from the camera
@@ -687,7 +984,9 @@ def camera_view(ctx: UiContext, assignment_id: str, item_id: str) -> ft.View:
     if (view := locked_out(ctx, route)) is not None:
         return view
     vm = InspectionViewModel(tablet(ctx), assignment_id)
-    back = f"/inspection/{assignment_id}/refusal" if item_id == onsite.REFUSAL_ITEM else f"/inspection/{assignment_id}"
+    suspicion = any(s["hit_id"] == item_id for s in vm.facts.suspicions)
+    back = f"/inspection/{assignment_id}/refusal" if item_id == onsite.REFUSAL_ITEM else \
+        f"/inspection/{assignment_id}/suspicions" if suspicion else f"/inspection/{assignment_id}"
     camera = fcam.Camera(width=640, height=480, preview_enabled=True)
     status = ft.Text("请点击“打开相机”", size=16)
     async def open_camera(_e) -> None:
@@ -719,7 +1018,7 @@ def camera_view(ctx: UiContext, assignment_id: str, item_id: str) -> ft.View:
 
     shoot = big_button("拍照", take, icon=ft.Icons.CAMERA)
     shoot.visible = False
-    title = "拒签现场拍照" if item_id == onsite.REFUSAL_ITEM else f"拍照取证 · {item_id}"
+    title = "拒签现场拍照" if item_id == onsite.REFUSAL_ITEM else "疑点取证拍照" if suspicion else f"拍照取证 · {item_id}"
     return page_view(route, title, [
         ft.Row([big_button("打开相机", open_camera, filled=False, icon=ft.Icons.VIDEOCAM), shoot], wrap=True),
         status, ft.Container(camera, width=640, height=480, bgcolor=ft.Colors.BLACK),
@@ -727,6 +1026,37 @@ def camera_view(ctx: UiContext, assignment_id: str, item_id: str) -> ft.View:
 
 
 # ============================================================ review and signatures
+
+def checkin_elements(checkin: dict) -> list[ft.Control]:
+    """The 法定代表人, the 记录人 and the notices with their answers, as the review shows them (none for a check-in
+    saved before they were recorded)."""
+    if checkin.get("notices") is None:
+        return []
+    legal = checkin["legal_representative"]
+    recorder = next(o for o in checkin["officers"] if o["inspector_code"] == checkin["recorder"])
+    notices = "；".join(f"{n['title']}：" + (n["answer"] + (f"（{n['detail']}）" if n["detail"] else "")
+                                            if n["question"] else "已告知" if n["given"] else "未告知")
+                       for n in checkin["notices"])
+    return [ft.Text(f"{legal['title']}：{legal['name']}（身份证号码 {legal['id_number']}） · 记录人：{recorder['name']}",
+                    size=15),
+            ft.Text(f"告知事项：{notices}", size=15)]
+
+
+def part_elements(content: dict) -> list[ft.Control]:
+    """The 询问, the documents taken and a 先行登记保存, as the review shows them."""
+    out: list[ft.Control] = [ft.Text("询问记录", size=20, weight=ft.FontWeight.BOLD)]
+    out += [ft.Text(f"问：{pair['question']}\n答：{pair['answer']}", size=15) for pair in content.get("inquiries", [])] \
+        or [ft.Text("未进行询问", size=16)]
+    documents = content.get("documents_taken", [])
+    out.append(ft.Text("调取资料：" + ("；".join(f"{d['name']}（{d['quantity']}，{d['form']}）" for d in documents)
+                                   if documents else "无"), size=15))
+    preservation = content.get("preservation")
+    if preservation:
+        items = "；".join(f"{i['name']}（{i['quantity']}，存放于{i['place']}）" for i in preservation["items"])
+        out.append(ft.Text(f"先行登记保存（{preservation['approved_by']} 批准）：{items} · 处理决定最迟于 "
+                           f"{preservation['decision_by']}", size=15))
+    return out
+
 
 def review_view(ctx: UiContext, assignment_id: str) -> ft.View:
     route = f"/inspection/{assignment_id}/review"
@@ -764,6 +1094,8 @@ def review_view(ctx: UiContext, assignment_id: str) -> ft.View:
                                              fit=ft.BoxFit.COVER, border_radius=4) for sha in found["photos"]]
         finding_rows.append(finding_card(number, found, shown_money(found["amount_yuan"]),
                                          ft.Row(thumbs, wrap=True)))
+    checked = [checked_suspicion(vm, number, suspicion, check)
+               for number, (suspicion, check) in enumerate(vm.suspicion_checks(), 1)]
     signing = []
     for role, text in vm.signing_status():
         signing.append(ft.Row([
@@ -787,12 +1119,15 @@ def review_view(ctx: UiContext, assignment_id: str) -> ft.View:
                 f"{checkin['representative']['phone']}"
                 + (f"，身份证号码 {checkin['representative']['id_number']}"
                    if checkin["representative"].get("id_number") else "") + "）", size=15),
+        *checkin_elements(checkin),
         ft.Text(f"共检查 {len(content['answers'])} 项：符合 {counts['pass']} 项，不符合 {counts['fail']} 项，"
                 f"不适用 {counts['na']} 项 · 得分 {score['value'] or '—'}"
                 + (" · 存在欺诈骗保嫌疑项（A 类）" if score["critical"] else ""), size=18,
                 weight=ft.FontWeight.BOLD),
         ft.Text("发现的问题", size=20, weight=ft.FontWeight.BOLD),
-        *(finding_rows or [ft.Text("未发现问题", size=16)]),
+        *(finding_rows or [ft.Text("检查表未发现问题" if checked else "未发现问题", size=16)]),
+        *([ft.Text("疑点核查", size=20, weight=ft.FontWeight.BOLD), *checked] if checked else []),
+        *part_elements(content),
         ft.Container(ft.Column([
             ft.Text("内容摘要（SHA-256，签名时核对）", size=15),
             ft.Text(review.short_hash, size=30, weight=ft.FontWeight.BOLD),
@@ -803,6 +1138,23 @@ def review_view(ctx: UiContext, assignment_id: str) -> ft.View:
         ft.Row([lock_button, *void_button], wrap=True),
         status.control,
     ], back_to=back, ctx=ctx)
+
+
+def checked_suspicion(vm: ReviewViewModel, number: int, suspicion: dict, check: dict) -> ft.Control:
+    """One 疑点 checked on site, as the institution's representative reads it before signing: the facts found."""
+    confirmed = check["verdict"] == "confirmed"
+    thumbs: list[ft.Control] = [ft.Image(src=vm.inspection_vm.thumbnail(sha), width=120, height=90,
+                                         fit=ft.BoxFit.COVER, border_radius=4) for sha in check["photos"]]
+    return ft.Container(ft.Column([
+        ft.Text(f"{number}. {suspicion['rule_name']} · {onsite.VERDICTS[check['verdict']]}", size=17,
+                weight=ft.FontWeight.BOLD, color=ft.Colors.RED_800 if confirmed else ft.Colors.GREEN_800),
+        ft.Text(f"结算ID {suspicion['settlement_id'] or '—'} · "
+                f"{suspicion.get('date') or suspicion.get('month') or '—'} · 参保人 {suspicion['person']} · "
+                f"疑点金额 {shown_money(suspicion['amount_yuan'])}"
+                + (f" · 核实金额 {shown_money(check['amount_yuan'])}" if confirmed else ""), size=15),
+        ft.Text(f"核查所见：{check['note']}", size=15),
+        ft.Row(thumbs, wrap=True),
+    ], spacing=4), padding=10, border=ft.Border.all(1, ft.Colors.GREY_300), border_radius=8)
 
 
 class SignaturePad:
@@ -1045,6 +1397,8 @@ ROUTES = [
     Route(r"^/inspection/(?P<assignment_id>[^/]+)$", inspection_view),
     Route(r"^/inspection/(?P<assignment_id>[^/]+)/checkin$", checkin_view),
     Route(r"^/inspection/(?P<assignment_id>[^/]+)/review$", review_view),
+    Route(r"^/inspection/(?P<assignment_id>[^/]+)/inquiry$", record_parts_view),
+    Route(r"^/inspection/(?P<assignment_id>[^/]+)/suspicions$", suspicions_view),
     Route(r"^/inspection/(?P<assignment_id>[^/]+)/sign/(?P<role>inspector_1|inspector_2|representative|witness)$",
           sign_view),
     Route(r"^/inspection/(?P<assignment_id>[^/]+)/refusal$", refusal_view),

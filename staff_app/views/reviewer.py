@@ -14,6 +14,15 @@ import flet as ft
 import flet_charts as fch
 
 from checklists.money import shown_money
+from staff_app.procedure_vm import (
+    CHOICES,
+    PDF_DOCUMENTS,
+    STEP_FIELDS,
+    STEP_LABELS,
+    ProcedureForm,
+    available_documents,
+    procedure_lines,
+)
 from staff_app.review_vm import (
     ACTION_LABELS,
     CIRCUMSTANCE_LABELS,
@@ -25,6 +34,7 @@ from staff_app.review_vm import (
     LedgerViewModel,
     QueueViewModel,
     answers_by_section,
+    suspicion_lines,
     verification_lines,
     yuan_text,
 )
@@ -208,6 +218,17 @@ def findings_card(ctx: UiContext, vm: CaseViewModel) -> ft.Control:
     return card(rows)
 
 
+def suspicions_card(vm: CaseViewModel) -> ft.Control | None:
+    """The 疑点 checked on site; none when the assignment carried none or none was checked."""
+    checks = (vm.detail or {}).get("suspicion_checks") or []
+    if not checks:
+        return None
+    confirmed = sum(1 for c in checks if c["verdict"] == "confirmed")
+    return card([heading(f"疑点核查（{len(checks)} 项，属实 {confirmed} 项）"),
+                 *[ft.Text(text, size=15, color=ft.Colors.RED_800 if hit else ft.Colors.GREY_800)
+                   for hit, text in suspicion_lines(checks)]])
+
+
 def answers_card(vm: CaseViewModel) -> ft.Control:
     sections = answers_by_section(vm.record)
     colors = {"pass": ft.Colors.GREEN_800, "fail": ft.Colors.RED_800, "na": ft.Colors.GREY_700}
@@ -298,14 +319,16 @@ def actions_card(ctx: UiContext, vm: CaseViewModel) -> ft.Control:
             vm.attachment_name, vm.attachment = files[0].name, files[0].bytes or b""
             ctx.render()
 
-    async def save(answer: tuple[bytes | None, str]) -> None:
-        pdf, problem = answer
-        if pdf is None:
-            vm.message = problem
-            ctx.render()
-            return
-        picker = service(ctx, "file_picker", ft.FilePicker)
-        await picker.save_file(file_name=vm.pdf_name(), src_bytes=pdf)
+    def saving(name: Callable[[], str]):
+        async def save(answer: tuple[bytes | None, str]) -> None:
+            content, problem = answer
+            if content is None:
+                vm.message = problem
+                ctx.render()
+                return
+            picker = service(ctx, "file_picker", ft.FilePicker)
+            await picker.save_file(file_name=name(), src_bytes=content)
+        return save
 
     controls: list[ft.Control] = [heading("审核操作")]
     if d["own_inspection"]:
@@ -324,6 +347,8 @@ def actions_card(ctx: UiContext, vm: CaseViewModel) -> ft.Control:
                                        icon=ft.Icons.BALANCE))
     if "notify" in actions:
         controls.append(ft.Row([
+            ft.TextField(label="告知书送达日期（年-月-日，期限自此起算）", value=vm.served_on,
+                         on_change=bind(vm, "served_on"), width=340, text_size=18),
             ft.TextField(label="陈述申辩期限（年-月-日）", value=vm.deadline, on_change=bind(vm, "deadline"), width=260,
                          text_size=18),
             slow_button(ACTION_LABELS["notify"], take("notify"), icon=ft.Icons.MAIL)], wrap=True))
@@ -344,8 +369,13 @@ def actions_card(ctx: UiContext, vm: CaseViewModel) -> ft.Control:
                      ft.Row([slow_button(ACTION_LABELS[a], take(a), filled=False) for a in with_reason], wrap=True)]
     decision = d.get("decision")
     if decision and decision["outcome"] == "handled" and decision["status"] != "draft":
-        download = busy(ctx, vm.decision_pdf, save, status=status, message="正在生成决定书…", controls=slow)
-        controls.append(ft.Row([slow_button("下载决定书（PDF）", download, icon=ft.Icons.PICTURE_AS_PDF),
+        download = busy(ctx, vm.decision_pdf, saving(vm.pdf_name), status=status, message="正在生成决定书…",
+                        controls=slow)
+        archive = busy(ctx, vm.case_file, saving(vm.case_file_name), status=status,
+                       message="正在生成案卷（全部文书、检查记录、证据与审计记录）…", controls=slow)
+        exports = [slow_button("导出案卷（ZIP）", archive, filled=False, icon=ft.Icons.ARCHIVE)] \
+            if client_role(ctx) == "reviewer" else []
+        controls.append(ft.Row([slow_button("下载决定书（PDF）", download, icon=ft.Icons.PICTURE_AS_PDF), *exports,
                                 ft.Text(f"{decision['decision_no']}（{decision['doc_kind']}决定书）"
                                         + ("，已经复议撤销" if decision["status"] == "withdrawn" else ""), size=16)],
                                wrap=True))
@@ -398,6 +428,80 @@ def history_card(vm: CaseViewModel) -> ft.Control:
     return card([heading("版本与审计记录"), *versions, *corrections, data_table(audit)])
 
 
+def _step_field(form: ProcedureForm, name: str, label: str, kind: str) -> ft.Control:
+    def changed(e) -> None:
+        form.values[name] = e.control.value
+    value = form.values.get(name)
+    if kind == "bool":
+        return ft.Checkbox(label=label, value=bool(value), on_change=changed)
+    if kind == "choice":
+        return ft.Dropdown(label=label, value=value or CHOICES[name][0], width=220, text_size=17, on_select=changed,
+                           options=[ft.DropdownOption(key=c, text=c) for c in CHOICES[name]])
+    hint = {"date": "（年-月-日）"}.get(kind, "")
+    return ft.TextField(label=label + hint, value=value or "", on_change=changed, text_size=17,
+                        multiline=kind == "multiline", min_lines=2 if kind == "multiline" else None,
+                        width=WIDE if kind in ("multiline", "list") else 260)
+
+
+def procedure_card(ctx: UiContext, vm: CaseViewModel) -> ft.Control | None:
+    """The penalty procedure: where it stands (the 90-day clock, the notice and hearing, service and payments), a
+    form and button per step the bureau offers, and its documents."""
+    d = vm.detail
+    assert d is not None  # case_view shows the case's cards only once it is loaded
+    procedure = d.get("procedure")
+    if procedure is None or (not procedure["record"] and not procedure["steps"]):
+        return None
+    form: ProcedureForm = screen_vm(ctx, f"procedure_form:{vm.record_id}",
+                                    lambda: ProcedureForm(vm.client, vm.record_id))
+    status = Status()
+    slow: list[ft.Control] = []
+
+    def taken(answer: dict[str, Any] | None) -> None:
+        if answer is not None:
+            vm.detail = answer
+        ctx.render()
+
+    def take(step: str):
+        return busy(ctx, lambda: form.take(step), taken, status=status, message=f"正在{STEP_LABELS[step]}…",
+                    controls=slow)
+
+    async def save(answer: tuple[bytes | None, str], name: str) -> None:
+        pdf, problem = answer
+        if pdf is None:
+            form.message = problem
+            ctx.render()
+            return
+        picker = service(ctx, "file_picker", ft.FilePicker)
+        await picker.save_file(file_name=name, src_bytes=pdf)
+
+    controls: list[ft.Control] = [heading("行政处罚程序")]
+    for warn, line in procedure_lines(procedure):
+        controls.append(ft.Text(line, size=16, color=ft.Colors.RED_800 if warn else None,
+                                weight=ft.FontWeight.BOLD if warn else None))
+    for step in procedure["steps"]:
+        fields = [_step_field(form, name, label, kind) for name, label, kind in STEP_FIELDS[step]]
+        button = big_button(STEP_LABELS[step], take(step), filled=False, icon=ft.Icons.ARROW_FORWARD)
+        slow.append(button)
+        controls.append(ft.Container(ft.Row([*fields, button], wrap=True), padding=ft.Padding.only(top=6)))
+    def download(key: str):
+        async def saved(answer: tuple[bytes | None, str]) -> None:
+            await save(answer, f"{PDF_DOCUMENTS[key]}-{vm.record_id}.pdf")
+        return busy(ctx, lambda: form.document(key), saved, status=status,
+                    message=f"正在生成{PDF_DOCUMENTS[key]}…", controls=slow)
+
+    documents = []
+    for key in available_documents(procedure):
+        button = big_button(f"下载{PDF_DOCUMENTS[key]}（PDF）", download(key), filled=False,
+                            icon=ft.Icons.PICTURE_AS_PDF)
+        slow.append(button)
+        documents.append(button)
+    if documents:
+        controls.append(ft.Row(documents, wrap=True))
+    controls += [status.control, ft.Text(form.message, size=16, color=ft.Colors.RED_800, visible=bool(form.message)),
+                 ft.Text(form.ok_message, size=16, color=ft.Colors.GREEN_800, visible=bool(form.ok_message))]
+    return card(controls)
+
+
 def case_view(ctx: UiContext, record_id: str) -> ft.View:
     client = staff_client(ctx)
     if client is None:
@@ -419,9 +523,14 @@ def case_view(ctx: UiContext, record_id: str) -> ft.View:
                 f"得分 {score['computed'] or '—'} · 收到 {shown_time(d['received_at'])}", size=15),
     ])
     parts = [header, verification_card(vm), actions_card(ctx, vm)]
+    if (proceeding := procedure_card(ctx, vm)) is not None:
+        parts.append(proceeding)
     if (decided := decision_card(vm)) is not None:
         parts.append(decided)
-    parts += [findings_card(ctx, vm), checkin_card(ctx, vm), answers_card(vm), history_card(vm)]
+    parts.append(findings_card(ctx, vm))
+    if (suspicions := suspicions_card(vm)) is not None:
+        parts.append(suspicions)
+    parts += [checkin_card(ctx, vm), answers_card(vm), history_card(vm)]
     return page_view(route, f"检查记录 · {vm.title}", parts, back_to="/review", ctx=ctx, actions=nav_actions(ctx))
 
 
@@ -478,7 +587,21 @@ def decision_view(ctx: UiContext, record_id: str) -> ft.View:
     circumstances: list[ft.Control] = [
         ft.Checkbox(label=label, value=name in vm.circumstances, on_change=toggle_in(vm.circumstances, name, True))
         for name, label in CIRCUMSTANCE_LABELS.items()]
-    fact_controls = [*switches, *intents, *circumstances]
+    factors: list[ft.Control] = [
+        ft.Checkbox(label=f"{f['kind']}：{f['label']}", tooltip=f["basis"], value=f["id"] in vm.factors,
+                    on_change=toggle_in(vm.factors, f["id"], True)) for f in vm.band_factors]
+
+    async def period_changed(_e) -> None:
+        await recompute()
+
+    period: list[ft.Control] = [
+        ft.TextField(label="违法行为起始日期（年-月-日，空：检查当日）", value=vm.conduct_from, width=360, text_size=17,
+                     on_change=bind(vm, "conduct_from"), on_blur=period_changed),
+        ft.TextField(label="违法行为终了日期（年-月-日，空：检查当日）", value=vm.conduct_to, width=360, text_size=17,
+                     on_change=bind(vm, "conduct_to"), on_blur=period_changed),
+        ft.Switch(label="涉及公民生命健康安全、金融安全且有危害后果（时效五年）", value=vm.limitation_extended,
+                  on_change=toggle_flag("limitation_extended"))]
+    fact_controls = [*switches, *intents, *circumstances, *factors, *period]
     facts = card([
         heading("案件事实（影响适用条款与幅度）"),
         *switches,
@@ -486,6 +609,10 @@ def decision_view(ctx: UiContext, record_id: str) -> ft.View:
         *intents,
         ft.Text("情节（行政处罚法第三十三条，决定是否不予处罚）：", size=16),
         ft.Row(circumstances, wrap=True),
+        ft.Text("裁量情节（行政处罚法第三十二条、第三十四条；罚款金额须在所引情节对应的裁量幅度内）：", size=16),
+        ft.Row(factors, wrap=True),
+        ft.Text("违法行为期间（行政处罚法第三十六条时效；第二十九条一事不再罚）：", size=16),
+        ft.Row(period, wrap=True),
         recomputing.control,
         banner(vm.message, True),  # e.g. circumstances that contradict the facts: the proposal shown is the last
     ])
@@ -495,8 +622,9 @@ def decision_view(ctx: UiContext, record_id: str) -> ft.View:
         ctx.render()
 
     choice: list[ft.Control] = [heading("处理意见")]
-    if p["no_penalty"] == "may":
-        choice.append(ft.Checkbox(label="可以不予行政处罚：决定不予处罚（不处罚款，不暂停）", value=vm.waive_penalty,
+    if p["no_penalty"] == "may" or vm.time_barred:
+        why = "已过行政处罚时效" if vm.time_barred else "可以不予行政处罚"
+        choice.append(ft.Checkbox(label=f"{why}：决定不予处罚（不处罚款，不暂停）", value=vm.waive_penalty,
                                   on_change=toggle_waiver))
     for measure in p["optional_measures"]:
         choice.append(ft.Checkbox(label=f"采取“{measure}”（可以采取的措施）", value=measure in vm.optional_measures,
@@ -627,6 +755,11 @@ def dashboard_view(ctx: UiContext) -> ft.View:
     rows = violations["rows"][:-1]
     section("violations", bar_chart([r[0] for r in rows], [[float(r[-1]) for r in rows]], ["发现问题数"])
             if rows else ft.Text("本年度尚无发现问题", size=16))
+    deadlines = vm.table("deadlines")  # 行政处罚法第六十条: filed cases against their 90 days (and extensions)
+    section("deadlines", ft.Column([
+        ft.Text(f"{r[1]}（立案 {r[2]}）：决定期限 {r[3]}，" + (f"超期 {-r[4]} 天" if r[5] else f"剩余 {r[4]} 天"),
+                size=16, color=ft.Colors.RED_800 if r[5] else None, weight=ft.FontWeight.BOLD if r[5] else None)
+        for r in deadlines["rows"]] or [ft.Text("没有在办的立案案件", size=16)]))
     months, money = vm.monthly("money")
     section("money", bar_chart(months, money, ["追回（元）", "罚款（元）"]))
     grades = vm.table("grades")

@@ -133,6 +133,54 @@ def set_agency_name(name: str = typer.Argument(..., help="发文机关全称，�
     typer.echo(f"发文机关已由“{before}”改为“{after}”：此后生成的决定书和一公开页面使用新名称", err=True)
 
 
+@app.command("set-payment-accounts")
+def set_payment_accounts(
+        fund_name: str = typer.Option(None, "--fund-name", help="医保基金收款账户户名（责令退回的基金缴入此账户）"),
+        fund_bank: str = typer.Option(None, "--fund-bank", help="医保基金收款账户开户行"),
+        fund_account: str = typer.Option(None, "--fund-account", help="医保基金收款账号"),
+        treasury_name: str = typer.Option(None, "--treasury-name", help="罚没款缴库账户户名（罚款上缴国库）"),
+        treasury_bank: str = typer.Option(None, "--treasury-bank", help="罚没款缴库账户开户行"),
+        treasury_account: str = typer.Option(None, "--treasury-account", help="罚没款缴库账号"),
+        review_organ: str = typer.Option(None, "--review-organ", help="行政复议机关全称，如 福州市人民政府"),
+        court: str = typer.Option(None, "--court", help="管辖人民法院全称，如 福州市鼓楼区人民法院"),
+        handling_agency: str = typer.Option(None, "--handling-agency",
+                                            help="医疗保障经办机构全称（协议处理通知书的发文机构）"),
+        db: str = DbOption, data: str = DataOption) -> None:
+    """Set what the case documents name: the payee accounts (条例 第四十五条), the 复议机关 and court, and the
+    经办机构. Only the options given change; prints every field as JSON, null where still unset."""
+    from sqlmodel import Session
+
+    from bureau import case_settings
+    from bureau.service import BureauStartError, open_bureau
+
+    given = [("--fund-name", "fund_account_name", fund_name), ("--fund-bank", "fund_bank", fund_bank),
+             ("--fund-account", "fund_account_no", fund_account),
+             ("--treasury-name", "treasury_account_name", treasury_name),
+             ("--treasury-bank", "treasury_bank", treasury_bank),
+             ("--treasury-account", "treasury_account_no", treasury_account),
+             ("--review-organ", "review_organ", review_organ), ("--court", "court", court),
+             ("--handling-agency", "handling_agency", handling_agency)]
+    values = {}
+    for option, name, text in given:
+        if text is None:
+            continue
+        try:
+            values[name] = case_settings.check_value(name, text)
+        except ValueError as exc:
+            fail(f"{option}：{exc}", EXIT_USAGE)
+    try:
+        bureau = open_bureau(resolve_settings(db, data))
+    except BureauStartError as exc:
+        fail(str(exc))
+    with Session(bureau.engine) as session:
+        stored = case_settings.set_case_settings(session, values)
+        session.commit()
+    print_json(stored)
+    unset = case_settings.printed(stored)[1]
+    if unset:
+        typer.echo(f"尚未设置：{'、'.join(unset)}。未设置前，文书中为占位文字，不得送达", err=True)
+
+
 @app.command("rotate-keys")
 def rotate_keys(db: str = DbOption, data: str = DataOption, shares: int = SharesOption,
                 threshold: int = ThresholdOption) -> None:

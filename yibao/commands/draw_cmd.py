@@ -14,6 +14,7 @@ from bureau.draw import (
     DrawError,
     PlanError,
     transcript_hash,
+    uses_screening,
     validate_plan,
     verify_transcript,
 )
@@ -145,16 +146,35 @@ def run(
         "assignments_issued": 0 if dry_run else len(transcript["selected"]),
         "transcript": str(out),
         "transcript_hash": drawn.transcript_hash,
+        **({"screening_run": transcript["screening"]["run_id"]} if "screening" in transcript else {}),
     })
     typer.echo(("预览（未下达任何任务）" if dry_run else "已下达检查任务") + f"：抽中 {len(transcript['selected'])} 家，记录见 {out}",
                err=True)
 
 
+def _screening_differences(recorded: dict[str, Any], db: str | None, data: str | None) -> list[str]:
+    from sqlmodel import Session
+
+    from bureau.draw_records import screening_differences
+
+    _, bureau = _open(db, data)
+    with Session(bureau.engine) as session:
+        return screening_differences(session, recorded)
+
+
 @app.command("verify")
-def verify(transcript_file: Path = typer.Argument(..., help="抽取记录 JSON")) -> None:
-    """Re-run a transcript from its own contents; exit 0 only if it reproduces exactly."""
+def verify(transcript_file: Path = typer.Argument(..., help="抽取记录 JSON"),
+           db: str = typer.Option(None, "--db", help="局端数据库：按筛查风险分加权的抽取另核对所用筛查运行"),
+           data: str = DataOption) -> None:
+    """Re-run a transcript from its own contents; exit 0 only if it reproduces exactly. A draw weighted by a
+    screening run is also checked against that run as the bureau database holds it, when a database is named
+    (--db, --data or their environment variables): the public, holding only the transcript, re-runs it alone."""
     transcript = _read_json(transcript_file, "抽取记录")
     differences = verify_transcript(transcript)
+    screened = not differences and uses_screening(transcript["plan"])
+    named = any((db, data, os.environ.get("YIBAO_DATABASE_URL"), os.environ.get("YIBAO_DATA")))
+    if screened and named:
+        differences = _screening_differences(transcript["screening"], db, data)
     if differences:
         for difference in differences:
             typer.echo(f"不一致：{difference}", err=True)
@@ -166,7 +186,11 @@ def verify(transcript_file: Path = typer.Argument(..., help="抽取记录 JSON")
         "committed": transcript["committed"],
         "selected": len(transcript["selected"]),
         "transcript_hash": transcript_hash(transcript),
+        **({"screening_run": transcript["screening"]["run_id"], "screening_checked": named} if screened else {}),
     })
     typer.echo(f"验证通过：抽取记录可完整复现（计划 {transcript['plan_id']}，抽中 {len(transcript['selected'])} 家）", err=True)
+    if screened and not named:
+        typer.echo(f"注意：未指定局端数据库（--db/--data），未核对筛查运行 {transcript['screening']['run_id']} 的库存记录；"
+                   "风险分以抽取记录中承诺的筛查结果为准", err=True)
     for warning in transcript["warnings"]:
         typer.echo(f"警告：{warning}", err=True)

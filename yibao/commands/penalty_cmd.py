@@ -16,9 +16,10 @@ app = typer.Typer(no_args_is_help=True)
 
 @app.command("decide")
 def decide(case_file: Path = typer.Argument(
-        ..., help="案件 JSON：{\"party\": …, \"findings\": […], \"circumstances\": {…}, …}")) -> None:
-    """The measures the regulation prescribes for a case, with 不予处罚, the hearing right, each measure's track and
-    the referrals (JSON out)."""
+        ..., help="案件 JSON：{\"party\": …, \"findings\": […], \"circumstances\": {…}, \"factors\": […], "
+                  "\"province\": …}")) -> None:
+    """The measures the regulation prescribes for a case, with 不予处罚, the hearing right, each measure's track,
+    the referrals and the fine's band under the cited 裁量情节 (JSON out)."""
     case, _, problems = read_json_file(case_file)
     try:
         decision = decide_case(case)

@@ -140,3 +140,21 @@ def run_command(
     print_json({"run": run_id, "out": str(out), "hits": len(outcome["hits"]), "institutions_with_hits": flagged,
                 "input_digest": outcome["input_digest"], "result_digest": outcome["result_digest"]})
     typer.echo(f"筛查完成：规则 {len(chosen)} 条，疑点 {len(outcome['hits'])} 条，涉及机构 {flagged} 家", err=True)
+
+
+@screen_app.command("confirmations")
+def confirmations_command(db: str = DbOption, data: str = DataOption) -> None:
+    """Per rule: the hits carried to site in issued assignments, checked, confirmed, excluded, the amount confirmed
+    and the confirmation rate (JSON)."""
+    from sqlmodel import Session
+
+    from bureau.screening.confirmations import confirmations
+    from bureau.service import BureauStartError, open_bureau
+
+    try:
+        bureau = open_bureau(resolve_settings(db, data))
+    except BureauStartError as exc:
+        fail(str(exc))
+    with Session(bureau.engine) as session:
+        print_json(confirmations(session))
+    bureau.engine.dispose()

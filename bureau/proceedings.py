@@ -1,0 +1,167 @@
+"""The penalty procedure's steps as operations: each reads its inputs, lets the pure rule in `bureau.procedure`
+change the case's procedure record (`bureau.review.take_step`: one audit event) and, for a payment, stores the
+payment row. The caller commits. Also what the procedure's documents print (`bureau.procedure_pdf`)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Callable, Mapping
+
+from sqlmodel import Session, col, select
+
+from bureau import procedure, review
+from bureau.agency import agency_name
+from bureau.models import CasePayment, Decision, Institution, ReviewCase, StaffAccount
+from bureau.problems import ReviewError
+
+FIELD_NAMES = {"served_on": "送达日期", "requested_on": "申请日期", "notified_on": "通知日期", "held_on": "听证日期",
+               "officer": "听证主持人", "days": "延长天数", "kind": "缴款类别", "amount_yuan": "缴款金额",
+               "paid_on": "缴款日期", "method": "送达方式"}
+
+
+def _need(inputs: Mapping[str, Any], name: str) -> Any:
+    value = inputs.get(name)
+    if value in (None, ""):
+        raise ReviewError(422, "missing_field", f"请填写{FIELD_NAMES.get(name, name)}（{name}）")
+    return value
+
+
+def _officer(session: Session, record_id: str, username: str) -> tuple[StaffAccount, bool]:
+    """The hearing officer's account, and whether they were on the inspection team."""
+    account = session.get(StaffAccount, username)
+    if account is None or not account.active:
+        raise ReviewError(422, "unknown_officer", f"听证主持人（officer）：没有在用的工作人员账号 {username}")
+    case = session.get(ReviewCase, record_id)
+    if case is None:
+        raise ReviewError(404, "unknown_record", f"没有检查记录 {record_id}")
+    record = review.record_of(session, case)
+    return account, bool(account.inspector_code
+                         and account.inspector_code in review.inspected_by(record.record, record.signers))
+
+
+def run_step(session: Session, record_id: str, step: str, actor: StaffAccount, inputs: Mapping[str, Any],
+             now: datetime) -> None:
+    """Take `step` (one of `procedure.STEPS`) with its inputs; ReviewError when the law does not allow it."""
+    if step not in procedure.STEPS:
+        raise ReviewError(404, "unknown_step", f"未知的程序环节：{step}")
+    if actor.role != "reviewer" and step not in procedure.SUPERVISOR_STEPS:
+        raise ReviewError(403, "wrong_role", f"“{procedure.STEPS[step]}”须由审核人员办理")
+    if step in procedure.SUPERVISOR_STEPS and actor.role != "supervisor":
+        raise ReviewError(403, "wrong_role", f"“{procedure.STEPS[step]}”须经本部门负责人批准")
+    reason = (inputs.get("reason") or "").strip()
+    change: Callable[[dict[str, Any], procedure.Context], dict[str, Any]]
+    if step == "renotify":
+        review.renotify(session, record_id, actor, _need(inputs, "served_on"), reason, now)
+        return
+    if step == "request_filing":
+        def change(p, c): return procedure.request_filing(p, c, reason)
+    elif step == "approve_filing":
+        def change(p, c): return procedure.approve_filing(p, c, inputs.get("opinion") or reason)
+    elif step == "mark_major":
+        def change(p, c): return procedure.mark_major(p, c, reason)
+    elif step == "legal_review":
+        def change(p, c): return procedure.legal_review(p, c, inputs.get("opinion") or "", inputs.get("passed") is True)
+    elif step == "collective":
+        def change(p, c): return procedure.collective(p, c, inputs.get("opinion") or "",
+                                                      inputs.get("participants") or [])
+    elif step == "extend":
+        days = int(_need(inputs, "days"))
+
+        def change(p, c): return procedure.extend(p, c, days, reason, inputs.get("discussed") is True)
+    elif step == "request_hearing":
+        def change(p, c): return procedure.request_hearing(p, c, _need(inputs, "requested_on"))
+    elif step == "hearing_notice":
+        account, inspected = _officer(session, record_id, _need(inputs, "officer"))
+
+        def change(p, c): return procedure.hearing_notice(
+            p, c, notified_on=_need(inputs, "notified_on"), held_on=_need(inputs, "held_on"),
+            place=inputs.get("place") or "", officer=account.username, officer_name=account.name,
+            officer_inspected=inspected)
+    elif step == "hearing_record":
+        def change(p, c): return procedure.hearing_record(p, c, text=inputs.get("text") or "",
+                                                          attendees=inputs.get("attendees") or "",
+                                                          party_signed=inputs.get("party_signed") is True)
+    elif step == "agreement_notice":
+        def change(p, c): return procedure.agreement_notice(p, c, _need(inputs, "served_on"))
+    elif step == "agreement_statement":
+        def change(p, c): return procedure.agreement_statement(p, c, inputs.get("text") or "",
+                                                               inputs.get("waived") is True)
+    elif step == "serve":
+        def change(p, c): return procedure.serve(p, c, served_on=_need(inputs, "served_on"),
+                                                 method=_need(inputs, "method"), receiver=inputs.get("receiver") or "")
+    elif step == "payment":
+        _record_payment(session, record_id, actor, inputs, now)
+        return
+    elif step == "enforce":
+        def change(p, c): return procedure.enforce(p, c, payments_of(session, record_id), inputs.get("court") or "")
+    elif step == "close_case":
+        def change(p, c): return procedure.close_case(p, c, payments_of(session, record_id))
+    else:  # archive
+        def change(p, c): return procedure.archive(p, c)
+    review.take_step(session, record_id, step, actor, now, change, reason)
+
+
+def payments_of(session: Session, record_id: str) -> list[dict[str, Any]]:
+    return [{"kind": p.kind, "amount_yuan": p.amount_yuan, "paid_on": p.paid_on.isoformat()}
+            for p in session.exec(select(CasePayment).where(CasePayment.record_id == record_id)
+                                  .order_by(col(CasePayment.paid_on), col(CasePayment.id)))]
+
+
+def _record_payment(session: Session, record_id: str, actor: StaffAccount, inputs: Mapping[str, Any],
+                    now: datetime) -> None:
+    checked: dict[str, Any] = {}
+
+    def change(p: dict[str, Any], c: procedure.Context) -> dict[str, Any]:
+        earlier = payments_of(session, record_id)  # read under the case's lock: two payments cannot both pass
+        checked.update(procedure.check_payment(p, c, earlier, kind=_need(inputs, "kind"),
+                                               amount_yuan=str(_need(inputs, "amount_yuan")),
+                                               paid_on=_need(inputs, "paid_on")))
+        return {**p, "payments": int(p.get("payments", 0)) + 1}
+
+    review.take_step(session, record_id, "payment", actor, now, change,
+                     f"{inputs.get('kind')} {inputs.get('amount_yuan')} 元 {inputs.get('reference') or ''}".strip())
+    session.add(CasePayment(record_id=record_id, kind=checked["kind"], payee=checked["payee"],
+                            amount_yuan=checked["amount_yuan"], paid_on=date.fromisoformat(checked["paid_on"]),
+                            reference=(inputs.get("reference") or "")[:200], recorded_by=actor.username,
+                            recorded_at=now))
+
+
+DOCUMENTS = {"notice": "行政处罚事先告知书", "hearing-notice": "听证通知书", "hearing-record": "听证笔录"}
+
+
+def document_data(session: Session, record_id: str, document: str) -> dict[str, Any]:
+    """What `bureau.procedure_pdf` prints for one of `DOCUMENTS`: the party, the facts, the notified terms and
+    basis, the procedure record, the deadlines' bases, the authority."""
+    if document not in DOCUMENTS:
+        raise ReviewError(404, "unknown_document", f"没有这种文书：{document}")
+    case = session.get(ReviewCase, record_id)
+    if case is None:
+        raise ReviewError(404, "unknown_record", f"没有检查记录 {record_id}")
+    proc = case.procedure or {}
+    told = proc.get("notice")
+    hearing = proc.get("hearing") or {}
+    missing = {"notice": not told, "hearing-notice": not hearing.get("held_on"),
+               "hearing-record": not hearing.get("record")}[document]
+    if missing:
+        raise ReviewError(404, "no_document", f"本案尚未制作{DOCUMENTS[document]}")
+    record = review.record_of(session, case)
+    draft = session.get(Decision, record_id)
+    institution = session.get(Institution, case.institution_code)
+    rules = procedure.rules()
+    recorder = session.get(StaffAccount, (hearing.get("record") or {}).get("by") or "")
+    return {"document": document, "recorder": recorder.name if recorder else "", "title": DOCUMENTS[document], "record_id": record_id,
+            "record_hash": record.record_hash, "authority": agency_name(session), "procedure": proc,
+            "institution": {"code": case.institution_code, "name": institution.name if institution else "",
+                            "address": institution.address if institution else "",
+                            "credit_code": institution.credit_code if institution else "",
+                            "representative": (record.record.get("checkin") or {}).get("representative") or {}},
+            "inspected_on": case.inspected_on.isoformat() if case.inspected_on else None,
+            "findings": review.findings_check(record.record).findings,
+            # as notified (a notice made before the terms kept them: the draft's)
+            "basis": (told or {}).get("terms", {}).get("basis")
+            or (list((draft.proposal or {}).get("basis", [])) if draft is not None else []),
+            "fine_reason": (told or {}).get("terms", {}).get("fine_reason")
+            or (draft.fine_reason if draft is not None else ""),
+            "rules": {"statement_days": rules.statement_days, "hearing_request_days": rules.hearing_request_days,
+                      "hearing_notice_days": rules.hearing_notice_days, "basis": rules.basis,
+                      "statement_unit": rules.unit("statement"), "hearing_unit": rules.unit("hearing")}}

@@ -1,0 +1,270 @@
+"""The penalty procedure through the bureau's API, on SQLite and PostgreSQL: a case with a hearing (立案 approved by
+another person, the 90-day clock flagged overdue at an injected day and extended, 告知书, a late hearing request
+refused, an officer who inspected refused, 听证通知书 and 听证笔录, 法制审核, Art. 45, 送达, payments per payee with
+the late-payment surcharge, 结案, 归档) and a case without a hearing right (a new 告知 for a heavier decision). The
+documents are rendered and read back with pdftotext.
+
+The bureau runs in its own process on today's clock; where the law needs days to pass (the hearing seven days after
+its notice, a payment after its term), the test moves the case's recorded dates back, as if those days had passed."""
+
+from __future__ import annotations
+
+import subprocess
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from sqlmodel import Session
+
+from bureau import dashboard, review
+from bureau.db import make_engine
+from bureau.models import ReviewCase
+from checklists.onsite_record import working_days_after
+from tests.browser import ARTIFACTS
+from tests.support import add_staff
+from tests.test_review_support import INSPECTING_REVIEWER, Staff, add_review_staff, inspect, pin_tablet
+
+PHARMACY = "P35010200001"
+TODAY = date.today()
+
+
+@pytest.fixture
+def world(running_bureau, tmp_path):
+    add_review_staff(running_bureau.settings)
+    add_staff(running_bureau.settings, "fazhi", "reviewer")  # 法制审核
+    add_staff(running_bureau.settings, "tingzheng", "reviewer")  # a hearing officer outside the case
+    tablet = pin_tablet(running_bureau, tmp_path / "tablet")
+    return running_bureau, tablet
+
+
+def day(offset: int) -> str:
+    return (TODAY + timedelta(days=offset)).isoformat()
+
+
+def working(offset: int, days: int) -> str:
+    """`days` working days after day(offset) (行政处罚法 第八十五条: its 五日 and 七日 are working days)."""
+    return working_days_after(TODAY + timedelta(days=offset), days).isoformat()
+
+
+def _shift(value: Any, days: int) -> Any:
+    if isinstance(value, dict):
+        return {k: _shift(v, days) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shift(v, days) for v in value]
+    if isinstance(value, str) and len(value) == 10 and value[4] == "-" and value[7] == "-":
+        return (date.fromisoformat(value) - timedelta(days=days)).isoformat()
+    return value
+
+
+def days_pass(bureau, record_id: str, days: int) -> None:
+    """As if `days` had passed: every date the case's procedure recorded, and its 陈述申辩 deadline, move back."""
+    engine = make_engine(bureau.settings.database_url)
+    with Session(engine) as session:
+        case = session.get_one(ReviewCase, record_id)
+        case.procedure = _shift(case.procedure, days)
+        case.filed_on = date.fromisoformat(case.procedure["filed_on"])
+        if case.statement_deadline:
+            case.statement_deadline -= timedelta(days=days)
+        session.add(case)
+        session.commit()
+    engine.dispose()
+
+
+def pdf_text(data: bytes, name: str) -> str:
+    path = ARTIFACTS / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    return "".join(text.split())  # lines wrap anywhere in Chinese: compare without whitespace
+
+
+def step(who: Staff, base: str, name: str, body: dict | None = None, expect: int = 200) -> Any:
+    return who.post(f"{base}/procedure/{name}", body or {}, expect=expect)
+
+
+def reason_of(answer: dict) -> str:
+    return answer["detail"]["reason"]
+
+
+def test_a_case_with_a_hearing_from_filing_to_archive(world):
+    bureau, tablet = world
+    record_id = inspect(tablet, PHARMACY, {"R-FEE-02": ("代刷医保卡购买日用品，无对应购药", "60000.00")})
+    reviewer, supervisor = Staff(bureau.url, "shenhe"), Staff(bureau.url, "zhuren")
+    legal, officer = Staff(bureau.url, "fazhi"), Staff(bureau.url, "tingzheng")
+    base = f"/v1/review/records/{record_id}"
+    reviewer.post(f"{base}/start")
+
+    # 立案: asked by the reviewer, approved by another person; the 90-day clock starts.
+    assert reason_of(step(supervisor, base, "approve_filing", {"opinion": "同意"}, 409)) == "not_requested"
+    asked = step(reviewer, base, "request_filing", {"reason": "涉嫌违反条例第三十八条，造成基金损失"})
+    assert asked["procedure"]["stage"] == "立案审批" and "approve_filing" in supervisor.get(base)["procedure"]["steps"]
+    assert reason_of(step(reviewer, base, "approve_filing", {"opinion": "同意"}, 403)) == "wrong_role"  # a 负责人's
+    assert reason_of(step(supervisor, base, "request_hearing", {}, 403)) == "wrong_role"
+    filed = step(supervisor, base, "approve_filing", {"opinion": "同意立案调查"})["procedure"]
+    assert (filed["filed_on"], filed["days_left"], filed["overdue"], filed["stage"]) == (day(0), 90, False, "调查取证")
+    [row] = reviewer.get("/v1/review/queue")["items"]
+    assert (row["filed_on"], row["decision_due"], row["days_left"], row["overdue"]) == (day(0), day(90), 90, False)
+
+    # The clock at an injected day: 91 days on, the case is overdue on the queue and the dashboard.
+    engine = make_engine(bureau.settings.database_url)
+    with Session(engine) as session:
+        [late] = review.queue(session, review.QueueFilter(), TODAY + timedelta(days=91))
+        assert (late["days_left"], late["overdue"]) == (-1, True)
+        board = dashboard.load(session, TODAY.year, TODAY + timedelta(days=91))
+        deadlines = next(t for t in board["tables"] if t["name"] == "deadlines")
+        assert deadlines["rows"] == [[record_id, "福州市鼓楼区东街口大药房", day(0), day(90), -1, "超期"]] \
+            and "超期 1 件" in deadlines["title"]
+    assert reason_of(step(reviewer, base, "extend", {"days": 30, "reason": "x"}, 403)) == "wrong_role"
+    extended = step(supervisor, base, "extend", {"days": 30, "reason": "需调取银行流水"})["procedure"]
+    assert extended["decision_due"] == day(120) and extended["record"]["extensions"][0]["approver"] == "zhuren"
+    with Session(engine) as session:
+        [later] = review.queue(session, review.QueueFilter(), TODAY + timedelta(days=91))
+        assert (later["days_left"], later["overdue"]) == (29, False)
+    engine.dispose()
+
+    # 拟处理 with a fine whose maximum reaches ¥100,000: the party may ask for a hearing.
+    choice = {"fine_yuan": "80000.00", "fine_reason": "金额较大", "rectification_due": day(30), "reason": "事实清楚"}
+    proposed = reviewer.post(f"{base}/proposal", choice)
+    assert proposed["decision"]["proposal"]["hearing_right"] is True
+    told = reviewer.post(f"{base}/notify", {"served_on": day(0)})
+    notice = told["procedure"]["record"]["notice"]
+    assert told["status"] == "陈述申辩" and told["statement"]["deadline"] == working(0, 5)
+    assert (notice["hearing_right"], notice["hearing_deadline"], notice["terms"]["fine_yuan"]) == \
+        (True, working(0, 5), "80000.00")
+    text = pdf_text(reviewer.get(f"{base}/procedure/notice.pdf"), "procedure-notice.pdf")
+    for element in ("行政处罚事先告知书", "福州市鼓楼区东街口大药房", "违法事实", "理由和依据", "条例第三十八条",
+                    "拟作出的行政处罚", "处罚款 80,000.00 元", "责令退回医疗保障基金 60,000.00 元", "陈述和申辩",
+                    "要求举行听证", "第六十四条", "不因你单位陈述、申辩而给予更重的处罚", "（印章）"):
+        assert element.replace(" ", "") in text, element
+    assert reviewer.get(f"{base}/procedure/notice.pdf") == reviewer.get(f"{base}/procedure/notice.pdf")
+    blocked = reviewer.post(f"{base}/statement", {"waived": True}) and reviewer.post(f"{base}/decide", expect=409)
+    assert reason_of(blocked) == "procedure_incomplete" and "第五十八条" in blocked["detail"]["message"]
+
+    # 听证: a request after five working days is refused; the officer neither inspected nor investigated; seven
+    # working days' notice.
+    days_pass(bureau, record_id, 9)  # five working days end within seven calendar days
+    late = step(reviewer, base, "request_hearing", {"requested_on": day(0)}, 409)
+    assert reason_of(late) == "hearing_request_late" and "第六十四条第一项" in late["detail"]["message"]
+    step(reviewer, base, "request_hearing", {"requested_on": day(-8)})
+    earliest = working(0, 7)
+    hearing = {"notified_on": day(0), "held_on": earliest, "place": "市医保局三楼听证室"}
+    assert reason_of(step(reviewer, base, "hearing_notice", {**hearing, "officer": INSPECTING_REVIEWER},
+                          422)) == "officer_inspected"
+    assert reason_of(step(reviewer, base, "hearing_notice", {**hearing, "officer": "shenhe"},
+                          422)) == "officer_investigated"
+    too_soon = (date.fromisoformat(earliest) - timedelta(days=1)).isoformat()
+    assert reason_of(step(reviewer, base, "hearing_notice", {**hearing, "held_on": too_soon, "officer": "tingzheng"},
+                          422)) == "hearing_too_soon"
+    noticed = step(reviewer, base, "hearing_notice", {**hearing, "officer": "tingzheng"})["procedure"]
+    assert noticed["stage"] == "待听证"
+    text = pdf_text(reviewer.get(f"{base}/procedure/hearing-notice.pdf"), "procedure-hearing-notice.pdf")
+    for element in ("听证通知书", "听证时间", "市医保局三楼听证室", "听证主持人", "测试tingzheng", "申请回避",
+                    "一至二人代理", "视为放弃听证权利", "七日前"):
+        assert element.replace(" ", "") in text, element
+    assert reason_of(step(officer, base, "hearing_record", {"text": "x", "attendees": "y"}, 409)) == "hearing_not_held"
+    days_pass(bureau, record_id, (date.fromisoformat(earliest) - TODAY).days)
+    step(officer, base, "hearing_record", {"text": "调查人员陈述事实与证据。\n当事人称已全部退回，请求从轻。",
+                                           "attendees": "主持人 测试tingzheng；调查人员 测试shenhe；当事人代理人 张丽",
+                                           "party_signed": True})
+    text = pdf_text(reviewer.get(f"{base}/procedure/hearing-record.pdf"), "procedure-hearing-record.pdf")
+    for element in ("听证笔录", "案由", "记录人", "出席人员", "当事人称已全部退回，请求从轻", "核对无误后签字", "第六十四条第八项"):
+        assert element.replace(" ", "") in text, element
+
+    # 法制审核 by someone outside the case; no heavier decision than notified (Art. 45).
+    assert reason_of(step(reviewer, base, "legal_review", {"opinion": "同意", "passed": True}, 403)) == "investigator"
+    step(legal, base, "legal_review", {"opinion": "事实清楚，证据确凿，适用依据正确，程序合法", "passed": True})
+    reviewer.post(f"{base}/proposal", {**choice, "fine_yuan": "90000.00", "reason": "听证后认为应加重"})
+    heavier = reviewer.post(f"{base}/decide", expect=409)["detail"]["message"]
+    assert "第四十五条第二款" in heavier and "罚款由80000.00 元增至 90000.00 元" in heavier
+    reviewer.post(f"{base}/proposal", {**choice, "fine_yuan": "79000.00", "reason": "采纳听证意见，从轻"})
+    unreviewed = reviewer.post(f"{base}/decide", expect=409)["detail"]["message"]
+    assert "第五十八条" in unreviewed  # the 法制审核 reviewed other terms: the decision's must be reviewed
+    step(legal, base, "legal_review", {"opinion": "采纳听证意见后的处理适当", "passed": True})
+    decided = reviewer.post(f"{base}/decide")
+    assert decided["status"] == "已决定" and decided["procedure"]["stage"] == "待送达"
+
+    # 送达, then payments per payee; the fine paid five days late carries 3 % a day.
+    assert reason_of(step(reviewer, base, "serve", {"served_on": day(0), "method": "口头", "receiver": "张丽"},
+                          422)) == "bad_method"
+    served = step(reviewer, base, "serve", {"served_on": day(0), "method": "直接送达", "receiver": "张丽"})
+    assert served["procedure"]["stage"] == "执行" and served["procedure"]["payment_due"] == day(15)
+    days_pass(bureau, record_id, 20)
+    step(reviewer, base, "payment", {"kind": "退回", "amount_yuan": "60000.00", "paid_on": day(-1), "reference": "J-1"})
+    paid = step(reviewer, base, "payment", {"kind": "罚款", "amount_yuan": "79000.00", "paid_on": day(0)})["procedure"]
+    assert paid["dues"] == [
+        {"kind": "退回", "payee": "医疗保障基金账户", "owed_yuan": "60000.00", "paid_yuan": "60000.00",
+         "outstanding_yuan": "0.00"},
+        {"kind": "罚款", "payee": "国库", "owed_yuan": "79000.00", "paid_yuan": "79000.00", "outstanding_yuan": "0.00"},
+        {"kind": "加处罚款", "payee": "国库", "owed_yuan": "11850.00", "paid_yuan": "0.00",
+         "outstanding_yuan": "11850.00"}]
+    assert [p["payee"] for p in paid["payments"]] == ["医疗保障基金账户", "国库"]
+    assert reason_of(step(reviewer, base, "close_case", {}, 409)) == "unpaid"
+    assert reason_of(step(reviewer, base, "payment", {"kind": "加处罚款", "amount_yuan": "11850.01",
+                                                      "paid_on": day(0)}, 422)) == "overpaid"
+    step(reviewer, base, "payment", {"kind": "加处罚款", "amount_yuan": "11850.00", "paid_on": day(0)})
+    assert step(reviewer, base, "close_case")["procedure"]["stage"] == "已结案"
+    archived = step(reviewer, base, "archive")
+    assert archived["procedure"]["stage"] == "已归档" and not archived["audit_problems"]
+    labels = [e["label"] for e in archived["audit"]]
+    for label in ("提请立案", "批准立案", "延长办案期限", "当事人申请听证", "听证通知", "听证笔录", "法制审核", "送达决定书",
+                  "记录缴款", "结案", "归档"):
+        assert label in labels, label
+
+
+def test_a_case_without_a_hearing_right_and_a_new_notice(world):
+    bureau, tablet = world
+    record_id = inspect(tablet, PHARMACY, {"R-FEE-02": ("代刷 12 笔", "3860.50")})
+    reviewer, supervisor = Staff(bureau.url, "shenhe"), Staff(bureau.url, "zhuren")
+    base = f"/v1/review/records/{record_id}"
+    reviewer.post(f"{base}/start")
+    step(reviewer, base, "request_filing", {"reason": "涉嫌违反条例第三十八条"})
+    step(supervisor, base, "approve_filing", {"opinion": "同意"})
+    choice = {"fine_yuan": "5100.00", "fine_reason": "一般情节", "rectification_due": day(30), "reason": "事实清楚"}
+    reviewer.post(f"{base}/proposal", choice)
+    told = reviewer.post(f"{base}/notify", {"served_on": day(0)})["procedure"]["record"]["notice"]
+    assert told["hearing_right"] is False and told["hearing_deadline"] is None
+    assert "第六十三条" in step(reviewer, base, "request_hearing", {"requested_on": day(0)}, 409)["detail"]["message"]
+    text = pdf_text(reviewer.get(f"{base}/procedure/notice.pdf"), "procedure-notice-no-hearing.pdf")
+    assert "不属于《中华人民共和国行政处罚法》第六十三条规定的应当告知听证权利的情形" in text and "要求举行听证" not in text
+    reviewer.get(f"{base}/procedure/hearing-notice.pdf", expect=404)
+
+    # Heavier after the statement: refused until a new 告知书 is served and heard.
+    reviewer.post(f"{base}/statement", {"text": "已整改"})
+    reviewer.post(f"{base}/proposal", {**choice, "fine_yuan": "6000.00", "reason": "发现新的违规事实"})
+    assert "第四十五条第二款" in reviewer.post(f"{base}/decide", expect=409)["detail"]["message"]
+    assert reason_of(step(reviewer, base, "renotify", {"served_on": day(0)}, 422)) == "reason_required"
+    again = step(reviewer, base, "renotify", {"served_on": day(0), "reason": "发现新的违规事实，拟加重处罚"})
+    assert again["procedure"]["record"]["notice"]["count"] == 2 and again["statement"]["text"] == ""
+    assert reason_of(reviewer.post(f"{base}/decide", expect=409)) == "hearing_open"
+    reviewer.post(f"{base}/statement", {"waived": True})
+    decided = reviewer.post(f"{base}/decide")
+    assert decided["status"] == "已决定" and decided["decision"]["fine_yuan"] == "6000.00"
+    assert reason_of(step(reviewer, base, "close_case", {}, 409)) == "not_served"
+
+
+def test_the_agreement_track_is_notified_and_heard_by_its_own_step(world):
+    """解除服务协议 (the 经办机构's, under the agreement) has its own notice and 申辩, apart from the 告知书."""
+    bureau, tablet = world
+    record_id = inspect(tablet, PHARMACY, {"R-FEE-02": ("虚构购药记录，套取医保基金", "1000.00")})
+    reviewer, supervisor, legal = Staff(bureau.url, "shenhe"), Staff(bureau.url, "zhuren"), Staff(bureau.url, "fazhi")
+    base = f"/v1/review/records/{record_id}"
+    reviewer.post(f"{base}/start")
+    step(reviewer, base, "request_filing", {"reason": "涉嫌欺诈骗保（条例第四十条）"})
+    step(supervisor, base, "approve_filing", {"opinion": "同意"})
+    proposed = reviewer.post(f"{base}/proposal", {
+        "intent_items": ["R-FEE-02"], "fine_yuan": "3500.00", "fine_reason": "骗取金额较小", "suspension_months": 9,
+        "rectification_due": day(30), "reason": "以骗取医保基金为目的"})["decision"]
+    assert "解除服务协议" in proposed["measures"] and proposed["proposal"]["hearing_right"] is True
+    assert reason_of(step(reviewer, base, "agreement_statement", {"text": "x"}, 409)) == "not_notified"
+    reviewer.post(f"{base}/notify", {"served_on": day(0)})
+    reviewer.post(f"{base}/statement", {"waived": True})
+    step(legal, base, "legal_review", {"opinion": "同意", "passed": True})
+    blocked = reviewer.post(f"{base}/decide", expect=409)["detail"]["message"]
+    assert "经办机构另行告知" in blocked and "解除服务协议" in blocked
+    told = step(reviewer, base, "agreement_notice", {"served_on": day(0)})["procedure"]["record"]["agreement"]
+    assert (told["measures"], told["deadline"]) == (["解除服务协议"], day(7))
+    assert "协议处理的申辩期限" in reviewer.post(f"{base}/decide", expect=409)["detail"]["message"]
+    step(reviewer, base, "agreement_statement", {"text": "对解除协议有异议，请求改为中止协议"})
+    assert "听证申请期限" in reviewer.post(f"{base}/decide", expect=409)["detail"]["message"]
+    days_pass(bureau, record_id, 8)  # the party did not ask for a hearing within five working days
+    assert reviewer.post(f"{base}/decide")["status"] == "已决定"

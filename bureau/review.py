@@ -353,7 +353,10 @@ def take_step(session: Session, record_id: str, step: str, actor: StaffAccount, 
     status stays, one audit event holds what changed. The caller commits."""
     case = _locked_case(session, record_id)
     before = dict(case.procedure or {})
-    after = change(before, procedure_context(session, case, actor, now))
+    context = procedure_context(session, case, actor, now)
+    if context.actor_inspected:  # 回避 on every step a person takes, whatever the step's own rule checks
+        raise ReviewError(403, "own_inspection", "您参与了这次现场检查，依回避规定不能办理本案（行政处罚法第四十三条）")
+    after = change(before, context)
     case.procedure = after
     case.filed_on = date.fromisoformat(after["filed_on"]) if after.get("filed_on") else None
     _append_event(session, case, step, case.status, actor.username, actor.role, now, reason,

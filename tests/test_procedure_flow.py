@@ -100,6 +100,8 @@ def test_a_case_with_a_hearing_from_filing_to_archive(world):
     assert asked["procedure"]["stage"] == "立案审批" and "approve_filing" in supervisor.get(base)["procedure"]["steps"]
     assert reason_of(step(reviewer, base, "approve_filing", {"opinion": "同意"}, 403)) == "wrong_role"  # a 负责人's
     assert reason_of(step(supervisor, base, "request_hearing", {}, 403)) == "wrong_role"
+    on_the_team = Staff(bureau.url, INSPECTING_REVIEWER)  # inspected this pharmacy: 回避 on every step
+    assert reason_of(step(on_the_team, base, "mark_major", {"reason": "x"}, 403)) == "own_inspection"
     filed = step(supervisor, base, "approve_filing", {"opinion": "同意立案调查"})["procedure"]
     assert (filed["filed_on"], filed["days_left"], filed["overdue"], filed["stage"]) == (day(0), 90, False, "调查取证")
     [row] = reviewer.get("/v1/review/queue")["items"]

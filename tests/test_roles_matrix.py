@@ -80,7 +80,9 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/review/records/{record_id}/proposal"): REVIEW_ACT,
     ("POST", "/v1/review/records/{record_id}/reopen"): REVIEW_ACT,
     ("POST", "/v1/review/records/{record_id}/notify"): REVIEW_ACT,
-    ("POST", "/v1/review/records/{record_id}/procedure/{step}"): REVIEW_READ,  # the step says who (bureau.procedure)
+    # the step says who (bureau.procedure): approve_filing, as PATH_VALUES names it, is a 负责人's (supervisor);
+    # a reviewer's steps are refused to a supervisor in test_procedure_flow
+    ("POST", "/v1/review/records/{record_id}/procedure/{step}"): frozenset({"supervisor"}),
     ("GET", "/v1/review/records/{record_id}/procedure/{document}.pdf"): REVIEW_READ,
     ("POST", "/v1/review/records/{record_id}/statement"): REVIEW_ACT,
     ("POST", "/v1/review/records/{record_id}/decide"): REVIEW_ACT,

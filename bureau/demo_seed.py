@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timezone
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -45,6 +46,18 @@ def seed(session: Session, signing_key: Ed25519PrivateKey, staff_password: str) 
         staff.add_account(session, username, name, role, staff_password)
     commit_plan(session, DEMO_PLAN, now)
     return perform_draw(session, {**DEMO_PLAN, "public_random": DEMO_PUBLIC_RANDOM}, now, signing_key).transcript
+
+
+DEMO_CLAIMS = "结算明细-示例.csv"
+
+
+def write_demo_claims(folder: Path) -> Path:
+    """A small claims file (结算明细, 1,366 line items at six of the demo's institutions, with violations of every
+    screening rule planted) for the supervisor's 智能监控 screen to import; written once into the demo's folder."""
+    target = folder / DEMO_CLAIMS
+    if not target.exists():
+        target.write_bytes(resources.files("bureau").joinpath("demo", "claims.csv").read_bytes())
+    return target
 
 
 def busiest_inspector(session: Session) -> str:

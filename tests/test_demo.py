@@ -47,6 +47,16 @@ def test_demo_serves_a_seeded_bureau_and_the_app(tmp_path):
         queue = requests.get(f"{bureau}/v1/review/queue", headers=headers, timeout=30).json()["items"]
         assert len(queue) == 2 and all(i["status"] == "已接收" and i["findings"] == 2 for i in queue)
         assert len({i["kind"] for i in queue}) == 2
+        # the sample claims file the supervisor imports in 智能监控: it imports, and screening finds its planted 疑点
+        supervisor = requests.post(f"{bureau}/v1/staff/login", json={"username": "zhuren", "password": DEMO_PASSWORD},
+                                   timeout=10).json()["token"]
+        as_supervisor = {"Authorization": f"Bearer {supervisor}"}
+        sample = tmp_path / "demo" / "结算明细-示例.csv"
+        imported = requests.post(f"{bureau}/v1/screening/claims", params={"filename": sample.name},
+                                 data=sample.read_bytes(), headers=as_supervisor, timeout=60)
+        assert imported.status_code == 200, imported.text
+        run = requests.post(f"{bureau}/v1/screening/runs", json={"rules": None}, headers=as_supervisor, timeout=60)
+        assert run.status_code == 200 and run.json()["hits"] > 0, run.text
     finally:
         stop(proc)
     bureau_gone(bureau)

@@ -137,6 +137,8 @@ def demo(
             typer.echo("正在生成演示数据：名录库、局端账号、一次已承诺并抽取的双随机计划……", err=True)
             demo_seed.seed(session, keys.signing, DEMO_STAFF_PASSWORD)
             session.commit()
+            claims = demo_seed.write_demo_claims(data)
+            typer.echo(f"智能监控示例结算明细：{claims}（科室负责人在“智能监控”中导入）", err=True)
         inspector = demo_seed.busiest_inspector(session)
         own_token = None if identities(engine) else enrollment.issue_token(session, inspector,
                                                                            datetime.now(timezone.utc))

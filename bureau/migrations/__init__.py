@@ -189,10 +189,6 @@ def require_current(engine: Engine) -> None:
         stamped = _stamped(connection)
         if stamped is not None and stamped == installed_head():  # every start of a bureau process: no Alembic
             return
-        current = state(connection)
-    if current.status == "empty":
-        create(engine)
-        return
-    problem = current.problem()
-    if problem is not None:
-        raise SchemaError(problem)
+    # Judged under the schema lock: outside it, a node could see another's tables before their stamp (SQLite does
+    # not hold DDL in the transaction) and take the database for a pre-Alembic one.
+    create(engine)

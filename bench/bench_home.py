@@ -4,7 +4,8 @@ A tablet with two inspectors (PIN set) holds N assignments of their team, each w
 item answered (sealed), two photo rows. Timed, as the app does it with the bureau away: open the store
 (`AppState.open`), unlock with the PIN and pull (refused at once: nothing listens), and the home screen's own
 `HomeViewModel.load()` before it draws the first page of cards. The same run with one assignment is the floor;
-prints the best of each, the time in `HomeViewModel.load()` alone and the ratios. The PIN's key derivation is the same
+prints the best of each (wall clock, and CPU seconds: steadier when other work shares the machine), the time in
+`HomeViewModel.load()` alone and the ratios. Goal: unlock → list under 300 ms. The PIN's key derivation is the same
 in both and dominates the floor.
 
 Run: .venv/bin/python bench/bench_home.py [--inspections N] [--repeat R]. Asserts nothing.
@@ -70,26 +71,26 @@ def fill(tablet, count: int) -> None:
         raw.close()
 
 
-def unlock_to_home(home: Path) -> tuple[float, float, int]:
-    """Seconds from opening the store to the home's cards ready, seconds in the home's own load, cards."""
-    begin = time.perf_counter()
+def unlock_to_home(home: Path) -> tuple[float, float, float, int]:
+    """Seconds from opening the store to the home's cards ready (wall, CPU), seconds in the home's own load, cards."""
+    begin, begin_cpu = time.perf_counter(), time.process_time()
     state = AppState.open(home)
     vm = HomeViewModel(state)
     assert vm.unlock("I0001", PIN["I0001"], lambda _text: None) == ""
     loading = time.perf_counter()
     vm.load()  # as home_view does before it draws
-    end = time.perf_counter()
+    end, end_cpu = time.perf_counter(), time.process_time()
     state.engine.dispose()
-    return end - begin, end - loading, len(vm.cards)
+    return end - begin, end_cpu - begin_cpu, end - loading, len(vm.cards)
 
 
-def measure(count: int, repeat: int) -> tuple[float, float, int]:
+def measure(count: int, repeat: int) -> tuple[float, float, float, int]:
     with tempfile.TemporaryDirectory() as tmp:
         tablet = make_tablet(Path(tmp) / "tablet")
         fill(tablet, count)
         tablet.engine.dispose()
         runs = [unlock_to_home(tablet.home) for _ in range(repeat)]
-    return min(r[0] for r in runs), min(r[1] for r in runs), runs[0][2]
+    return min(r[0] for r in runs), min(r[1] for r in runs), min(r[2] for r in runs), runs[0][3]
 
 
 def main() -> None:
@@ -97,14 +98,15 @@ def main() -> None:
     parser.add_argument("--inspections", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    one_total, one_load, one_cards = measure(1, args.repeat)
-    many_total, many_load, many_cards = measure(args.inspections, args.repeat)
-    print(f"floor: unlock → home with {one_cards} inspection: {one_total * 1000:.0f} ms "
+    one_total, one_cpu, one_load, one_cards = measure(1, args.repeat)
+    many_total, many_cpu, many_load, many_cards = measure(args.inspections, args.repeat)
+    print(f"floor: unlock → home with {one_cards} inspection: {one_total * 1000:.0f} ms wall {one_cpu * 1000:.0f} ms cpu "
           f"(HomeViewModel.load {one_load * 1000:.1f} ms)")
-    print(f"unlock → home with {many_cards} inspections: {many_total * 1000:.0f} ms "
+    print(f"unlock → home with {many_cards} inspections: {many_total * 1000:.0f} ms wall {many_cpu * 1000:.0f} ms cpu "
           f"(HomeViewModel.load {many_load * 1000:.1f} ms)")
-    print(f"ratio to the floor: {many_total / one_total:.2f} (load alone: {many_load / one_load:.1f}); "
-          f"the excess over the floor: {(many_total - one_total) * 1000:.0f} ms")
+    print(f"ratio to the floor: {many_total / one_total:.2f} wall {many_cpu / one_cpu:.2f} cpu (load alone: "
+          f"{many_load / one_load:.1f}); the excess over the floor: {(many_total - one_total) * 1000:.0f} ms wall "
+          f"{(many_cpu - one_cpu) * 1000:.0f} ms cpu; goal: under 300 ms")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ for each N and its ratio to N=1, against a floor measured in the same run: a bar
 plus their SHA-256, committed per record, from the same number of threads on the same database; and the checks the
 bureau must make of each record (decrypt, signatures, schema, score) alone in one process, with no database or HTTP,
 which bound what one node can do. Afterwards every record must be stored exactly once (rows counted) and
-`yibao bureau verify-log` must exit 0.
+`yibao bureau verify-log` must exit 0. Last, not timed: the SQL statements and commits one node spends per record
+(the app in this process, every statement its engine runs counted, the request's authentication included).
 
 Each server first takes a few warm-up records (not timed, counted in the check). The rounds (--repeat) run the Ns
 interleaved, each from scratch; the summary gives the median. The machine's cores bound what more
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import json
 import os
 import shutil
@@ -36,12 +38,14 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
+import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import Column, MetaData, String, Table, Text, create_engine, func, insert, text
+from sqlalchemy import Column, MetaData, String, Table, Text, create_engine, event, func, insert, text
 from sqlmodel import Session, col, select
 
 import checklists
 from bureau import enrollment, keystore
+from bureau.api import create_app
 from bureau.db import make_engine
 from bureau.models import Assignment, DeviceKey, LogLeaf, ReceivedRecord
 from bureau.settings import BureauSettings
@@ -272,6 +276,43 @@ def floor_rate(envelopes: list[tuple[int, str, dict]], threads: int) -> float:
         schema.drop()
 
 
+def statements_per_record(root: Path, args: argparse.Namespace) -> tuple[float, float]:
+    """(SQL statements, commits) per record of one node: the app in this process (uvicorn in a thread) on a fresh
+    schema, `--records` records sent from `--threads` threads after the warm-up, every statement and commit of its
+    engine counted through SQLAlchemy's events. Not timed."""
+    schema = Schema("statements")
+    try:
+        settings = BureauSettings(root / "statements" / "bureau", schema.url)
+        init_bureau(settings)
+        seed_small(settings)
+        tablets, envelopes = prepare(settings, args.threads, WARMUP_PER_SERVER + args.records)
+        engine = make_engine(settings.database_url)
+        statements, commits = itertools.count(), itertools.count()  # next() is atomic: threads count safely
+        event.listen(engine, "before_cursor_execute", lambda *_: next(statements))
+        event.listen(engine, "commit", lambda *_: next(commits))
+        app = create_app(settings, engine, keystore.open_keys(settings, PASSPHRASE.encode()))
+        port = free_port()
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        try:
+            urls = [f"http://127.0.0.1:{port}"]
+            wait_for_http(f"{urls[0]}/v1/health")
+            send_all(urls, tablets, envelopes[:WARMUP_PER_SERVER], WARMUP_PER_SERVER)
+            before = next(statements), next(commits)
+            _, problems = send_all(urls, tablets, envelopes[WARMUP_PER_SERVER:], args.threads)
+            after = next(statements), next(commits)
+        finally:
+            server.should_exit = True
+            thread.join()
+            engine.dispose()
+        if problems:
+            raise RuntimeError(f"counting statements: {len(problems)} sends failed, the first: {problems[0]}")
+        return (after[0] - before[0] - 1) / args.records, (after[1] - before[1] - 1) / args.records
+    finally:
+        schema.drop()
+
+
 def run_once(root: Path, nodes: int, args: argparse.Namespace
              ) -> tuple[float, bool, list[tuple[int, str, dict]], float]:
     """One N: fresh schema, fresh data dir, fresh records. Returns (records/s, all checks passed, timed records,
@@ -352,6 +393,7 @@ def main() -> None:
             floors.append(floor_rate(kept, args.threads))
             print(f"floor (bare INSERT of the same sealed bytes + SHA-256, committed per record, {args.threads} "
                   f"threads): {floors[-1]:.1f} records/s", flush=True)
+        per_record, commits = statements_per_record(root, args)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     base_n = 1 if 1 in rates else counts[0]
@@ -365,6 +407,8 @@ def main() -> None:
         each = ", ".join(f"{r:.1f}" for r in measured)
         print(f"  N={nodes}: {rate:7.1f} records/s  x{rate / base:.2f} vs N={base_n}  floor/rate {floor / rate:5.1f}x  "
               f"checks/rate {ceiling / rate:4.1f}x  (runs: {each})")
+    print(f"one node, per record (auth included, {args.records} records from {args.threads} threads): "
+          f"{per_record:.1f} SQL statements, {commits:.2f} commits")
     print(f"all records stored exactly once and verify-log exit 0 for every run: {'yes' if all_ok else 'NO'}; "
           f"total {time.perf_counter() - started:.0f} s")
     if not all_ok:

@@ -13,9 +13,10 @@ Generates 100,000 institutions, 5,000 inspectors and 20,000 conflict pairs as CS
   backend bulk-inserts best (DBAPI executemany on SQLite, COPY on PostgreSQL).
 
 Each step runs in a subprocess of its own, the command warmed up first (its modules loaded, the schema created); it
-prints the time of the work alone, the peak resident memory during the work (VmHWM, reset before it; else ru_maxrss)
-and that peak less the resident memory before it, and the ratio of time to the floor. With --repeat N, the best of N
-runs into fresh databases.
+prints the time of the work alone (wall clock, and this process's CPU seconds: steadier when other work shares the
+machine, though on PostgreSQL the server's share is not in it), the peak resident memory during the work (VmHWM, reset
+before it; else ru_maxrss) and that peak less the resident memory before it, and the ratios of time to the floor. With
+--repeat N, the best of N runs into fresh databases.
 """
 
 from __future__ import annotations
@@ -148,14 +149,14 @@ def child_import(kind: str, path: Path, url: str, data_dir: Path) -> dict[str, A
     open_bureau(resolve_settings(url, str(data_dir))).engine.dispose()  # the schema is there, as for the floor
     _reset_peak()
     before = _rss_mib()
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     result = runner.invoke(app, ["registry", "import", kind, str(path), "--db", url, "--data", str(data_dir)],
                            catch_exceptions=False)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - start_cpu
     if result.exit_code != 0:
         raise SystemExit(f"yibao registry import {kind} {path.name} exited {result.exit_code}:\n{result.output}")
     report = json.loads(result.stdout)
-    return {"seconds": seconds, "peak": _peak_mib(), "before": before, "rows": report["rows"],
+    return {"seconds": seconds, "cpu": cpu, "peak": _peak_mib(), "before": before, "rows": report["rows"],
             "created": report["created"]}
 
 
@@ -216,7 +217,7 @@ def child_floor(kind: str, path: Path, url: str) -> dict[str, Any]:
     history_columns = ["import_id", "kind", "code", "change", "after"]
     _reset_peak()
     before = _rss_mib()
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     table, columns, rows, history = _floor_rows(kind, path, now)
     raw = engine.raw_connection()
     try:
@@ -232,9 +233,9 @@ def child_floor(kind: str, path: Path, url: str) -> dict[str, Any]:
         raw.commit()
     finally:
         raw.close()
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - start_cpu
     engine.dispose()
-    return {"seconds": seconds, "peak": _peak_mib(), "before": before, "rows": len(rows), "created": len(rows)}
+    return {"seconds": seconds, "cpu": cpu, "peak": _peak_mib(), "before": before, "rows": len(rows), "created": len(rows)}
 
 
 # ---- the parent ------------------------------------------------------------------------------------------------------
@@ -261,16 +262,19 @@ def backend_section(label: str, files: dict[str, Path], databases: Callable[[], 
                 assert imported["rows"] == imported["created"] == floor["rows"], (imported, floor)
                 runs[name].append((imported, floor))
     print(f"\n{label}, best of {repeat}")
-    print(f"{'':<32} {'import':>9} {'floor':>9} {'ratio':>7}   {'peak MiB (+work)':>18} {'floor peak (+work)':>20}")
+    print(f"{'':<32} {'import':>9} {'floor':>9} {'ratio':>7}   {'cpu':>7} {'floor':>7} {'ratio':>6}   "
+          f"{'peak MiB (+work)':>18} {'floor peak (+work)':>20}")
     for name, path in files.items():
         imported = min((run[0] for run in runs[name]), key=lambda step: step["seconds"])
         floor = min((run[1] for run in runs[name]), key=lambda step: step["seconds"])
         peak = max(runs[name], key=lambda run: run[0]["peak"] - run[0]["before"])[0]
         floor_peak = max(runs[name], key=lambda run: run[1]["peak"] - run[1]["before"])[1]
         ratio = imported["seconds"] / floor["seconds"]
+        cpu = min(run[0]["cpu"] for run in runs[name]), min(run[1]["cpu"] for run in runs[name])
         mark = "ok" if ratio <= TARGET else f"> {TARGET:g}x"
         what = f"{name.split('.')[0]} {path.suffix[1:]} ({floor['rows']:,} rows)"
         print(f"{what:<32} {imported['seconds']:8.2f}s {floor['seconds']:8.2f}s {ratio:6.2f}x   "
+              f"{cpu[0]:6.2f}s {cpu[1]:6.2f}s {cpu[0] / cpu[1]:5.2f}x   "
               f"{peak['peak']:7.0f} ({peak['peak'] - peak['before']:+5.0f})"
               f"  {floor_peak['peak']:9.0f} ({floor_peak['peak'] - floor_peak['before']:+5.0f})   {mark}")
 

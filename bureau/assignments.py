@@ -32,6 +32,7 @@ from checklists.money import format_money, parse_money
 from sync.assignments import MAX_SUSPICIONS, sign_assignment, signed_fields
 
 REVOKED = "已撤回"
+SUBMITTED = "已提交"  # once a record of it is stored
 
 
 class AssignmentError(Exception):

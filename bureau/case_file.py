@@ -3,16 +3,19 @@
 photos and attachments, the audit log of review events with their hash chain, and a manifest naming the SHA-256 of
 every file, signed by the bureau.
 
-`export_case` gathers it from the database (the imperative part); `verify_case_file` checks a ZIP with nothing but
-its bytes and, if given, the bureau's published signing key, reusing the checks of `sync.envelope`
-(`verify_receipt`) and `bureau.review` (`verify_signatures`, `chain_problems`), and names every file that fails.
+`export_case` gathers it from the database (the imperative part) and writes it to a file member by member, each
+rendered or copied when its turn comes and hashed as it is written, the manifest last (never the whole archive in
+memory); `verify_case_file` checks a ZIP with nothing but its bytes and, if given, the bureau's published signing
+key, reusing the checks of `sync.envelope` (`verify_receipt`) and `bureau.review` (`verify_signatures`,
+`chain_problems`), and names every file that fails.
 
 Layout::
 
     manifest.json                    {"format", "record_id", "created_at", "bureau_signing_key", "files": {path: sha256},
                                       "signature"}
     documents/<title>-<number>.pdf   决定书, 协议处理通知书, 移送书 (`bureau.decision_pdf.case_documents`), and the
-                                     告知书 and 听证 documents the procedure made (`bureau.proceedings.DOCUMENTS`)
+                                     告知书 and 听证 documents the procedure made, each notice served (one replaced by
+                                     a 重新告知 too) with its hearing's (`bureau.proceedings.documents_on_file`)
     record/v<N>.json                 {"record", "record_hash", "signatures", "device_keys", "log_index"}
     receipts/v<N>.json               the log receipt of version N
     evidence/<sha256>                photos and the 陈述申辩 attachment, named by their hash
@@ -25,11 +28,13 @@ import base64
 import hashlib
 import io
 import json
+import os
 import re
+import tempfile
 import zipfile
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Mapping, Protocol
+from typing import Any, BinaryIO, Iterable, Iterator, Mapping, Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -37,7 +42,7 @@ from sqlmodel import Session, col, select
 
 from bureau import decisions, proceedings, review
 from bureau.assignments import utc_iso
-from bureau.blobs import read_blob
+from bureau.blobs import blob_path
 from bureau.decision_pdf import case_documents, render_case_document
 from bureau.models import DeviceKey, ReceivedRecord, RecordBlob, ReviewCase, ReviewEvent, StoredBlob
 from bureau.procedure_pdf import render_procedure_pdf
@@ -79,66 +84,108 @@ def _device_keys(session: Session, signatures: list[dict[str, Any]]) -> dict[str
     return keys
 
 
-def case_files(session: Session, settings: BureauSettings, record_id: str, log: ReceiptSource) -> dict[str, bytes]:
-    """Every file of the 案卷 but the manifest. ReviewError 404 for an unknown case."""
+Content = bytes | Path  # a member's bytes, or the file they are copied from (a photo is never read whole)
+_CHUNK = 1 << 20
+
+
+def case_members(session: Session, settings: BureauSettings, record_id: str,
+                 log: ReceiptSource) -> Iterator[tuple[str, Content]]:
+    """Every file of the 案卷 but the manifest, one at a time: each document is rendered only when its turn comes.
+    ReviewError 404 for an unknown case (at once, before the first file)."""
     case = session.get(ReviewCase, record_id)
     if case is None:
         raise review.ReviewError(404, "unknown_record", f"没有检查记录 {record_id}")
-    files: dict[str, bytes] = {}
+    return _members(session, settings, case, log)
+
+
+def _members(session: Session, settings: BureauSettings, case: ReviewCase,
+             log: ReceiptSource) -> Iterator[tuple[str, Content]]:
+    record_id = case.record_id
     try:
         data = decisions.decision_for_pdf(session, record_id)
     except review.ReviewError:
         data = None  # not decided: the 案卷 holds the record and its log so far
     if data is not None:
         for document in case_documents(data):
-            files[f"documents/{document.file_name}"] = render_case_document(data, document.key)
-    for key, title in proceedings.DOCUMENTS.items():  # 告知书, 听证 documents: those the procedure made
-        try:
-            procedural = proceedings.document_data(session, record_id, key)
-        except review.ReviewError:
-            continue
-        files[f"documents/{title}-{record_id}.pdf"] = render_procedure_pdf(procedural)
+            yield f"documents/{document.file_name}", render_case_document(data, document.key)
+    for key, count in proceedings.documents_on_file(case.procedure or {}):  # every 告知书 served, every 听证 document
+        procedural = proceedings.document_data(session, record_id, key, count)
+        yield f"documents/{proceedings.file_name(procedural)}", render_procedure_pdf(procedural)
+    evidence: set[str] = set()
     versions = session.exec(select(ReceivedRecord).where(ReceivedRecord.record_id == record_id)
                             .order_by(col(ReceivedRecord.version))).all()
     for row in versions:
-        files[f"record/v{row.version}.json"] = _json({
+        yield f"record/v{row.version}.json", _json({
             "record": row.record, "record_hash": row.record_hash, "signatures": row.signatures,
             "device_keys": _device_keys(session, row.signatures), "log_index": row.log_index})
-        files[f"receipts/v{row.version}.json"] = _json(log.receipt(session, record_id, row.record_hash,
-                                                                   row.log_index))
+        yield f"receipts/v{row.version}.json", _json(log.receipt(session, record_id, row.record_hash, row.log_index))
         for blob in session.exec(select(RecordBlob).where(RecordBlob.record_id == record_id,
                                                           RecordBlob.version == row.version)):
-            if session.get(StoredBlob, blob.sha256) is not None:  # one not uploaded yet: verify names it missing
-                files[f"evidence/{blob.sha256}"] = read_blob(settings, blob.sha256)
-    if case.attachment_sha256:
-        files[f"evidence/{case.attachment_sha256}"] = \
-            review.statement_path(settings.data_dir, case.attachment_sha256).read_bytes()
+            # one not uploaded yet is left out: verify names it missing
+            if blob.sha256 not in evidence and session.get(StoredBlob, blob.sha256) is not None:
+                evidence.add(blob.sha256)
+                yield f"evidence/{blob.sha256}", blob_path(settings, blob.sha256)
+    if case.attachment_sha256 and case.attachment_sha256 not in evidence:
+        yield f"evidence/{case.attachment_sha256}", review.statement_path(settings.data_dir, case.attachment_sha256)
     events = session.exec(select(ReviewEvent).where(ReviewEvent.record_id == record_id)
                           .order_by(col(ReviewEvent.seq))).all()
-    files["audit/events.json"] = _json({
+    yield "audit/events.json", _json({
         "events": [{**review.event_content(e), "prev_hash": e.prev_hash, "event_hash": e.event_hash} for e in events],
         "count": case.events, "head": case.last_event_hash})
-    return files
+
+
+def _chunks(content: Content) -> Iterator[bytes]:
+    if isinstance(content, bytes):
+        yield content
+        return
+    with open(content, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            yield chunk
+
+
+def write_case_file(out: BinaryIO, record_id: str, members: Iterable[tuple[str, Content]],
+                    signing_key: Ed25519PrivateKey, now: datetime) -> None:
+    """The ZIP of `members` into `out` (seekable), written one by one and hashed as they are written, then their
+    manifest, signed; every entry dated `now`."""
+    stamp = now.timetuple()[:6]
+    digests: dict[str, str] = {}
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in members:
+            digest = hashlib.sha256()
+            info = zipfile.ZipInfo(name, date_time=stamp)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with archive.open(info, "w") as entry:
+                for chunk in _chunks(content):
+                    digest.update(chunk)
+                    entry.write(chunk)
+            digests[name] = digest.hexdigest()
+        manifest: dict[str, Any] = {
+            "format": FORMAT, "record_id": record_id, "created_at": utc_iso(now),
+            "bureau_signing_key": public_key_to_b64(signing_key.public_key()), "files": dict(sorted(digests.items()))}
+        manifest["signature"] = b64encode(signing_key.sign(_manifest_message(manifest)))
+        archive.writestr(zipfile.ZipInfo(MANIFEST, date_time=stamp), _json(manifest), zipfile.ZIP_DEFLATED)
 
 
 def pack(record_id: str, files: Mapping[str, bytes], signing_key: Ed25519PrivateKey, now: datetime) -> bytes:
-    """The ZIP of `files` with their signed manifest (entries in name order, dated `now`)."""
-    manifest: dict[str, Any] = {
-        "format": FORMAT, "record_id": record_id, "created_at": utc_iso(now),
-        "bureau_signing_key": public_key_to_b64(signing_key.public_key()),
-        "files": {name: hashlib.sha256(content).hexdigest() for name, content in sorted(files.items())}}
-    manifest["signature"] = b64encode(signing_key.sign(_manifest_message(manifest)))
-    stamp = now.timetuple()[:6]
+    """`write_case_file` of `files` in name order, in memory."""
     out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, content in [(MANIFEST, _json(manifest)), *sorted(files.items())]:
-            archive.writestr(zipfile.ZipInfo(name, date_time=stamp), content, zipfile.ZIP_DEFLATED)
+    write_case_file(out, record_id, sorted(files.items()), signing_key, now)
     return out.getvalue()
 
 
 def export_case(session: Session, settings: BureauSettings, record_id: str, log: ReceiptSource,
-                signing_key: Ed25519PrivateKey, now: datetime) -> bytes:
-    return pack(record_id, case_files(session, settings, record_id, log), signing_key, now)
+                signing_key: Ed25519PrivateKey, now: datetime, out: Path) -> None:
+    """The 案卷 written to `out`, streaming, through a temporary file beside it that takes its name once complete:
+    nothing is left at `out` when it fails."""
+    members = case_members(session, settings, record_id, log)
+    fd, name = tempfile.mkstemp(prefix=".case-file-", suffix=".part", dir=out.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write_case_file(handle, record_id, members, signing_key, now)
+        os.replace(name, out)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
 
 
 def file_name(record_id: str) -> str:
@@ -239,12 +286,17 @@ def _check_events(name: str, audit: Any, record_id: str, problems: list[str]) ->
         problems.append(f"{name}：含有其他案件的审计记录")
 
 
-def verify_case_file(content: bytes, pinned: Ed25519PublicKey | None = None) -> list[str]:
-    """Every problem of the 案卷 `content`, each naming its file (empty: it verifies). Checks the manifest's
-    signature, each file against its SHA-256 and the evidence against its name, each record version's signatures,
-    its receipt against the bureau's key, the photos each record names, and the audit log's hash chain."""
+def _zip(source: Path | bytes) -> zipfile.ZipFile:
+    return zipfile.ZipFile(source if isinstance(source, Path) else io.BytesIO(source))
+
+
+def verify_case_file(source: Path | bytes, pinned: Ed25519PublicKey | None = None) -> list[str]:
+    """Every problem of the 案卷 (a file, or its bytes), each naming its file (empty: it verifies). Checks the
+    manifest's signature, each file against its SHA-256 and the evidence against its name, each record version's
+    signatures, its receipt against the bureau's key, the photos each record names, and the audit log's hash chain.
+    Entries are read one at a time; only the JSON ones are kept. OSError when the file cannot be read."""
     try:
-        archive = zipfile.ZipFile(io.BytesIO(content))
+        archive = _zip(source)
     except zipfile.BadZipFile:
         return ["案卷不是有效的 ZIP 文件"]
     problems: list[str] = []
@@ -257,16 +309,19 @@ def verify_case_file(content: bytes, pinned: Ed25519PublicKey | None = None) -> 
         names = set(archive.namelist()) - {MANIFEST}
         problems.extend(f"{name}：不在清单中（案卷被加入了文件）" for name in sorted(names - set(listed)))
         problems.extend(f"{name}：清单中有，案卷中缺失" for name in sorted(set(listed) - names))
-        files: dict[str, bytes] = {}
+        files: dict[str, bytes] = {}  # the JSON entries
+        readable: set[str] = set()
         for name in sorted(names & set(listed)):
             data = _read(archive, name, problems)
             if data is None:
                 continue
+            readable.add(name)
             if hashlib.sha256(data).hexdigest() != listed[name]:
                 problems.append(f"{name}：内容与清单所载 SHA-256 不符（文件被改动）")
             elif name.startswith("evidence/") and hashlib.sha256(data).hexdigest() != name.removeprefix("evidence/"):
                 problems.append(f"{name}：内容与其哈希文件名不符")
-            files[name] = data
+            if name.endswith(".json"):
+                files[name] = data
     record_id = manifest["record_id"]
     for name in sorted(n for n in files if _VERSION_FILE.match(n)):
         entry = _load_json(name, files[name], problems)
@@ -281,7 +336,7 @@ def verify_case_file(content: bytes, pinned: Ed25519PublicKey | None = None) -> 
         photos = record.get("photos") if isinstance(record, dict) else None
         for photo in photos if isinstance(photos, list) else []:
             sha = photo.get("sha256") if isinstance(photo, dict) else None
-            if isinstance(sha, str) and f"evidence/{sha}" not in files:
+            if isinstance(sha, str) and f"evidence/{sha}" not in readable:
                 problems.append(f"evidence/{sha}：{name} 所载照片不在案卷中")
     if "audit/events.json" in files:
         _check_events("audit/events.json", _load_json("audit/events.json", files["audit/events.json"], problems),
@@ -293,9 +348,9 @@ def verify_case_file(content: bytes, pinned: Ed25519PublicKey | None = None) -> 
     return problems
 
 
-def summary(content: bytes) -> dict[str, Any]:
+def summary(source: Path | bytes) -> dict[str, Any]:
     """What a verified 案卷 holds (for the command's report): the record id and the files by folder."""
-    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+    with _zip(source) as archive:
         manifest = json.loads(archive.read(MANIFEST))
     folders: dict[str, int] = {}
     for name in manifest["files"]:

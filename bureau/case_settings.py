@@ -4,15 +4,20 @@ the 医疗保障经办机构 that issues the 协议处理通知书.
 
 Rows of `BureauSetting` (key ``case.<field>``), so every node prints the same; set by `yibao bureau
 set-payment-accounts`. A field not set prints its placeholder, and the document warns that it is one.
+
+A document served to a party must not change when a setting changes later: the step that issues it (告知, 听证通知,
+作出决定) stores a `snapshot` with the case's procedure record, and the document prints `as_issued`.
 """
 
 from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
+from typing import Mapping
 
 from sqlmodel import Session
 
+from bureau.agency import agency_name
 from bureau.models import BureauSetting
 
 PREFIX = "case."
@@ -38,6 +43,7 @@ FIELDS = (
     Field("handling_agency", "医疗保障经办机构", "医疗保障经办机构"),
 )
 BY_NAME = {f.name: f for f in FIELDS}
+AGENCY = "agency_name"  # the issuing agency (bureau.agency) in a snapshot
 ACCOUNT_FIELDS = ("fund_account_name", "fund_bank", "fund_account_no", "treasury_account_name", "treasury_bank",
                   "treasury_account_no")
 
@@ -80,3 +86,16 @@ def printed(settings: dict[str, str | None]) -> tuple[dict[str, str], list[str]]
     shown = {f.name: settings.get(f.name) or f.placeholder for f in FIELDS}
     unset = [f.label for f in FIELDS if not settings.get(f.name)]
     return shown, unset
+
+
+def snapshot(session: Session) -> dict[str, str | None]:
+    """Every setting a document prints, as it is now: the agency's name (`AGENCY`) and every field."""
+    return {AGENCY: agency_name(session), **case_settings(session)}
+
+
+def as_issued(stored: Mapping[str, str | None] | None, current: Mapping[str, str | None]) -> dict[str, str | None]:
+    """What a document prints: the `snapshot` stored when it was issued; the current value where the snapshot has
+    none (a field unset then printed a placeholder, and such a document was not to be served) or where the document
+    was issued before documents kept one."""
+    kept = stored or {}
+    return {name: kept.get(name) or value for name, value in current.items()}

@@ -15,7 +15,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 import checklists
-from bureau import ledger, procedure, registry
+from bureau import decisions, ledger, procedure, registry
 from bureau.coverage import coverage_report
 from bureau.models import Assignment, Institution, ReceivedRecord, ReviewCase
 from bureau.review import DECIDED, PUBLISHED, WITHDRAWN, counted_findings, local_date
@@ -105,6 +105,6 @@ def load(session: Session, year: int, as_of: date) -> dict[str, Any]:
                            .where(col(ReviewCase.filed_on).is_not(None),
                                   col(ReviewCase.status).not_in((DECIDED, PUBLISHED, WITHDRAWN))))
     board = tables(year, issued=issued, done=done, coverage=coverage_report(registry.inspection_status(session), as_of),
-                  findings=findings, entries=ledger.entries(ledger.load_decisions(session)), institution_codes=codes)
+                  findings=findings, entries=ledger.entries(decisions.load_decisions(session)), institution_codes=codes)
     board["tables"].append(deadlines_table([(r, n or "", p or {}) for r, n, p in pending], as_of))
     return board

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -32,20 +32,31 @@ from fpdf.enums import Align, XPos, YPos
 from bureau import case_settings, procedure
 from bureau.decisions import document_kind
 from bureau.review import local_date
-from checklists import KINDS, penalty
-from checklists.money import parse_money, yuan_in_capitals
+from checklists import KINDS, penalty, points
+from checklists.money import parse_money
 from checklists.vocabulary import vocabulary
-from documents.pdf import FONT_FAMILY, DocumentPdf, Layout, hash_block, headed_table, label_table, paragraph, section
+from documents.pdf import (
+    FONT_FAMILY,
+    OFFICIAL_BODY_PT,
+    OfficialPdf,
+    cn_date,
+    hash_block,
+    headed_table,
+    label_table,
+    paragraph,
+    party_block,
+    seal_block,
+    section,
+    title_block,
+    yuan,
+)
 
 RULES_FILE = Path(__file__).with_name("case_documents.toml")
-_MARGIN = 20  # mm
-_BODY_PT = 11
-_LAYOUT = Layout(body_pt=_BODY_PT, line_mm=6.5, heading_pt=13, heading_room_mm=22, label_widths=(40, 130),
-                 table_line_mm=5.6)
 INSPECTION_KINDS = {"random": "双随机抽查", "followup": "回头看"}
 BLANK = "＿＿＿＿＿＿＿＿"  # a line to fill in by hand
 SUSPICION_VERDICTS = {"confirmed": "属实", "excluded": "排除"}
 AGREEMENT_ORDERS = ("国家医保局令", "国家医疗保障局令")
+MANAGEMENT_BAN = "禁止法定代表人（主要负责人）从事定点医药机构管理活动"  # 条例 Art. 43 (penalties.toml)
 
 
 @cache
@@ -62,12 +73,6 @@ class CaseDocument:
     @property
     def file_name(self) -> str:
         return f"{self.title}-{self.number or self.key}.pdf"
-
-
-def yuan(value: str) -> str:
-    """``"12000.00"`` → ``12,000.00 元（人民币壹万贰仟元整）``."""
-    amount = parse_money(value)
-    return f"{amount:,} 元（人民币{yuan_in_capitals(amount)}）"
 
 
 # ============================================================ which document holds what
@@ -142,12 +147,16 @@ def decision_pdf_name(data: Mapping[str, Any]) -> str:
 # ============================================================ the words of each measure
 
 
-def measure_lines(decision: Mapping[str, Any], measures: Sequence[str]) -> list[str]:
-    """Each administrative measure as the 决定书 words it, in the regulation's order."""
+def measure_lines(decision: Mapping[str, Any], measures: Sequence[str],
+                  representative: Mapping[str, str] | None = None) -> list[str]:
+    """Each administrative measure as the 决定书 words it, in the regulation's order; the 条例 Art. 43 ban names
+    the 法定代表人 or 主要负责人 (`representative`, as the 现场检查笔录 recorded him) and its term in years."""
+    terms = {d["measure"]: d["term_years"] for d in (decision.get("proposal") or {}).get("measures_detail") or []
+             if d.get("term_years")}
     lines = []
     for measure in measures:
         if measure == "责令改正":
-            lines.append(f"责令改正，于 {_cn_date(date.fromisoformat(decision['rectification_due']))}前整改到位，"
+            lines.append(f"责令改正，于 {cn_date(decision['rectification_due'])}前整改到位，"
                          "本机关将进行回头看检查；")
         elif measure == "约谈":
             lines.append("约谈你单位有关负责人；")
@@ -159,6 +168,9 @@ def measure_lines(decision: Mapping[str, Any], measures: Sequence[str]) -> list[
             lines.append(f"责令暂停相关责任部门 {decision['suspension_months']} 个月涉及医疗保障基金使用的医药服务；")
         elif measure == "暂停联网结算":
             lines.append(f"暂停医疗费用联网结算 {decision['suspension_months']} 个月；")
+        elif measure == MANAGEMENT_BAN and measure in terms:
+            who = f"{representative['title']}{representative['name']}" if representative else "法定代表人（主要负责人）"
+            lines.append(f"你单位{who} {terms[measure]} 年内禁止从事定点医药机构管理活动；")
         else:
             lines.append(f"{measure}；")
     return _closed(lines)
@@ -172,8 +184,11 @@ def agreement_lines(decision: Mapping[str, Any], measures: Sequence[str]) -> lis
     if total:
         lines.append(f"依医保协议管理记分规定，对你单位记 {total} 分；")
     for person in decision["person_points"]:
+        status = person.get("status") or {}  # as issued (`decisions.person_points_as_issued`); absent before
+        standing = f"，{status['year']} 年度累计 {status['points']} 分" if status else ""
+        standing += f"，{status['text']}" if status.get("text") else ""
         lines.append(f"对相关人员（医保人员代码 {person['staff_code']}）“{person['behaviour']}”记医保支付资格 "
-                     f"{person['points']} 分；")
+                     f"{person['points']} 分{standing}；")
     return _closed(lines)
 
 
@@ -186,39 +201,26 @@ def _closed(lines: list[str]) -> list[str]:
 # ============================================================ the parts the documents share
 
 
-class _CasePdf(DocumentPdf):
+class _CasePdf(OfficialPdf):
     def __init__(self, title: str, number: str, record_hash: str, created: datetime):
-        super().__init__(_LAYOUT, f"{title} {number}".strip(), created)
-        self.number, self.record_hash = number, record_hash
-        self.set_margins(_MARGIN, _MARGIN, _MARGIN)
-        self.set_auto_page_break(True, margin=_MARGIN + 6)
-
-    def footer(self) -> None:
-        parts = [self.number, f"检查记录哈希 {self.record_hash}" if self.record_hash else ""]
-        self.footer_line(-_MARGIN, " · ".join(p for p in parts if p))
+        parts = [number, f"检查记录哈希 {record_hash}" if record_hash else ""]
+        super().__init__(f"{title} {number}".strip(), created, " · ".join(p for p in parts if p))
 
 
 def _start(data: Mapping[str, Any], document: CaseDocument, issuer: str) -> _CasePdf:
     decided = datetime.fromisoformat(data["decision"]["decided_at"])
     pdf = _CasePdf(document.title, document.number, data["record_hash"], decided)
-    pdf.add_page()
-    pdf.set_font(FONT_FAMILY, "B", 16)
-    pdf.cell(0, 9, issuer, align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.set_font(FONT_FAMILY, "B", 20)
-    pdf.cell(0, 12, document.title, align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.set_font(FONT_FAMILY, size=_BODY_PT)
-    pdf.cell(0, 8, document.number, align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.ln(2)
+    title_block(pdf, issuer, document.title, document.number)
     return pdf
 
 
 def _warn_unset(pdf: _CasePdf, labels: Sequence[str]) -> None:
     """A bold notice that some fields print placeholders: such a document must not be served."""
     if labels:
-        pdf.set_font(FONT_FAMILY, "B", _BODY_PT)
+        pdf.set_font(FONT_FAMILY, "B", OFFICIAL_BODY_PT)
         paragraph(pdf, f"【注意：{'、'.join(labels)}尚未设置，文书中为占位文字，设置前不得送达。"
                        "请以 yibao bureau set-payment-accounts 设置后重新生成。】")
-        pdf.set_font(FONT_FAMILY, size=_BODY_PT)
+        pdf.set_font(FONT_FAMILY, size=OFFICIAL_BODY_PT)
 
 
 def _settings(data: Mapping[str, Any]) -> tuple[dict[str, str], list[str]]:
@@ -226,8 +228,7 @@ def _settings(data: Mapping[str, Any]) -> tuple[dict[str, str], list[str]]:
 
 
 def _party(pdf: _CasePdf, institution: Mapping[str, Any]) -> None:
-    section(pdf, "当事人")
-    label_table(pdf, [("名称", institution["name"]), ("统一社会信用代码", institution["credit_code"]),
+    party_block(pdf, [("名称", institution["name"]), ("统一社会信用代码", institution["credit_code"]),
                       ("法定代表人（主要负责人）", institution.get("legal_representative") or BLANK),
                       ("地址", institution["address"]), ("机构编码", institution["code"]),
                       ("机构类别", KINDS.get(institution["kind"], institution["kind"]))])
@@ -238,7 +239,7 @@ def _facts(pdf: _CasePdf, data: Mapping[str, Any], heading: str, who: str) -> No
     decision, record = data["decision"], data["record"]
     section(pdf, heading)
     kind = INSPECTION_KINDS.get(record.get("inspection_kind", ""), record.get("inspection_kind", "现场检查"))
-    when = _cn_date(date.fromisoformat(data["inspected_on"])) if data["inspected_on"] else "检查当日"
+    when = cn_date(data["inspected_on"]) if data["inspected_on"] else "检查当日"
     version = f"第 {decision['version']} 版，" if decision["version"] > 1 else ""
     paragraph(pdf, f"{who}于{when}对你单位进行了现场检查（{kind}，检查记录编号 {decision['record_id']}，{version}"
                    f"笔录经检查人员签名封存）。经审核，查明你单位存在以下问题：")
@@ -260,12 +261,16 @@ def _facts(pdf: _CasePdf, data: Mapping[str, Any], heading: str, who: str) -> No
 
 
 def _provisions(data: Mapping[str, Any]) -> list[str]:
-    """The provision each finding violates (not the penalty basis): the category's item of the 条例."""
-    categories = vocabulary().categories
+    """The provision each finding violates (not the penalty basis): the category's item of the 条例. Breaches of the
+    service agreement (条例 Art. 13, the agreement track) are the 协议处理通知书's, not the 决定书's."""
+    vocab = vocabulary()
+    categories = vocab.categories
     intent = set((data["decision"].get("case_flags") or {}).get("intent_items") or ())
     lines: list[str] = []
     for finding in data["record"].get("findings") or []:
         category = categories.get(finding["category"])
+        if category is not None and vocab.articles[category.article].track == "agreement":
+            continue
         if category is None:
             line = f"{finding.get('legal_basis') or finding['category']}：{finding['category_title']}"
         else:
@@ -292,31 +297,16 @@ def _hearing_text(statement: Mapping[str, Any]) -> str:
         stop = "" if said.endswith(("。", "！", "？")) else "。"  # a quoted sentence keeps its own full stop only
         return told + f"你单位在期限内提出陈述、申辩：“{said}”{stop}本机关对你单位提出的事实、理由和证据进行了复核。"
     deadline = statement.get("deadline")
-    until = f"（{_cn_date(date.fromisoformat(deadline))}）" if deadline else ""
+    until = f"（{cn_date(deadline)}）" if deadline else ""
     return told + f"你单位在规定期限{until}内未提出陈述、申辩。"
 
 
-def _signature_block(pdf: DocumentPdf, issuer: str, day: date) -> None:
-    if pdf.get_y() + 30 > pdf.page_break_trigger:
-        pdf.add_page()
-    pdf.ln(8)
-    pdf.set_font(FONT_FAMILY, "B", 12)
-    pdf.cell(0, 8, issuer, align=Align.R, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.set_font(FONT_FAMILY, size=_BODY_PT)
-    pdf.cell(0, 8, "（印章）", align=Align.R, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.cell(0, 8, _cn_date(day), align=Align.R, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-
-
 def _finish(pdf: _CasePdf, data: Mapping[str, Any], issuer: str) -> bytes:
-    _signature_block(pdf, issuer, local_date(datetime.fromisoformat(data["decision"]["decided_at"])))
+    seal_block(pdf, issuer, local_date(datetime.fromisoformat(data["decision"]["decided_at"])))
     where = f"该记录位于局端防篡改日志第 {data['log_index']} 条；" if data["log_index"] is not None else ""
     hash_block(pdf, "检查记录内容哈希（SHA-256）", data["record_hash"],
                f"{where}比对哈希可核验本文书所依据的检查记录与签名封存的电子记录一致。", room_mm=8, inset_mm=2)
     return bytes(pdf.output())
-
-
-def _cn_date(day: date) -> str:
-    return f"{day.year}年{day.month}月{day.day}日"
 
 
 # ============================================================ the documents
@@ -349,7 +339,8 @@ def _render_decision(data: Mapping[str, Any], document: CaseDocument, agreement:
 
     section(pdf, f"五、{'处罚' if document.title.endswith('处罚决定书') else '处理'}决定")
     paragraph(pdf, "根据上述事实和依据，本机关决定：")
-    for n, line in enumerate(measure_lines(decision, administrative), 1):
+    for n, line in enumerate(measure_lines(decision, administrative,
+                                           data["institution"].get("legal_representative_person")), 1):
         paragraph(pdf, f"{n}. {line}")
     if decision.get("fine_yuan") and decision.get("fine_reason"):
         paragraph(pdf, f"罚款数额的裁量理由：{decision['fine_reason']}")
@@ -413,6 +404,8 @@ def _render_agreement(data: Mapping[str, Any], document: CaseDocument, decision_
             paragraph(pdf, f"· {measure}：依据医疗保障服务协议的约定。")
     if decision["person_points"]:
         paragraph(pdf, f"· 医保支付资格记分：{rules['people_basis']}。")
+    if any((p.get("status") or {}).get("text") for p in decision["person_points"]):
+        paragraph(pdf, f"· 暂停、终止期限的计算：{points.points_rules().people.period_basis}。")
 
     section(pdf, "三、处理决定")
     paragraph(pdf, "根据医疗保障服务协议和上述规定，本机构决定：")
@@ -472,9 +465,9 @@ def render_service_receipt(receipt: Mapping[str, Any]) -> bytes:
     pdf.cell(0, 9, receipt["authority"], align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font(FONT_FAMILY, "B", 20)
     pdf.cell(0, 14, "送达回证", align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.set_font(FONT_FAMILY, size=_BODY_PT)
+    pdf.set_font(FONT_FAMILY, size=OFFICIAL_BODY_PT)
     servers = list(receipt.get("servers") or [])
-    when = _cn_date(date.fromisoformat(served_on)) if served_on else "    年    月    日    时    分"
+    when = cn_date(served_on) if served_on else "    年    月    日    时    分"
     rows = [("送达文书名称及文号", f"{receipt['document']['title']} {receipt['document']['number']}".strip()),
             ("受送达人", receipt["party"]["name"]), ("受送达人地址", receipt["party"].get("address") or BLANK),
             ("送达方式", receipt.get("method") or BLANK), ("送达地点", receipt.get("place") or BLANK),

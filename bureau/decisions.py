@@ -19,7 +19,7 @@ from typing import Any, Mapping, Sequence
 from sqlmodel import Session, col, select
 
 import checklists
-from bureau import case_settings, review
+from bureau import case_settings, ledger, procedure, review
 from bureau.agency import agency_name
 from bureau.assignments import next_seq, utc_iso
 from bureau.models import (
@@ -69,6 +69,7 @@ class Flags:
     conduct_from: date | None = None  # the conduct's period; both default to the inspection day
     conduct_to: date | None = None  # continuous conduct: its end, from which 时效 runs
     limitation_extended: bool = False  # 涉及公民生命健康安全、金融安全且有危害后果: 行政处罚法 Art. 36's longer period
+    major_loss: bool = False  # 造成医疗保障基金重大损失或者其他严重不良社会影响 (条例 Art. 43)
 
 
 def conduct_period(record: Mapping[str, Any], flags: Flags) -> tuple[date, date] | None:
@@ -113,7 +114,7 @@ def proposal(record: Mapping[str, Any], flags: Flags = Flags()) -> dict[str, Any
                           "item_id": f["item_id"], "intent_to_defraud": f["item_id"] in flags.intent_items}
                          for f in findings],
             "refused_to_correct": flags.refused_to_correct, "serious_consequences": flags.serious_consequences,
-            "circumstances": {c: True for c in flags.circumstances}, "factors": list(flags.factors)}
+            "major_loss": flags.major_loss, "circumstances": {c: True for c in flags.circumstances}, "factors": list(flags.factors)}
     period = conduct_period(record, flags)
     try:
         decided = penalty.decide(case)
@@ -132,7 +133,7 @@ def proposal(record: Mapping[str, Any], flags: Flags = Flags()) -> dict[str, Any
                       "circumstances": list(flags.circumstances), "factors": list(flags.factors),
                       "conduct_from": period[0].isoformat() if period else None,
                       "conduct_to": period[1].isoformat() if period else None,
-                      "limitation_extended": flags.limitation_extended},
+                      "limitation_extended": flags.limitation_extended, "major_loss": flags.major_loss},
             "findings": findings, "penalty": decided, "limitation": limitation_of(record, flags),
             "discretion": {"benchmark": benchmark.as_json(),
                            "factors": [f.as_json() for f in benchmark.factors.values()]},
@@ -146,12 +147,12 @@ def proposal(record: Mapping[str, Any], flags: Flags = Flags()) -> dict[str, Any
 def document_kind(measures: Sequence[str], detail: Sequence[Mapping[str, Any]]) -> str:
     """The case's principal document: 协议处理 when every measure is on the agreement track (the 经办机构 takes it
     under the service agreement), as the engine's `measures_detail` says; otherwise 行政处罚 when an administrative
-    measure is a penalty (罚款, 暂停: the rules' `no_penalty.suppresses`, 行政处罚法 第九条), else 行政处理."""
+    measure is a penalty (`bureau.procedure.penalties`: 罚款, 暂停, 行政处罚法 第九条), else 行政处理."""
     tracks = {d["measure"]: d["track"] for d in detail}
-    if measures and all(tracks.get(m) == "agreement" for m in measures):
+    agreement = [m for m in measures if tracks.get(m) == "agreement"]
+    if measures and len(agreement) == len(measures):
         return "协议处理"
-    penalties = set(penalty.penalty_rules().no_penalty.suppresses)
-    return "行政处罚" if any(m in penalties and tracks.get(m) != "agreement" for m in measures) else "行政处理"
+    return "行政处罚" if procedure.penalties({"measures": measures, "agreement_measures": agreement}) else "行政处理"
 
 
 def check_choice(proposed: Mapping[str, Any], choice: Mapping[str, Any], today: date) -> dict[str, Any]:
@@ -264,6 +265,12 @@ def earlier_fine(categories: set[str], period: tuple[date, date],
     return None
 
 
+def load_decisions(session: Session) -> list[dict[str, Any]]:
+    """The decisions the ledgers derive from (issued or withdrawn)."""
+    rows = session.exec(select(Decision).where(col(Decision.status).in_(("issued", "withdrawn")))).all()
+    return [decision_json(row) for row in rows]
+
+
 def decision_json(row: Decision) -> dict[str, Any]:
     return {"record_id": row.record_id, "version": row.version, "record_hash": row.record_hash,
             "institution_code": row.institution_code, "outcome": row.outcome, "status": row.status,
@@ -287,7 +294,7 @@ def flags_of(choice: Mapping[str, Any]) -> Flags:
     return Flags(bool(choice.get("refused_to_correct")), bool(choice.get("serious_consequences")),
                  tuple(choice.get("intent_items") or ()), tuple(choice.get("circumstances") or ()),
                  tuple(choice.get("factors") or ()), day(choice.get("conduct_from")), day(choice.get("conduct_to")),
-                 bool(choice.get("limitation_extended")))
+                 bool(choice.get("limitation_extended")), bool(choice.get("major_loss")))
 
 
 # ============================================================ operations
@@ -338,12 +345,16 @@ def issue(session: Session, record_id: str, actor: StaffAccount, now: datetime) 
     draft = session.get(Decision, record_id)
     if draft is None or draft.status != "draft":
         raise ReviewError(409, "no_proposal", "本案没有拟处理意见")
+    settings = case_settings.snapshot(session)
     case = review.act(session, record_id, "decide", actor, now, details={"measures": draft.measures,
                                                                         "fine_yuan": draft.fine_yuan,
-                                                                        "agency": agency_name(session)})
+                                                                        "agency": settings[case_settings.AGENCY]})
     _check_may_penalise(session, case, draft)
+    # what the 决定书, 协议处理通知书 and 移送书 print from the settings, as issued (`decision_for_pdf`)
+    case.procedure = {**(case.procedure or {}), "decision": {"settings": settings}}
     draft.status, draft.decided_by, draft.decided_at = "issued", actor.username, now
     draft.decision_no = _decision_no(session, draft.doc_kind, local_date(now).year)
+    draft.person_points = person_points_as_issued(session, draft, local_date(now))
     _close_followups(session, case, now)  # before this decision's own order, which must stay open
     if RECTIFY in draft.measures:
         order = RectificationOrder(institution_code=draft.institution_code, ordered_at=local_date(now),
@@ -353,6 +364,16 @@ def issue(session: Session, record_id: str, actor: StaffAccount, now: datetime) 
         draft.rectification_order_id = order.id
     session.add(draft)
     return draft
+
+
+def person_points_as_issued(session: Session, draft: Decision, on: date) -> list[dict[str, Any]]:
+    """The decision's people's points, each with the 医保支付资格 status it leaves the person in on the decision day
+    (the standing decisions and this one counted; an earlier year's 终止 or 暂停 still running), as the
+    协议处理通知书 prints it."""
+    others = [d for d in load_decisions(session) if d["record_id"] != draft.record_id]
+    rows = {row["staff_code"]: row for row in ledger.people(ledger.entries([*others, decision_json(draft)]), on)}
+    return [{**p, "status": {k: v for k, v in rows[p["staff_code"]].items() if k != "staff_code"}}
+            for p in draft.person_points]
 
 
 def _check_may_penalise(session: Session, case: ReviewCase, draft: Decision) -> None:
@@ -439,7 +460,8 @@ def withdraw(session: Session, record_id: str, actor: StaffAccount, reason: str,
 
 
 def decision_for_pdf(session: Session, record_id: str) -> dict[str, Any]:
-    """What `bureau.decision_pdf.render_decision_pdf` prints: the decision with its record, party and hearing."""
+    """What `bureau.decision_pdf.render_decision_pdf` prints: the decision with its record, party and hearing, and
+    the settings as the decision was issued with them (`case_settings.as_issued`)."""
     decision = session.get(Decision, record_id)
     if decision is None or decision.outcome != "handled" or decision.status == "draft":
         raise ReviewError(404, "no_decision", "本案尚未作出处理决定")
@@ -451,18 +473,23 @@ def decision_for_pdf(session: Session, record_id: str) -> dict[str, Any]:
     # the facts the 决定书 states are the findings the bureau derived (as the proposal was), not the tablet's
     facts = {**record.record, "findings": review.findings_check(record.record).findings}
     representative = (record.record.get("checkin") or {}).get("legal_representative")
+    authority = issuer(session, record_id)
+    shown = case_settings.as_issued(((case.procedure or {}).get("decision") or {}).get("settings"),
+                                    {**case_settings.snapshot(session), case_settings.AGENCY: authority})
     return {"decision": decision_json(decision), "record": facts, "record_hash": record.record_hash,
             "log_index": record.log_index,
             "institution": {"code": decision.institution_code, "name": institution.name if institution else "",
                             "address": institution.address if institution else "",
                             "credit_code": institution.credit_code if institution else "",
                             "kind": institution.kind if institution else "",
+                            "legal_representative_person": {"name": representative["name"],
+                                                            "title": representative["title"]} if representative else None,
                             "legal_representative": f"{representative['name']}（{representative['title']}）"
                             if representative else None},
             "inspected_on": case.inspected_on.isoformat() if case.inspected_on else None,
             "statement": {"deadline": case.statement_deadline.isoformat() if case.statement_deadline else None,
                           "text": case.statement_text, "waived": case.statement_waived},
-            "authority": issuer(session, record_id), "settings": case_settings.case_settings(session)}
+            "authority": shown.pop(case_settings.AGENCY) or authority, "settings": shown}
 
 
 def issuer(session: Session, record_id: str) -> str:

@@ -1,5 +1,6 @@
-"""Seeding a demo bureau: its agency (福州市医疗保障局), the demo registries (福州, all four kinds), two staff accounts
-and a committed, drawn plan."""
+"""Seeding a demo bureau: its agency (福州市医疗保障局), the demo registries (福州, all four kinds), three staff
+accounts (the 负责人 who approves 立案, the reviewer who handles the case, and a second reviewer for its 法制审核, which
+the case's own investigator may not do) and a committed, drawn plan."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from bureau.draw_records import commit_plan, perform_draw
 from bureau.models import Assignment, Institution
 
 DEMO_AGENCY = "福州市医疗保障局"
-DEMO_STAFF = [("zhuren", "郑主任", "supervisor"), ("shenhe", "黄审核", "reviewer")]
+DEMO_STAFF = [("zhuren", "郑主任", "supervisor"), ("shenhe", "黄审核", "reviewer"), ("fazhi", "林法制", "reviewer")]
 DEMO_PLAN = {
     "plan_id": "演示-2026-第四季度",
     "strata": [{"kind": "hospital", "count": 2}, {"kind": "primary", "ratio": "0.25"},

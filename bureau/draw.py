@@ -38,6 +38,7 @@ import copy
 import hashlib
 import json
 import math
+import operator
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -264,7 +265,8 @@ def _checked_snapshot(snapshot: Any) -> dict[str, list]:
             raise DrawError(f"registry.{part}: 缺失或不是数组")
         out[part] = rows
     for n, row in enumerate(out["institutions"]):
-        if not (isinstance(row, list) and len(row) == 4 and isinstance(row[0], str) and row[1] in names
+        if not (isinstance(row, list) and len(row) == 4 and isinstance(row[0], str) and isinstance(row[1], str)
+                and row[1] in names
                 and isinstance(row[2], str) and (row[3] is None or (_is_int(row[3]) and 0 <= row[3] <= 100))):
             raise DrawError(f"registry.institutions[{n}]: 应为 [机构编码, 机构类别, 区划代码, 风险分 0–100 或 null]")
     for n, row in enumerate(out["inspectors"]):
@@ -282,7 +284,7 @@ def _checked_snapshot(snapshot: Any) -> dict[str, list]:
         "followups": out["followups"],
     }
     for part, part_keys in keys.items():
-        if any(a >= b for a, b in zip(part_keys, part_keys[1:])):
+        if not all(map(operator.lt, part_keys, part_keys[1:])):
             raise DrawError(f"registry.{part}: 应按编码严格升序排列且不重复")
     return out
 

@@ -18,8 +18,9 @@ A record (`accept_record`) is accepted only when, in this order:
 7. a correction (version > 1) names the stored previous version's hash.
 
 It is then stored, appended to the merkle log and its review case opened, or moved on to the corrected version
-(`bureau.review.receive_record`), in one transaction that begins by taking the log's lock (`TransparencyLog.appending`)
-and is committed or rolled back whole, and the answer is a receipt. The same record again
+(`bureau.review.receive_record`), all or nothing, in the log's next group transaction (`TransparencyLog.in_group`:
+the records arriving at this process meanwhile share its lock and its commit, each in a savepoint of its own), and
+the answer is a receipt. The same record again
 (same id, version and hash) gets the same receipt and counts as a duplicate; different content under the same id
 and version is refused (409). Every refusal is stored as a `Rejection` with its reason code.
 
@@ -156,8 +157,9 @@ def _check_schema(record: dict[str, Any]) -> None:
         raise IngestRefused(422, exc.reason_code, exc.message_zh) from None
 
 
-def _check_policy(session: Session, opened: OpenedRecord, signer_keys: dict[str, DeviceKey]) -> None:
-    """Raises IngestRefused unless the signers may submit this record for this assignment."""
+def _check_policy(session: Session, opened: OpenedRecord, signer_keys: dict[str, DeviceKey]) -> bool:
+    """Raises IngestRefused unless the signers may submit this record for this assignment. Returns whether the
+    assignment was still to be marked submitted (已提交, which it stays once it is)."""
     foreign = [k for k in signer_keys.values() if k.device_id != opened.device_id]
     if foreign:
         raise IngestRefused(403, "signer_foreign_device", f"签名密钥 {foreign[0].key_id} 不属于发送记录的设备")
@@ -174,6 +176,7 @@ def _check_policy(session: Session, opened: OpenedRecord, signer_keys: dict[str,
     outsiders = sorted({s["inspector"] for s in opened.signatures} - team)
     if outsiders:
         raise IngestRefused(403, "not_your_assignment", f"签名人员 {'、'.join(outsiders)} 不在该检查任务的检查组中")
+    return assignment.status != assignments.SUBMITTED
 
 
 def _check_suspicions(session: Session, record: dict[str, Any]) -> None:
@@ -236,22 +239,34 @@ def _check_previous(session: Session, opened: OpenedRecord) -> None:
         raise IngestRefused(409, "previous_hash_mismatch", "更正版本所指的上一版本与局端保存的不符")
 
 
-def _store(session: Session, opened: OpenedRecord, score: _Score, sealed_bytes: int, index: int,
-           now: datetime) -> None:
+@dataclass(frozen=True)
+class _Checked:
+    """What the checks made of a record, for storing it."""
+    opened: OpenedRecord
+    score: _Score
+    sealed_bytes: int
+    submits_assignment: bool  # its assignment was not yet 已提交 when checked
+
+
+def _store(session: Session, checked: _Checked, index: int, now: datetime) -> None:
+    opened, score = checked.opened, checked.score
     record = opened.record
     received = ReceivedRecord(
         record_id=opened.record_id, version=record["version"], record_hash=opened.record_hash,
         previous_hash=record.get("previous_hash"), device_id=opened.device_id, assignment_id=record["assignment_id"],
         institution_code=record["institution_code"], template_pin=f"{record['template_id']}@{record['template_hash']}",
         signers=[s["inspector"] for s in opened.signatures], signatures=opened.signatures, record=record,
-        sealed_bytes=sealed_bytes, score_claimed=score.claimed, score_computed=score.computed,
+        sealed_bytes=checked.sealed_bytes, score_claimed=score.claimed, score_computed=score.computed,
         critical=score.critical, score_mismatch=score.mismatch, log_index=index, received_at=now)
     session.add(received)
     for blob in record["blobs"]:
         session.add(RecordBlob(record_id=opened.record_id, version=record["version"], sha256=blob["sha256"],
                                size=blob["size"], media_type=blob["media_type"]))
-    session.exec(update(Assignment).where(col(Assignment.id) == record["assignment_id"],
-                                          col(Assignment.status) != "已提交").values(status="已提交"))
+    if checked.submits_assignment:
+        session.exec(update(Assignment).where(col(Assignment.id) == record["assignment_id"],
+                                              col(Assignment.status) != assignments.SUBMITTED,
+                                              # withdrawn since the checks: it stays 已撤回 (the record was made before)
+                                              col(Assignment.revoked).is_(False)).values(status=assignments.SUBMITTED))
     if record["version"] > 1:  # a correction answers the requests made of earlier versions
         session.exec(update(CorrectionRequest).where(
             col(CorrectionRequest.record_id) == opened.record_id, col(CorrectionRequest.version) < record["version"],
@@ -259,27 +274,32 @@ def _store(session: Session, opened: OpenedRecord, score: _Score, sealed_bytes: 
     review.receive_record(session, received, now)
 
 
-def _append(session: Session, log: TransparencyLog, opened: OpenedRecord, score: _Score, sealed_bytes: int,
-            now: datetime) -> RecordAccepted | IngestRefused:
-    """One transaction under the log's lock: the duplicate check, then the record, its leaf and tree head, all
-    committed or none. A refusal is returned, to be stored once the lock is released."""
+def _append(session: Session, log: TransparencyLog, checked: _Checked, now: datetime) -> RecordAccepted | IngestRefused:
+    """Under the log's lock, in a group transaction: the duplicate check, then the record, its leaf and tree head,
+    all committed or none. A refusal is returned, to be stored once the lock is released."""
+    opened = checked.opened
     version = opened.record["version"]
-    with log.appending(session):
-        existing = session.get(ReceivedRecord, (opened.record_id, version))
+
+    def work(shared: Session) -> tuple[int, bool] | IngestRefused:  # (log index, duplicate)
+        existing = shared.get(ReceivedRecord, (opened.record_id, version))
         if existing is not None and existing.record_hash != opened.record_hash:
             return IngestRefused(409, "conflicting_content", f"局端已收到编号相同（第 {version} 版）但内容不同的记录")
         if existing is not None:
-            _bump(session, DUPLICATES_COUNTER)
-            index = existing.log_index
-        else:
-            try:
-                _check_previous(session, opened)
-            except IngestRefused as exc:
-                return exc
-            index = log.append(session, opened.record_id, version, opened.record_hash)
-            _store(session, opened, score, sealed_bytes, index, now)
-    return RecordAccepted(log.receipt(session, opened.record_id, opened.record_hash, index),
-                          duplicate=existing is not None)
+            _bump(shared, DUPLICATES_COUNTER)
+            return existing.log_index, True
+        try:
+            _check_previous(shared, opened)
+        except IngestRefused as exc:
+            return exc
+        index = log.append(shared, opened.record_id, version, opened.record_hash)
+        _store(shared, checked, index, now)
+        return index, False
+
+    outcome = log.in_group(session, work)
+    if isinstance(outcome, IngestRefused):
+        return outcome
+    index, duplicate = outcome
+    return RecordAccepted(log.receipt(session, opened.record_id, opened.record_hash, index), duplicate=duplicate)
 
 
 def _status_for(error: EnvelopeError) -> int:
@@ -291,23 +311,24 @@ def accept_record(session: Session, keys: BureauKeys, log: TransparencyLog, enve
     """Verify and store one sealed record (see the module docstring); raises IngestRefused."""
     device_id = device.device_id
     signer_keys: dict[str, DeviceKey] = {}
+    if not session.in_transaction():  # the checks only read: each statement on its own, no BEGIN and COMMIT
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     try:
         opened = open_envelope(envelope, keys.all_sealing, _signer_lookup(session, signer_keys, device),
                                expected_record_id=record_id, expected_device_id=device_id)
         _check_text(opened.record)
-        _check_policy(session, opened, signer_keys)
+        submits_assignment = _check_policy(session, opened, signer_keys)
         _check_schema(opened.record)
         _check_suspicions(session, opened.record)
-        score = _rescore(opened.record)
+        checked = _Checked(opened, _rescore(opened.record), len(canonical_bytes(envelope)), submits_assignment)
     except EnvelopeError as exc:
         raise _refuse(session, device_id, record_id, _status_for(exc), exc.reason_code, exc.message_zh, now) from None
     except IngestRefused as exc:
         raise _refuse(session, device_id, record_id, exc.status, exc.reason, exc.message, now) from None
-    sealed_bytes = len(canonical_bytes(envelope))
-    session.commit()  # hold no pooled connection while queueing for the log, and let its lock come first
+    session.rollback()  # hold no pooled connection while queueing for the log, and let its lock come first
     for _ in range(_APPEND_ATTEMPTS):
         try:
-            outcome = _append(session, log, opened, score, sealed_bytes, now)
+            outcome = _append(session, log, checked, now)
         except IntegrityError:  # a conflict the log's lock does not cover (everything was rolled back): again
             continue
         if isinstance(outcome, IngestRefused):

@@ -15,22 +15,23 @@ recovery shares that are shown once and never stored: any M custodians can rebui
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bureau.settings import BureauSettings
+from bureau.settings import DEFAULT_SHARES, DEFAULT_THRESHOLD, BureauSettings
 from sync import keys as sync_keys
 from sync.errors import KeyHandlingError
 from sync.keys import BureauPublicKeys, SealingPrivateKey
 
 PASSPHRASE_ENV = "YIBAO_BUREAU_PASSPHRASE"
 MIN_PASSPHRASE_LENGTH = 8
-DEFAULT_SHARES, DEFAULT_THRESHOLD = 5, 3
 
 
 class KeystoreError(Exception):
@@ -128,8 +129,27 @@ def _recovery_kit(signing: Ed25519PrivateKey, sealing: SealingPrivateKey, shares
 
 def _write_current(settings: BureauSettings, signing: Ed25519PrivateKey, sealing: SealingPrivateKey,
                    passphrase: str) -> None:
-    _write_json(_current_path(settings, "sealing"), sync_keys.encrypt_private_key(sealing, passphrase))
-    _write_json(_current_path(settings, "signing"), sync_keys.encrypt_private_key(signing, passphrase))
+    for role, key in (("sealing", sealing), ("signing", signing)):
+        path = _current_path(settings, role)
+        _write_json(path, sync_keys.encrypt_private_key(key, passphrase))
+        _remember(path, path.read_bytes(), passphrase.encode("utf-8"), key)
+
+
+# Keys this process has decrypted (or written), by key file, its exact bytes and the passphrase: scrypt is made to be
+# slow (32 MiB, about 0.1 s of a core) and one process opens the same file several times (`yibao serve` checks the
+# keys and the log before serving; a command opens the signing key, then every key). The passphrase is in this
+# process's environment for its whole life anyway, and the keys are what it decrypts them for; a changed file, or
+# another passphrase, is decrypted afresh. Bounded: a bureau holds a handful of key files.
+_OPENED: dict[tuple[str, bytes, bytes], Any] = {}
+_OPENED_MAX = 64
+_opened_lock = threading.Lock()
+
+
+def _remember(path: Path, content: bytes, passphrase: bytes, key: Any) -> None:
+    with _opened_lock:
+        if len(_OPENED) >= _OPENED_MAX:
+            _OPENED.pop(next(iter(_OPENED)))
+        _OPENED[(str(path), hashlib.sha256(content).digest(), passphrase)] = key
 
 
 def create_keys(settings: BureauSettings, passphrase: bytes, *, shares: int = DEFAULT_SHARES,
@@ -149,7 +169,18 @@ def _decrypt(path: Path, passphrase: bytes) -> Any:
     if not path.exists():
         raise KeystoreError(f"机构密钥不存在：{path}（请先运行 yibao bureau init）")
     try:
-        return sync_keys.decrypt_private_key(_read_json(path), passphrase.decode("utf-8"))
+        content = path.read_bytes()
+        key_file = json.loads(content)
+    except (OSError, ValueError) as exc:
+        raise KeystoreError(f"无法读取密钥文件 {path}：{exc}") from None
+    with _opened_lock:
+        known = _OPENED.get((str(path), hashlib.sha256(content).digest(), passphrase))
+    if known is not None:
+        return known
+    try:
+        key = sync_keys.decrypt_private_key(key_file, passphrase.decode("utf-8"))
+        _remember(path, content, passphrase, key)
+        return key
     except KeyHandlingError as exc:
         if exc.reason_code == "key_decrypt_failed":
             raise KeystoreError(f"机构密钥口令不正确，无法解密 {path.name}（请检查 {PASSPHRASE_ENV}）") from None

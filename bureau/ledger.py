@@ -4,7 +4,8 @@ grades, people's 医保支付资格 points, money recovered and fines imposed.
 `entries` turns issued decisions into dated ledger entries; a decision withdrawn on 复议 keeps its entries and gets
 one reversing entry for each, dated the day it was withdrawn, so the ledger shows both and every balance nets to
 zero for it. Points statuses (thresholds, grades, 暂停/终止) count only standing entries — those of decisions not
-withdrawn — and apply `checklists.points`. Pure, apart from `load_decisions`.
+withdrawn — and apply `checklists.points`; a person's 暂停 or 终止 runs on into later years until its term ends.
+Pure: the decisions come from `bureau.decisions.load_decisions`.
 """
 
 from __future__ import annotations
@@ -15,10 +16,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Iterable, Mapping
 
-from sqlmodel import Session, col, select
-
-from bureau.decisions import decision_json
-from bureau.models import Decision
 from bureau.review import local_date
 from checklists import points
 from checklists.money import ZERO, format_money, parse_money
@@ -125,18 +122,24 @@ def institutions(all_entries: Iterable[Entry], year: int, names: Mapping[str, st
     return rows
 
 
-def people(all_entries: Iterable[Entry], year: int, rules: points.PointsRules | None = None) -> list[dict[str, Any]]:
-    """One row per person with points this year: total, and 暂停 (≥ 9) or 终止 (12) with its terms."""
+def people(all_entries: Iterable[Entry], on: date, rules: points.PointsRules | None = None) -> list[dict[str, Any]]:
+    """One row per person with points in `on`'s year or a 暂停/终止 still running on `on` (from an earlier year's
+    points, `carried`): the year's total, and the 暂停 (≥ 9) or 终止 (12) with its days, rule and words."""
     kept = _point_entries(standing(all_entries), PERSON_POINTS)
     rows = []
     for code, person_entries in sorted(kept.items()):
-        status = points.person_status(person_entries, year, rules)
-        if status.points == 0:
-            continue
-        rows.append({"staff_code": code, "year": year, "points": status.points, "action": status.action,
-                     "suspension_months": list(status.suspension_months) if status.suspension_months else None,
-                     "bar_years": status.bar_years})
+        status = points.person_status(person_entries, on, rules)
+        if status.points or status.action:
+            rows.append({"staff_code": code, "year": status.year, "points": status.points, "action": status.action,
+                         "suspension_months": list(status.suspension_months) if status.suspension_months else None,
+                         "bar_years": status.bar_years, "since": _iso(status.since), "until": _iso(status.until),
+                         "register_from": _iso(status.register_from), "at_once": status.at_once,
+                         "carried": status.carried, "text": points.person_status_text(status, rules)})
     return rows
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
 
 
 def _money_totals(listed: Iterable[Entry], year: int) -> dict[str, dict[str, Decimal]]:
@@ -179,9 +182,3 @@ def summary(all_entries: Iterable[Entry], year: int) -> dict[str, str]:
     listed = [e for e in all_entries if e.on.year == year]
     return {"recovered_yuan": format_money(_money_total(listed, RECOVERED)),
             "fined_yuan": format_money(_money_total(listed, FINED))}
-
-
-def load_decisions(session: Session) -> list[dict[str, Any]]:
-    """The decisions the ledgers derive from (issued or withdrawn)."""
-    rows = session.exec(select(Decision).where(col(Decision.status).in_(("issued", "withdrawn")))).all()
-    return [decision_json(row) for row in rows]

@@ -26,6 +26,8 @@ from typing import Any, Mapping, Sequence
 from bureau.problems import ReviewError
 from checklists.money import format_money, parse_money
 from checklists.onsite_record import working_days_after
+from checklists.penalty import penalty_rules
+from checklists.times import clock_time
 
 RULES_PATH = Path(__file__).resolve().parent.parent / "checklists" / "rules" / "procedure.toml"
 ZERO = Decimal("0.00")
@@ -34,6 +36,9 @@ ZERO = Decimal("0.00")
 REVIEWING, PROPOSED, HEARING, DECIDED, PUBLISHED = "审核中", "拟处理", "陈述申辩", "已决定", "已公开"
 BEFORE_DECISION = ("已接收", REVIEWING, "退回补正", PROPOSED, HEARING)
 AFTER_DECISION = (DECIDED, PUBLISHED)
+# 立案 comes before 告知 for a penalty; 陈述申辩 is listed so that a case notified before 立案 was required (stored by
+# an earlier version) can still be filed and decided.
+FILING_STATUSES = (REVIEWING, PROPOSED, HEARING)
 
 STEPS: dict[str, str] = {
     "request_filing": "提请立案",
@@ -119,7 +124,7 @@ def parse_rules(text: str, source: str = "procedure.toml") -> Rules:
         problems.append("surcharge.percent_per_day：应为正数（字符串，如 \"3\"）")
         percent = Decimal(0)
     basis = {name: str(section.get("basis", "")) for name, section in doc.items() if isinstance(section, dict)}
-    for name in ("decision_limit", "extension", "statement", "legal_review", "collective", "no_heavier", "service",
+    for name in ("filing", "decision_limit", "extension", "statement", "legal_review", "collective", "no_heavier", "service",
                  "payment", "surcharge", "agreement"):
         if not basis.get(name):
             problems.append(f"{name}.basis：须写明法律依据")
@@ -178,6 +183,8 @@ def terms(decision: Mapping[str, Any] | None) -> dict[str, Any] | None:
             "suspension_months": decision.get("suspension_months"), "recover_yuan": decision.get("recover_yuan") or "0.00",
             "hearing_right": bool((decision.get("proposal") or {}).get("hearing_right")),
             "agreement_measures": [m for m in measures if detail.get(m) == "agreement"],
+            "term_years": {d["measure"]: d["term_years"] for d in (decision.get("proposal") or {})
+                           .get("measures_detail", []) if d.get("term_years") and d["measure"] in measures},
             "basis": list((decision.get("proposal") or {}).get("basis", [])), "fine_reason": decision.get("fine_reason") or ""}
 
 
@@ -197,6 +204,36 @@ def _need_status(ctx: Context, step: str, allowed: Sequence[str]) -> None:
 def _need_filed(proc: Mapping[str, Any], step: str) -> None:
     if not proc.get("filed_on"):
         raise _refuse(409, "not_filed", f"本案尚未立案（立案须经批准），不能{STEPS[step]}")
+
+
+NOTIFY, DECIDE = "送达行政处罚事先告知书", "作出行政处罚决定"  # what waits for 立案 (`filing_problem`)
+
+
+def penalties(terms: Mapping[str, Any] | None) -> list[str]:
+    """The 行政处罚 among the terms' measures: those the penalty rules list as such (penalties.toml
+    `no_penalty.suppresses`, 行政处罚法 第九条) that the 医疗保障行政部门 imposes (not the 经办机构's under the
+    agreement). 责令改正 and 责令退回 are 行政处理, not penalties."""
+    if not terms:
+        return []
+    listed = set(penalty_rules().no_penalty.suppresses)
+    return [m for m in terms.get("measures", []) if m in listed and m not in terms.get("agreement_measures", [])]
+
+
+def filing_problem(proc: Mapping[str, Any], terms: Mapping[str, Any] | None, doing: str,
+                   r: Rules | None = None) -> str | None:
+    """Why `doing` (告知, 作出决定) must wait: the terms carry a 行政处罚 and the case has no approved 立案
+    (行政处罚法 第五十四条). None: it need not wait. The agreement track and 行政处理 need no 立案."""
+    found = penalties(terms)
+    if not found or proc.get("filed_on"):
+        return None
+    cited = (r or rules()).basis["filing"].split("：")[0]
+    return f"本案尚未立案：拟作出的{'、'.join(found)}属于行政处罚，须经批准立案后方可{doing}（{cited}）"
+
+
+def need_filing(proc: Mapping[str, Any], ctx: Context, doing: str) -> None:
+    """409 not_filed when `filing_problem` says so."""
+    if (problem := filing_problem(proc, ctx.penalty, doing)) is not None:
+        raise _refuse(409, "not_filed", problem)
 
 
 def _need_text(value: str, what: str) -> str:
@@ -243,7 +280,7 @@ def clock(proc: Mapping[str, Any], today: date, decided: bool, r: Rules | None =
 
 def request_filing(proc: Mapping[str, Any], ctx: Context, reason: str) -> dict[str, Any]:
     """提请立案: the reviewer asks; another person approves (the 立案审批)."""
-    _need_status(ctx, "request_filing", (REVIEWING, PROPOSED))
+    _need_status(ctx, "request_filing", FILING_STATUSES)
     _recusal(ctx)
     if proc.get("filing_requested_by"):
         raise _refuse(409, "already_requested", "本案已提请立案")
@@ -253,7 +290,7 @@ def request_filing(proc: Mapping[str, Any], ctx: Context, reason: str) -> dict[s
 
 def approve_filing(proc: Mapping[str, Any], ctx: Context, opinion: str) -> dict[str, Any]:
     """批准立案 by someone other than who asked: the 90-day clock starts today."""
-    _need_status(ctx, "approve_filing", (REVIEWING, PROPOSED))
+    _need_status(ctx, "approve_filing", FILING_STATUSES)
     _recusal(ctx)
     if not proc.get("filing_requested_by"):
         raise _refuse(409, "not_requested", "本案尚未提请立案")
@@ -325,23 +362,36 @@ def extend(proc: Mapping[str, Any], ctx: Context, days: int, reason: str, discus
 
 def notice(proc: Mapping[str, Any], ctx: Context, served_on: date, r: Rules | None = None) -> dict[str, Any]:
     """告知 (Art. 44/45): what was notified (the terms, for Art. 45), when the 告知书 was served, and the deadlines
-    of 陈述申辩 and of a hearing request counted from that day. Replaces an earlier notice and what followed it."""
+    of 陈述申辩 and of a hearing request counted from that day. Replaces an earlier notice and what followed it,
+    which stay on file (`notices_on_file`)."""
     r = r or rules()
     if ctx.penalty is None:
         raise _refuse(409, "no_proposal", "本案没有拟处理意见")
+    need_filing(proc, ctx, NOTIFY)
     _need_past(served_on, ctx.today, "告知书送达日期")
     if ctx.inspected_on and served_on < ctx.inspected_on:
         raise _refuse(422, "bad_date", "告知书送达日期不能早于检查日期")
     hearing = bool(ctx.penalty["hearing_right"])
-    count = int((proc.get("notice") or {}).get("count", 0)) + 1
+    earlier = notices_on_file(proc)
+    count = max((int(n.get("count", 1)) for n in earlier), default=0) + 1
     told = {"count": count, "served_on": served_on.isoformat(),
             "statement_deadline": r.after("statement", served_on, r.statement_days).isoformat(),
             "hearing_right": hearing,
             "hearing_deadline": r.after("hearing", served_on, r.hearing_request_days).isoformat() if hearing else None,
             "terms": dict(ctx.penalty), "by": ctx.actor}
     # what followed the earlier notice, and the reviews of its terms, no longer hold
-    rest = {k: v for k, v in proc.items() if k not in ("hearing", "legal_review", "collective")}
-    return {**rest, "notice": told}
+    rest = {k: v for k, v in proc.items() if k not in ("notices", "hearing", "legal_review", "collective")}
+    return {**rest, **({"notices": earlier} if earlier else {}), "notice": told}
+
+
+def notices_on_file(proc: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every notice served so far, the current one last, each with the hearing that followed it (`hearing`, if
+    any): a 告知书 served and a hearing held are part of the 案卷 even when a new notice replaces them."""
+    on_file = list(proc.get("notices", []))
+    if proc.get("notice"):
+        hearing = proc.get("hearing")
+        on_file.append({**proc["notice"], **({"hearing": hearing} if hearing else {})})
+    return on_file
 
 
 def request_hearing(proc: Mapping[str, Any], ctx: Context, requested_on: date,
@@ -368,11 +418,19 @@ def request_hearing(proc: Mapping[str, Any], ctx: Context, requested_on: date,
     return {**proc, "hearing": {"requested_on": requested_on.isoformat()}}
 
 
-def hearing_notice(proc: Mapping[str, Any], ctx: Context, *, notified_on: date, held_on: date, place: str,
-                   officer: str, officer_name: str, officer_inspected: bool,
+def hearing_hour(text: str) -> str:
+    """The hearing's time of day as ``HH:MM`` (24-hour; ``9:30`` → ``09:30``); 422 bad_time naming the field."""
+    shown = clock_time(text)
+    if shown is None:
+        raise _refuse(422, "bad_time", f"听证时间（held_at）应写作 09:30 这样的时:分（24 小时制），实际为“{text}”")
+    return shown
+
+
+def hearing_notice(proc: Mapping[str, Any], ctx: Context, *, notified_on: date, held_on: date, held_at: str,
+                   place: str, officer: str, officer_name: str, officer_inspected: bool,
                    r: Rules | None = None) -> dict[str, Any]:
-    """听证通知书: the hearing at least seven days after the notice (Art. 64 (2)), presided over by someone who
-    neither inspected nor investigated the case (Art. 64 (4))."""
+    """听证通知书: the hearing, on a day and at an hour (`held_at`, ``HH:MM``), at least seven days after the notice
+    (Art. 64 (2)), presided over by someone who neither inspected nor investigated the case (Art. 64 (4))."""
     r = r or rules()
     _need_status(ctx, "hearing_notice", (HEARING,))
     _recusal(ctx)
@@ -395,7 +453,7 @@ def hearing_notice(proc: Mapping[str, Any], ctx: Context, *, notified_on: date, 
         raise _refuse(422, "officer_investigated", f"{officer_name or officer} 是本案的调查人员，不能主持听证"
                                                    "（行政处罚法第六十四条第四项）")
     return {**proc, "hearing": {**hearing, "notified_on": notified_on.isoformat(), "held_on": held_on.isoformat(),
-                                "place": _need_text(place, "听证地点"), "officer": officer,
+                                "held_at": hearing_hour(held_at), "place": _need_text(place, "听证地点"), "officer": officer,
                                 "officer_name": officer_name or officer, "notified_by": ctx.actor}}
 
 
@@ -456,8 +514,8 @@ def heavier(notified: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:
 
 
 def decide_problems(proc: Mapping[str, Any], ctx: Context) -> list[str]:
-    """Why the decision may not be made yet (empty: it may). Art. 45 applies to every notified case; the rest of the
-    procedure to a filed one."""
+    """Why the decision may not be made yet (empty: it may). Art. 45 applies to every notified case; a 行政处罚
+    needs an approved 立案 (`filing_problem`); the rest of the procedure applies to a filed case."""
     problems: list[str] = []
     told, now = proc.get("notice"), ctx.penalty
     if told and now is not None and (more := heavier(told["terms"], now)):
@@ -467,7 +525,7 @@ def decide_problems(proc: Mapping[str, Any], ctx: Context) -> list[str]:
     if agreement and not agreement.get("statement") and ctx.today <= date.fromisoformat(agreement["deadline"]):
         problems.append(f"协议处理的申辩期限（{agreement['deadline']}）未满，且尚未记录定点医药机构的申辩或放弃")
     if not proc.get("filed_on"):
-        return problems
+        return [*problems, *filter(None, [filing_problem(proc, now, DECIDE)])]
     if not told:
         problems.append("本案已立案，须先送达行政处罚事先告知书")
     hearing_right = bool(now and now.get("hearing_right"))
@@ -652,11 +710,14 @@ def stage(proc: Mapping[str, Any], status: str | None) -> str:
     return ""
 
 
-def after_new_version(proc: Mapping[str, Any]) -> dict[str, Any]:
+def after_new_version(proc: Mapping[str, Any], version: int) -> dict[str, Any]:
     """A corrected inspection record is reviewed afresh: what was notified about the old one no longer holds (the
-    filing, its clock and its extensions stay)."""
-    return {k: v for k, v in proc.items()
-            if k not in ("notice", "hearing", "legal_review", "collective", "agreement")}
+    filing, its clock and its extensions stay; the notices served stay on file, each with the record version it was
+    about: `version`, the one reviewed until now, for a notice stored before notices said so)."""
+    earlier = [{"version": version, **n} for n in notices_on_file(proc)]
+    rest = {k: v for k, v in proc.items()
+            if k not in ("notice", "notices", "hearing", "legal_review", "collective", "agreement")}
+    return {**rest, "notices": earlier} if earlier else rest
 
 
 # What only a 负责人 (科室负责人, the supervisor role) approves or chairs: 立案, extensions (the 暂行规定), 集体讨论
@@ -672,8 +733,8 @@ def available(proc: Mapping[str, Any], ctx: Context, role: str) -> list[str]:
     filed, hearing, told = bool(proc.get("filed_on")), proc.get("hearing") or {}, proc.get("notice")
     agreement = proc.get("agreement") or {}
     offers = {
-        "request_filing": status in (REVIEWING, PROPOSED) and not proc.get("filing_requested_by"),
-        "approve_filing": status in (REVIEWING, PROPOSED) and bool(proc.get("filing_requested_by")) and not filed
+        "request_filing": status in FILING_STATUSES and not proc.get("filing_requested_by"),
+        "approve_filing": status in FILING_STATUSES and bool(proc.get("filing_requested_by")) and not filed
         and proc.get("filing_requested_by") != ctx.actor,
         "mark_major": filed and status in (REVIEWING, PROPOSED, HEARING) and not proc.get("major"),
         "legal_review": filed and status in (PROPOSED, HEARING)

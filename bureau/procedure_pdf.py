@@ -14,25 +14,32 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from typing import Any, Mapping
 
-from fpdf.enums import Align, XPos, YPos
+from checklists.money import parse_money
+from documents.pdf import (
+    OfficialPdf,
+    cn_date,
+    hash_block,
+    headed_table,
+    label_table,
+    paragraph,
+    party_block,
+    seal_block,
+    section,
+    title_block,
+    yuan,
+)
 
-from checklists.money import parse_money, yuan_in_capitals
-from documents.pdf import FONT_FAMILY, DocumentPdf, Layout, hash_block, headed_table, label_table, paragraph, section
 
-_MARGIN = 20  # mm
-_BODY_PT = 11
-_LAYOUT = Layout(body_pt=_BODY_PT, line_mm=6.5, heading_pt=13, heading_room_mm=22, label_widths=(40, 130),
-                 table_line_mm=5.6)
-
-
-def _cn(value: str | date) -> str:
-    day = date.fromisoformat(value) if isinstance(value, str) else value
-    return f"{day.year}年{day.month}月{day.day}日"
-
-
-def _yuan(value: str) -> str:
-    amount = parse_money(value)
-    return f"{amount:,} 元（人民币{yuan_in_capitals(amount)}）"
+def hearing_when(hearing: Mapping[str, Any]) -> str:
+    """The hearing's day and hour as a notice words them: ``2026年12月18日 上午9时30分``; the day alone for a hearing
+    noticed before its hour was kept."""
+    day = cn_date(hearing["held_on"])
+    if not hearing.get("held_at"):
+        return day
+    hour, minute = (int(part) for part in hearing["held_at"].split(":"))
+    period, shown = ("凌晨", hour) if hour < 6 else ("上午", hour) if hour < 12 else ("中午", hour) if hour == 12 \
+        else ("下午", hour - 12) if hour < 18 else ("晚上", hour - 12)
+    return f"{day} {period}{shown}时" + (f"{minute}分" if minute else "")
 
 
 def proposed_lines(terms: Mapping[str, Any]) -> list[str]:
@@ -40,13 +47,15 @@ def proposed_lines(terms: Mapping[str, Any]) -> list[str]:
     lines = []
     for measure in terms["measures"]:
         if measure == "责令退回" and parse_money(terms["recover_yuan"]) > 0:
-            lines.append(f"责令退回医疗保障基金 {_yuan(terms['recover_yuan'])}")
+            lines.append(f"责令退回医疗保障基金 {yuan(terms['recover_yuan'])}")
         elif measure == "罚款" and terms.get("fine_yuan"):
-            lines.append(f"处罚款 {_yuan(terms['fine_yuan'])}")
+            lines.append(f"处罚款 {yuan(terms['fine_yuan'])}")
         elif measure == "暂停医药服务" and terms.get("suspension_months"):
             lines.append(f"责令暂停相关责任部门 {terms['suspension_months']} 个月涉及医疗保障基金使用的医药服务")
         elif measure == "暂停联网结算" and terms.get("suspension_months"):
             lines.append(f"暂停医疗费用联网结算 {terms['suspension_months']} 个月")
+        elif measure in terms.get("term_years", {}):  # 条例 Art. 43: 5年内
+            lines.append(f"{measure}（{terms['term_years'][measure]} 年内）")
         elif measure in terms.get("agreement_measures", []):
             lines.append(f"{measure}（由医疗保障经办机构依服务协议另行告知、办理）")
         else:
@@ -54,55 +63,27 @@ def proposed_lines(terms: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-class _ProcedurePdf(DocumentPdf):
+class _ProcedurePdf(OfficialPdf):
     def __init__(self, title: str, number: str, record_hash: str, day: date):
         created = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
-        super().__init__(_LAYOUT, f"{title} {number}", created)
-        self.number, self.record_hash = number, record_hash
-        self.set_margins(_MARGIN, _MARGIN, _MARGIN)
-        self.set_auto_page_break(True, margin=_MARGIN + 6)
-
-    def footer(self) -> None:
-        self.footer_line(-_MARGIN, f"{self.number} · 检查记录哈希 {self.record_hash[:16]}…")
-
-
-def _heading(pdf: _ProcedurePdf, authority: str, title: str) -> None:
-    pdf.add_page()
-    pdf.set_font(FONT_FAMILY, "B", 16)
-    pdf.cell(0, 9, authority, align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.set_font(FONT_FAMILY, "B", 20)
-    pdf.cell(0, 12, title, align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.set_font(FONT_FAMILY, size=_BODY_PT)
-    pdf.cell(0, 8, pdf.number, align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.ln(2)
+        super().__init__(f"{title} {number}", created, f"{number} · 检查记录哈希 {record_hash[:16]}…")
+        self.number = number
 
 
 def _party(pdf: _ProcedurePdf, institution: Mapping[str, Any]) -> None:
-    section(pdf, "当事人")
     person = institution.get("representative") or {}
-    label_table(pdf, [("名称", institution["name"]), ("机构编码", institution["code"]),
+    party_block(pdf, [("名称", institution["name"]), ("机构编码", institution["code"]),
                       ("统一社会信用代码", institution["credit_code"]), ("地址", institution["address"]),
                       ("现场负责人", f"{person.get('name', '')} {person.get('role', '')}".strip() or "—")])
-
-
-def _signed(pdf: _ProcedurePdf, authority: str, day: date) -> None:
-    if pdf.get_y() + 30 > pdf.page_break_trigger:
-        pdf.add_page()
-    pdf.ln(8)
-    pdf.set_font(FONT_FAMILY, "B", 12)
-    pdf.cell(0, 8, authority, align=Align.R, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.set_font(FONT_FAMILY, size=_BODY_PT)
-    pdf.cell(0, 8, "（印章）", align=Align.R, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.cell(0, 8, _cn(day), align=Align.R, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
 def _notice(pdf: _ProcedurePdf, data: Mapping[str, Any]) -> None:
     told, rules = data["procedure"]["notice"], data["rules"]
     terms = told["terms"]
-    _heading(pdf, data["authority"], data["title"])
+    title_block(pdf, data["authority"], data["title"], pdf.number)
     _party(pdf, data["institution"])
     section(pdf, "一、违法事实")
-    when = _cn(data["inspected_on"]) if data["inspected_on"] else "检查当日"
+    when = cn_date(data["inspected_on"]) if data["inspected_on"] else "检查当日"
     paragraph(pdf, f"本机关于{when}对你单位进行了现场检查（检查记录编号 {data['record_id']}）。经调查，你单位存在以下"
                    "违法事实：")
     rows = [[str(n), f"{f['title']}\n{f.get('description') or ''}".strip(), f"{f['category']} {f['category_title']}",
@@ -121,31 +102,32 @@ def _notice(pdf: _ProcedurePdf, data: Mapping[str, Any]) -> None:
         paragraph(pdf, f"{n}. {line}；" if n < len(terms["measures"]) else f"{n}. {line}。")
     section(pdf, "四、你单位享有的权利")
     paragraph(pdf, f"依据《中华人民共和国行政处罚法》第四十四条、第四十五条，你单位有权进行陈述和申辩。请于"
-                   f"{_cn(told['statement_deadline'])}前（本告知书送达之日起 {rules['statement_days']} {rules['statement_unit']}内）向本机关"
+                   f"{cn_date(told['statement_deadline'])}前（本告知书送达之日起 {rules['statement_days']} {rules['statement_unit']}内）向本机关"
                    "提出陈述、申辩；逾期未提出的，视为放弃此权利。本机关不因你单位陈述、申辩而给予更重的处罚。")
     if told["hearing_right"]:
         paragraph(pdf, f"依据《中华人民共和国行政处罚法》第六十三条、第六十四条，你单位有权要求举行听证。如要求听证，"
-                       f"应当于{_cn(told['hearing_deadline'])}前（本机关告知后 {rules['hearing_request_days']} {rules['hearing_unit']}内）"
+                       f"应当于{cn_date(told['hearing_deadline'])}前（本机关告知后 {rules['hearing_request_days']} {rules['hearing_unit']}内）"
                        "向本机关提出；逾期未提出的，视为放弃听证权利。")
     else:
         paragraph(pdf, "本案拟作出的行政处罚不属于《中华人民共和国行政处罚法》第六十三条规定的应当告知听证权利的情形。")
-    label_table(pdf, [("告知书送达日期", _cn(told["served_on"])), ("陈述申辩期限", _cn(told["statement_deadline"])),
-                      ("听证申请期限", _cn(told["hearing_deadline"]) if told["hearing_right"] else "不适用")])
-    _signed(pdf, data["authority"], date.fromisoformat(told["served_on"]))
+    label_table(pdf, [("告知书送达日期", cn_date(told["served_on"])), ("陈述申辩期限", cn_date(told["statement_deadline"])),
+                      ("听证申请期限", cn_date(told["hearing_deadline"]) if told["hearing_right"] else "不适用")])
+    seal_block(pdf, data["authority"], told["served_on"])
     paragraph(pdf, "当事人签收：____________________　　签收日期：______年____月____日")
 
 
 def _hearing_notice(pdf: _ProcedurePdf, data: Mapping[str, Any]) -> None:
     hearing, rules = data["procedure"]["hearing"], data["rules"]
-    _heading(pdf, data["authority"], data["title"])
+    title_block(pdf, data["authority"], data["title"], pdf.number)
     _party(pdf, data["institution"])
     section(pdf, "听证事项")
-    paragraph(pdf, f"你单位于{_cn(hearing['requested_on'])}对本机关拟作出的行政处罚（检查记录编号 {data['record_id']}）"
-                   "提出听证要求。依据《中华人民共和国行政处罚法》第六十四条，本机关决定举行听证，现将有关事项通知如下：")
-    label_table(pdf, [("听证时间", _cn(hearing["held_on"])), ("听证地点", hearing["place"]),
+    paragraph(pdf, f"你单位于{cn_date(hearing['requested_on'])}对本机关拟作出的行政处罚（检查记录编号 {data['record_id']}）"
+                   f"提出听证要求。依据《中华人民共和国行政处罚法》第六十四条，本机关定于{hearing_when(hearing)}"
+                   f"在{hearing['place']}举行听证，现将有关事项通知如下：")
+    label_table(pdf, [("听证时间", hearing_when(hearing)), ("听证地点", hearing["place"]),
                       ("听证主持人", hearing["officer_name"]), ("听证方式", "公开举行（涉及国家秘密、商业秘密或者个人隐私依法"
                                                                     "予以保密的除外）"),
-                      ("通知日期", _cn(hearing["notified_on"]))])
+                      ("通知日期", cn_date(hearing["notified_on"]))])
     section(pdf, "你单位的权利和义务")
     for line in (f"本通知于听证举行 {rules['hearing_notice_days']} {rules['hearing_unit']}前送达（{rules['basis']['hearing.notice_basis']}）。",
                  "听证由本机关指定的非本案调查人员主持；你单位认为主持人与本案有直接利害关系的，有权申请回避。",
@@ -153,17 +135,17 @@ def _hearing_notice(pdf: _ProcedurePdf, data: Mapping[str, Any]) -> None:
                  "举行听证时，调查人员提出当事人违法的事实、证据和行政处罚建议，你单位可以进行申辩和质证。",
                  "你单位无正当理由拒不出席听证或者未经许可中途退出听证的，视为放弃听证权利，本机关终止听证。"):
         paragraph(pdf, f"· {line}")
-    _signed(pdf, data["authority"], date.fromisoformat(hearing["notified_on"]))
+    seal_block(pdf, data["authority"], hearing["notified_on"])
     paragraph(pdf, "当事人签收：____________________　　签收日期：______年____月____日")
 
 
 def _hearing_record(pdf: _ProcedurePdf, data: Mapping[str, Any]) -> None:
     hearing = data["procedure"]["hearing"]
     record = hearing["record"]
-    _heading(pdf, data["authority"], data["title"])
+    title_block(pdf, data["authority"], data["title"], pdf.number)
     label_table(pdf, [("案由", f"{data['institution']['name']}违反医疗保障基金使用监督管理规定一案"
                                f"（检查记录编号 {data['record_id']}）"),
-                      ("听证时间", _cn(hearing["held_on"])), ("听证地点", hearing["place"]),
+                      ("听证时间", hearing_when(hearing)), ("听证地点", hearing["place"]),
                       ("听证主持人", hearing["officer_name"]), ("记录人", data.get("recorder") or record["by"]),
                       ("出席人员", record["attendees"])])
     section(pdf, "听证经过")

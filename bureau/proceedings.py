@@ -9,13 +9,14 @@ from typing import Any, Callable, Mapping
 
 from sqlmodel import Session, col, select
 
-from bureau import procedure, review
+from bureau import case_settings, procedure, review
 from bureau.agency import agency_name
-from bureau.models import CasePayment, Decision, Institution, ReviewCase, StaffAccount
+from bureau.models import CasePayment, Decision, Institution, ReceivedRecord, ReviewCase, StaffAccount
 from bureau.problems import ReviewError
 
 FIELD_NAMES = {"served_on": "送达日期", "requested_on": "申请日期", "notified_on": "通知日期", "held_on": "听证日期",
-               "officer": "听证主持人", "days": "延长天数", "kind": "缴款类别", "amount_yuan": "缴款金额",
+               "held_at": "听证时间", "officer": "听证主持人", "days": "延长天数", "kind": "缴款类别",
+               "amount_yuan": "缴款金额",
                "paid_on": "缴款日期", "method": "送达方式"}
 
 
@@ -75,6 +76,7 @@ def run_step(session: Session, record_id: str, step: str, actor: StaffAccount, i
 
         def change(p, c): return procedure.hearing_notice(
             p, c, notified_on=_need(inputs, "notified_on"), held_on=_need(inputs, "held_on"),
+            held_at=_need(inputs, "held_at"),
             place=inputs.get("place") or "", officer=account.username, officer_name=account.name,
             officer_inspected=inspected)
     elif step == "hearing_record":
@@ -98,7 +100,18 @@ def run_step(session: Session, record_id: str, step: str, actor: StaffAccount, i
         def change(p, c): return procedure.close_case(p, c, payments_of(session, record_id))
     else:  # archive
         def change(p, c): return procedure.archive(p, c)
+    if step == "hearing_notice":  # the 听证通知书 and 听证笔录 print the settings as they are now, ever after
+        change = _with_settings(change, "hearing", case_settings.snapshot(session))
     review.take_step(session, record_id, step, actor, now, change, reason)
+
+
+def _with_settings(change: Callable[[dict[str, Any], procedure.Context], dict[str, Any]], key: str,
+                   settings: Mapping[str, Any]) -> Callable[[dict[str, Any], procedure.Context], dict[str, Any]]:
+    """`change`, with `settings` (`case_settings.snapshot`) kept in the procedure record's `key`, which it made."""
+    def kept(p: dict[str, Any], c: procedure.Context) -> dict[str, Any]:
+        after = change(p, c)
+        return {**after, key: {**after[key], "settings": dict(settings)}}
+    return kept
 
 
 def payments_of(session: Session, record_id: str) -> list[dict[str, Any]]:
@@ -129,38 +142,62 @@ def _record_payment(session: Session, record_id: str, actor: StaffAccount, input
 DOCUMENTS = {"notice": "行政处罚事先告知书", "hearing-notice": "听证通知书", "hearing-record": "听证笔录"}
 
 
-def document_data(session: Session, record_id: str, document: str) -> dict[str, Any]:
-    """What `bureau.procedure_pdf` prints for one of `DOCUMENTS`: the party, the facts, the notified terms and
-    basis, the procedure record, the deadlines' bases, the authority."""
+def _made(document: str, told: Mapping[str, Any]) -> bool:
+    """Whether the notice `told` (an entry of `procedure.notices_on_file`) and its hearing made `document`."""
+    hearing = told.get("hearing") or {}
+    return {"notice": True, "hearing-notice": bool(hearing.get("held_on")),
+            "hearing-record": bool(hearing.get("record"))}[document]
+
+
+def documents_on_file(proc: Mapping[str, Any]) -> list[tuple[str, int]]:
+    """Every procedure document the case made, as (one of `DOCUMENTS`, the count of the notice it belongs to): each
+    告知书 served, an earlier one replaced by a 重新告知 too, and the hearing documents that followed it."""
+    return [(document, int(told["count"])) for told in procedure.notices_on_file(proc)
+            for document in DOCUMENTS if _made(document, told)]
+
+
+def file_name(data: Mapping[str, Any]) -> str:
+    """A `document_data`'s file name: its title and number (the record and the notice's count)."""
+    return f"{data['title']}-{data['record_id']}-{data['procedure']['notice']['count']}.pdf"
+
+
+def document_data(session: Session, record_id: str, document: str, count: int | None = None) -> dict[str, Any]:
+    """What `bureau.procedure_pdf` prints for one of `DOCUMENTS` of the notice numbered `count` (the current notice
+    when None): the party, the facts of the record version notified, the notified terms and basis, the procedure
+    record, the deadlines' bases, and the authority as the document was issued (a later change of the setting does
+    not change it; the current name for documents issued before documents kept it)."""
     if document not in DOCUMENTS:
         raise ReviewError(404, "unknown_document", f"没有这种文书：{document}")
     case = session.get(ReviewCase, record_id)
     if case is None:
         raise ReviewError(404, "unknown_record", f"没有检查记录 {record_id}")
     proc = case.procedure or {}
-    told = proc.get("notice")
-    hearing = proc.get("hearing") or {}
-    missing = {"notice": not told, "hearing-notice": not hearing.get("held_on"),
-               "hearing-record": not hearing.get("record")}[document]
-    if missing:
+    on_file = procedure.notices_on_file(proc)
+    told = next((n for n in on_file if n["count"] == count), None) if count is not None else \
+        (on_file[-1] if proc.get("notice") else None)
+    if told is None or not _made(document, told):
         raise ReviewError(404, "no_document", f"本案尚未制作{DOCUMENTS[document]}")
-    record = review.record_of(session, case)
+    hearing = told.get("hearing") or {}
+    record = session.get_one(ReceivedRecord, (record_id, told.get("version") or case.version))
     draft = session.get(Decision, record_id)
     institution = session.get(Institution, case.institution_code)
     rules = procedure.rules()
     recorder = session.get(StaffAccount, (hearing.get("record") or {}).get("by") or "")
+    issued = (told if document == "notice" else hearing).get("settings") or {}
+    inspected = review.inspected_on(record.record)
     return {"document": document, "recorder": recorder.name if recorder else "", "title": DOCUMENTS[document], "record_id": record_id,
-            "record_hash": record.record_hash, "authority": agency_name(session), "procedure": proc,
+            "record_hash": record.record_hash, "authority": issued.get(case_settings.AGENCY) or agency_name(session),
+            "procedure": {**proc, "notice": {k: v for k, v in told.items() if k != "hearing"}, "hearing": hearing},
             "institution": {"code": case.institution_code, "name": institution.name if institution else "",
                             "address": institution.address if institution else "",
                             "credit_code": institution.credit_code if institution else "",
                             "representative": (record.record.get("checkin") or {}).get("representative") or {}},
-            "inspected_on": case.inspected_on.isoformat() if case.inspected_on else None,
+            "inspected_on": inspected.isoformat() if inspected else None,
             "findings": review.findings_check(record.record).findings,
             # as notified (a notice made before the terms kept them: the draft's)
-            "basis": (told or {}).get("terms", {}).get("basis")
+            "basis": told.get("terms", {}).get("basis")
             or (list((draft.proposal or {}).get("basis", [])) if draft is not None else []),
-            "fine_reason": (told or {}).get("terms", {}).get("fine_reason")
+            "fine_reason": told.get("terms", {}).get("fine_reason")
             or (draft.fine_reason if draft is not None else ""),
             "rules": {"statement_days": rules.statement_days, "hearing_request_days": rules.hearing_request_days,
                       "hearing_notice_days": rules.hearing_notice_days, "basis": rules.basis,

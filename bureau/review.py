@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 import checklists
-from bureau import procedure
+from bureau import case_settings, procedure
 from bureau.assignments import next_seq, utc_iso
 from bureau.models import (
     CasePayment,
@@ -318,7 +318,9 @@ def act(session: Session, record_id: str, action: str, actor: StaffAccount | Non
     target = next_status(facts, action, system=actor is None, reason=reason)
     assert target is not None  # None only when the status was None, and an existing case always has one
     if action == "decide":
-        problems = procedure.decide_problems(case.procedure or {}, procedure_context(session, case, actor, now))
+        context = procedure_context(session, case, actor, now)
+        procedure.need_filing(case.procedure or {}, context, procedure.DECIDE)
+        problems = procedure.decide_problems(case.procedure or {}, context)
         if problems:
             raise ReviewError(409, "procedure_incomplete", "；".join(problems))
     before = case.status
@@ -412,12 +414,13 @@ def backfill_cases(session: Session, now: datetime) -> int:
 
 
 def _refresh_from_record(case: ReviewCase, record: ReceivedRecord) -> None:
+    reviewed = case.version
     case.version = record.version
     case.findings = len(counted_findings(record.record))
     case.inspected_on = inspected_on(record.record)
     case.statement_deadline, case.statement_text, case.statement_waived = None, "", False
     case.statement_received_at, case.attachment_sha256, case.attachment_name = None, None, ""
-    case.procedure = procedure.after_new_version(case.procedure or {})
+    case.procedure = procedure.after_new_version(case.procedure or {}, reviewed)
 
 
 def _discard_draft(session: Session, record_id: str) -> None:
@@ -465,11 +468,18 @@ def notify(session: Session, record_id: str, actor: StaffAccount, deadline: date
     elif deadline is None:
         raise ReviewError(422, "bad_deadline", "请填写告知书的送达日期，或设定陈述申辩期限")
     told["notice"]["statement_deadline"] = deadline.isoformat()
+    told["notice"].update(_as_issued(session, case))
     case = act(session, record_id, "notify", actor, now, statement_deadline=deadline,
                details={"deadline": deadline.isoformat(), "served_on": told["notice"]["served_on"],
                         "hearing_right": told["notice"]["hearing_right"]})
     case.procedure = told
     return case
+
+
+def _as_issued(session: Session, case: ReviewCase) -> dict[str, Any]:
+    """What a 告知书 prints beyond its notice, kept with it so that the served document does not change: the record
+    version it is about and the settings (`case_settings.snapshot`)."""
+    return {"version": case.version, "settings": case_settings.snapshot(session)}
 
 
 def renotify(session: Session, record_id: str, actor: StaffAccount, served_on: date, reason: str,
@@ -484,7 +494,9 @@ def renotify(session: Session, record_id: str, actor: StaffAccount, served_on: d
             raise ReviewError(409, "wrong_status", f"当前状态为“{ctx.status}”，不能重新告知（仅限：{HEARING}）")
         if ctx.actor_inspected:
             raise ReviewError(403, "own_inspection", "您参与了这次现场检查，依回避规定不能审核或处理本案")
-        return procedure.notice(proc, ctx, served_on)
+        told = procedure.notice(proc, ctx, served_on)
+        told["notice"].update(_as_issued(session, session.get_one(ReviewCase, record_id)))
+        return told
 
     case = take_step(session, record_id, "renotify", actor, now, change, reason)
     case.statement_deadline = date.fromisoformat(case.procedure["notice"]["statement_deadline"])
@@ -677,6 +689,8 @@ def procedure_view(session: Session, case: ReviewCase, viewer: StaffAccount, now
             **procedure.clock(proc, ctx.today, decided),
             "steps": procedure.available(proc, ctx, viewer.role),
             "decide_blockers": procedure.decide_problems(proc, ctx) if case.status == HEARING else [],
+            "notice_blockers": [p for p in [procedure.filing_problem(proc, ctx.penalty, procedure.NOTIFY)] if p]
+            if case.status == PROPOSED else [],
             "payments": payments, "payment_due": (due.isoformat() if (due := procedure.payment_due(proc)) else None),
             "dues": procedure.dues(proc, ctx.penalty, payments, ctx.today) if ctx.penalty and proc.get("service") else [],
             "terms": ctx.penalty}

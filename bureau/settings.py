@@ -1,4 +1,4 @@
-"""Where the bureau keeps its data, and which database it talks to.
+"""Where the bureau keeps its data, which database it talks to, and how its keys' recovery is split by default.
 
 Resolution order for each setting: the command-line flag, then the environment
 (`YIBAO_DATA`, `YIBAO_DATABASE_URL`), then the default (`./yibao-data/bureau`, SQLite inside it).
@@ -9,6 +9,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+# the M-of-N recovery shares of the bureau keys (`bureau.keystore`): here, so the command line's help needs no crypto
+DEFAULT_SHARES, DEFAULT_THRESHOLD = 5, 3
 
 
 @dataclass(frozen=True)

@@ -4,12 +4,18 @@ the database before each use, checked against a stored tree head before each ans
 transaction that may have appended to it fails.
 
 Appending a record, its leaf and the new tree head (size index + 1, signed at once, so resending the record returns
-the very same receipt) is one transaction, `appending`, whose first statement takes the log's lock: an UPDATE of the
+the very same receipt) happens in a transaction whose first statement takes the log's lock: an UPDATE of the
 `Counter` row `merkle_log`. On PostgreSQL that row lock serialises the appenders of every process until commit or
 rollback, and under READ COMMITTED each later statement sees what the previous holder committed. On SQLite the
 UPDATE takes the database's write lock; as the transaction has read nothing before it, there is no older snapshot
-to conflict with. Only then are the log size and any duplicate read. Appenders of one process also queue on `lock`
-first, so only one of them holds a pooled connection while it waits for the database.
+to conflict with. Only then are the log size and any duplicate read.
+
+Appenders of one process share that transaction (group commit, `in_group`): each puts its work in a queue and
+waits; one of them, the leader, takes up to `GROUP_MAX` waiting works, runs each in a SAVEPOINT of one transaction
+under the log's lock, commits once and wakes them. A work that fails is rolled back to its savepoint alone (and
+the cached tree, which may hold its leaf, is dropped): the others still commit. If the commit fails, every work of
+the group fails. So only the leader holds a pooled connection while it waits for the database, and one commit (one
+fsync) serves every record that arrived meanwhile.
 
 `verify` recomputes the tree from the stored leaves and checks every signed tree head and every record's leaf and
 receipt: what server start and `yibao bureau verify-log` run.
@@ -19,9 +25,9 @@ from __future__ import annotations
 
 import threading
 import time
-from contextlib import contextmanager
+from collections import deque
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Generic, Iterable, Sequence, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import update
@@ -35,7 +41,10 @@ from sync.errors import MerkleProofError
 
 LOCK_ROW = "merkle_log"  # the Counter row whose row lock is the log's lock; its value is not used
 SIGNED_HEADS_KEPT = 4096  # receipts of recent appends are answered from memory
-_LOCK_HELD = "merkle_log_lock_held"  # session.info key: `appending` took the lock in this transaction
+GROUP_MAX = 64  # works one group transaction takes at most
+_GROUP = "merkle_log_group"  # session.info key: the `_Group` of the transaction `in_group` runs, lock held
+
+T = TypeVar("T")
 
 
 class LogInconsistent(Exception):
@@ -50,14 +59,34 @@ def _head_json(row: SignedTreeHead) -> dict[str, Any]:
     return {"size": row.size, "root": row.root, "timestamp": row.timestamp, "signature": row.signature}
 
 
+@dataclass(eq=False)
+class _Work(Generic[T]):
+    """One appender's work waiting for a group transaction, and what became of it."""
+    run: Callable[[Session], T]
+    done: bool = False
+    result: T | None = None
+    error: BaseException | None = None
+
+
+@dataclass
+class _Group:
+    """The group transaction under way on a session: the log's lock is held; `tree` is the cached tree once an
+    append of this transaction has brought it up to date (exactly the database's, this transaction's leaves
+    included, as long as the cache still holds that very tree)."""
+    tree: merkle.MerkleTree | None = None
+
+
 class TransparencyLog:
     def __init__(self, engine: Engine, signing_key: Ed25519PrivateKey):
         self.engine = engine
         self.signing_key = signing_key
-        self.lock = threading.Lock()  # this process's appenders queue here, holding no connection
+        self.lock = threading.Lock()  # held by whoever appends in this process (a group's leader)
         self._cache_lock = threading.Lock()
         self._tree: merkle.MerkleTree | None = None
         self._signed: dict[int, dict[str, Any]] = {}  # tree heads this process signed and committed, by size
+        self._queue_changed = threading.Condition()  # guards _waiting and _leading
+        self._waiting: deque[_Work[Any]] = deque()
+        self._leading = False  # an appender of this process is running groups
 
     # --- the cache (callers hold _cache_lock) ---
 
@@ -139,33 +168,80 @@ class TransparencyLog:
             session.add(Counter(name=LOCK_ROW))  # the first append ever; a second process's insert waits, then fails
             session.flush()
 
-    @contextmanager
-    def appending(self, session: Session) -> Iterator[None]:
-        """One transaction that may `append`, committed when the block ends. `session` has no transaction open: the
-        log's lock is the first statement. Any failure inside, the commit's included, drops the cached tree (before
-        the rollback lets the next appender in) and rolls everything back."""
+    def in_group(self, session: Session, work: Callable[[Session], T]) -> T:
+        """`work(shared)` run and committed in a group transaction (see the module docstring) on `shared`, the
+        leader's session, which may be `session` (no transaction open: the log's lock must be the first statement).
+        Returns what `work` returned once its group committed; raises what `work` raised (its own changes rolled
+        back), or what failed the group's commit."""
         if session.in_transaction():
-            raise RuntimeError("appending needs a session with no transaction open: the lock must come first")
-        with self.lock:
+            raise RuntimeError("in_group needs a session with no transaction open: the lock must come first")
+        mine: _Work[T] = _Work(work)
+        with self._queue_changed:
+            self._waiting.append(mine)
+            while self._leading and not mine.done:
+                self._queue_changed.wait()
+            leading = not mine.done  # then no one leads: this appender does
+            if leading:
+                self._leading = True
+        if leading:
             try:
-                self._take_lock(session)
-                session.info[_LOCK_HELD] = True
-                yield
-                session.commit()
-            except BaseException:
-                self.forget()
-                session.rollback()
-                raise
+                while not mine.done:  # the queue is first in, first out: a few groups at most
+                    with self._queue_changed:
+                        group = [self._waiting.popleft() for _ in range(min(GROUP_MAX, len(self._waiting)))]
+                    self._commit_group(session, group)
+                    with self._queue_changed:
+                        self._queue_changed.notify_all()
             finally:
-                session.info.pop(_LOCK_HELD, None)
+                with self._queue_changed:  # the next leader is a waiter whose work is still queued
+                    self._leading = False
+                    if not mine.done and mine in self._waiting:  # the leader is leaving (it is being stopped)
+                        self._waiting.remove(mine)
+                    self._queue_changed.notify_all()
+        if mine.error is not None:
+            raise mine.error
+        return mine.result  # type: ignore[return-value]  # set whenever error is not
+
+    def _commit_group(self, session: Session, group: list[_Work[Any]]) -> None:
+        """One transaction under the log's lock: each work in a savepoint, then one commit. A failed work is rolled
+        back to its savepoint and drops the cached tree (it may hold the work's leaf); a failed commit drops it and
+        fails them all. Every work is done when this returns."""
+        try:
+            with self.lock:
+                self._take_lock(session)
+                session.info[_GROUP] = _Group()
+                for work in group:
+                    try:
+                        with session.begin_nested():
+                            work.result = work.run(session)
+                    except Exception as exc:
+                        work.error = exc
+                        self.forget()
+                session.commit()
+        except BaseException as exc:
+            self.forget()  # before the rollback lets the next appender in
+            session.rollback()
+            # The others fail with an error of their own: a KeyboardInterrupt or SystemExit stays the leader's.
+            failure = exc if isinstance(exc, Exception) else RuntimeError(f"本组记录未能提交：{type(exc).__name__}")
+            for work in group:
+                work.result, work.error = None, work.error or failure
+            if not isinstance(exc, Exception):
+                raise
+        finally:
+            session.info.pop(_GROUP, None)
+            for work in group:
+                work.done = True
 
     def append(self, session: Session, record_id: str, version: int, record_hash: str) -> int:
-        """Add the leaf and its signed tree head to `session`'s transaction, inside `appending` (or, as in tests,
+        """Add the leaf and its signed tree head to `session`'s transaction, inside `in_group` (or, as in tests,
         with `lock` held on a fresh session, committing it). Returns the leaf index."""
-        if not session.info.get(_LOCK_HELD):  # inside `appending` the lock is already held
+        group = session.info.get(_GROUP)
+        if group is None:  # inside `in_group` the lock is already held
             self._take_lock(session)
         with self._cache_lock:  # exactly the database's: a leaf whose transaction never committed must not stay
-            tree = self._current(session)
+            exact = group.tree if group is not None else None  # this transaction's previous append left it so
+            tree = exact if exact is self._tree and exact is not None else self._current(session)
+            if group is not None:
+                group.tree = tree
             leaf = log_leaf_hash(record_id, record_hash)
             index = tree.append(leaf)
             head = merkle.sign_tree_head(tree.size, tree.root(), _now_ms(), self.signing_key)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from checklists.errors import InputError, KeyPath
 
@@ -113,13 +113,21 @@ def format_path(path: KeyPath) -> str:
 
 
 class Problems:
-    """Collects every problem of one input, each naming file, line (when known) and key."""
+    """Collects every problem of one input, each naming file, line (when known) and key. The text's lines are
+    mapped when a problem is first formatted: an input without problems is never scanned."""
 
     def __init__(self, source: str | None = None, text: str | None = None,
                  lines: dict[KeyPath, int] | None = None) -> None:
         self.source = source
-        self._lines = lines if lines is not None else key_lines(text) if text is not None else {}
+        self._text = text
+        self._mapped = lines
         self.entries: list[tuple[KeyPath, str]] = []
+
+    @property
+    def _lines(self) -> dict[KeyPath, int]:
+        if self._mapped is None:
+            self._mapped = key_lines(self._text) if self._text is not None else {}
+        return self._mapped
 
     def add(self, path: KeyPath, message: str) -> None:
         self.entries.append((tuple(path), message))
@@ -142,3 +150,22 @@ class Problems:
     def raise_if_any(self) -> None:
         if self.entries:
             raise InputError(self.messages, self.entries)
+
+
+def text_at(raw: Mapping[str, Any], key: str, path: KeyPath, problems: Problems, *, required: bool = True) -> str:
+    """The string `raw[key]` (non-empty when `required`; absent reads as "" when not), or "" with the problem noted
+    at `path` + `key`."""
+    value = raw.get(key, None if required else "")
+    if not isinstance(value, str) or (required and not value.strip()):
+        problems.add(tuple(path) + (key,), "缺少或为空（应为非空字符串）")
+        return ""
+    return value
+
+
+def table_at(doc: Mapping[str, Any], key: str, problems: Problems, path: KeyPath = ()) -> dict[str, Any]:
+    """The table `doc[key]`, or an empty one with the problem noted at `path` + `key`."""
+    raw = doc.get(key)
+    if not isinstance(raw, dict):
+        problems.add(tuple(path) + (key,), f"缺少表 [{format_path(tuple(path) + (key,))}]")
+        return {}
+    return raw

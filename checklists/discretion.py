@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from checklists._toml import PACKAGE_DIR, Problems, display_name, read_toml
+from checklists._toml import PACKAGE_DIR, Problems, display_name, read_toml, table_at, text_at
 from checklists.errors import InputError, KeyPath
 from checklists.money import CENT, format_money
 
@@ -70,14 +70,6 @@ class Benchmark:
 
 # ------------------------------------------------------------------------------------------ the file
 
-def _text(raw: Mapping[str, Any], key: str, path: KeyPath, problems: Problems) -> str:
-    value = raw.get(key)
-    if not isinstance(value, str) or not value.strip():
-        problems.add(path + (key,), "缺少或为空（应为非空字符串）")
-        return ""
-    return value
-
-
 def _share(raw: Mapping[str, Any], key: str, path: KeyPath, problems: Problems) -> Decimal:
     value = raw.get(key)
     if not isinstance(value, str) or not _SHARE.match(value):
@@ -94,25 +86,17 @@ def _years(raw: Mapping[str, Any], key: str, path: KeyPath, problems: Problems) 
     return value
 
 
-def _table(doc: Mapping[str, Any], key: str, problems: Problems) -> Mapping[str, Any]:
-    raw = doc.get(key)
-    if not isinstance(raw, dict):
-        problems.add((key,), f"缺少表 [{key}]")
-        return {}
-    return raw
-
-
 def parse_benchmark(doc: Mapping[str, Any], problems: Problems, circumstances: Sequence[str]) -> Benchmark:
     """A 裁量基准 file's content; `circumstances`: the penalty engine's Art. 33 facts a 不予处罚 factor may state."""
     for extra in sorted(set(doc) - {"province", "name", "source", "band", "limitation", "factors"}):
         problems.add((extra,), "未知的键（允许的键：province、name、source、band、limitation、factors）")
-    band = _table(doc, "band", problems)
+    band = table_at(doc, "band", problems)
     lighter, heavier = _share(band, "lighter_share", ("band",), problems), \
         _share(band, "heavier_share", ("band",), problems)
     if lighter + heavier > 1:
         problems.add(("band",), "lighter_share 与 heavier_share 之和不能超过 1")
-    raw_limit = _table(doc, "limitation", problems)
-    limitation = Limitation(_text(raw_limit, "basis", ("limitation",), problems),
+    raw_limit = table_at(doc, "limitation", problems)
+    limitation = Limitation(text_at(raw_limit, "basis", ("limitation",), problems),
                             _years(raw_limit, "years", ("limitation",), problems),
                             _years(raw_limit, "extended_years", ("limitation",), problems))
     if limitation.extended_years < limitation.years:
@@ -141,10 +125,10 @@ def parse_benchmark(doc: Mapping[str, Any], problems: Problems, circumstances: S
             stated = []
         if (kind == NO_PENALTY) != bool(stated):
             problems.add(at + ("circumstances",), "不予处罚的情节须列出其对应的第三十三条情节，其他情节不列")
-        factors[factor_id] = Factor(factor_id, _text(rf, "label", at, problems), str(kind),
-                                    _text(rf, "basis", at, problems), tuple(stated))
-    return Benchmark(str(doc.get("province", "")), _text(doc, "name", (), problems),
-                     _text(doc, "source", (), problems), _text(band, "basis", ("band",), problems), lighter, heavier,
+        factors[factor_id] = Factor(factor_id, text_at(rf, "label", at, problems), str(kind),
+                                    text_at(rf, "basis", at, problems), tuple(stated))
+    return Benchmark(str(doc.get("province", "")), text_at(doc, "name", (), problems),
+                     text_at(doc, "source", (), problems), text_at(band, "basis", ("band",), problems), lighter, heavier,
                      _share(band, "mitigated_floor_share", ("band",), problems), factors, limitation)
 
 

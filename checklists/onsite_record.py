@@ -9,7 +9,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from checklists._toml import PACKAGE_DIR, Problems, display_name, read_toml
+from checklists._toml import PACKAGE_DIR, Problems, display_name, read_toml, table_at, text_at
 
 RECORD_RULES_FILE = PACKAGE_DIR / "rules" / "onsite_record.toml"
 
@@ -43,24 +43,8 @@ class RecordRules:
         return next(n for n in self.notices if n.id == notice_id)
 
 
-def _text(raw: dict[str, Any], path: tuple, key: str, problems: Problems, required: bool = True) -> str:
-    value = raw.get(key, None if required else "")
-    if not isinstance(value, str) or (required and not value.strip()):
-        problems.add(path + (key,), "缺少或为空（应为非空字符串）")
-        return ""
-    return value
-
-
-def _table(doc: dict[str, Any], key: str, problems: Problems) -> dict[str, Any]:
-    raw = doc.get(key)
-    if not isinstance(raw, dict):
-        problems.add((key,), "缺少此表")
-        return {}
-    return raw
-
-
 def parse_record_rules(doc: dict[str, Any], problems: Problems) -> RecordRules:
-    statement = _table(doc, "statement", problems)
+    statement = table_at(doc, "statement", problems)
     notices = []
     raw_notices = doc.get("notices")
     if not isinstance(raw_notices, list) or not raw_notices:
@@ -72,25 +56,25 @@ def parse_record_rules(doc: dict[str, Any], problems: Problems) -> RecordRules:
         if not isinstance(choices, list) or not all(isinstance(c, str) and c.strip() for c in choices):
             problems.add(path + ("choices",), "应为非空字符串的数组")
             choices = []
-        question = _text(raw, path, "question", problems, required=False)
+        question = text_at(raw, "question", path, problems, required=False)
         if bool(question) != bool(choices):
             problems.add(path + ("choices",), "有 question 的告知事项须列出回答选项 choices，反之亦然")
-        notices.append(Notice(_text(raw, path, "id", problems), _text(raw, path, "title", problems),
-                              _text(raw, path, "basis", problems), _text(raw, path, "text", problems),
+        notices.append(Notice(text_at(raw, "id", path, problems), text_at(raw, "title", path, problems),
+                              text_at(raw, "basis", path, problems), text_at(raw, "text", path, problems),
                               question, tuple(choices)))
     ids = [n.id for n in notices]
     if len(set(ids)) != len(ids):
         problems.add(("notices",), "告知事项的 id 重复")
-    preservation = _table(doc, "preservation", problems)
+    preservation = table_at(doc, "preservation", problems)
     days = preservation.get("days")
     if type(days) is not int or not 1 <= days <= 60:
         problems.add(("preservation", "days"), "应为 1～60 之间的整数（工作日）")
         days = 0
     return RecordRules(
-        _text(statement, ("statement",), "text", problems), _text(statement, ("statement",), "basis", problems),
-        tuple(notices), Preservation(days, _text(preservation, ("preservation",), "basis", problems),
-                                     _text(preservation, ("preservation",), "counting_basis", problems),
-                                     _text(preservation, ("preservation",), "text", problems)))
+        text_at(statement, "text", ("statement",), problems), text_at(statement, "basis", ("statement",), problems),
+        tuple(notices), Preservation(days, text_at(preservation, "basis", ("preservation",), problems),
+                                     text_at(preservation, "counting_basis", ("preservation",), problems),
+                                     text_at(preservation, "text", ("preservation",), problems)))
 
 
 def load_record_rules(path: Path = RECORD_RULES_FILE) -> RecordRules:

@@ -24,19 +24,22 @@ from checklists.vocabulary import Vocabulary, vocabulary
 
 PENALTIES_FILE = PACKAGE_DIR / "rules" / "penalties.toml"
 
-CONDITIONS = ("loss", "intent", "refused_to_correct", "serious_consequences", "insured")
-CASE_FLAGS = ("refused_to_correct", "serious_consequences")
+CONDITIONS = ("loss", "intent", "refused_to_correct", "serious_consequences", "major_loss", "insured")
+# The facts the reviewer establishes for the case; each only for the parties of the articles whose rules use it
+# (major_loss, 条例 Art. 43: 造成医疗保障基金重大损失或者其他严重不良社会影响, is the 定点医药机构's).
+CASE_FLAGS = ("refused_to_correct", "serious_consequences", "major_loss")
 # 行政处罚法 Art. 33's facts, as the case states them (all default false).
 # Circumstances a case cannot state together with the other fact (a circumstance or a case flag).
 _CONTRADICTIONS = (("corrected_promptly", "refused_to_correct"), ("no_harm", "serious_consequences"),
-                   ("harm_minor", "serious_consequences"), ("no_harm", "harm_minor"))
+                   ("harm_minor", "serious_consequences"), ("no_harm", "harm_minor"),
+                   ("no_harm", "major_loss"), ("harm_minor", "major_loss"))
 TRACKS = ("administrative", "agreement")
 NO_PENALTY = ("must", "may")  # 不予行政处罚 / 可以不予行政处罚; "must" wins
 _CASE_KEYS = ("party", "findings") + CASE_FLAGS + ("circumstances", "factors", "province", "note")
 _PARTY_KEYS = ("kind", "code", "name", "public_official")
 _FINDING_KEYS = ("category", "amount_yuan", "intent_to_defraud", "item_id", "note")
 _CLAUSE_KEYS = ("basis", "when", "when_any", "categories", "measures", "optional_measures", "recover",
-                "fine_multiple", "fine_yuan", "suspension_months", "terminate_agreement", "fraud")
+                "fine_multiple", "fine_yuan", "suspension_months", "term_years", "terminate_agreement", "fraud")
 _MULTIPLE = re.compile(r"^[0-9]+(\.[0-9]+)?$")
 
 
@@ -52,6 +55,7 @@ class Clause:
     fine_multiple: tuple[Decimal, Decimal] | None = None
     fine_yuan: tuple[Decimal, Decimal] | None = None
     suspension_months: tuple[int, int] | None = None
+    term_years: int | None = None  # the fixed term of the clause's measures (条例 Art. 43: 5年内)
     terminate_agreement: bool = False
     fraud: bool = False  # punishes 骗取: the finding's amount counts towards the police referral
 
@@ -211,6 +215,15 @@ def _parse_articles(doc: dict[str, Any], order: tuple[str, ...], problems: Probl
             return None
         return value
 
+    def years(rc: dict, at: KeyPath) -> int | None:
+        value = rc.get("term_years")
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0 or not rc.get("measures"):
+            problems.add(at + ("term_years",), f"年数应为正整数，且条款须有 measures，实际为 {value!r}")
+            return None
+        return value
+
     articles: dict[int, ArticleRules] = {}
     raw_articles = doc.get("articles")
     if not isinstance(raw_articles, dict):
@@ -242,6 +255,7 @@ def _parse_articles(doc: dict[str, Any], order: tuple[str, ...], problems: Probl
                 fine_multiple=_range(rc, "fine_multiple", at, problems, multiple),
                 fine_yuan=_range(rc, "fine_yuan", at, problems, _yuan(problems)),
                 suspension_months=_range(rc, "suspension_months", at, problems, months),
+                term_years=years(rc, at),
                 terminate_agreement=_flag(rc, "terminate_agreement", at, problems),
                 fraud=_flag(rc, "fraud", at, problems),
             ))
@@ -424,7 +438,19 @@ def _parse_circumstances(case: dict, flags: set[str], problems: Problems) -> fro
     return frozenset(stated)
 
 
-def parse_case(case: Any, vocab: Vocabulary) -> Case:
+def _flag_problems(facts: set[str], party_kind: str, rules: PenaltyRules, vocab: Vocabulary,
+                   problems: Problems) -> None:
+    """A case flag stated true that only rules of articles for other parties use (条例 Art. 43's major_loss for a
+    person): it cannot apply to this party."""
+    for flag in CASE_FLAGS:
+        used = [n for n, a in rules.articles.items() if any(flag in c.when + c.when_any for c in a.clauses)]
+        if flag in facts and used and not any(vocab.articles[n].applies_to(party_kind) for n in used):
+            parties = "、".join(dict.fromkeys(vocab.articles[n].party_names(vocab.parties) for n in used))
+            problems.add((flag,), f"这项事实只用于条例第 {'、'.join(map(str, used))} 条（适用于{parties}），"
+                                  f"不适用于当事人类别 {party_kind}（{vocab.parties[party_kind]}）")
+
+
+def parse_case(case: Any, vocab: Vocabulary, rules: PenaltyRules | None = None) -> Case:
     """Validate a case; raise InputError naming every bad field."""
     problems = Problems()
     if not isinstance(case, dict):
@@ -454,6 +480,8 @@ def parse_case(case: Any, vocab: Vocabulary) -> Case:
 
     facts = _bool_fields(case, CASE_FLAGS, (), problems)
     circumstances = _parse_circumstances(case, facts, problems)
+    if party_kind is not None:
+        _flag_problems(facts, party_kind, rules or penalty_rules(), vocab, problems)
     if party_kind == "insured":
         facts.add("insured")
 
@@ -545,6 +573,7 @@ def _apply(finding: Finding, case_facts: frozenset[str], suppressed: frozenset[s
     fine: tuple[Decimal, Decimal] | None = None
     suspension: tuple[int, int] | None = None
     terminate = fraud = False
+    terms: dict[str, int] = {}
     for clause in rules.articles[article].clauses:
         if not clause.applies(facts, finding.category):
             continue
@@ -565,6 +594,8 @@ def _apply(finding: Finding, case_facts: frozenset[str], suppressed: frozenset[s
         if clause.suspension_months and not suppressed:
             suspension = _widest(suspension, clause.suspension_months)
         terminate = terminate or clause.terminate_agreement
+        if clause.term_years:
+            terms.update({m: max(clause.term_years, terms.get(m, 0)) for m in kept})
     return {
         "category": finding.category,
         "title": vocab.categories[finding.category].title,
@@ -579,6 +610,7 @@ def _apply(finding: Finding, case_facts: frozenset[str], suppressed: frozenset[s
         "fine": fine,
         "suspension": suspension,
         "terminate_agreement": terminate,
+        "terms": terms,
         "basis": basis,
     }
 
@@ -660,7 +692,7 @@ def decide(case: Any, rules: PenaltyRules | None = None, vocab: Vocabulary | Non
     vocab = vocab or vocabulary()
     rules = rules or penalty_rules()
     benchmark, factors = discretion_of(case)
-    parsed = parse_case(_with_stated(case, factors), vocab)
+    parsed = parse_case(_with_stated(case, factors), vocab, rules)
     barred = no_penalty(parsed.circumstances, rules.no_penalty)
     suppressed = frozenset(rules.no_penalty.suppresses if barred and barred.outcome == "must" else ())
     applied = [_apply(f, parsed.facts, suppressed, rules, vocab) for f in parsed.findings]
@@ -679,6 +711,9 @@ def decide(case: Any, rules: PenaltyRules | None = None, vocab: Vocabulary | Non
         basis.extend(b for b in a["basis"] if b not in basis)
     if barred and barred.outcome == "must":
         basis.append(barred.basis)
+    terms: dict[str, int] = {}
+    for a in applied:
+        terms.update({m: max(years, terms.get(m, 0)) for m, years in a["terms"].items()})
     party = parsed.party
     listed = _ordered(measures, rules.measure_order) + _ordered(optional, rules.measure_order)
     hearing = (fine is not None and fine[1] >= rules.hearing.fine_threshold[party["kind"]]) \
@@ -690,7 +725,7 @@ def decide(case: Any, rules: PenaltyRules | None = None, vocab: Vocabulary | Non
         "measures": _ordered(measures, rules.measure_order),
         "optional_measures": _ordered(optional, rules.measure_order),
         "measures_detail": [{"measure": m, "track": rules.tracks[m].name, "imposed_by": rules.tracks[m].imposed_by}
-                            for m in listed],
+                            | ({"term_years": terms[m]} if m in terms else {}) for m in listed],
         "recover_yuan": format_money(sum((a["recover"] for a in applied), ZERO)),
         "fine_yuan": _money_range(*fine) if fine else None,
         "band": band_json(fine, factors, benchmark) if fine else None,

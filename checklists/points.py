@@ -2,15 +2,17 @@
 
 Institutions (协议管理记分): points per failed item by severity; a year's total reaches thresholds
 (责令整改 → 通报批评 → 暂停协议 → 解除协议) and sets the annual grade; two consecutive failing years → 解除.
-People (医保支付资格, 驾照式记分): per calendar year, reset each year; ≥ suspend_at → 暂停, ≥ terminate_at → 终止
-with a bar of 1 year if accumulated, 3 years if reached by one entry at once.
+People (医保支付资格, 驾照式记分): per calendar year, reset each year; ≥ suspend_at → 暂停 (1–6 months from the day
+reached), ≥ terminate_at → 终止 with a bar on re-registration of 1 year if accumulated, 3 years if reached by one entry
+at once, counted from the 终止之日. The reset clears the points, not a 暂停 or 终止 still running into the next years.
 """
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -68,6 +70,7 @@ class PeopleRules:
     terminate_at: int
     bar_years_accumulated: int
     bar_years_at_once: int
+    period_basis: str
     tiers: tuple[Tier, ...]
     behaviours: Mapping[str, Behaviour]
 
@@ -97,11 +100,23 @@ class InstitutionStatus:
 
 @dataclass(frozen=True)
 class PersonStatus:
+    """A person's 医保支付资格 on a day: the year's points so far, and the 暂停 or 终止 that governs — reached by this
+    year's points, or carried from an earlier year while its term runs."""
+
     year: int
     points: int
     action: str | None  # None, SUSPEND or TERMINATE
     suspension_months: tuple[int, int] | None
     bar_years: int | None  # after 终止: years before re-registration
+    since: date | None = None  # the day the points reached it: the 暂停's first day, the 终止之日
+    until: date | None = None  # its last day: of the bar (终止), of the longest term (暂停)
+    at_once: bool | None = None  # 终止: reached by one entry (一次性记满) rather than accumulated
+    carried: bool = False  # reached in an earlier year and still running
+
+    @property
+    def register_from(self) -> date | None:
+        """After 终止: the first day the person may register again."""
+        return self.until + timedelta(days=1) if self.action == TERMINATE and self.until else None
 
 
 # ------------------------------------------------------------------------------------------ rules file
@@ -185,6 +200,7 @@ def _parse_people(raw: dict, problems: Problems) -> PeopleRules:
     _text(raw.get("basis"), p + ("basis",), problems)
     numbers = {key: _positive(raw.get(key), p + (key,), problems)
                for key in ("suspend_at", "terminate_at", "bar_years_accumulated", "bar_years_at_once")}
+    period_basis = _text(raw.get("period_basis"), p + ("period_basis",), problems)
     suspend_at, terminate_at = numbers["suspend_at"], numbers["terminate_at"]
     if suspend_at is not None and terminate_at is not None and suspend_at >= terminate_at:
         problems.add(p + ("suspend_at",), "暂停分值须小于终止分值（terminate_at）")
@@ -231,7 +247,7 @@ def _parse_people(raw: dict, problems: Problems) -> PeopleRules:
             behaviours[behaviour_id] = Behaviour(behaviour_id, text, tier, points)
     return PeopleRules(numbers["suspend_at"] or 0, months, numbers["terminate_at"] or 0,
                        numbers["bar_years_accumulated"] or 0, numbers["bar_years_at_once"] or 0,
-                       tuple(tiers), behaviours)
+                       period_basis or "", tuple(tiers), behaviours)
 
 
 def parse_points_rules(doc: dict[str, Any], problems: Problems, vocab: Vocabulary) -> PointsRules:
@@ -258,12 +274,13 @@ def points_rules() -> PointsRules:
 
 # ------------------------------------------------------------------------------------------ ledgers
 
-def _entries_of(entries: Iterable[PointEntry], year: int) -> list[PointEntry]:
+def _entries_of(entries: Iterable[PointEntry], year: int | None) -> list[PointEntry]:
+    """The entries of `year` (None: of every year) in date order, each checked."""
     chosen = []
     for entry in entries:
         if isinstance(entry.points, bool) or not isinstance(entry.points, int) or entry.points <= 0:
             raise InputError(f"记分应为正整数，实际为 {entry.points!r}（{entry.on}）")
-        if entry.on.year == year:
+        if year is None or entry.on.year == year:
             chosen.append(entry)
     return sorted(chosen, key=lambda e: e.on)
 
@@ -326,14 +343,67 @@ def person_points(behaviour_id: str, rules: PointsRules | None = None) -> int:
     return behaviours[behaviour_id].points
 
 
-def person_status(entries: Iterable[PointEntry], year: int, rules: PointsRules | None = None) -> PersonStatus:
+def add_months(day: date, months: int) -> date:
+    """The last day of a term of `months` from `day` (民法典 第二百零一条、第二百零二条: the first day does not count;
+    the term ends on the same day of the month it reaches, or that month's last day when it has no such day)."""
+    year, month = divmod(day.month - 1 + months, 12)
+    year += day.year
+    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
+def _year_measures(of_year: list[PointEntry], year: int, people: PeopleRules) -> list[PersonStatus]:
+    """Each 暂停 or 终止 one year's entries reach, on the day they reach it: 暂停 when the total first reaches
+    suspend_at short of terminate_at; 终止 when it first reaches terminate_at (the bar for accumulated points) and
+    again on any entry of terminate_at points at once (the longer bar)."""
+    reached, total = [], 0
+    for entry in of_year:
+        before, total = total, total + entry.points
+        at_once = entry.points >= people.terminate_at
+        if at_once or before < people.terminate_at <= total:
+            bar = people.bar_years_at_once if at_once else people.bar_years_accumulated
+            reached.append(PersonStatus(year, 0, TERMINATE, None, bar, entry.on, add_months(entry.on, 12 * bar),
+                                        at_once))
+        elif before < people.suspend_at <= total:
+            reached.append(PersonStatus(year, 0, SUSPEND, people.suspension_months, None, entry.on,
+                                        add_months(entry.on, people.suspension_months[1])))
+    return reached
+
+
+def person_status(entries: Iterable[PointEntry], on: date, rules: PointsRules | None = None) -> PersonStatus:
+    """The person's status on the day `on`, from their entries of every year (those after `on` not yet counted):
+    the points of `on`'s year, and the heaviest of the 暂停/终止 this year's points reached and those of earlier years
+    still running on `on` (the latest-ending when two are alike)."""
     people = (rules or points_rules()).people
-    of_year = _entries_of(entries, year)
-    total = sum(e.points for e in of_year)
-    if total >= people.terminate_at:
-        at_once = any(e.points >= people.terminate_at for e in of_year)
-        bar = people.bar_years_at_once if at_once else people.bar_years_accumulated
-        return PersonStatus(year, total, TERMINATE, None, bar)
-    if total >= people.suspend_at:
-        return PersonStatus(year, total, SUSPEND, people.suspension_months, None)
-    return PersonStatus(year, total, None, None, None)
+    checked = [e for e in _entries_of(entries, None) if e.on <= on]
+    total = sum(e.points for e in checked if e.on.year == on.year)
+    candidates = []
+    for year in sorted({e.on.year for e in checked}):
+        for measure in _year_measures([e for e in checked if e.on.year == year], year, people):
+            if year == on.year:
+                candidates.append(measure)
+            elif measure.until is not None and measure.until >= on:
+                candidates.append(replace(measure, carried=True))
+    if not candidates:
+        return PersonStatus(on.year, total, None, None, None)
+    rank = {SUSPEND: 1, TERMINATE: 2}
+    chosen = max(candidates, key=lambda m: (rank[m.action or ""], m.until or on))
+    return replace(chosen, year=on.year, points=total)
+
+
+def person_status_text(status: PersonStatus, rules: PointsRules | None = None) -> str:
+    """The status in the words of a ledger or a notice (days as a notice writes them: 2026年12月21日); empty when
+    neither 暂停 nor 终止 applies."""
+    people = (rules or points_rules()).people
+    if status.since is None or status.until is None:
+        return ""
+    if status.action == TERMINATE:
+        how = "一次性记满" if status.at_once else "累计记满"
+        return (f"终止医保支付资格，{_cn_day(status.until + timedelta(days=1))}前不得再次登记备案（{status.since.year}年度{how}"
+                f"{people.terminate_at}分，{status.bar_years}年，自终止之日{_cn_day(status.since)}起算）")
+    low, high = status.suspension_months or people.suspension_months
+    return (f"暂停医保支付资格{low}～{high}个月，自{_cn_day(status.since)}起，最长至{_cn_day(status.until)}"
+            f"（{status.since.year}年度累计记满{people.suspend_at}分）")
+
+
+def _cn_day(day: date) -> str:
+    return f"{day.year}年{day.month}月{day.day}日"

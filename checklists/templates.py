@@ -4,6 +4,14 @@ Template hash: SHA-256 (hex) of the template's canonical JSON — the parsed TOM
 sorted keys, no whitespace (separators "," and ":") and UTF-8 without escaping (ensure_ascii=False).
 So the hash follows the content only: editing comments or layout keeps it, changing any value changes it.
 It is computed with the project's one canonical JSON form, `sync.canonical`, which refuses floats.
+
+Template history: every released version stays in `templates/history/<id>-<version>.toml`, the released file unchanged,
+so a record pinned to an earlier version (a tablet in the field, the bureau's stored records) is still scored and its
+findings derived with the template it was filled in with. `load_templates` lists only the current ones; new inspections
+use those; `resolve_template("id@hash")` finds the current or a historical version by hash.
+
+Same conduct, same law: items of different kinds that check one conduct share a `conduct` key, and the loader refuses
+current templates in which such items differ in category or severity.
 """
 
 from __future__ import annotations
@@ -12,7 +20,8 @@ import re
 from dataclasses import dataclass
 from functools import cache, cached_property
 from pathlib import Path
-from typing import Any, Mapping
+from types import MappingProxyType
+from typing import Any, Iterable, Mapping
 
 from checklists._toml import PACKAGE_DIR, Problems, display_name, read_toml
 from checklists.errors import InputError
@@ -20,13 +29,14 @@ from checklists.vocabulary import Vocabulary, vocabulary
 from sync.canonical import content_hash
 
 TEMPLATES_DIR = PACKAGE_DIR / "templates"
+HISTORY_DIR = TEMPLATES_DIR / "history"
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 _TOP_KEYS = ("id", "kind", "version", "title", "sections", "items")
 _SECTION_KEYS = ("id", "title")
 _ITEM_TEXT_KEYS = ("id", "section", "text", "evidence", "severity", "category", "basis")
 _ITEM_FLAG_KEYS = ("photo_required_on_fail", "asks_amount")
-_ITEM_KEYS = _ITEM_TEXT_KEYS + ("weight",) + _ITEM_FLAG_KEYS + ("limits",)
+_ITEM_KEYS = _ITEM_TEXT_KEYS + ("weight",) + _ITEM_FLAG_KEYS + ("limits", "conduct")
 _LIMIT_KEYS = ("key", "label", "unit", "source", "min", "max", "uncertain")
 
 
@@ -65,6 +75,7 @@ class Item:
     photo_required_on_fail: bool
     asks_amount: bool
     limits: tuple[Limit, ...] = ()
+    conduct: str = ""  # the conduct checked, shared by the items of other kinds that check the same one
 
 
 @dataclass(frozen=True)
@@ -207,12 +218,16 @@ def _parse_item(raw: dict, index: int, section_ids: set[str], vocab: Vocabulary,
             flags[key] = value
 
     limits = _parse_limits(raw["limits"], path + ("limits",), problems) if "limits" in raw else ()
+    conduct = raw.get("conduct", "")
+    if not isinstance(conduct, str) or (conduct and not _ID.match(conduct)):
+        problems.add(path + ("conduct",), f"行为编号只能含字母、数字、点、下划线和连字符，实际为 {conduct!r}")
+        ok = False
     # Every missing text and every weight that is not a positive int has been reported and cleared `ok`.
     texts = {key: value for key, value in values.items() if value is not None}
     if not ok or not isinstance(weight, int):
         return None
     return Item(texts["id"], texts["section"], texts["text"], texts["evidence"], texts["severity"], texts["category"],
-                texts["basis"], weight, flags["photo_required_on_fail"], flags["asks_amount"], limits)
+                texts["basis"], weight, flags["photo_required_on_fail"], flags["asks_amount"], limits, str(conduct))
 
 
 def parse_template(doc: dict[str, Any], problems: Problems, source: str = "", vocab: Vocabulary | None = None) -> Template | None:
@@ -299,6 +314,41 @@ def _packaged_templates() -> Mapping[str, Template]:
     return _load_directory(TEMPLATES_DIR)
 
 
+@cache
+def template_history() -> Mapping[tuple[str, str], Template]:
+    """Every earlier released version (templates/history/<id>-<version>.toml) by (template id, hash), read once."""
+    history: dict[tuple[str, str], Template] = {}
+    messages: list[str] = []
+    for path in sorted(HISTORY_DIR.glob("*.toml")):
+        try:
+            template = load_template(path)
+        except InputError as exc:
+            messages.extend(exc.problems)
+            continue
+        if path.stem != f"{template.id}-{template.version}":
+            messages.append(f"{template.source}：历史模板文件应命名为 {template.id}-{template.version}.toml")
+        history[(template.id, template.hash)] = template
+    if messages:
+        raise InputError(messages)
+    return MappingProxyType(history)
+
+
+def conduct_conflicts(templates: Iterable[Template]) -> list[str]:
+    """Items sharing a `conduct` key whose category or severity differ: one message per such item."""
+    first: dict[str, tuple[Template, Item]] = {}
+    out = []
+    for template in templates:
+        for item in template.items:
+            if not item.conduct:
+                continue
+            seen_in, seen = first.setdefault(item.conduct, (template, item))
+            if (item.category, item.severity) != (seen.category, seen.severity):
+                out.append(f"{template.source}：条目 {item.id} 与 {seen_in.source} 的条目 {seen.id} 检查同一行为"
+                           f"（conduct = \"{item.conduct}\"），违规类别与严重程度应相同（{seen.category}/{seen.severity}），"
+                           f"实际为 {item.category}/{item.severity}")
+    return out
+
+
 def _load_directory(directory: Path) -> dict[str, Template]:
     paths = sorted(directory.glob("*.toml"))
     if not paths:
@@ -320,6 +370,7 @@ def _load_directory(directory: Path) -> dict[str, Template]:
             messages.append(f"{template.source}：机构类别 \"{template.kind}\" 已由 {by_kind[template.kind].source} 定义，每类只能有一个模板")
             continue
         by_id[template.id] = by_kind[template.kind] = template
+    messages.extend(conduct_conflicts(by_id.values()))
     if messages:
         raise InputError(messages)
     order = list(vocabulary().kinds)
@@ -338,14 +389,20 @@ def template_for_kind(kind: str, templates: Mapping[str, Template] | None = None
 
 
 def resolve_template(ref: object, templates: Mapping[str, Template] | None = None) -> Template:
-    """`id` or `id@hash` → the template; a pinned hash that differs from the current one is an error."""
+    """`id` → the current template; `id@hash` → the version with that hash: the current one or, for the packaged
+    templates, an earlier released one (templates/history). A hash that is neither is an error naming the pin."""
     if not isinstance(ref, str) or not ref.strip():
         raise InputError(f"模板应写作 \"模板编号\" 或 \"模板编号@哈希\"，实际为 {ref!r}")
+    history = template_history() if templates is None else {}
     templates = load_templates() if templates is None else templates
     template_id, _, pinned = ref.partition("@")
     if template_id not in templates:
         raise InputError(f"未知的模板 \"{template_id}\"（现有：{'、'.join(templates)}）")
     template = templates[template_id]
-    if "@" in ref and pinned.lower() != template.hash:
-        raise InputError(f"模板 {template_id} 的哈希不符：答卷固定为 {pinned or '（空）'}，当前模板为 {template.hash}")
-    return template
+    if "@" not in ref or pinned.lower() == template.hash:
+        return template
+    earlier = history.get((template_id, pinned.lower()))
+    if earlier is None:
+        raise InputError(f"模板 {template_id} 的哈希不符：答卷固定为 {ref}，既不是当前模板（{template.hash}，"
+                         f"版本 {template.version}）也不是已发布的历史版本")
+    return earlier

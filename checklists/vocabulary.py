@@ -14,6 +14,8 @@ from checklists._toml import PACKAGE_DIR, Problems, display_name, read_toml
 VOCABULARY_FILE = PACKAGE_DIR / "rules" / "vocabulary.toml"
 
 _CATEGORY_ID = re.compile(r"^([0-9]+)\.([0-9]+)$")
+# who acts on a breach: the 医疗保障行政部门 (条例 Art. 38–41), or the 经办机构 under the service agreement (Art. 13)
+TRACKS = ("administrative", "agreement")
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,7 @@ class Article:
     title: str
     text: str
     other_parties: tuple[str, ...] = ()  # Art. 41 is about 个人: insured persons and others alike
+    track: str = "administrative"  # one of TRACKS: "agreement" for Art. 13, breaches of the service agreement
 
     def applies_to(self, party: str) -> bool:
         return party == self.party or party in self.other_parties
@@ -98,8 +101,12 @@ def parse_vocabulary(doc: dict[str, Any], problems: Problems) -> Vocabulary:
     for key, raw in (doc.get("articles") or {}).items():
         path = ("articles", key)
         others = raw.get("other_parties", []) if isinstance(raw, dict) else []
+        track = raw.get("track", "administrative") if isinstance(raw, dict) else "administrative"
         if isinstance(raw, dict):
-            raw = {k: v for k, v in raw.items() if k != "other_parties"}
+            raw = {k: v for k, v in raw.items() if k not in ("other_parties", "track")}
+        if track not in TRACKS:
+            problems.add(path + ("track",), f"应为 {'、'.join(TRACKS)} 之一，实际为 {track!r}")
+            track = "administrative"
         fields = _text_fields(raw, path, ("party", "title", "text"), problems)
         if not isinstance(others, list) or not all(isinstance(o, str) and o in parties for o in others):
             problems.add(path + ("other_parties",), f"应为当事人类别的数组（{'、'.join(parties)}）")
@@ -110,7 +117,8 @@ def parse_vocabulary(doc: dict[str, Any], problems: Problems) -> Vocabulary:
             if fields["party"] not in parties:
                 problems.add(path + ("party",), f"未知的当事人类别 \"{fields['party']}\"（应为 {'、'.join(parties)}）")
             else:
-                articles[int(key)] = Article(int(key), fields["party"], fields["title"], fields["text"], tuple(others))
+                articles[int(key)] = Article(int(key), fields["party"], fields["title"], fields["text"], tuple(others),
+                                             track)
 
     categories: dict[str, Category] = {}
     for key, raw in (doc.get("categories") or {}).items():

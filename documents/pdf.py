@@ -1,5 +1,7 @@
-"""The fpdf2 building blocks of the 笔录 and the 决定书: A4 with the bundled Noto Sans SC subset (no network), section
-headings, paragraphs, tables, the page footer and the hash block with its QR code. Same input → same bytes.
+"""The fpdf2 building blocks of the 笔录 and the bureau's documents (决定书, 告知书 …): A4 with the bundled Noto Sans SC
+subset (no network), section headings, paragraphs, tables, the page footer and the hash block with its QR code, and
+what every bureau document shares (`OfficialPdf`: its page, title block, party block, seal block, dates and sums as
+documents write them). Same input → same bytes.
 
 Text is broken into lines here (`break_lines`), not by fpdf2, which breaks Chinese anywhere: a line never starts with
 closing punctuation (。，、 …, 行首禁则) nor ends with opening punctuation (（「 …, 行尾禁则), and a run of ASCII (a
@@ -10,7 +12,7 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -18,6 +20,8 @@ import qrcode
 from fpdf import FPDF
 from fpdf.enums import Align, TableBordersLayout, WrapMode, XPos, YPos
 from fpdf.fonts import FontFace
+
+from checklists.money import parse_money, yuan_in_capitals
 
 FONT_DIR = Path(__file__).resolve().parent.parent / "assets" / "fonts"
 FONT_FAMILY = "NotoSansSC"
@@ -222,3 +226,66 @@ def hash_block(pdf: DocumentPdf, heading: str, digest: str, note: str, *, room_m
     pdf.multi_cell(width, 4.5, with_line_breaks(pdf, note, text_width), align=Align.L, wrapmode=WrapMode.CHAR)
     pdf.set_text_color(0)
     pdf.set_y(max(pdf.get_y(), top + QR_MM))
+
+
+# ============================================================ the bureau's documents (文书)
+
+OFFICIAL_MARGIN_MM = 20
+OFFICIAL_BODY_PT = 11
+OFFICIAL_LAYOUT = Layout(body_pt=OFFICIAL_BODY_PT, line_mm=6.5, heading_pt=13, heading_room_mm=22,
+                         label_widths=(40, 130), table_line_mm=5.6)
+
+
+class OfficialPdf(DocumentPdf):
+    """A bureau document on A4 with 20 mm margins; its footer is `footer_text` and the page number."""
+
+    def __init__(self, title: str, created: datetime, footer_text: str):
+        super().__init__(OFFICIAL_LAYOUT, title, created)
+        self.footer_text = footer_text
+        self.set_margins(OFFICIAL_MARGIN_MM, OFFICIAL_MARGIN_MM, OFFICIAL_MARGIN_MM)
+        self.set_auto_page_break(True, margin=OFFICIAL_MARGIN_MM + 6)
+
+    def footer(self) -> None:
+        self.footer_line(-OFFICIAL_MARGIN_MM, self.footer_text)
+
+
+def cn_date(day: date | str) -> str:
+    """A date as documents write it: ``2026年3月5日`` (from a date or its ISO text)."""
+    day = date.fromisoformat(day) if isinstance(day, str) else day
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def yuan(value: str) -> str:
+    """``"12000.00"`` → ``12,000.00 元（人民币壹万贰仟元整）``."""
+    amount = parse_money(value)
+    return f"{amount:,} 元（人民币{yuan_in_capitals(amount)}）"
+
+
+def title_block(pdf: DocumentPdf, issuer: str, title: str, number: str) -> None:
+    """The first page's head: the issuing authority, the document's title and its number, centred."""
+    pdf.add_page()
+    pdf.set_font(FONT_FAMILY, "B", 16)
+    pdf.cell(0, 9, issuer, align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_font(FONT_FAMILY, "B", 20)
+    pdf.cell(0, 12, title, align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_font(FONT_FAMILY, size=pdf.layout.body_pt)
+    pdf.cell(0, 8, number, align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.ln(2)
+
+
+def party_block(pdf: DocumentPdf, rows: list[tuple[str, str]]) -> None:
+    """当事人: the party as the document names it, one row per element."""
+    section(pdf, "当事人")
+    label_table(pdf, rows)
+
+
+def seal_block(pdf: DocumentPdf, issuer: str, day: date | str) -> None:
+    """The sign-off at the right: the issuing authority, its seal, the date; kept together on one page."""
+    if pdf.get_y() + 30 > pdf.page_break_trigger:
+        pdf.add_page()
+    pdf.ln(8)
+    pdf.set_font(FONT_FAMILY, "B", 12)
+    pdf.cell(0, 8, issuer, align=Align.R, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_font(FONT_FAMILY, size=pdf.layout.body_pt)
+    pdf.cell(0, 8, "（印章）", align=Align.R, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.cell(0, 8, cn_date(day), align=Align.R, new_x=XPos.LMARGIN, new_y=YPos.NEXT)

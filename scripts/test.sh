@@ -24,6 +24,10 @@ if command -v pg_isready >/dev/null 2>&1 && ! pg_isready -q -h 127.0.0.1 -p 5432
   fi
 fi
 
+# Let Python keep compiled modules (__pycache__, ignored by git): every `yibao` process a test starts would otherwise
+# compile the project again (some environments set PYTHONDONTWRITEBYTECODE).
+unset PYTHONDONTWRITEBYTECODE
+
 # The gates first: lint and types (configured in pyproject.toml), then every test, in PYTEST_WORKERS processes
 # (pytest-xdist; most tests wait on servers, browsers and subprocesses, so more workers than the 2 cores pay off).
 # Arguments go to pytest and come last, so `-n 0` there runs the tests in this one process.

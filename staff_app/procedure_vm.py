@@ -10,6 +10,7 @@ from datetime import date
 from typing import Any, Callable
 
 from checklists.money import money_problem, shown_money
+from checklists.times import clock_time
 from staff_app.staff_client import BureauRefused, BureauUnreachable, StaffClient, refusal_text
 
 STEP_LABELS = {
@@ -19,7 +20,7 @@ STEP_LABELS = {
     "hearing_record": "记录听证笔录", "agreement_notice": "协议处理告知", "agreement_statement": "记录协议处理申辩",
     "serve": "记录送达", "payment": "记录缴款", "enforce": "申请强制执行", "close_case": "结案", "archive": "归档"}
 
-# Each step's inputs: (field, label, kind) with kind text | multiline | date | int | bool | list | money | choice
+# Each step's inputs: (field, label, kind) with kind text | multiline | date | time | int | bool | list | money | choice
 STEP_FIELDS: dict[str, list[tuple[str, str, str]]] = {
     "request_filing": [("reason", "立案理由", "multiline")],
     "approve_filing": [("opinion", "审批意见", "text")],
@@ -30,7 +31,7 @@ STEP_FIELDS: dict[str, list[tuple[str, str, str]]] = {
     "renotify": [("served_on", "新告知书送达日期", "date"), ("reason", "重新告知的理由", "text")],
     "request_hearing": [("requested_on", "当事人申请听证日期", "date")],
     "hearing_notice": [("notified_on", "听证通知日期", "date"), ("held_on", "听证日期", "date"),
-                       ("place", "听证地点", "text"), ("officer", "听证主持人（工作人员账号）", "text")],
+                       ("held_at", "听证开始时间", "time"), ("place", "听证地点", "text"), ("officer", "听证主持人（工作人员账号）", "text")],
     "hearing_record": [("attendees", "出席人员", "text"), ("text", "听证经过", "multiline"),
                        ("party_signed", "当事人已核对签字", "bool")],
     "agreement_notice": [("served_on", "协议处理告知送达日期", "date")],
@@ -64,6 +65,10 @@ def step_body(step: str, values: dict[str, Any]) -> tuple[dict[str, Any] | None,
                 body[name] = date.fromisoformat(text).isoformat() if text else None
             except ValueError:
                 return None, f"{label}应写作 2026-12-08 这样的日期"
+        elif kind == "time":
+            if (shown := clock_time(text)) is None:
+                return None, f"{label}应写作 09:30 这样的时:分（24 小时制）"
+            body[name] = shown
         elif kind == "int":
             if not text.isdigit():
                 return None, f"{label}应为正整数"
@@ -123,7 +128,8 @@ def procedure_lines(procedure: dict[str, Any]) -> list[tuple[bool, str]]:
     if hearing_record:
         text = f"当事人于 {hearing_record['requested_on']} 申请听证"
         if hearing_record.get("held_on"):
-            text += f"；{hearing_record['held_on']} 在{hearing_record['place']}举行，主持人 {hearing_record['officer_name']}"
+            at = f" {hearing_record['held_at']}" if hearing_record.get("held_at") else ""
+            text += f"；{hearing_record['held_on']}{at} 在{hearing_record['place']}举行，主持人 {hearing_record['officer_name']}"
         if hearing_record.get("record"):
             text += "；听证笔录已记录"
         lines.append((False, text))
@@ -131,6 +137,8 @@ def procedure_lines(procedure: dict[str, Any]) -> list[tuple[bool, str]]:
         said = agreement.get("statement")
         lines.append((False, f"协议处理告知（{'、'.join(agreement['measures'])}）送达 {agreement['served_on']}，申辩期限 "
                              f"{agreement['deadline']}" + (f"；{'已放弃申辩' if said['waived'] else '已申辩'}" if said else "")))
+    for problem in procedure.get("notice_blockers", []):
+        lines.append((True, f"告知前：{problem}"))
     for problem in procedure.get("decide_blockers", []):
         lines.append((True, f"作出决定前：{problem}"))
     if service := record.get("service"):

@@ -230,13 +230,16 @@ class CaseViewModel:
     statement_waived: bool = False
     attachment_name: str = ""
     attachment: bytes = b""
+    documents: list[dict[str, Any]] = field(default_factory=list)  # what the decision issued, the principal first
     _images: dict[str, bytes] = field(default_factory=dict)
 
     def load(self) -> None:
         answer, message = _call(lambda: self.client.review_case(self.record_id))
         if answer is not None:
             self.detail = answer
-        self.message = message
+            self._load_documents()
+        else:  # a refused action's words stay on the screen that reloads after it (the next action clears them)
+            self.message = message
         if not self.deadline:
             self.deadline = (date.today() + timedelta(days=STATEMENT_DAYS)).isoformat()
 
@@ -287,6 +290,7 @@ class CaseViewModel:
             return False
         self.detail, self.reason = answer, ""
         self.attachment, self.attachment_name = b"", ""
+        self._load_documents()
         self.ok_message = f"已{ACTION_LABELS[action]}，当前状态：{answer['status']}"
         return True
 
@@ -327,6 +331,22 @@ class CaseViewModel:
     def decision_pdf(self) -> tuple[bytes | None, str]:
         return _call(lambda: self.client.decision_pdf(self.record_id))
 
+    def _load_documents(self) -> None:
+        decision = (self.detail or {}).get("decision") or {}
+        issued = decision.get("outcome") == "handled" and decision.get("status") != "draft"
+        answer = _call(lambda: self.client.case_documents(self.record_id))[0] if issued else None
+        self.documents = answer["documents"] if answer else []
+
+    def document_pdf(self, key: str) -> tuple[bytes | None, str]:
+        return _call(lambda: self.client.case_document(self.record_id, key))
+
+    @property
+    def other_documents(self) -> list[tuple[str, str, str]]:
+        """The documents besides the principal one (协议处理通知书, 移送书) as (key, button label, file name)."""
+        titles = [d["title"] for d in self.documents]
+        return [(d["key"], f"下载{d['title']}（PDF）" if titles.count(d["title"]) == 1
+                 else f"下载{d['title']}（{d['number'] or d['key']}）", d["file_name"]) for d in self.documents[1:]]
+
     def pdf_name(self) -> str:
         decision = (self.detail or {}).get("decision") or {}
         return f"决定书-{decision.get('decision_no') or self.record_id}.pdf"
@@ -356,6 +376,7 @@ class DecisionViewModel:
     conduct_from: str = ""  # the conduct's period (YYYY-MM-DD); empty: the inspection day
     conduct_to: str = ""
     limitation_extended: bool = False  # 涉及生命健康安全、金融安全且有危害后果: 行政处罚法第三十六条's five years
+    major_loss: bool = False  # 造成基金重大损失或严重不良社会影响: 条例第四十三条
     optional_measures: set[str] = field(default_factory=set)
     fine_yuan: str = ""
     fine_reason: str = ""
@@ -385,6 +406,7 @@ class DecisionViewModel:
             self.factors = set(flags.get("factors") or ())  # drafts made before factors were recorded have none
             self.conduct_from, self.conduct_to = flags.get("conduct_from") or "", flags.get("conduct_to") or ""
             self.limitation_extended = flags.get("limitation_extended") is True
+            self.major_loss = flags.get("major_loss") is True  # drafts made before it was recorded have none
             self.optional_measures = {m for m in draft["measures"] if m in draft["proposal"]["optional_measures"]}
             self.fine_yuan, self.fine_reason = draft["fine_yuan"] or "", draft["fine_reason"]
             self.suspension_months = str(draft["suspension_months"] or "")
@@ -401,7 +423,8 @@ class DecisionViewModel:
                                   "serious_consequences": str(self.serious_consequences).lower(),
                                   "intent": sorted(self.intent_items), "circumstance": sorted(self.circumstances),
                                   "factor": sorted(self.factors),
-                                  "limitation_extended": str(self.limitation_extended).lower()}
+                                  "limitation_extended": str(self.limitation_extended).lower(),
+                                  "major_loss": str(self.major_loss).lower()}
         period, problem = self._period()
         if problem:
             self.message = problem
@@ -457,7 +480,7 @@ class DecisionViewModel:
             "refused_to_correct": self.refused_to_correct, "serious_consequences": self.serious_consequences,
             "intent_items": sorted(self.intent_items), "circumstances": sorted(self.circumstances),
             "waive_penalty": self.waive_penalty, "factors": sorted(self.factors),
-            "limitation_extended": self.limitation_extended,
+            "limitation_extended": self.limitation_extended, "major_loss": self.major_loss,
             "optional_measures": sorted(self.optional_measures),
             "fine_yuan": self.fine_yuan.strip() or None, "fine_reason": self.fine_reason.strip(),
             "suspension_months": None, "rectification_due": None, "reason": self.reason.strip(),
@@ -504,9 +527,11 @@ class DecisionViewModel:
         if not p:
             return []
         imposed_by = {d["measure"]: d["imposed_by"] for d in p["measures_detail"]}
+        term = {d["measure"]: f"{d['term_years']} 年内，" for d in p["measures_detail"] if d.get("term_years")}
 
         def measures(names: list[str]) -> str:
-            return "、".join(f"{m}（由{imposed_by[m]}作出）" if m in imposed_by else m for m in names) or "无"
+            return "、".join(f"{m}（{term.get(m, '')}由{imposed_by[m]}作出）" if m in imposed_by else m
+                             for m in names) or "无"
 
         lines = [f"适用条款：《医疗保障基金使用监督管理条例》第 {'、'.join(str(a) for a in p['articles'])} 条"]
         if p["no_penalty"]:
@@ -556,10 +581,11 @@ def ledger_tables(ledger: dict[str, Any]) -> list[dict[str, Any]]:
                          [[r["institution_code"], r["name"], r["points"], r["grade"], "、".join(r["actions"]) or "—",
                            r["recovered_yuan"], r["fined_yuan"], "是" if r["terminate"] else "否"]
                           for r in ledger["institutions"]])
-    people = table("people", f"{year} 年度医保支付资格记分", ["人员代码", "记分", "处理", "暂停（月）", "不得再登记（年）"],
+    people = table("people", f"{year} 年度医保支付资格记分（状态截至 {ledger['as_of']}，含以前年度尚未届满的暂停、终止）",
+                   ["人员代码", "本年度记分", "处理", "暂停（月）", "不得再登记（年）", "说明"],
                    [[r["staff_code"], r["points"], r["action"] or "—",
                      "～".join(str(m) for m in r["suspension_months"]) if r["suspension_months"] else "—",
-                     r["bar_years"] or "—"] for r in ledger["people"]])
+                     r["bar_years"] or "—", r["text"] or "—"] for r in ledger["people"]])
     entries = table("entries", f"{year} 年度台账明细（由决定生成；复议撤销以冲减记录列示）",
                     ["日期", "台账", "对象", "数额", "决定书文号", "检查记录", "冲减", "说明"],
                     [[e["on"], e["label"], e["subject"], e["amount"], e["decision_no"], e["record_id"],

@@ -146,6 +146,14 @@ class StaffClient:
     def decision_pdf(self, record_id: str) -> bytes:
         return self._bytes(f"/v1/review/records/{record_id}/decision.pdf", timeout=LONG_TIMEOUT)
 
+    def case_documents(self, record_id: str) -> dict[str, Any]:
+        """The documents a decision issues: `documents` [{key, title, number, file_name}], the principal first."""
+        return self._send("GET", f"/v1/review/records/{record_id}/documents")
+
+    def case_document(self, record_id: str, key: str) -> bytes:
+        """One of them (decision, agreement, referral-N) as PDF."""
+        return self._bytes(f"/v1/review/records/{record_id}/documents/{key}.pdf", timeout=LONG_TIMEOUT)
+
     def case_file(self, record_id: str) -> bytes:
         """The 案卷 ZIP: every document, the signed record, receipts, evidence and audit log (`yibao case verify`)."""
         return self._bytes(f"/v1/review/records/{record_id}/case-file.zip", timeout=LONG_TIMEOUT)

@@ -8,8 +8,17 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import create_engine, text
 
+from bureau import keystore
 from bureau.settings import BureauSettings
-from tests.support import RunningBureau, init_bureau, seed_small, start_bureau, stop
+from tests.support import (
+    PASSPHRASE,
+    RunningBureau,
+    init_bureau,
+    seed_small,
+    serve_in_thread,
+    start_bureau,
+    stop,
+)
 
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -77,7 +86,19 @@ def seeded_bureau(bureau_settings) -> BureauSettings:
 
 
 @pytest.fixture
-def running_bureau(seeded_bureau) -> Iterator[RunningBureau]:
+def running_bureau(seeded_bureau, monkeypatch) -> Iterator[RunningBureau]:
+    """The seeded bureau, serving on loopback from a thread of this process (tests/support.py `ServerThread`)."""
+    monkeypatch.setenv(keystore.PASSPHRASE_ENV, PASSPHRASE)
+    bureau = serve_in_thread(seeded_bureau)
+    try:
+        yield bureau
+    finally:
+        stop(bureau.process)
+
+
+@pytest.fixture
+def bureau_process(seeded_bureau) -> Iterator[RunningBureau]:
+    """The seeded bureau as a `yibao serve` process, for tests that signal or measure it as one."""
     bureau = start_bureau(seeded_bureau)
     try:
         yield bureau

@@ -1,4 +1,5 @@
-"""Helpers shared by tests: free ports, a bureau process on loopback, small seeded registries."""
+"""Helpers shared by tests: free ports, a bureau on loopback (a process, or a server thread), small seeded
+registries."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import random
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -118,11 +120,47 @@ def seed_small(settings: BureauSettings) -> None:
     bureau.engine.dispose()
 
 
+class ServerThread:
+    """A bureau served by uvicorn in a thread of the test's own process: a real HTTP server on loopback over the same
+    app `yibao serve` builds, without a fresh interpreter importing FastAPI, SQLAlchemy and the bureau for every test
+    (about 3 CPU-seconds each, most of the suite's work on two cores). It stops as a process does (`stop`), so a test
+    may restart the bureau as a `yibao serve` process on the same database. Tests that signal or measure the server
+    as a process (kill -9, SIGSTOP, its memory) start one with `start_bureau`."""
+
+    def __init__(self, server, engine):
+        self._server, self._engine = server, engine
+        self._thread = threading.Thread(target=server.run, name="bureau-server", daemon=True)
+
+    def start(self, url: str) -> None:
+        self._thread.start()
+        deadline = time.monotonic() + 60
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the bureau thread did not start serving {url}")
+            time.sleep(0.02)
+
+    def terminate(self) -> None:
+        self._server.should_exit = True
+
+    def kill(self) -> None:
+        raise NotImplementedError("a server thread cannot die as a process does: use the bureau_process fixture")
+
+    def poll(self) -> int | None:
+        return None if self._thread.is_alive() else 0
+
+    def wait(self, timeout: float | None = None) -> int:
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            raise subprocess.TimeoutExpired("bureau-server", timeout or 0)
+        self._engine.dispose()
+        return 0
+
+
 @dataclass
 class RunningBureau:
     url: str
     settings: BureauSettings
-    process: subprocess.Popen
+    process: subprocess.Popen | ServerThread
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         return run_cli(*args, "--db", self.settings.database_url, "--data", str(self.settings.data_dir), check=check)
@@ -153,8 +191,31 @@ def start_bureau(settings: BureauSettings) -> RunningBureau:
     return RunningBureau(url=url, settings=settings, process=proc)
 
 
-def stop(proc: subprocess.Popen) -> None:
+def serve_in_thread(settings: BureauSettings) -> RunningBureau:
+    """The bureau `yibao serve` would run (same checks of database, keys and log, same app), served from a thread.
+    The operator passphrase must be in the environment, as `child_env` gives a `yibao serve`."""
+    import uvicorn
+
+    from bureau.api import create_app
+    from bureau.service import KEEP_ALIVE_SECONDS, check_log, open_keys
+
+    bureau = open_bureau(settings)
+    keys = open_keys(settings)
+    check_log(bureau)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, bureau.engine, keys), host="127.0.0.1", port=port,
+                                           log_level="warning", timeout_keep_alive=KEEP_ALIVE_SECONDS))
+    thread = ServerThread(server, bureau.engine)
+    url = f"http://127.0.0.1:{port}"
+    thread.start(url)
+    return RunningBureau(url=url, settings=settings, process=thread)
+
+
+def stop(proc: subprocess.Popen | ServerThread) -> None:
     proc.terminate()
+    if isinstance(proc, ServerThread):  # it finishes the requests in flight, then returns
+        proc.wait(timeout=60)
+        return
     try:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:

@@ -62,8 +62,8 @@ def _healthy(url: str) -> bool:
     return requests.get(url + "/v1/health", timeout=60).status_code == 200
 
 
-def test_a_64_mb_login_is_refused_before_it_is_read(running_bureau):
-    url, pid = running_bureau.url, running_bureau.process.pid
+def test_a_64_mb_login_is_refused_before_it_is_read(bureau_process):
+    url, pid = bureau_process.url, bureau_process.process.pid
     assert _healthy(url)
     peak_before = _peak_rss(pid)
     with _connect(url) as sock:

@@ -166,3 +166,22 @@ def test_the_service_receipt_names_the_document_party_method_and_servers():
     blank = text_of(decision_pdf.render_service_receipt({**receipt, "method": "", "servers": [], "served_on": None}))
     assert "年月日时分" in blank and "1.＿＿" in blank
     assert decision_pdf.render_service_receipt(receipt) == decision_pdf.render_service_receipt(receipt)
+
+
+def test_a_breach_of_the_service_agreement_is_the_notices_not_the_decisions():
+    """A 13.1 finding (公示, a duty of the service agreement) is not a provision the 决定书 says was violated; the
+    经办机构's notice handles it under the agreement (条例 Art. 13)."""
+    data = both_tracks()
+    data["record"]["findings"].append(
+        {"title": "公示医疗服务价格、收费标准和投诉电话", "description": "店堂内无价格公示", "category": "13.1",
+         "category_title": "违反医疗保障服务协议约定（协议处理）", "amount_yuan": None})
+    data["decision"]["measures"].append("按服务协议处理")
+    data["decision"]["proposal"]["measures_detail"].append({"measure": "按服务协议处理", "track": "agreement"})
+    text = documents(data)
+    decision, agreement = text["decision"], text["agreement"]
+    violated = decision[decision.index("三、违反的规定"):decision.index("四、处罚（处理）依据")]
+    assert "第三十八条第（四）项" in violated and "第十三条" not in violated and "服务协议" not in violated
+    assert "按服务协议处理" not in decision
+    assert "按服务协议处理：事由为违反医疗保障服务协议约定的义务；依据《零售药店医疗保障定点管理暂行办法》（国家医疗保障局令第3号）" \
+        in agreement
+    assert "依医疗保障服务协议约定，督促你单位履行协议、限期整改" in agreement

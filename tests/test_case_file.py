@@ -17,9 +17,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from bureau import case_file, keystore
 from sync.keys import public_key_to_b64
 from tests.browser import ARTIFACTS
-from tests.support import PASSPHRASE, run_cli
+from tests.support import PASSPHRASE, add_staff, run_cli
+from tests.test_procedure_flow import days_pass
 from tests.test_review_flow import PHARMACY, pharmacy_findings
-from tests.test_review_support import PHARMACIST, Staff, add_review_staff, inspect, pin_tablet
+from tests.test_review_support import PHARMACIST, Staff, add_review_staff, file_case, inspect, pin_tablet
 
 ACCOUNTS = ["--fund-name", "福州市医疗保障基金财政专户", "--fund-bank", "中国工商银行福州鼓楼支行",
             "--fund-account", "1402020109000012345", "--treasury-name", "福州市财政局非税收入汇缴结算户",
@@ -34,7 +35,8 @@ def text_of(pdf: bytes) -> str:
 
 
 def decide_with_intent(bureau, tablet) -> tuple[str, Staff]:
-    """串换 done 以骗取为目的 (Art. 40: 退回, 2–5×, 暂停, 解除) beside a plain Art. 38 finding; waived 陈述申辩."""
+    """串换 done 以骗取为目的 (Art. 40: 退回, 2–5×, 暂停, 解除) beside a plain Art. 38 finding: filed, 陈述申辩 and the
+    经办机构's 申辩 waived, 法制审核 passed, the hearing not asked for."""
     first, second, failed = pharmacy_findings()
     record_id = inspect(tablet, PHARMACY, failed, staff={second: PHARMACIST})
     reviewer = Staff(bureau.url, "shenhe")
@@ -48,8 +50,13 @@ def decide_with_intent(bureau, tablet) -> tuple[str, Staff]:
         "intent_items": [first], "fine_yuan": band["low_yuan"], "fine_reason": "主动退回，从轻", "suspension_months": 6,
         "rectification_due": (date.today() + timedelta(days=30)).isoformat(), "reason": "事实清楚",
         "person_points": [{"staff_code": PHARMACIST, "behaviour_id": "substitution"}]})
+    file_case(reviewer, Staff(bureau.url, "zhuren"), base, "涉嫌欺诈骗保（条例第四十条）")
     reviewer.post(f"{base}/notify", {"deadline": (date.today() + timedelta(days=7)).isoformat()})
     reviewer.post(f"{base}/statement", {"waived": True})
+    Staff(bureau.url, "fazhi").post(f"{base}/procedure/legal_review", {"opinion": "同意", "passed": True})  # Art. 58
+    reviewer.post(f"{base}/procedure/agreement_notice", {"served_on": date.today().isoformat()})  # the 经办机构's
+    reviewer.post(f"{base}/procedure/agreement_statement", {"waived": True})
+    days_pass(bureau, record_id, 8)  # no hearing asked for within five working days
     assert reviewer.post(f"{base}/decide")["decision"]["doc_kind"] == "行政处罚"
     return record_id, reviewer
 
@@ -78,6 +85,7 @@ def repacked(content: bytes, change) -> bytes:
 @pytest.fixture
 def world(running_bureau, tmp_path):
     add_review_staff(running_bureau.settings)
+    add_staff(running_bureau.settings, "fazhi", "reviewer")  # 法制审核
     return running_bureau, pin_tablet(running_bureau, tmp_path / "tablet")
 
 
@@ -129,6 +137,7 @@ def test_a_two_track_case_its_documents_and_its_case_file(world, tmp_path):
     supervisor.get(f"{base}/case-file.zip", expect=403)
     content = reviewer.get(f"{base}/case-file.zip")
     assert case_file.verify_case_file(content) == []
+    assert not list(bureau.settings.data_dir.glob(".case-file-*"))  # written to a scratch file, sent, deleted
     names = set(entries(content))
     documents = {f"documents/{d['file_name']}" for d in listed["documents"]}
     assert documents <= names and {"record/v1.json", "receipts/v1.json", "audit/events.json"} <= names
@@ -142,7 +151,8 @@ def test_a_two_track_case_its_documents_and_its_case_file(world, tmp_path):
     exported = json.loads(bureau.cli("case", "export", record_id, "--out", str(out)).stdout)
     assert exported["record_id"] == record_id  # the decision's documents and the 告知书 the notice made
     assert exported["documents"] == sorted([d["file_name"] for d in listed["documents"]]
-                                           + [f"行政处罚事先告知书-{record_id}.pdf"])
+                                           + [f"行政处罚事先告知书-{record_id}-1.pdf"])
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".case-file-")] == []  # written, then renamed
     verified = run_cli("case", "verify", str(out))
     assert verified.returncode == 0 and "以案卷自带的医保局公钥核验" in verified.stderr
     published = public_key_to_b64(keystore.open_signing_key(bureau.settings, PASSPHRASE.encode()).public_key())
@@ -194,3 +204,68 @@ def test_a_two_track_case_its_documents_and_its_case_file(world, tmp_path):
     assert "receipts/v1.json：回执对应的不是这份检查记录" in swapped
     assert any(p.startswith("record/v1.json：检查人员") for p in swapped)
     assert case_file.verify_case_file(b"not a zip") == ["案卷不是有效的 ZIP 文件"]
+
+
+def test_a_document_keeps_the_settings_it_was_issued_with_and_the_case_file_every_notice(world, tmp_path):
+    """A document served does not change when the bureau changes a setting later (agency name, accounts, 复议机关,
+    court); one issued after the change shows the new values. A 重新告知 leaves the first 告知书 in the 案卷 beside
+    the second, both verified."""
+    bureau, tablet = world
+    record_id = inspect(tablet, PHARMACY, {"R-FEE-02": ("代刷 12 笔", "3860.50")})
+    reviewer, supervisor = Staff(bureau.url, "shenhe"), Staff(bureau.url, "zhuren")
+    base, today = f"/v1/review/records/{record_id}", date.today().isoformat()
+    bureau.cli("bureau", "set-agency-name", "福州市医疗保障局")
+    bureau.cli("bureau", "set-payment-accounts", *ACCOUNTS)
+    reviewer.post(f"{base}/start")
+    file_case(reviewer, supervisor, base)
+    choice = {"fine_yuan": "5100.00", "fine_reason": "一般情节", "reason": "事实清楚",
+              "rectification_due": (date.today() + timedelta(days=30)).isoformat()}
+    reviewer.post(f"{base}/proposal", choice)
+    reviewer.post(f"{base}/notify", {"served_on": today})
+    first = reviewer.get(f"{base}/procedure/notice.pdf")
+    assert text_of(first).startswith(f"福州市医疗保障局行政处罚事先告知书编号{record_id}-1")
+
+    # renamed, an account changed: the 告知书 served stays the same document; the new one shows the new name
+    bureau.cli("bureau", "set-agency-name", "福州市鼓楼区医疗保障局")
+    bureau.cli("bureau", "set-payment-accounts", "--fund-account", "6222000000000000001")
+    assert reviewer.get(f"{base}/procedure/notice.pdf") == first
+    reviewer.post(f"{base}/statement", {"text": "已整改"})
+    reviewer.post(f"{base}/proposal", {**choice, "fine_yuan": "6000.00", "reason": "发现新的违规事实"})
+    again = reviewer.post(f"{base}/procedure/renotify", {"served_on": today, "reason": "发现新的违规事实，拟加重处罚"})
+    assert [n["count"] for n in again["procedure"]["record"]["notices"]] == [1]
+    second = reviewer.get(f"{base}/procedure/notice.pdf")
+    assert text_of(second).startswith(f"福州市鼓楼区医疗保障局行政处罚事先告知书编号{record_id}-2")
+    assert "处罚款6,000.00元" in text_of(second) and "处罚款5,100.00元" in text_of(first)
+    assert reviewer.get(f"{base}/procedure/notice.pdf", params={"count": 1}) == first
+    reviewer.get(f"{base}/procedure/notice.pdf", params={"count": 3}, expect=404)
+
+    # the 决定书 issued after the change shows the new values, and keeps them through later changes
+    reviewer.post(f"{base}/statement", {"waived": True})
+    reviewer.post(f"{base}/decide")
+    decision = reviewer.get(f"{base}/documents/decision.pdf")
+    receipt = reviewer.call("POST", f"{base}/documents/decision/service-receipt.pdf", json={})
+    words = text_of(decision)
+    assert words.startswith("福州市鼓楼区医疗保障局") and "账号6222000000000000001" in words
+    assert "向福州市人民政府申请行政复议" in words and "向福州市鼓楼区人民法院提起行政诉讼" in words
+    bureau.cli("bureau", "set-agency-name", "福州市晋安区医疗保障局")
+    bureau.cli("bureau", "set-payment-accounts", "--fund-account", "6222000000000000002", "--review-organ",
+               "福建省医疗保障局", "--court", "福州市中级人民法院")
+    assert reviewer.get(f"{base}/documents/decision.pdf") == decision and text_of(decision) == words
+    assert reviewer.call("POST", f"{base}/documents/decision/service-receipt.pdf", json={}) == receipt
+    assert reviewer.get(f"{base}/procedure/notice.pdf") == second and reviewer.get(f"{base}/documents")[
+        "unset_settings"] == []
+
+    # the 案卷 holds both 告知书, as served; it verifies, and a swapped or missing one is named
+    content = reviewer.get(f"{base}/case-file.zip")
+    assert case_file.verify_case_file(content) == []
+    files = entries(content)
+    notices = [f"documents/行政处罚事先告知书-{record_id}-{n}.pdf" for n in (1, 2)]
+    assert (files[notices[0]], files[notices[1]]) == (first, second)
+    out = tmp_path / "renotified.zip"
+    exported = json.loads(bureau.cli("case", "export", record_id, "--out", str(out)).stdout)
+    assert {n.removeprefix("documents/") for n in notices} <= set(exported["documents"])
+    assert run_cli("case", "verify", str(out)).returncode == 0
+    swapped = case_file.verify_case_file(rezip({**files, notices[0]: files[notices[1]]}))
+    assert swapped == [f"{notices[0]}：内容与清单所载 SHA-256 不符（文件被改动）"]
+    dropped = case_file.verify_case_file(rezip({k: v for k, v in files.items() if k != notices[0]}))
+    assert dropped == [f"{notices[0]}：清单中有，案卷中缺失"]

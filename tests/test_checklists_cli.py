@@ -35,6 +35,8 @@ def test_list_text():
     for line, template in zip(lines, load_templates().values()):
         assert line.split("\t")[0] == template.id
         assert template.hash in line and f"{len(template.items)} 项" in line and template.version in line
+    # the released versions kept for pinned records (templates/history) are not listed
+    assert "2025.2" not in result.stdout and all(t.version == "2026.1" for t in load_templates().values())
 
 
 def test_list_json():

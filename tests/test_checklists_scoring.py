@@ -48,7 +48,7 @@ def test_one_decimal_rounded_half_up():
     answers = {i.id: {"result": "na", "note": "测试"} for i in HOSPITAL.items}
     answers["H-FEE-01"] = {"result": "pass"}  # weight 6
     answers["H-FEE-02"] = {"result": "pass"}  # weight 6
-    answers["H-PUB-01"] = {"result": "fail"}  # weight 3: 12 / 15
+    answers["H-PUB-03"] = {"result": "fail"}  # weight 3: 12 / 15
     assert score(HOSPITAL, answers).score == Decimal("80.0")
     answers["H-MGT-01"] = {"result": "fail"}  # 12 / 18 = 66.666…
     assert score(HOSPITAL, answers).score == Decimal("66.7")
@@ -172,7 +172,7 @@ def test_non_string_note():
 def test_partial_progress():
     progress = score_partial(HOSPITAL, {})
     assert (progress.answered, progress.total, progress.score, progress.critical) == (0, len(HOSPITAL.items), None, False)
-    progress = score_partial(HOSPITAL, {"H-FEE-01": {"result": "pass"}, "H-PUB-01": {"result": "fail"},
+    progress = score_partial(HOSPITAL, {"H-FEE-01": {"result": "pass"}, "H-PUB-03": {"result": "fail"},
                                         "H-ID-01": {"result": None}, "H-ID-02": {"result": ""}})
     assert (progress.answered, progress.earned_weight, progress.applicable_weight) == (2, 6, 9)
     assert progress.score == Decimal("66.7")

@@ -17,7 +17,7 @@ from checklists import (
     resolve_template,
     template_for_kind,
 )
-from checklists.templates import TEMPLATES_DIR, template_hash
+from checklists.templates import HISTORY_DIR, TEMPLATES_DIR, conduct_conflicts, template_hash, template_history
 
 KIND_NAMES = {"hospital": "二级及以上医院", "primary": "基层医疗机构", "private": "社会办医疗机构",
               "pharmacy": "定点零售药店"}
@@ -109,6 +109,10 @@ def test_every_item_is_complete_and_consistent():
             assert item.section in {s.id for s in template.sections}
             if item.severity == "A":  # fraud items sit under Art. 40 and are photographed
                 assert item.category.startswith("40.") and item.photo_required_on_fail
+            # the severity scale follows the article: B fund loss 38, C management duty 39, D the service agreement
+            # (条例 Art. 13, handled by the 经办机构 under the agreement)
+            article = {"A": 40, "B": 38, "C": 39, "D": 13}[item.severity]
+            assert categories[item.category].article == article, (item.id, item.severity, item.category)
 
 
 def test_numeric_limits_are_data_with_their_source():
@@ -126,13 +130,15 @@ def test_numeric_limits_are_data_with_their_source():
 
 def test_kinds_and_categories_vocabulary():
     assert dict(checklists.KINDS) == KIND_NAMES
-    expected = [f"38.{n}" for n in range(1, 8)] + [f"39.{n}" for n in range(1, 8)] + \
+    expected = ["13.1"] + [f"38.{n}" for n in range(1, 8)] + [f"39.{n}" for n in range(1, 8)] + \
                [f"40.{n}" for n in range(1, 5)] + [f"41.{n}" for n in range(1, 6)]  # 41.4–41.5: Art. 41 ¶2
     assert list(checklists.CATEGORIES) == expected
     assert checklists.CATEGORIES["38.3"].text == "重复收费、超标准收费、分解项目收费"
     assert checklists.CATEGORIES["40.3"].article == 40 and checklists.CATEGORIES["40.3"].item == 3
     assert "第三十九条" in checklists.CATEGORIES["39.7"].basis
     assert checklists.vocabulary().articles[41].party == "insured"
+    assert checklists.vocabulary().articles[13].track == "agreement"  # 违反服务协议: the 经办机构's
+    assert checklists.vocabulary().articles[38].track == "administrative"
     assert checklists.vocabulary().articles[41].applies_to("individual")  # 条例第四十一条：“个人”
     with pytest.raises(AttributeError):
         checklists.NO_SUCH_NAME  # noqa: B018
@@ -172,6 +178,103 @@ def test_resolve_template_by_id_and_pin():
         resolve_template("clinic")
     with pytest.raises(InputError):
         resolve_template(None)
+
+
+def test_a_pin_of_an_earlier_release_resolves_to_that_release():
+    """Records pinned to 2025.2 (tablets in the field, the bureau's stored records) keep their template."""
+    released = {}
+    for path in sorted(HISTORY_DIR.glob("*.toml")):
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        released[doc["id"]] = (doc["version"], template_hash(doc))
+    assert {k: v[0] for k, v in released.items()} == dict.fromkeys(KIND_NAMES, "2025.2")
+    for template_id, (version, digest) in released.items():
+        current = load_templates()[template_id]
+        assert current.hash != digest and current.version != version
+        earlier = resolve_template(f"{template_id}@{digest}")
+        assert (earlier.id, earlier.version, earlier.hash) == (template_id, version, digest)
+        assert earlier.pin == f"{template_id}@{digest}"
+    # the released pharmacy 2025.2 as it was: R-RX-01 a C item of 38.6, no 药品追溯码 item yet
+    pharmacy = resolve_template(f"pharmacy@{released['pharmacy'][1]}")
+    assert pharmacy.item("R-RX-01").severity == "C" and not pharmacy.has_item("R-INV-04")
+    assert template_for_kind("pharmacy").item("R-RX-01").severity == "B"
+    with pytest.raises(InputError, match="哈希不符") as caught:
+        resolve_template("pharmacy@" + "ab" * 32)
+    assert "pharmacy@" + "ab" * 32 in str(caught.value) and "历史版本" in str(caught.value)
+    # only the current templates are listed and drawn for new inspections
+    assert [t.version for t in load_templates().values()] == ["2026.1"] * 4
+
+
+def test_the_history_keeps_the_released_files_unchanged():
+    """The 2025.2 hashes are those the bureau's stored fixture records pin (tests/data/bureau-c619c35)."""
+    assert {key: t.version for key, t in template_history().items()} == {
+        ("hospital", "c790b0236e870d5cf456f34bcbba7857109f5371c865c25b411efefd8fcae2f5"): "2025.2",
+        ("pharmacy", "a960e204fecc1f8d241623e709c9912d566ee1ff6ea56d0f2d2af1a0b232e893"): "2025.2",
+        ("primary", "4907c3fdf3b5e98c73e7dcb3ffcb7d833bf1e93a398c7ebde73cb974354c82fa"): "2025.2",
+        ("private", "8130e6c9c7e6e038ae9ae89bd7d9dd07dd8478853488dd00a8c0a8b9332d0ac5"): "2025.2",
+    }
+
+
+# Conducts the issue named as graded differently across kinds, and others checked in several kinds: one category
+# and one severity each, wherever they are checked (by item id, so a renamed conduct key cannot hide a regression).
+SAME_CONDUCT = {
+    "为非定点机构结算": (("R-FEE-05", "P-FEE-02", "S-FEE-04"), "40.1", "A"),
+    "诱导住院": (("H-DX-10", "S-FEE-01"), "40.1", "A"),
+    "冒用医保医师代码": (("H-ID-04", "S-ID-03"), "40.4", "A"),
+    "低标准入院": (("H-DX-09", "P-DX-05"), "38.2", "B"),
+    "虚构服务（含血透康复虚记、检验外送未做）": (("H-DX-06", "P-FEE-03", "S-DX-02", "S-DX-09", "S-DX-10"), "40.3", "A"),
+    "伪造医学文书（含伪造外配处方）": (("H-DX-07", "S-DX-03", "R-RX-05"), "40.2", "A"),
+    "重复、超标准收费（含医保与现金不同价、一般诊疗费重复收取）": (
+        ("H-FEE-01", "H-FEE-02", "H-FEE-03", "P-FEE-04", "P-FEE-06", "S-FEE-03", "R-FEE-03"), "38.3", "B"),
+    "串换（含医美、口腔串换）": (("H-FEE-04", "P-FEE-01", "R-FEE-02", "S-FEE-05", "S-INV-01"), "38.4", "B"),
+    "超量开药、配药": (("H-DX-02", "P-DX-01", "R-RX-06"), "38.2", "B"),
+    "代开、代购药品": (("P-DX-06", "R-ID-03"), "38.7", "B"),
+    "价格公示（协议义务）": (("H-PUB-01", "P-PUB-02", "S-PUB-02"), "13.1", "D"),
+    "医保政策培训（协议义务）": (("H-MGT-02", "P-MGT-02", "R-MGT-02"), "13.1", "D"),
+    "内部管理制度与专人（条例第三十九条第（一）项）": (("H-MGT-01", "P-MGT-01", "S-MGT-03", "R-MGT-01"), "39.1", "C"),
+    "拒绝检查、提供虚假情况": (("H-MGT-05", "P-MGT-05", "S-MGT-06", "R-INV-03"), "39.7", "C"),
+}
+
+
+def test_the_same_conduct_has_the_same_category_and_severity_in_every_kind():
+    items = {item.id: item for t in load_templates().values() for item in t.items}
+    for conduct, (ids, category, severity) in SAME_CONDUCT.items():
+        assert {(items[i].category, items[i].severity) for i in ids} == {(category, severity)}, conduct
+        assert len({items[i].conduct for i in ids}) == 1, conduct  # and the data says they are one conduct
+    # every current item names its conduct, and no two kinds disagree on one
+    assert all(item.conduct for item in items.values())
+    assert conduct_conflicts(load_templates().values()) == []
+
+
+def test_the_loader_refuses_one_conduct_graded_two_ways(tmp_path):
+    tagged = 'asks_amount = true\nconduct = "swipe"\n\n[[items]]'
+    write(tmp_path, VALID.replace('asks_amount = true\n\n[[items]]', tagged), "a.toml")
+    other = (VALID.replace('id = "tiny"', 'id = "other"').replace('kind = "pharmacy"', 'kind = "primary"')
+             .replace('id = "T-01"', 'id = "O-01"')
+             .replace('severity = "B"\ncategory = "38.7"', 'severity = "D"\ncategory = "13.1"')
+             .replace('asks_amount = true\n\n[[items]]', tagged))
+    write(tmp_path, other, "b.toml")
+    with pytest.raises(InputError) as caught:
+        load_templates(tmp_path)
+    [problem] = caught.value.problems
+    assert "O-01" in problem and "T-01" in problem and "swipe" in problem and "38.7/B" in problem and "13.1/D" in problem
+    write(tmp_path, other.replace('severity = "D"\ncategory = "13.1"', 'severity = "B"\ncategory = "38.7"'), "b.toml")
+    assert set(load_templates(tmp_path)) == {"tiny", "other"}
+
+
+def test_agreement_only_duties_cite_the_agreement_not_a_penalty_article():
+    """公示、培训、标识、备案报告: duties of the service agreement (13.1), handled by the 经办机构, never fined."""
+    from checklists import penalty
+    agreement_items = [i for t in load_templates().values() for i in t.items if i.category == "13.1"]
+    assert len(agreement_items) >= 15
+    for item in agreement_items:
+        assert item.severity == "D" and "服务协议" in item.basis, item.id
+        assert not re.search(r"条例第三十[八九]条|条例第四十", item.basis), item.id
+    decided = penalty.decide({"party": {"kind": "institution", "code": "H35010200001"},
+                              "findings": [{"category": "13.1"}], "refused_to_correct": True})
+    assert decided["measures"] == ["按服务协议处理"] and decided["fine_yuan"] is None
+    assert decided["measures_detail"] == [{"measure": "按服务协议处理", "track": "agreement",
+                                           "imposed_by": "医疗保障经办机构"}]
+    assert decided["articles"] == [13] and not decided["hearing_right"]
 
 
 def test_template_for_unknown_or_missing_kind(tmp_path):

@@ -57,6 +57,17 @@ def test_demo_serves_a_seeded_bureau_and_the_app(tmp_path):
         assert imported.status_code == 200, imported.text
         run = requests.post(f"{bureau}/v1/screening/runs", json={"rules": None}, headers=as_supervisor, timeout=60)
         assert run.status_code == 200 and run.json()["hits"] > 0, run.text
+        # the demo's staff take a case through 立案 (a 行政处罚 waits for it): shenhe asks, zhuren approves; fazhi,
+        # the 法制审核 the case's own investigator may not do, signs in
+        base = f"{bureau}/v1/review/records/{queue[0]['record_id']}"
+        requests.post(f"{base}/start", headers=headers, timeout=30).raise_for_status()
+        requests.post(f"{base}/procedure/request_filing", json={"reason": "涉嫌违反条例"}, headers=headers,
+                      timeout=30).raise_for_status()
+        filed = requests.post(f"{base}/procedure/approve_filing", json={"opinion": "同意立案调查"},
+                              headers=as_supervisor, timeout=30)
+        assert filed.status_code == 200 and filed.json()["procedure"]["stage"] == "调查取证", filed.text
+        assert requests.post(f"{bureau}/v1/staff/login", json={"username": "fazhi", "password": DEMO_PASSWORD},
+                             timeout=10).status_code == 200
     finally:
         stop(proc)
     bureau_gone(bureau)

@@ -26,6 +26,7 @@ from tests.test_review_support import (
     PHARMACIST,
     Staff,
     add_review_staff,
+    file_case,
     inspect,
     pin_tablet,
 )
@@ -136,6 +137,7 @@ def decide(reviewer: Staff, record_id: str, **period: str) -> str:
     reviewer.post(f"{base}/proposal", {"fine_yuan": fine, "fine_reason": "从轻", "reason": "事实清楚",
                                        "factors": ["cooperated_truthfully"], **period,
                                        "rectification_due": (date.today() + timedelta(days=30)).isoformat()})
+    file_case(reviewer, Staff(reviewer.url, "zhuren"), base)
     reviewer.post(f"{base}/notify", {"deadline": (date.today() + timedelta(days=5)).isoformat()})
     reviewer.post(f"{base}/statement", {"waived": True})
     reviewer.post(f"{base}/decide")

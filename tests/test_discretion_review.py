@@ -11,7 +11,7 @@ import pytest
 
 from tests.test_disclose import draw
 from tests.test_review_flow import PHARMACY
-from tests.test_review_support import Staff, add_review_staff, inspect, pin_tablet
+from tests.test_review_support import Staff, add_review_staff, file_case, inspect, pin_tablet
 
 FAILED = {"R-FEE-02": ("收银台代刷记录，无对应购药", "5000.00")}  # 38.4: fine 5,000–10,000, middle 6,500–8,500
 DUE = (date.today() + timedelta(days=30)).isoformat()
@@ -25,9 +25,10 @@ def world(running_bureau, tmp_path):
 
 
 def to_decision(reviewer: Staff, record_id: str, **choice) -> str:
-    """Proposed with `choice`, notified, the statement waived: the case under review waits for the decision."""
+    """Proposed with `choice`, filed, notified, the statement waived: the case under review waits for the decision."""
     base = f"/v1/review/records/{record_id}"
     reviewer.post(f"{base}/proposal", {"reason": "事实清楚", "rectification_due": DUE, **choice})
+    file_case(reviewer, Staff(reviewer.url, "zhuren"), base)
     reviewer.post(f"{base}/notify", {"deadline": (date.today() + timedelta(days=5)).isoformat()})
     reviewer.post(f"{base}/statement", {"waived": True})
     return base
@@ -55,6 +56,7 @@ def test_the_fine_within_the_band_of_the_cited_factors_and_no_second_fine(world)
     proposed = reviewer.post(f"{base}/proposal", {**choice, "factors": ["cooperated_truthfully"]})["decision"]
     assert proposed["case_flags"]["factors"] == ["cooperated_truthfully"]
     assert [f["id"] for f in proposed["proposal"]["band"]["factors"]] == ["cooperated_truthfully"]
+    file_case(reviewer, Staff(reviewer.url, "zhuren"), base)
     reviewer.post(f"{base}/notify", {"deadline": (date.today() + timedelta(days=5)).isoformat()})
     reviewer.post(f"{base}/statement", {"waived": True})
     issued = reviewer.post(f"{base}/decide")["decision"]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
+import time
 from datetime import datetime, timezone
 
 import pytest
@@ -200,3 +202,75 @@ def test_verify_log_names_the_first_tampered_index(running_bureau, tmp_path, wha
         refused = running_bureau.cli("serve", "--port", str(taken.getsockname()[1]), check=False)
     assert refused.returncode == 1 and "Traceback" not in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1 and f"日志第 {index} 条" in refused.stderr
+
+
+def test_a_record_failing_in_a_group_is_set_aside_and_the_others_commit(running_bureau, tmp_path, monkeypatch):
+    """Records arriving at once share one transaction (group commit); the one that fails inside it is rolled back
+    alone and answered with its own error, the others are stored with receipts that verify, and it can be sent
+    again."""
+    tablet = enroll_tablet(running_bureau, tmp_path / "tablet")
+    for number in range(4):
+        fill_inspection(tablet, assignment_index=number % 2, new=True, pull=number == 0)
+    first, *together = queued(tablet)
+    failing = together[1]
+    other = InProcess(running_bureau, tablet.identities[0].key_id)
+    log = other.log
+    groups: list[list[object]] = []
+    commit_group = transparency.TransparencyLog._commit_group
+
+    def spy(self, session, group):
+        groups.append([work.run for work in group])
+        return commit_group(self, session, group)
+
+    def fail_one(session, received, now):
+        if received.record_id == failing.record_id:
+            session.flush()  # its record, leaf and tree head are in the transaction
+            raise RuntimeError("forced failure inside the group transaction")
+        receive_record(session, received, now)
+
+    receive_record = review.receive_record
+    monkeypatch.setattr(review, "receive_record", fail_one)
+    monkeypatch.setattr(transparency.TransparencyLog, "_commit_group", spy)
+    outcomes: dict[str, object] = {}
+
+    def send(item) -> None:
+        try:
+            outcomes[item.record_id] = other.accept(item.envelope, item.record_id)
+        except Exception as exc:  # noqa: BLE001 - the failing record's error is what it must get
+            outcomes[item.record_id] = exc
+
+    def until(condition) -> None:
+        deadline = time.monotonic() + 60
+        while not condition():
+            assert time.monotonic() < deadline, "the appenders never queued"
+            time.sleep(0.01)
+
+    with log.lock:  # the first record's leader waits here; the others queue behind it meanwhile
+        threads = [threading.Thread(target=send, args=(first,))]
+        threads[0].start()
+        until(lambda: log._leading and not log._waiting)
+        threads += [threading.Thread(target=send, args=(item,)) for item in together]
+        for thread in threads[1:]:
+            thread.start()
+        until(lambda: len(log._waiting) == len(together))
+    for thread in threads:
+        thread.join(timeout=120)
+    assert [len(group) for group in groups] == [1, len(together)]  # the three records were one transaction
+
+    error = outcomes.pop(failing.record_id)
+    assert isinstance(error, RuntimeError) and "forced failure" in str(error)
+    stored = [item for item in [first, *together] if item is not failing]
+    for item in stored:
+        accepted = outcomes[item.record_id]
+        assert isinstance(accepted, ingest.RecordAccepted) and not accepted.duplicate
+        verify_receipt(accepted.receipt, item.record_hash, other.keys.signing.public_key())
+    assert sorted(outcomes[item.record_id].receipt["log_index"] for item in stored) == [0, 1, 2]
+    held = bureau_holdings(running_bureau.settings)
+    assert sorted(held.records) == sorted((item.record_id, 1) for item in stored) and held.log_size == 3
+    assert other.report().ok
+
+    monkeypatch.setattr(review, "receive_record", receive_record)
+    other.verified(other.accept(failing.envelope, failing.record_id), failing.record_hash, 3)
+    report = other.report()
+    assert report.ok and report.log_size == report.records == 4
+    other.engine.dispose()

@@ -168,7 +168,8 @@ def test_review_shows_what_is_missing_then_a_stable_hash(tablet):
     key = t.first.data_key
     inspection = onsite.start_inspection(t.engine, ASSIGNMENT_ID, "I0001")
     first = onsite.review(t.engine, key, inspection.id)
-    assert first.hash is None and first.problems[0] == "尚未完成到场登记" and len(first.problems) == 22
+    assert first.hash is None and first.problems[0] == "尚未完成到场登记" \
+        and len(first.problems) == 1 + len(TEMPLATE.items)
     onsite.save_checkin(t.engine, key, inspection.id, CHECKIN)
     fill_checklist(t, inspection.id)
     onsite.save_staff_codes(t.engine, key, inspection.id, "R-RX-01", "y350102000017")
@@ -179,7 +180,7 @@ def test_review_shows_what_is_missing_then_a_stable_hash(tablet):
     assert content["findings"][1]["staff_codes"] == ["Y350102000017"]
     assert content["answers"]["R-FEE-02"]["photos"] == [p["sha256"] for p in content["photos"] if
                                                        p["item_id"] == "R-FEE-02"]
-    assert content["score"] == {"value": "91.7", "critical": False}
+    assert content["score"] == {"value": "92.1", "critical": False}  # (152 − 6 − 6) / 152 of pharmacy 2026.1
     assert sum(Decimal(f["amount_yuan"] or "0") for f in content["findings"]) == Decimal("2401.00")
     assert "penalty" not in content  # the measure is the bureau's, after 告知: the tablet never proposes one
     with pytest.raises(device.DeviceError, match="格式"):

@@ -152,7 +152,7 @@ def test_missing_file_and_missing_argument_exit_2(tmp_path):
 def test_packaged_rules_load():
     rules = penalty_rules()
     assert rules.measure_order[0] == "责令改正" and rules.measure_order[-1] == "解除服务协议"
-    assert set(rules.articles) == {38, 39, 40, 41}
+    assert set(rules.articles) == {13, 38, 39, 40, 41}  # 13: breaches of the service agreement
     assert all(clause.basis for article in rules.articles.values() for clause in article.clauses)
     assert set(rules.tracks) == set(rules.measure_order)
     assert rules.tracks["解除服务协议"].imposed_by == "医疗保障经办机构"
@@ -191,8 +191,10 @@ def test_rules_problems_name_file_line_and_key(tmp_path, old, new, fragment):
 
 
 @pytest.mark.parametrize("old, new, key, fragment", [
-    ('measures = ["解除服务协议"]', 'measures = []', "tracks", "\"解除服务协议\" 不属于任何轨道"),
-    ('measures = ["解除服务协议"]', 'measures = ["解除服务协议", "罚款"]', "tracks.agreement.measures",
+    ('measures = ["按服务协议处理", "解除服务协议"]', 'measures = ["按服务协议处理"]', "tracks",
+     "\"解除服务协议\" 不属于任何轨道"),
+    ('measures = ["按服务协议处理", "解除服务协议"]', 'measures = ["按服务协议处理", "解除服务协议", "罚款"]',
+     "tracks.agreement.measures",
      "已在 tracks.administrative 中"),
     ('[tracks.agreement]', '[tracks.contract]', "tracks.contract", "未知的键"),
     ('outcome = "may"', 'outcome = "perhaps"', "no_penalty.rules[第3个].outcome", "must、may"),

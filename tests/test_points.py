@@ -1,6 +1,6 @@
 """Points (记分): institution agreement points and people's 医保支付资格 points — pure functions over data."""
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from hypothesis import given
@@ -12,6 +12,7 @@ from checklists.points import (
     SUSPEND,
     TERMINATE,
     PointEntry,
+    add_months,
     annual_grade,
     institution_actions,
     institution_points,
@@ -19,6 +20,7 @@ from checklists.points import (
     load_points_rules,
     person_points,
     person_status,
+    person_status_text,
     points_rules,
     running_totals,
     terminate_for_grades,
@@ -100,31 +102,103 @@ def test_behaviour_points_sit_in_their_tier():
 
 
 def test_person_below_9_no_action():
-    status = person_status([PointEntry(date(2025, 2, 1), 4), PointEntry(date(2025, 5, 1), 4)], 2025)
+    status = person_status([PointEntry(date(2025, 2, 1), 4), PointEntry(date(2025, 5, 1), 4)], date(2025, 12, 31))
+    assert person_status_text(status) == ""
     assert (status.points, status.action, status.suspension_months, status.bar_years) == (8, None, None, None)
 
 
 def test_person_9_suspends_1_to_6_months():
-    status = person_status([PointEntry(date(2025, 2, 1), 5), PointEntry(date(2025, 5, 1), 4)], 2025)
+    status = person_status([PointEntry(date(2025, 2, 1), 5), PointEntry(date(2025, 5, 1), 4)], date(2025, 12, 31))
     assert (status.points, status.action, status.suspension_months) == (9, SUSPEND, (1, 6))
+    assert (status.since, status.until, status.carried) == (date(2025, 5, 1), date(2025, 11, 1), False)
+    assert person_status_text(status) == "暂停医保支付资格1～6个月，自2025年5月1日起，最长至2025年11月1日（2025年度累计记满9分）"
 
 
 def test_person_12_accumulated_terminates_with_1_year_bar():
     ledger = [PointEntry(date(2025, 2, 1), 6), PointEntry(date(2025, 5, 1), 6)]
-    status = person_status(ledger, 2025)
+    status = person_status(ledger, date(2025, 12, 31))
     assert (status.points, status.action, status.bar_years, status.suspension_months) == (12, TERMINATE, 1, None)
+    assert (status.since, status.until, status.register_from, status.at_once) == (
+        date(2025, 5, 1), date(2026, 5, 1), date(2026, 5, 2), False)
 
 
 def test_person_12_at_once_terminates_with_3_year_bar():
     ledger = [PointEntry(date(2025, 2, 1), 2), PointEntry(date(2025, 5, 1), person_points("forge_records"))]
-    status = person_status(ledger, 2025)
-    assert (status.action, status.bar_years) == (TERMINATE, 3)
+    status = person_status(ledger, date(2025, 12, 31))
+    assert (status.action, status.bar_years, status.at_once, status.until) == (TERMINATE, 3, True, date(2028, 5, 1))
+    assert person_status_text(status) == ("终止医保支付资格，2028年5月2日前不得再次登记备案"
+                                          "（2025年度一次性记满12分，3年，自终止之日2025年5月1日起算）")
+
+
+def test_ten_points_on_two_are_accumulated_not_at_once():
+    """一次性记满12分 means one entry of 12; 2 + 10 reach 12 by accumulation: the 1-year bar."""
+    ledger = [PointEntry(date(2025, 2, 1), 2), PointEntry(date(2025, 5, 1), person_points("other_fraud"))]
+    status = person_status(ledger, date(2025, 12, 31))
+    assert (status.points, status.action, status.bar_years, status.at_once) == (12, TERMINATE, 1, False)
+
+
+def test_a_december_termination_carries_into_the_next_year_until_its_bar_ends():
+    ledger = [PointEntry(date(2025, 6, 1), 6), PointEntry(date(2025, 12, 20), 6)]  # accumulated: 1 year
+    for day in (date(2026, 1, 1), date(2026, 12, 20)):
+        status = person_status(ledger, day)
+        assert (status.year, status.points, status.action, status.carried) == (day.year, 0, TERMINATE, True)
+        assert (status.since, status.until, status.bar_years) == (date(2025, 12, 20), date(2026, 12, 20), 1)
+    assert person_status_text(person_status(ledger, date(2026, 3, 1))) == (
+        "终止医保支付资格，2026年12月21日前不得再次登记备案（2025年度累计记满12分，1年，自终止之日2025年12月20日起算）")
+    after = person_status(ledger, date(2026, 12, 21))  # the bar's last day has passed
+    assert (after.points, after.action, after.since) == (0, None, None)
+
+
+def test_an_at_once_termination_bars_three_years_across_year_ends():
+    ledger = [PointEntry(date(2024, 3, 13), person_points("fictitious_services"))]
+    assert person_status(ledger, date(2027, 3, 13)).action == TERMINATE
+    assert person_status(ledger, date(2027, 3, 13)).register_from == date(2027, 3, 14)
+    assert person_status(ledger, date(2027, 3, 14)).action is None
+    # points of the new years count on their own and do not shorten the bar
+    later = ledger + [PointEntry(date(2026, 4, 1), 3)]
+    status = person_status(later, date(2026, 6, 1))
+    assert (status.points, status.action, status.until) == (3, TERMINATE, date(2027, 3, 13))
+
+
+def test_the_bar_ends_on_the_corresponding_day_or_the_month_end():
+    assert add_months(date(2024, 2, 29), 12) == date(2025, 2, 28)
+    assert add_months(date(2025, 8, 31), 6) == date(2026, 2, 28)
+    assert add_months(date(2025, 12, 20), 1) == date(2026, 1, 20)
+    ledger = [PointEntry(date(2024, 2, 29), 12)]
+    assert person_status(ledger, date(2027, 2, 28)).action == TERMINATE
+    assert person_status(ledger, date(2027, 3, 1)).action is None
+
+
+def test_a_suspension_crossing_new_year_stays_until_its_longest_term_ends():
+    ledger = [PointEntry(date(2025, 11, 20), 9)]
+    status = person_status(ledger, date(2026, 1, 5))
+    assert (status.points, status.action, status.carried, status.since, status.until) == (
+        0, SUSPEND, True, date(2025, 11, 20), date(2026, 5, 20))
+    assert person_status_text(status) == ("暂停医保支付资格1～6个月，自2025年11月20日起，最长至2026年5月20日"
+                                          "（2025年度累计记满9分）")
+    assert person_status(ledger, date(2026, 5, 20)).action == SUSPEND
+    assert person_status(ledger, date(2026, 5, 21)).action is None
+
+
+def test_a_new_years_termination_outweighs_a_carried_suspension():
+    ledger = [PointEntry(date(2025, 11, 20), 9), PointEntry(date(2026, 2, 1), 12)]
+    status = person_status(ledger, date(2026, 3, 1))
+    assert (status.points, status.action, status.carried, status.bar_years) == (12, TERMINATE, False, 3)
+    assert person_status(ledger, date(2026, 1, 31)).action == SUSPEND  # the entry of February not yet made
+
+
+def test_a_later_at_once_entry_lengthens_an_accumulated_bar():
+    ledger = [PointEntry(date(2025, 2, 1), 6), PointEntry(date(2025, 3, 1), 6), PointEntry(date(2025, 9, 1), 12)]
+    status = person_status(ledger, date(2026, 6, 1))
+    assert (status.action, status.at_once, status.since, status.until) == (
+        TERMINATE, True, date(2025, 9, 1), date(2028, 9, 1))
 
 
 def test_person_points_reset_each_calendar_year():
     ledger = [PointEntry(date(2024, 12, 31), 11), PointEntry(date(2025, 1, 1), 2)]
-    assert person_status(ledger, 2024).action == SUSPEND
-    assert person_status(ledger, 2025).points == 2 and person_status(ledger, 2025).action is None
+    assert person_status(ledger, date(2024, 12, 31)).action == SUSPEND
+    status = person_status(ledger, date(2025, 12, 31))
+    assert status.points == 2 and status.action is None  # the suspension of 2024-12-31 ended on 2025-06-30
 
 
 # ---------------------------------------------------------------- properties
@@ -136,11 +210,22 @@ def test_points_never_decrease_within_a_year(ledger, year):
     assert (totals[-1] if totals else 0) == year_total(ledger, year)
 
 
-@given(entries, entries, st.integers(2023, 2026))
-def test_the_year_resets(ledger, other, year):
-    others = [e for e in other if e.on.year != year]
-    assert year_total(ledger + others, year) == year_total(ledger, year)
-    assert person_status(ledger + others, year) == person_status(ledger, year)
+@given(entries, entries, st.dates(date(2023, 1, 1), date(2026, 12, 31)))
+def test_the_year_resets(ledger, other, day):
+    others = [e for e in other if e.on.year != day.year]
+    assert year_total(ledger + others, day.year) == year_total(ledger, day.year)
+    assert person_status(ledger + others, day).points == person_status(ledger, day).points
+    later = [e for e in other if e.on > day]  # entries not yet made
+    assert person_status(ledger + later, day) == person_status(ledger, day)
+
+
+@given(entries, st.dates(date(2023, 1, 1), date(2026, 12, 31)))
+def test_a_status_runs_from_its_day_to_its_end(ledger, day):
+    status = person_status(ledger, day)
+    assert (status.action is None) == (status.since is None) == (status.until is None)
+    if status.action is not None:
+        assert status.since <= day and (status.until >= day or not status.carried)
+        assert status.carried == (status.since.year < day.year)
 
 
 @given(st.integers(0, 200), st.integers(0, 200))
@@ -150,10 +235,11 @@ def test_institution_thresholds_and_grades_are_monotone(a, b):
     assert GRADE_RANK[annual_grade(low)] <= GRADE_RANK[annual_grade(high)]
 
 
-@given(entries, st.integers(2023, 2026), st.builds(PointEntry, on=st.dates(date(2023, 1, 1), date(2026, 12, 31)),
-                                                   points=st.integers(1, 12)))
-def test_more_points_never_lighten_a_persons_status(ledger, year, extra):
-    before, after = person_status(ledger, year), person_status(ledger + [extra], year)
+@given(entries, st.dates(date(2023, 1, 1), date(2026, 12, 31)), st.integers(0, 365), st.integers(1, 12))
+def test_more_points_this_year_never_lighten_a_persons_status(ledger, day, offset, extra_points):
+    """Within the year. (An earlier year's extra points may move its 终止之日 earlier and so end the bar sooner.)"""
+    extra = PointEntry(min(day, date(day.year, 1, 1) + timedelta(days=offset)), extra_points)
+    before, after = person_status(ledger, day), person_status(ledger + [extra], day)
     assert after.points >= before.points
     assert PERSON_RANK[after.action] >= PERSON_RANK[before.action]
 
@@ -164,8 +250,8 @@ def test_thresholds_are_data(tmp_path):
     path = tmp_path / "points.toml"
     path.write_text(POINTS_FILE.read_text(encoding="utf-8").replace("suspend_at = 9", "suspend_at = 6"), encoding="utf-8")
     rules = load_points_rules(path)
-    assert person_status([PointEntry(date(2025, 1, 1), 6)], 2025, rules).action == SUSPEND
-    assert person_status([PointEntry(date(2025, 1, 1), 6)], 2025).action is None
+    assert person_status([PointEntry(date(2025, 1, 1), 6)], date(2025, 1, 1), rules).action == SUSPEND
+    assert person_status([PointEntry(date(2025, 1, 1), 6)], date(2025, 1, 1)).action is None
 
 
 @pytest.mark.parametrize("old, new, key, fragment", [

@@ -111,13 +111,56 @@ def test_legal_review_and_collective_discussion_before_the_decision():
 
 
 def test_the_notice_counts_its_deadlines_from_service():
-    told = procedure.notice({}, replace(CTX, penalty=HEAVY), TODAY - timedelta(days=1))["notice"]
+    told = procedure.notice(filed(), replace(CTX, penalty=HEAVY), TODAY - timedelta(days=1))["notice"]
     assert told["statement_deadline"] == "2026-12-07" and told["hearing_deadline"] == "2026-12-07"  # 5 working days
     assert told["hearing_right"] and told["terms"] == HEAVY and told["count"] == 1
-    assert procedure.notice({}, CTX, TODAY)["notice"]["hearing_deadline"] is None
-    refused("future_date", procedure.notice, {}, CTX, TODAY + timedelta(days=1))
-    refused("bad_date", procedure.notice, {}, CTX, TODAY - timedelta(days=30))  # before the inspection
-    refused("no_proposal", procedure.notice, {}, replace(CTX, penalty=None), TODAY)
+    assert procedure.notice(filed(), CTX, TODAY)["notice"]["hearing_deadline"] is None
+    refused("future_date", procedure.notice, filed(), CTX, TODAY + timedelta(days=1))
+    refused("bad_date", procedure.notice, filed(), CTX, TODAY - timedelta(days=30))  # before the inspection
+    refused("no_proposal", procedure.notice, filed(), replace(CTX, penalty=None), TODAY)
+
+
+def test_a_penalty_is_notified_and_decided_only_once_filed():
+    """行政处罚法 第五十四条: a 行政处罚 (罚款, 暂停) waits for an approved 立案; 责令改正 and 责令退回 (行政处理) and the
+    经办机构's measures under the agreement do not."""
+    assert procedure.penalties(TERMS) == ["罚款"]
+    assert procedure.penalties(HEAVY) == ["罚款", "暂停医药服务"]  # 解除服务协议 is the 经办机构's
+    message = refused("not_filed", procedure.notice, {}, CTX, TODAY)
+    assert "罚款属于行政处罚" in message and "送达行政处罚事先告知书" in message and "第五十四条" in message
+    asked = procedure.request_filing({}, replace(CTX, status="审核中"), "涉嫌违反条例第三十八条")
+    refused("not_filed", procedure.notice, asked, CTX, TODAY)  # asked, not yet approved
+    suspension = replace(CTX, penalty={**TERMS, "measures": ["责令改正", "暂停联网结算"], "fine_yuan": None})
+    assert "暂停联网结算" in refused("not_filed", procedure.notice, {}, suspension, TODAY)
+    # 决定: refused on an unfiled case that was notified before the rule (a case of an earlier version)
+    hearing = replace(CTX, status="陈述申辩")
+    told_unfiled = {"notice": procedure.notice(filed(), hearing, TODAY)["notice"]}
+    refused("not_filed", procedure.need_filing, told_unfiled, hearing, procedure.DECIDE)
+    assert any("方可作出行政处罚决定" in p for p in procedure.decide_problems(told_unfiled, hearing))
+    procedure.need_filing(filed(), hearing, procedure.DECIDE)
+    # ... and such a case is filed where it stands (陈述申辩), then may be decided
+    asked_late = procedure.request_filing(told_unfiled, hearing, "告知在先，补办立案")
+    assert "approve_filing" in procedure.available(asked_late, replace(hearing, actor="kezhang"), "supervisor")
+    filed_late = procedure.approve_filing(asked_late, replace(hearing, actor="kezhang"), "同意立案")
+    procedure.need_filing(filed_late, hearing, procedure.DECIDE)
+    # 行政处理 only, and the agreement track: no 立案
+    handling = replace(CTX, penalty={**TERMS, "measures": ["责令改正", "责令退回"], "fine_yuan": None})
+    assert procedure.penalties(handling.penalty) == []
+    told = procedure.notice({}, handling, TODAY)
+    assert told["notice"]["served_on"] == TODAY.isoformat()
+    assert procedure.decide_problems(told, replace(handling, status="陈述申辩")) == []
+    agreement = replace(CTX, penalty={**TERMS, "measures": ["责令改正", "解除服务协议"], "fine_yuan": None,
+                                      "agreement_measures": ["解除服务协议"]})
+    assert procedure.penalties(agreement.penalty) == []
+    heard = procedure.agreement_statement(procedure.agreement_notice({}, agreement, TODAY), agreement, "无异议", False)
+    assert procedure.decide_problems(procedure.notice(heard, agreement, TODAY), agreement) == []
+
+
+
+def test_the_screen_says_what_waits_for_filing():
+    from staff_app.procedure_vm import procedure_lines
+
+    waiting = procedure.filing_problem({}, TERMS, procedure.NOTIFY)
+    assert procedure_lines({"record": {}, "notice_blockers": [waiting]}) == [(True, f"告知前：{waiting}")]
 
 
 def hearing_case(served: date = TODAY) -> tuple[dict, Context]:
@@ -133,7 +176,7 @@ def test_a_hearing_request_within_five_days_only_where_offered():
     assert in_time["hearing"] == {"requested_on": "2026-11-30"}
     refused("already_requested", procedure.request_hearing, in_time, ctx, TODAY - timedelta(days=1))
     light = replace(CTX, status="陈述申辩")
-    no_right = procedure.notice({}, light, TODAY)
+    no_right = procedure.notice(filed(), light, TODAY)
     assert "第六十三条" in refused("no_hearing_right", procedure.request_hearing, no_right, light, TODAY)
     refused("not_notified", procedure.request_hearing, {}, light, TODAY)
 
@@ -141,16 +184,20 @@ def test_a_hearing_request_within_five_days_only_where_offered():
 def test_the_hearing_notice_seven_days_ahead_and_an_officer_who_did_not_investigate():
     proc, ctx = hearing_case()
     asked = procedure.request_hearing(proc, ctx, TODAY)
-    args = {"notified_on": TODAY, "place": "市医保局听证室", "officer": "tingzheng", "officer_name": "赵听证",
-            "officer_inspected": False}
+    args = {"notified_on": TODAY, "held_at": "9:30", "place": "市医保局听证室", "officer": "tingzheng",
+            "officer_name": "赵听证", "officer_inspected": False}
     # 7 working days after Tuesday 1 December: Thursday 10 December
     refused("hearing_too_soon", procedure.hearing_notice, asked, ctx, held_on=TODAY + timedelta(days=8), **args)
     assert "参加了本次现场检查" in refused("officer_inspected", procedure.hearing_notice, asked, ctx,
                                            held_on=TODAY + timedelta(days=9), **{**args, "officer_inspected": True})
     refused("officer_investigated", procedure.hearing_notice, asked, ctx, held_on=TODAY + timedelta(days=9),
             **{**args, "officer": "shenhe"})  # drafted the proposal
+    for wrong in ("", "9点半", "24:00", "09:60", "9:5", "0930"):
+        assert "held_at" in refused("bad_time", procedure.hearing_notice, asked, ctx,
+                                    held_on=TODAY + timedelta(days=9), **{**args, "held_at": wrong})
     noticed = procedure.hearing_notice(asked, ctx, held_on=TODAY + timedelta(days=9), **args)
     assert noticed["hearing"]["held_on"] == "2026-12-10" and procedure.stage(noticed, "陈述申辩") == "待听证"
+    assert noticed["hearing"]["held_at"] == "09:30"  # kept as HH:MM
     assert any("听证笔录" in p for p in procedure.decide_problems(noticed, replace(ctx, actor="x")))
     refused("hearing_not_held", procedure.hearing_record, noticed, ctx, text="x", attendees="y", party_signed=True)
     later = replace(ctx, today=TODAY + timedelta(days=9))
@@ -162,7 +209,7 @@ def test_the_hearing_notice_seven_days_ahead_and_an_officer_who_did_not_investig
 
 
 def test_no_heavier_decision_without_a_new_notice():
-    told = procedure.notice({}, replace(CTX, status="陈述申辩"), TODAY)
+    told = procedure.notice(filed(), replace(CTX, status="陈述申辩"), TODAY)
     assert procedure.heavier(TERMS, TERMS) == []
     assert procedure.heavier(TERMS, {**TERMS, "fine_yuan": "7000.00"}) == []  # lighter after the defence
     more = procedure.heavier(TERMS, {**TERMS, "fine_yuan": "9000.00"})
@@ -275,6 +322,11 @@ def test_the_screen_checks_the_form_of_each_steps_inputs():
 
     assert step_body("extend", {"days": "三十", "reason": "x"}) == (None, "延长天数应为正整数")
     assert step_body("hearing_notice", {"notified_on": "明天"})[1] == "听证通知日期应写作 2026-12-08 这样的日期"
+    typed = {"notified_on": "2026-12-01", "held_on": "2026-12-18", "place": "听证室", "officer": "tingzheng"}
+    for wrong in ("", "上午九点", "9.30", "25:00", "14:7"):
+        assert step_body("hearing_notice", {**typed, "held_at": wrong})[1] == \
+            "听证开始时间应写作 09:30 这样的时:分（24 小时制）"
+    assert step_body("hearing_notice", {**typed, "held_at": " 9:30 "})[0] == {**typed, "held_at": "09:30"}
     assert "金额" in step_body("payment", {"kind": "罚款", "amount_yuan": "12.345", "paid_on": "2026-12-01"})[1]
     body, _ = step_body("serve", {"served_on": "2026-12-01", "receiver": " 张丽 "})
     assert body == {"served_on": "2026-12-01", "method": "直接送达", "receiver": "张丽"}  # the dropdown's first
@@ -301,3 +353,44 @@ def test_the_five_and_seven_day_limits_are_working_days():
     assert r.after("statement", friday, r.statement_days) == date(2026, 12, 11)
     assert r.after("hearing", date(2026, 12, 7), r.hearing_notice_days) == date(2026, 12, 16)
     assert r.after("payment", friday, r.payment_days) == date(2026, 12, 19)  # 十五日: not in Art. 85's list
+
+
+def test_every_notice_served_and_its_hearing_stay_on_file():
+    """A 重新告知 (and a corrected record) replaces the notice in force, not the record of the earlier one: each 告知书
+    served, and the hearing documents that followed it, stay in the 案卷 (`bureau.proceedings.documents_on_file`)."""
+    from bureau.proceedings import documents_on_file
+
+    first, ctx = hearing_case()
+    asked = procedure.request_hearing(first, ctx, TODAY)
+    held = {**asked, "hearing": {**asked["hearing"], "notified_on": TODAY.isoformat(), "held_on": TODAY.isoformat(),
+                                 "record": {"text": "当事人申辩", "by": "tingzheng"}}}
+    assert documents_on_file(held) == [("notice", 1), ("hearing-notice", 1), ("hearing-record", 1)]
+    second = procedure.notice(held, ctx, TODAY)
+    assert second["notice"]["count"] == 2 and "hearing" not in second
+    [earlier] = second["notices"]
+    assert earlier["count"] == 1 and earlier["hearing"] == held["hearing"] and earlier["terms"] == held["notice"]["terms"]
+    assert [n["count"] for n in procedure.notices_on_file(second)] == [1, 2]
+    assert documents_on_file(second) == [("notice", 1), ("hearing-notice", 1), ("hearing-record", 1), ("notice", 2)]
+    corrected = procedure.after_new_version(second, 1)  # a corrected record: nothing notified holds, all stays on file
+    assert "notice" not in corrected and [n["count"] for n in corrected["notices"]] == [1, 2]
+    third = procedure.notice(corrected, ctx, TODAY)
+    assert third["notice"]["count"] == 3 and [n["count"] for n in procedure.notices_on_file(third)] == [1, 2, 3]
+    assert procedure.notices_on_file(filed()) == [] and "notices" not in procedure.after_new_version(filed(), 1)
+    # a notice stored before notices named their record version is kept as about the version reviewed until then
+    legacy = {"notice": {k: v for k, v in held["notice"].items() if k != "version"}}
+    assert procedure.after_new_version(legacy, 4)["notices"][0]["version"] == 4
+    assert procedure.after_new_version({"notice": {**held["notice"], "version": 2}}, 4)["notices"][0]["version"] == 2
+
+
+def test_the_hearing_notice_and_record_print_the_hour_or_the_day_alone():
+    """听证通知书 and 听证笔录 (行政处罚法 第六十四条第二项: 通知当事人举行听证的时间、地点): "定于2026年12月18日 上午9时30分";
+    a hearing noticed before its hour was kept prints its day alone."""
+    from bureau.procedure_pdf import hearing_when
+
+    day = {"held_on": "2026-12-18"}
+    assert hearing_when({**day, "held_at": "09:30"}) == "2026年12月18日 上午9时30分"
+    assert hearing_when({**day, "held_at": "14:00"}) == "2026年12月18日 下午2时"
+    assert hearing_when({**day, "held_at": "12:15"}) == "2026年12月18日 中午12时15分"
+    assert hearing_when({**day, "held_at": "19:05"}) == "2026年12月18日 晚上7时5分"
+    assert hearing_when({**day, "held_at": "00:00"}) == "2026年12月18日 凌晨0时"
+    assert hearing_when(day) == "2026年12月18日"

@@ -6,34 +6,64 @@ Screenshots go to the artifacts directory."""
 
 from __future__ import annotations
 
+import subprocess
+from contextlib import contextmanager
 from datetime import date, timedelta
 
 import pytest
 
 from checklists.onsite_record import working_days_after
-from tests.browser import VIEWPORT, chromium_page, fill, open_app, reveal, screenshot, shown, tap, wait_shown
+from tests.browser import (
+    ARTIFACTS,
+    VIEWPORT,
+    chromium_page,
+    fill,
+    open_app,
+    reveal,
+    screenshot,
+    shown,
+    tap,
+    wait_shown,
+)
 from tests.support import STAFF_PASSWORD, add_staff, start_app, stop
 from tests.test_procedure_flow import days_pass
-from tests.test_review_support import Staff, add_review_staff, inspect, pin_tablet
+from tests.test_review_browser import download
+from tests.test_review_support import Staff, add_review_staff, file_case, inspect, pin_tablet
 
 pytestmark = pytest.mark.browser
 PHARMACY, NAME = "P35010200001", "福州市鼓楼区东街口大药房"
 
 
-@pytest.fixture
-def synced(bureau_db_url, running_bureau, tmp_path):
+@contextmanager
+def desk(bureau_db_url, running_bureau, tmp_path, failed: dict[str, tuple[str, str]]):
+    """A pharmacy inspection with the `failed` items synced, the staff of a case, and the staff app: (bureau, record
+    id, app url)."""
     if not bureau_db_url.startswith("sqlite"):
         pytest.skip("the browser walk runs once, on SQLite; the procedure API is covered on PostgreSQL elsewhere")
     add_review_staff(running_bureau.settings)
     add_staff(running_bureau.settings, "fazhi", "reviewer")
     add_staff(running_bureau.settings, "tingzheng", "reviewer")
     tablet = pin_tablet(running_bureau, tmp_path / "tablet")
-    record_id = inspect(tablet, PHARMACY, {"R-FEE-02": ("代刷医保卡购买日用品，无对应购药", "60000.00")})
+    record_id = inspect(tablet, PHARMACY, failed)
     app, url = start_app(tmp_path / "desk", running_bureau.url)
     try:
         yield running_bureau, record_id, url
     finally:
         stop(app)
+
+
+@pytest.fixture
+def synced(bureau_db_url, running_bureau, tmp_path):
+    with desk(bureau_db_url, running_bureau, tmp_path,
+              {"R-FEE-02": ("代刷医保卡购买日用品，无对应购药", "60000.00")}) as world:
+        yield world
+
+
+@pytest.fixture
+def synced_fraud(bureau_db_url, running_bureau, tmp_path):
+    """串换 done 以骗取为目的 (条例第四十条): a fine and 暂停 (administrative), 解除服务协议 (agreement)."""
+    with desk(bureau_db_url, running_bureau, tmp_path, {"R-FEE-02": ("虚构购药记录，套取医保基金", "1000.00")}) as world:
+        yield world
 
 
 def test_filing_notice_hearing_decision_and_service_in_the_browser(synced):
@@ -102,6 +132,10 @@ def walk(page, bureau, record_id: str, url: str) -> None:
     fill(page, "听证日期", (earliest - timedelta(days=1)).isoformat())
     fill(page, "听证地点", "市医保局三楼听证室")
     fill(page, "听证主持人（工作人员账号）", "tingzheng")
+    fill(page, "听证开始时间", "9点半")  # the hour as HH:MM, checked on the screen
+    tap(page, page, "发出听证通知")
+    wait_shown(page, "听证开始时间应写作 09:30 这样的时:分（24 小时制）", 15000)
+    fill(page, "听证开始时间", "9:30")
     tap(page, page, "发出听证通知")
     wait_shown(page, "听证应在通知之日起 7 个工作日后举行", 15000)
     reveal(page, shown(page, "听证应在通知之日起 7 个工作日后举行"))
@@ -109,6 +143,7 @@ def walk(page, bureau, record_id: str, url: str) -> None:
     fill(page, "听证日期", earliest.isoformat())
     tap(page, page, "发出听证通知")
     wait_shown(page, "已发出听证通知", 15000)
+    wait_shown(page, f"{earliest.isoformat()} 09:30 在市医保局三楼听证室举行", 15000)
     wait_shown(page, "下载听证通知书（PDF）", 15000)
     reveal(page, shown(page, "下载听证通知书（PDF）"))
     screenshot(page, "procedure-05-hearing-noticed")
@@ -137,3 +172,86 @@ def walk(page, bureau, record_id: str, url: str) -> None:
     wait_shown(page, "退回（缴入医疗保障基金账户）", 15000)
     reveal(page, shown(page, "记录缴款"))
     screenshot(page, "procedure-07-served")
+
+
+def test_both_tracks_on_one_case_in_the_browser(synced_fraud):
+    """The agreement track beside the administrative one: the 告知书 and the 经办机构's 协议处理告知 each with its own
+    申辩, the decision, and both documents (行政处罚决定书, 协议处理通知书) downloaded from the case screen. 立案, the
+    proposal and the 法制审核 are taken through the API (the first walk shows them on the screen)."""
+    bureau, record_id, url = synced_fraud
+    base = f"/v1/review/records/{record_id}"
+    reviewer = Staff(bureau.url, "shenhe")
+    reviewer.post(f"{base}/start")
+    file_case(reviewer, Staff(bureau.url, "zhuren"), base, "涉嫌欺诈骗保（条例第四十条）")
+    proposed = reviewer.post(f"{base}/proposal", {
+        "intent_items": ["R-FEE-02"], "fine_yuan": "3500.00", "fine_reason": "骗取金额较小", "suspension_months": 9,
+        "rectification_due": (date.today() + timedelta(days=30)).isoformat(), "reason": "以骗取医保基金为目的"})
+    assert {d["measure"]: d["track"] for d in proposed["decision"]["proposal"]["measures_detail"]}["解除服务协议"] \
+        == "agreement"
+    with chromium_page(viewport=VIEWPORT) as page:
+        try:
+            walk_both_tracks(page, bureau, record_id, url)
+        finally:
+            screenshot(page, "procedure-tracks-last")  # where it stopped, when it fails
+
+
+def pdf_text(pdf: bytes, name: str) -> str:
+    """The PDF's words without whitespace, and its first page rendered to PNG in the artifacts to be looked at."""
+    subprocess.run(["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", "-", str(ARTIFACTS / name)], input=pdf,
+                   check=True)
+    out = subprocess.run(["pdftotext", "-", "-"], input=pdf, capture_output=True, check=True).stdout.decode()
+    return "".join(out.split())
+
+
+def walk_both_tracks(page, bureau, record_id: str, url: str) -> None:
+    today = date.today().isoformat()
+    base = f"/v1/review/records/{record_id}"
+    open_app(page, url)
+    page.get_by_role("button", name="局端人员登录").click()
+    fill(page, "账号", "shenhe")
+    fill(page, "密码", STAFF_PASSWORD)
+    tap(page, page, "登录")
+    shown(page, f"{NAME}（{PHARMACY}）").click(timeout=20000)
+    wait_shown(page, "程序环节：调查取证", 20000)
+
+    # 告知 (the 行政部门's), then the party's 陈述申辩.
+    fill(page, "告知书送达日期", today)
+    tap(page, page, "告知拟处理意见")
+    wait_shown(page, "已告知拟处理意见，当前状态：陈述申辩", 15000)
+    fill(page, "当事人陈述申辩内容", "对罚款无异议")
+    tap(page, page, "记录陈述申辩")
+    wait_shown(page, "已记录陈述申辩", 15000)
+    wait_shown(page, "须由经办机构另行告知并听取申辩", 15000)  # 作出决定前: the agreement track's own notice
+    reveal(page, shown(page, "协议处理告知送达日期"))
+    screenshot(page, "procedure-tracks-01-notified")
+
+    # The agreement track: the 经办机构's 协议处理告知 and the institution's 申辩, apart from the 告知书.
+    fill(page, "协议处理告知送达日期", today)
+    tap(page, page, "协议处理告知")
+    wait_shown(page, "已协议处理告知", 15000)
+    wait_shown(page, f"协议处理告知（解除服务协议）送达 {today}", 15000)
+    fill(page, "定点医药机构的申辩", "对解除协议有异议，请求改为中止协议")
+    tap(page, page, "记录协议处理申辩")
+    wait_shown(page, "已记录协议处理申辩", 15000)
+    wait_shown(page, "；已申辩", 15000)
+    reveal(page, shown(page, "；已申辩"))
+    screenshot(page, "procedure-tracks-02-agreement-heard")
+
+    # 法制审核 by another person; the five working days to ask for a hearing pass unused; the decision.
+    Staff(bureau.url, "fazhi").post(f"{base}/procedure/legal_review", {"opinion": "同意", "passed": True})
+    days_pass(bureau, record_id, 8)
+    reopen_case(page)
+    tap(page, page, "作出决定")
+    wait_shown(page, "已作出决定，当前状态：已决定", 20000)
+    wait_shown(page, "下载医疗保障协议处理通知书（PDF）", 15000)
+    reveal(page, shown(page, "下载医疗保障协议处理通知书（PDF）"))
+    screenshot(page, "procedure-tracks-03-decided")
+
+    # Both documents from the case screen, each with only its own track's measures.
+    decision = pdf_text(download(page, "下载决定书（PDF）", "procedure-tracks-决定书.pdf"), "procedure-tracks-decision")
+    notice = pdf_text(download(page, "下载医疗保障协议处理通知书（PDF）", "procedure-tracks-协议处理通知书.pdf"),
+                      "procedure-tracks-agreement")
+    assert "医疗保障行政处罚决定书" in decision and "处罚款3,500.00元" in decision and "责令暂停相关责任部门9个月" in decision
+    assert "解除与你单位签订的医疗保障服务协议" not in decision
+    assert "医疗保障协议处理通知书" in notice and "解除与你单位签订的医疗保障服务协议" in notice
+    assert "处罚款" not in notice

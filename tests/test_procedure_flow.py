@@ -149,7 +149,11 @@ def test_a_case_with_a_hearing_from_filing_to_archive(world):
     assert reason_of(late) == "hearing_request_late" and "第六十四条第一项" in late["detail"]["message"]
     step(reviewer, base, "request_hearing", {"requested_on": day(-8)})
     earliest = working(0, 7)
-    hearing = {"notified_on": day(0), "held_on": earliest, "place": "市医保局三楼听证室"}
+    hearing = {"notified_on": day(0), "held_on": earliest, "held_at": "09:30", "place": "市医保局三楼听证室"}
+    assert reason_of(step(reviewer, base, "hearing_notice", {**hearing, "held_at": "", "officer": "tingzheng"},
+                          422)) == "missing_field"
+    untimed = step(reviewer, base, "hearing_notice", {**hearing, "held_at": "上午九点半", "officer": "tingzheng"}, 422)
+    assert reason_of(untimed) == "bad_time" and "09:30" in untimed["detail"]["message"]
     assert reason_of(step(reviewer, base, "hearing_notice", {**hearing, "officer": INSPECTING_REVIEWER},
                           422)) == "officer_inspected"
     assert reason_of(step(reviewer, base, "hearing_notice", {**hearing, "officer": "shenhe"},
@@ -158,9 +162,11 @@ def test_a_case_with_a_hearing_from_filing_to_archive(world):
     assert reason_of(step(reviewer, base, "hearing_notice", {**hearing, "held_on": too_soon, "officer": "tingzheng"},
                           422)) == "hearing_too_soon"
     noticed = step(reviewer, base, "hearing_notice", {**hearing, "officer": "tingzheng"})["procedure"]
-    assert noticed["stage"] == "待听证"
+    assert noticed["stage"] == "待听证" and noticed["record"]["hearing"]["held_at"] == "09:30"
+    held = date.fromisoformat(earliest)
+    when = f"{held.year}年{held.month}月{held.day}日上午9时30分"
     text = pdf_text(reviewer.get(f"{base}/procedure/hearing-notice.pdf"), "procedure-hearing-notice.pdf")
-    for element in ("听证通知书", "听证时间", "市医保局三楼听证室", "听证主持人", "测试tingzheng", "申请回避",
+    for element in ("听证通知书", f"定于{when}在市医保局三楼听证室举行听证", "听证时间", "市医保局三楼听证室", "听证主持人", "测试tingzheng", "申请回避",
                     "一至二人代理", "视为放弃听证权利", "七日前"):
         assert element.replace(" ", "") in text, element
     assert reason_of(step(officer, base, "hearing_record", {"text": "x", "attendees": "y"}, 409)) == "hearing_not_held"
@@ -169,7 +175,9 @@ def test_a_case_with_a_hearing_from_filing_to_archive(world):
                                            "attendees": "主持人 测试tingzheng；调查人员 测试shenhe；当事人代理人 张丽",
                                            "party_signed": True})
     text = pdf_text(reviewer.get(f"{base}/procedure/hearing-record.pdf"), "procedure-hearing-record.pdf")
-    for element in ("听证笔录", "案由", "记录人", "出席人员", "当事人称已全部退回，请求从轻", "核对无误后签字", "第六十四条第八项"):
+    held_today = f"{TODAY.year}年{TODAY.month}月{TODAY.day}日上午9时30分"  # the hearing's day, moved to today
+    for element in ("听证笔录", "案由", held_today, "记录人", "出席人员", "当事人称已全部退回，请求从轻", "核对无误后签字",
+                    "第六十四条第八项"):
         assert element.replace(" ", "") in text, element
 
     # 法制审核 by someone outside the case; no heavier decision than notified (Art. 45).
@@ -270,3 +278,57 @@ def test_the_agreement_track_is_notified_and_heard_by_its_own_step(world):
     assert "听证申请期限" in reviewer.post(f"{base}/decide", expect=409)["detail"]["message"]
     days_pass(bureau, record_id, 8)  # the party did not ask for a hearing within five working days
     assert reviewer.post(f"{base}/decide")["status"] == "已决定"
+
+
+def test_a_fine_waits_for_filing_while_handling_alone_does_not(world):
+    """行政处罚法 第五十四条: a fine (a 行政处罚) is neither notified nor decided before an approved 立案; 责令改正 and
+    责令退回 alone (行政处理: 不予行政处罚 under Art. 33) are."""
+    bureau, tablet = world
+    record_id = inspect(tablet, PHARMACY, {"R-FEE-02": ("代刷 12 笔", "3860.50")})
+    reviewer = Staff(bureau.url, "shenhe")
+    base = f"/v1/review/records/{record_id}"
+    reviewer.post(f"{base}/start")
+    fine = {"fine_yuan": "5100.00", "fine_reason": "一般情节", "rectification_due": day(30), "reason": "事实清楚"}
+    reviewer.post(f"{base}/proposal", fine)
+    refused = reviewer.post(f"{base}/notify", {"served_on": day(0)}, expect=409)["detail"]
+    assert refused["reason"] == "not_filed"
+    assert "罚款属于行政处罚，须经批准立案后方可送达行政处罚事先告知书" in refused["message"]
+    assert "第五十四条" in refused["message"] and reviewer.get(base)["status"] == "拟处理"
+
+    handling = {"circumstances": ["minor", "corrected_promptly", "no_harm"], "rectification_due": day(30),
+                "reason": "违法行为轻微并及时改正，没有造成危害后果"}
+    assert reviewer.post(f"{base}/proposal", handling)["decision"]["measures"] == ["责令改正", "责令退回"]
+    assert reviewer.post(f"{base}/notify", {"served_on": day(0)})["status"] == "陈述申辩"
+    reviewer.post(f"{base}/statement", {"waived": True})
+    reviewer.post(f"{base}/proposal", {**fine, "reason": "认定不属于轻微违法"})  # a fine after the notice
+    refused = reviewer.post(f"{base}/decide", expect=409)["detail"]
+    assert refused["reason"] == "not_filed" and "方可作出行政处罚决定" in refused["message"]
+    assert any("方可作出行政处罚决定" in p for p in reviewer.get(base)["procedure"]["decide_blockers"])
+    reviewer.post(f"{base}/proposal", {**handling, "reason": "维持不予行政处罚"})
+    decided = reviewer.post(f"{base}/decide")
+    assert decided["status"] == "已决定" and decided["decision"]["doc_kind"] == "行政处理"
+    assert decided["procedure"]["filed_on"] is None
+
+
+def test_the_agreement_track_needs_no_filing(world):
+    """The 经办机构's measures under the agreement (解除服务协议) are no 行政处罚: notified, heard and decided with the
+    行政处理 beside them (no fine, no suspension: 不予行政处罚) on a case never filed; both documents issue."""
+    bureau, tablet = world
+    record_id = inspect(tablet, PHARMACY, {"R-FEE-02": ("虚构购药记录，套取医保基金", "1000.00")})
+    reviewer = Staff(bureau.url, "shenhe")
+    base = f"/v1/review/records/{record_id}"
+    reviewer.post(f"{base}/start")
+    proposed = reviewer.post(f"{base}/proposal", {
+        "intent_items": ["R-FEE-02"], "circumstances": ["minor", "corrected_promptly", "no_harm"],
+        "rectification_due": day(30), "reason": "以骗取医保基金为目的，违法行为轻微并及时改正"})["decision"]
+    detail = {d["measure"]: d["track"] for d in proposed["proposal"]["measures_detail"]}
+    assert "解除服务协议" in proposed["measures"] and proposed["fine_yuan"] is None
+    assert not {"罚款", "暂停医药服务"} & set(proposed["measures"]) and detail["解除服务协议"] == "agreement"
+    told = step(reviewer, base, "agreement_notice", {"served_on": day(0)})["procedure"]["record"]["agreement"]
+    assert told["measures"] == ["解除服务协议"]
+    step(reviewer, base, "agreement_statement", {"text": "对解除协议有异议"})
+    reviewer.post(f"{base}/notify", {"served_on": day(0)})
+    reviewer.post(f"{base}/statement", {"waived": True})
+    decided = reviewer.post(f"{base}/decide")
+    assert decided["status"] == "已决定" and decided["procedure"]["filed_on"] is None
+    assert [d["key"] for d in reviewer.get(f"{base}/documents")["documents"]][:2] == ["decision", "agreement"]

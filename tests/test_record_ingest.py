@@ -7,8 +7,12 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
+import checklists
 from bureau.db import make_engine
 from bureau.models import Rejection
+from checklists.findings import derive_findings
+from checklists.scoring import score
+from checklists.templates import template_history
 from staff_app.review_vm import verification_lines
 from tests.record_support import FAILED, sender
 from tests.test_review_support import Staff
@@ -94,3 +98,35 @@ def test_findings_that_disagree_with_the_answers_are_flagged_and_not_proposed(ru
     assert proposal["penalty"]["recover_yuan"] == "4280.50"  # 3860.50 + 420.00, from the answers
     assert 40 not in proposal["penalty"]["articles"]  # no 虚构服务: the tablet's category is not taken
     assert proposal["person_points_suggested"][0]["staff_code"] == prescription["staff_codes"][0]
+
+
+def test_a_record_pinned_to_an_earlier_template_release_is_scored_and_judged_with_it(running_bureau, tmp_path):
+    """A tablet that began its inspection on the pharmacy template 2025.2 syncs after the 2026.1 upgrade: the bureau
+    takes it, scores it and derives its findings with 2025.2 (R-RX-01 still a C item there, a B item now)."""
+    [old] = [t for (template_id, _hash), t in template_history().items() if template_id == "pharmacy"]
+    assert old.version == "2025.2" and old.hash != checklists.template_for_kind("pharmacy").hash
+    s = sender(running_bureau, tmp_path / "tablet")
+    record = s.variant("pinned-2025-0001")
+    record["template_hash"] = old.hash
+    record["answers"] = {item_id: a for item_id, a in record["answers"].items() if old.has_item(item_id)}
+    staff = {f["item_id"]: f["staff_codes"] for f in record["findings"]}
+    record["findings"] = [f | {"staff_codes": staff[f["item_id"]]} for f in derive_findings(old, record["answers"])]
+    result = score(old, record["answers"])
+    record["score"] = {"value": str(result.score), "critical": result.critical}
+    assert score(checklists.template_for_kind("pharmacy"), s.record["answers"]).score != result.score
+
+    status, said, _hash = s.send(record, "pinned-2025-0001")
+    assert (status, said) == (200, "accepted")
+    [item] = s.queue()
+    assert item["findings"] == 2 and item["score"] == str(result.score)
+    base = "/v1/review/records/pinned-2025-0001"
+    case = s.reviewer.get(base)
+    assert not case["score"]["mismatch"]
+    check = case["findings_check"]
+    assert check["differences"] == [] and check["problem"] is None
+    assert [(f["item_id"], f["category"], f["severity"]) for f in check["findings"]] == [
+        ("R-FEE-02", "38.4", "B"), ("R-RX-01", "38.6", "C")]
+    s.reviewer.post(f"{base}/start")
+    proposal = s.reviewer.get(f"{base}/proposal")
+    assert [f["item_id"] for f in proposal["findings"]] == ["R-FEE-02", "R-RX-01"]
+    assert proposal["penalty"]["recover_yuan"] == "4280.50"

@@ -30,7 +30,7 @@ from tests.browser import (
 )
 from tests.support import STAFF_PASSWORD, start_app, stop
 from tests.test_review_flow import PHARMACY, pharmacy_findings
-from tests.test_review_support import PHARMACIST, add_review_staff, inspect, pin_tablet
+from tests.test_review_support import PHARMACIST, Staff, add_review_staff, inspect, pin_tablet
 
 pytestmark = pytest.mark.browser
 NAME = "福州市鼓楼区东街口大药房"
@@ -62,15 +62,15 @@ def download(page, name: str, file_name: str) -> bytes:
 
 
 def test_from_a_synced_inspection_to_decision_pdf_ledger_and_disclosure(synced, tmp_path):
-    bureau, _record_id, url = synced
+    bureau, record_id, url = synced
     with chromium_page(viewport=VIEWPORT) as page:
         try:
-            walk(page, bureau, url, tmp_path)
+            walk(page, bureau, url, tmp_path, record_id)
         finally:
             screenshot(page, "review-last")  # where it stopped, when it fails
 
 
-def walk(page, bureau, url: str, tmp_path) -> None:
+def walk(page, bureau, url: str, tmp_path, record_id: str) -> None:
     if True:
         open_app(page, url)
         page.get_by_role("button", name="局端人员登录").click()
@@ -119,8 +119,19 @@ def walk(page, bureau, url: str, tmp_path) -> None:
         wait_shown(page, "罚款 ¥6,000.00（陆仟元整）", 15000)
         screenshot(page, "review-05-proposed")
 
-        # 告知 and 陈述申辩: no decision until the party has been heard.
+        # 告知 and 陈述申辩: no decision until the party has been heard. A fine is a 行政处罚: 立案 first, asked
+        # here and approved by the 负责人 (another person, through the API).
         assert button(page, "作出决定").count() == 0
+        wait_shown(page, "告知前：本案尚未立案：拟作出的罚款属于行政处罚", 15000)
+        tap(page, page, "告知拟处理意见")  # refused: the bureau's words below the button, beside the line above
+        said = page.locator("flt-semantics-host [aria-label*='须经批准立案后方可送达行政处罚事先告知书']")
+        said.nth(1).wait_for(state="attached", timeout=15000)  # the refusal, in the card of the button
+        screenshot(page, "review-05b-not-filed")
+        fill(page, "立案理由", "涉嫌违反条例第三十八条，造成医保基金损失")
+        tap(page, page, "提请立案")
+        wait_shown(page, "已提请立案", 15000)
+        Staff(bureau.url, "zhuren").post(f"/v1/review/records/{record_id}/procedure/approve_filing",
+                                         {"opinion": "同意立案调查"})
         tap(page, page, "告知拟处理意见")
         wait_shown(page, "已告知拟处理意见，当前状态：陈述申辩", 15000)
         assert button(page, "作出决定").count() == 0

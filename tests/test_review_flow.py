@@ -26,6 +26,7 @@ from tests.test_review_support import (
     Staff,
     add_review_staff,
     correct,
+    file_case,
     inspect,
     pin_tablet,
     sync,
@@ -107,7 +108,7 @@ def test_a_case_from_receipt_to_decision_withdrawal_and_ledgers(world):
     assert recover == "4100.50" and fine_range == {"min": "4100.50", "max": "8201.00"}
     assert [(p["staff_code"], p["behaviour_id"]) for p in proposal["person_points_suggested"]] == [
         (PHARMACIST, "out_of_scope_settled")]
-    assert proposal["institution_points_total"] == 9
+    assert proposal["institution_points_total"] == 12  # two B items (R-RX-01 is B from pharmacy 2026.1): 6 + 6
     due = (date.today() + timedelta(days=30)).isoformat()
     choice = {"fine_yuan": "9000.00", "fine_reason": "多次违规", "rectification_due": due, "reason": "事实清楚",
               "optional_measures": ["约谈"], "person_points": [{"staff_code": PHARMACIST, "behaviour_id": "substitution"}]}
@@ -119,11 +120,14 @@ def test_a_case_from_receipt_to_decision_withdrawal_and_ledgers(world):
     assert proposed["status"] == "拟处理" and proposed["decision"]["fine_yuan"] == "6000.00"
     assert proposed["decision"]["measures"] == ["责令改正", "约谈", "责令退回", "罚款"]
 
-    # 陈述申辩: a deadline; no decision before the statement or the deadline.
+    # 陈述申辩: a deadline; no decision before the statement or the deadline. A fine is a 行政处罚: 立案 first.
     assert reviewer.post(f"{base}/decide", expect=409)["detail"]["reason"] == "wrong_status"
+    deadline = (date.today() + timedelta(days=7)).isoformat()
+    unfiled = reviewer.post(f"{base}/notify", {"deadline": deadline}, expect=409)["detail"]
+    assert unfiled["reason"] == "not_filed" and "罚款属于行政处罚" in unfiled["message"]
+    file_case(reviewer, supervisor, base)
     yesterday = (date.today() - timedelta(days=1)).isoformat()
     assert reviewer.post(f"{base}/notify", {"deadline": yesterday}, expect=422)["detail"]["reason"] == "bad_deadline"
-    deadline = (date.today() + timedelta(days=7)).isoformat()
     assert reviewer.post(f"{base}/notify", {"deadline": deadline})["status"] == "陈述申辩"
     assert reviewer.post(f"{base}/decide", expect=409)["detail"]["reason"] == "hearing_open"
     letter = "我店已于当日整改，请求从轻处理。".encode()
@@ -162,7 +166,10 @@ def test_a_case_from_receipt_to_decision_withdrawal_and_ledgers(world):
     assert institution["grade"] == points.annual_grade(expected_points)
     assert institution["recovered_yuan"] == "4100.50" and institution["fined_yuan"] == "4500.00"
     assert ledgers["people"] == [{"staff_code": PHARMACIST, "year": date.today().year, "points": 6, "action": None,
-                                  "suspension_months": None, "bar_years": None}]
+                                  "suspension_months": None, "bar_years": None, "since": None, "until": None,
+                                  "register_from": None, "at_once": None, "carried": False, "text": ""}]
+    assert decision["person_points"][0]["status"] == {k: v for k, v in ledgers["people"][0].items()
+                                                      if k != "staff_code"}
     assert ledgers["totals"] == {"recovered_yuan": "4100.50", "fined_yuan": "4500.00"}
     month = date.today().strftime("%Y-%m")
     assert [m for m in ledgers["money"] if m["month"] == month] == [
@@ -196,9 +203,10 @@ def test_a_case_from_receipt_to_decision_withdrawal_and_ledgers(world):
 
     # The audit log: every step, who and why, and a chain that shows tampering.
     audit = reviewer.get(base)["audit"]
-    assert [e["action"] for e in audit] == ["receive", "start", "return", "resubmit", "start", "propose", "notify",
-                                            "statement", "revise", "decide", "withdraw"]
-    assert {e["actor"] for e in audit if e["action"] not in ("receive", "resubmit")} == {"shenhe"}
+    assert [e["action"] for e in audit] == ["receive", "start", "return", "resubmit", "start", "propose",
+                                            "request_filing", "approve_filing", "notify", "statement", "revise",
+                                            "decide", "withdraw"]
+    assert {e["actor"] for e in audit if e["action"] not in ("receive", "resubmit", "approve_filing")} == {"shenhe"}
     assert audit[2]["reason"] == "金额与票据不符，请核实后更正"
     with Session(engine) as session:
         event = session.exec(select(ReviewEvent).where(ReviewEvent.record_id == record_id,
@@ -304,6 +312,6 @@ def test_circumstances_waive_the_fine_and_a_large_fine_gives_the_hearing_right(w
     assert proposed["doc_kind"] == "行政处理"
     reviewer.post(f"{base}/notify", {"deadline": (date.today() + timedelta(days=5)).isoformat()})
     reviewer.post(f"{base}/statement", {"waived": True})
-    decided = reviewer.post(f"{base}/decide")
+    decided = reviewer.post(f"{base}/decide")  # 责令改正 and 责令退回 are 行政处理: notified and decided unfiled
     assert decided["status"] == "已决定" and decided["decision"]["fine_yuan"] is None
-    assert decided["decision"]["recover_yuan"] == "60000.00"
+    assert decided["decision"]["recover_yuan"] == "60000.00" and decided["procedure"]["filed_on"] is None

@@ -167,3 +167,11 @@ class Staff:
 
     def post(self, path: str, body: dict | None = None, expect: int = 200) -> Any:
         return self.call("POST", path, expect, json=body or {})
+
+
+def file_case(reviewer: Staff, supervisor: Staff, base: str,
+              reason: str = "涉嫌违反《医疗保障基金使用监督管理条例》，拟给予行政处罚") -> dict[str, Any]:
+    """立案 (审核中 or 拟处理): the reviewer asks, the 负责人 approves; a 行政处罚 is notified and decided only once
+    filed (行政处罚法 第五十四条). The case afterwards."""
+    reviewer.post(f"{base}/procedure/request_filing", {"reason": reason})
+    return supervisor.post(f"{base}/procedure/approve_filing", {"opinion": "同意立案调查"})

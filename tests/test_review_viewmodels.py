@@ -14,6 +14,7 @@ from PIL import Image
 
 from bureau import case_file
 from checklists import penalty
+from staff_app.procedure_vm import ProcedureForm
 from staff_app.review_vm import (
     CIRCUMSTANCE_LABELS,
     CaseViewModel,
@@ -69,7 +70,7 @@ def test_queue_filters_and_refuses_bad_filters(world):
 
 
 def test_a_case_from_start_to_decision_through_the_view_models(world):
-    _bureau, client, handled, _clean = world
+    bureau, client, handled, _clean = world
     case = CaseViewModel(client, handled)
     case.load()
     assert case.actions == ["start"] and case.detail["status"] == "已接收"
@@ -122,6 +123,11 @@ def test_a_case_from_start_to_decision_through_the_view_models(world):
     case.deadline = "明天"
     assert not case.take("notify") and "日期" in case.message
     case.deadline = (date.today() + timedelta(days=5)).isoformat()
+    assert not case.take("notify") and "须经批准立案后方可送达行政处罚事先告知书" in case.message  # a fine
+    assert ProcedureForm(client, handled, {"reason": "涉嫌违反条例第三十八条"}).take("request_filing")
+    supervisor = LoginViewModel(bureau.url).login("zhuren", STAFF_PASSWORD)
+    assert supervisor is not None
+    assert ProcedureForm(supervisor, handled, {"opinion": "同意立案调查"}).take("approve_filing")
     assert case.take("notify") and case.detail["status"] == "陈述申辩"
     assert "decide" not in case.actions
     case.statement_text, case.attachment_name, case.attachment = "已整改", "申辩书.txt", "我店已整改。".encode()
@@ -139,7 +145,8 @@ def test_a_case_from_start_to_decision_through_the_view_models(world):
     institutions, people, entries, followups = ledger.tables
     assert [r[0] for r in institutions["rows"]] == [PHARMACY]
     assert institutions["rows"][0][5:7] == ["4280.50", "5000.00"]
-    assert people["rows"] == [[PHARMACIST, suggested["points"], "—", "—", "—"]] and suggested["points"] > 0
+    assert people["rows"] == [[PHARMACIST, suggested["points"], "—", "—", "—", "—"]] and suggested["points"] > 0
+    assert people["columns"][-1] == "说明" and f"截至 {date.today().isoformat()}" in people["title"]
     assert len(entries["rows"]) >= 4 and followups["rows"][0][4] == "待回头看"
     assert ledger.overdue_codes == set()
 

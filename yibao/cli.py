@@ -2,13 +2,14 @@
 
 Start-up stays light: a command module imports at its top only what its options and help need, and the heavy
 libraries (SQLAlchemy, FastAPI, uvicorn, Flet, fpdf2, requests, Pillow) inside the commands that use them
-(tests/test_cli_start.py holds it to that).
+(tests/test_cli_start.py holds it to that); typer's parameters are coerced without pydantic (`yibao.typer_params`).
 """
 
 from __future__ import annotations
 
 import typer
 
+from yibao import typer_params
 from yibao.commands import (
     app_cmd,
     bureau_cmd,
@@ -24,6 +25,8 @@ from yibao.commands import (
     serve_cmd,
     staff_cmd,
 )
+
+typer_params.install()
 
 app = typer.Typer(
     help="医保基金现场检查 — bureau server, inspector app and the tools around them.",

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from sqlmodel import col, select
 
-from bureau import dashboard, ledger
+from bureau import dashboard, decisions, ledger
 from bureau.api.deps import SessionDep, require_role
 from bureau.assignments import utc_iso
 from bureau.models import Institution, RectificationOrder, StaffAccount
@@ -20,13 +20,17 @@ YEAR = Query(None, ge=2000, le=2999)
 
 
 @router.get("/ledger")
-def ledgers(session: SessionDep, account: Reader, year: int | None = YEAR) -> dict[str, Any]:
-    """Institutions' agreement points and grades, people's 医保支付资格 points, money recovered and fined."""
-    year = year or date.today().year
-    entries = ledger.entries(ledger.load_decisions(session))
+def ledgers(session: SessionDep, account: Reader, year: int | None = YEAR, as_of: date | None = None) -> dict[str, Any]:
+    """Institutions' agreement points and grades, people's 医保支付资格 points, money recovered and fined. People's
+    暂停/终止 are read on `as_of` (its year is the ledger's year): by default today in the current year, the year's
+    last day for an earlier one, its first for a later one."""
+    today = date.today()
+    year = as_of.year if as_of else year or today.year
+    on = as_of or (today if year == today.year else date(year, 12, 31) if year < today.year else date(year, 1, 1))
+    entries = ledger.entries(decisions.load_decisions(session))
     names = dict(session.exec(select(Institution.code, Institution.name)).all())
-    return {"year": year, "institutions": ledger.institutions(entries, year, names),
-            "people": ledger.people(entries, year), "money": ledger.money_by_month(entries, year),
+    return {"year": year, "as_of": on.isoformat(), "institutions": ledger.institutions(entries, year, names),
+            "people": ledger.people(entries, on), "money": ledger.money_by_month(entries, year),
             "totals": ledger.summary(entries, year),
             "entries": [e.to_json() for e in entries if e.on.year == year]}
 

@@ -9,13 +9,16 @@ from __future__ import annotations
 import base64
 import binascii
 import mimetypes
+import os
+import uuid
 from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any
+from pathlib import Path as FilePath
+from typing import Annotated, Any, BinaryIO, Iterator
 from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -115,14 +118,15 @@ def proposal(session: SessionDep, account: Reader, record_id: str = RECORD_ID, r
              serious_consequences: bool = False, intent: list[str] = Query(default=[]),
              circumstance: list[str] = Query(default=[]), factor: list[str] = Query(default=[]),
              conduct_from: date | None = None, conduct_to: date | None = None,
-             limitation_extended: bool = False) -> dict[str, Any]:
+             limitation_extended: bool = False, major_loss: bool = False) -> dict[str, Any]:
     """What the regulation prescribes for the findings under these case facts (the decision screen's basis);
     `circumstance`: the 行政处罚法 Art. 33 facts found true (checklists.penalty.CIRCUMSTANCES); `factor`: the
-    裁量情节 cited (the fine's band); the conduct's period and whether Art. 36's longer 时效 applies."""
+    裁量情节 cited (the fine's band); the conduct's period and whether Art. 36's longer 时效 applies; `major_loss`:
+    造成医疗保障基金重大损失或者其他严重不良社会影响 (条例 Art. 43)."""
     try:
         return decisions.proposal_for(session, record_id, decisions.Flags(
             refused_to_correct, serious_consequences, tuple(intent), tuple(circumstance), tuple(factor),
-            conduct_from, conduct_to, limitation_extended))
+            conduct_from, conduct_to, limitation_extended, major_loss))
     except review.ReviewError as exc:
         raise _refused(exc) from None
 
@@ -148,6 +152,7 @@ class ChoiceBody(BaseModel):
     conduct_from: date | None = None
     conduct_to: date | None = Field(default=None, description="the conduct's end (时效 runs from it)")
     limitation_extended: bool = Field(default=False, description="涉及生命健康安全、金融安全且有危害后果: 5-year 时效")
+    major_loss: bool = Field(default=False, description="造成医疗保障基金重大损失或者其他严重不良社会影响 (条例 Art. 43)")
     waive_penalty: bool = Field(default=False, description="不予行政处罚 taken (where no_penalty is \"may\" or the "
                                                            "时效 has run)")
     optional_measures: list[str] = Field(default_factory=list, max_length=10)
@@ -179,6 +184,7 @@ class StepBody(BaseModel):
     requested_on: date | None = None
     notified_on: date | None = None
     held_on: date | None = None
+    held_at: str = Field(default="", max_length=20)  # HH:MM, checked by `procedure.hearing_hour`
     place: str = Field(default="", max_length=200)
     officer: str = Field(default="", max_length=64)
     text: str = Field(default="", max_length=20000)
@@ -269,14 +275,15 @@ def procedure_step(body: StepBody, request: Request, session: SessionDep, accoun
 
 @router.get("/records/{record_id}/procedure/{document}.pdf")
 def procedure_document(session: SessionDep, account: Reader, record_id: str = RECORD_ID,
-                       document: str = Path(pattern=r"^(notice|hearing-notice|hearing-record)$")) -> Response:
-    """行政处罚事先告知书 (notice), 听证通知书 (hearing-notice), 听证笔录 (hearing-record)."""
+                       document: str = Path(pattern=r"^(notice|hearing-notice|hearing-record)$"),
+                       count: int | None = Query(None, ge=1, le=999)) -> Response:
+    """行政处罚事先告知书 (notice), 听证通知书 (hearing-notice), 听证笔录 (hearing-record) of the current notice, or of
+    the notice numbered `count` (an earlier one, replaced by a 重新告知)."""
     try:
-        data = proceedings.document_data(session, record_id, document)
+        data = proceedings.document_data(session, record_id, document, count)
     except review.ReviewError as exc:
         raise _refused(exc) from None
-    return Response(content=render_procedure_pdf(data), media_type="application/pdf", headers={
-        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(data['title'] + '-' + record_id + '.pdf')}"})
+    return _download(render_procedure_pdf(data), "application/pdf", proceedings.file_name(data))
 
 
 @router.post("/records/{record_id}/statement")
@@ -388,11 +395,23 @@ def case_file_zip(request: Request, session: SessionDep, account: Reviewer, reco
     """The 案卷: every document, the signed record versions, receipts, evidence and audit log, with a signed
     manifest (`yibao case verify` checks it offline)."""
     state = request.app.state
+    out = FilePath(state.settings.data_dir) / f".case-file-{uuid.uuid4().hex}.zip"  # written there, never in memory
     try:
-        content = case_file.export_case(session, state.settings, record_id, state.log, state.signing_key, _now())
+        case_file.export_case(session, state.settings, record_id, state.log, state.signing_key, _now(), out)
+        handle = open(out, "rb")
     except review.ReviewError as exc:
         raise _refused(exc) from None
-    return _download(content, "application/zip", case_file.file_name(record_id))
+    finally:
+        out.unlink(missing_ok=True)  # the open handle keeps the content until sent: nothing stays behind, whatever happens
+    return StreamingResponse(_blocks(handle), media_type="application/zip", headers={
+        "Content-Length": str(os.fstat(handle.fileno()).st_size),
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(case_file.file_name(record_id))}"})
+
+
+def _blocks(handle: BinaryIO) -> Iterator[bytes]:
+    with handle:
+        while block := handle.read(1 << 20):
+            yield block
 
 
 @router.post("/records/{record_id}/withdraw")

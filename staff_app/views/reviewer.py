@@ -375,7 +375,14 @@ def actions_card(ctx: UiContext, vm: CaseViewModel) -> ft.Control:
                        message="正在生成案卷（全部文书、检查记录、证据与审计记录）…", controls=slow)
         exports = [slow_button("导出案卷（ZIP）", archive, filled=False, icon=ft.Icons.ARCHIVE)] \
             if client_role(ctx) == "reviewer" else []
-        controls.append(ft.Row([slow_button("下载决定书（PDF）", download, icon=ft.Icons.PICTURE_AS_PDF), *exports,
+
+        def other(key: str, label: str, name: str) -> ft.Control:  # 协议处理通知书, 移送书
+            return slow_button(label, busy(ctx, lambda: vm.document_pdf(key), saving(lambda: name), status=status,
+                                           message="正在生成文书…", controls=slow),
+                               filled=False, icon=ft.Icons.PICTURE_AS_PDF)
+        others = [other(*entry) for entry in vm.other_documents]
+        principal = slow_button("下载决定书（PDF）", download, icon=ft.Icons.PICTURE_AS_PDF)
+        controls.append(ft.Row([principal, *others, *exports,
                                 ft.Text(f"{decision['decision_no']}（{decision['doc_kind']}决定书）"
                                         + ("，已经复议撤销" if decision["status"] == "withdrawn" else ""), size=16)],
                                wrap=True))
@@ -437,7 +444,7 @@ def _step_field(form: ProcedureForm, name: str, label: str, kind: str) -> ft.Con
     if kind == "choice":
         return ft.Dropdown(label=label, value=value or CHOICES[name][0], width=220, text_size=17, on_select=changed,
                            options=[ft.DropdownOption(key=c, text=c) for c in CHOICES[name]])
-    hint = {"date": "（年-月-日）"}.get(kind, "")
+    hint = {"date": "（年-月-日）", "time": "（时:分，如 09:30）"}.get(kind, "")
     return ft.TextField(label=label + hint, value=value or "", on_change=changed, text_size=17,
                         multiline=kind == "multiline", min_lines=2 if kind == "multiline" else None,
                         width=WIDE if kind in ("multiline", "list") else 260)
@@ -579,7 +586,9 @@ def decision_view(ctx: UiContext, record_id: str) -> ft.View:
 
     switches: list[ft.Control] = [
         ft.Switch(label="经责令改正拒不改正", value=vm.refused_to_correct, on_change=toggle_flag("refused_to_correct")),
-        ft.Switch(label="造成严重后果", value=vm.serious_consequences, on_change=toggle_flag("serious_consequences"))]
+        ft.Switch(label="造成严重后果", value=vm.serious_consequences, on_change=toggle_flag("serious_consequences")),
+        ft.Switch(label="造成基金重大损失或严重不良社会影响（条例第四十三条）", value=vm.major_loss,
+                  on_change=toggle_flag("major_loss"))]
     intents: list[ft.Control] = [
         ft.Checkbox(label=f"{f['title']}（{f['category']}，{yuan_text(f['amount_yuan']) or '无金额'}）",
                     value=f["item_id"] in vm.intent_items, on_change=toggle_in(vm.intent_items, f["item_id"], True))

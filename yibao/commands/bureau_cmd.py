@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from bureau import keystore
-from bureau.settings import resolve_settings
-from sync.keys import key_id
+from bureau.settings import DEFAULT_SHARES, DEFAULT_THRESHOLD, resolve_settings
 from yibao.errors import EXIT_USAGE, fail, print_json
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
+
+    from bureau import keystore
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -23,14 +23,16 @@ DataOption = typer.Option(None, "--data", help="数据目录")
 
 
 def _passphrase() -> bytes:
+    from bureau import keystore
+
     try:
         return keystore.passphrase_from_env()
     except keystore.KeystoreError:
         return typer.prompt("机构密钥口令", hide_input=True, confirmation_prompt=True).encode()
 
 
-SharesOption = typer.Option(keystore.DEFAULT_SHARES, "--shares", help="恢复分片份数 N（交给 N 位保管人）")
-ThresholdOption = typer.Option(keystore.DEFAULT_THRESHOLD, "--threshold", help="恢复所需份数 M")
+SharesOption = typer.Option(DEFAULT_SHARES, "--shares", help="恢复分片份数 N（交给 N 位保管人）")
+ThresholdOption = typer.Option(DEFAULT_THRESHOLD, "--threshold", help="恢复所需份数 M")
 
 
 def _print_recovery_kit(kit: keystore.RecoveryKit) -> None:
@@ -69,8 +71,9 @@ def init(db: str = DbOption, data: str = DataOption, shares: int = SharesOption,
          threshold: int = ThresholdOption, agency_name: str = AgencyNameOption) -> None:
     """Create the bureau database and keys (keys are never overwritten); print the M-of-N recovery shares once.
     `--agency-name` names the issuing agency (it can be changed later with `set-agency-name`)."""
-    from bureau import agency
+    from bureau import agency, keystore
     from bureau.service import BureauStartError, open_bureau
+    from sync.keys import key_id
 
     _check_split(shares, threshold)
     if agency_name is not None:
@@ -186,6 +189,9 @@ def rotate_keys(db: str = DbOption, data: str = DataOption, shares: int = Shares
                 threshold: int = ThresholdOption) -> None:
     """Replace the bureau keys; devices adopt the new ones through a statement signed by the old signing key.
     Old keys are kept (records sealed to them still open). Restart `yibao serve` afterwards."""
+    from bureau import keystore
+    from sync.keys import key_id
+
     _check_split(shares, threshold)
     settings = resolve_settings(db, data)
     try:
@@ -200,6 +206,8 @@ def rotate_keys(db: str = DbOption, data: str = DataOption, shares: int = Shares
 def recover_keys(shares_file: Path = typer.Argument(..., help="恢复分片文件：至少 M 位保管人的分片，每行一个"),
                  db: str = DbOption, data: str = DataOption) -> None:
     """Rebuild the keys from M recovery shares and store them under a new passphrase (the one given now)."""
+    from bureau import keystore
+
     settings = resolve_settings(db, data)
     try:
         text = shares_file.read_text(encoding="utf-8")

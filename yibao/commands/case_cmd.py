@@ -37,14 +37,13 @@ def export(record_id: str = typer.Argument(..., help="检查记录编号"),
         fail(str(exc))
     try:
         with Session(bureau.engine) as session:
-            content = case_file.export_case(session, settings, record_id, TransparencyLog(bureau.engine, signing_key),
-                                            signing_key, datetime.now(timezone.utc))
+            case_file.export_case(session, settings, record_id, TransparencyLog(bureau.engine, signing_key),
+                                  signing_key, datetime.now(timezone.utc), out)
     except ReviewError as exc:
         fail(f"RECORD_ID：{exc.message}")
     except (LogInconsistent, OSError) as exc:
         fail(f"无法导出案卷：{exc}")
-    out.write_bytes(content)
-    print_json(case_file.summary(content) | {"file": str(out)})
+    print_json(case_file.summary(out) | {"file": str(out)})
 
 
 @app.command("verify")
@@ -65,13 +64,12 @@ def verify(file: Path = typer.Argument(..., help="案卷 ZIP 文件"),
         except (ValueError, TypeError):
             fail("--bureau-key：不是有效的 Ed25519 公钥（base64）", EXIT_USAGE)
     try:
-        content = file.read_bytes()
+        problems = case_file.verify_case_file(file, pinned)
     except OSError as exc:
         fail(f"{file}：无法读取（{exc.strerror or exc}）")
-    problems = case_file.verify_case_file(content, pinned)
     if as_json:
         print_json({"ok": not problems, "problems": problems,
-                    "summary": case_file.summary(content) if not problems else None})
+                    "summary": case_file.summary(file) if not problems else None})
     if problems:
         fail(f"{file}：案卷核验未通过（{len(problems)} 处）：\n" + "\n".join(problems))
     note = "" if pinned else "（未指定 --bureau-key：以案卷自带的医保局公钥核验）"

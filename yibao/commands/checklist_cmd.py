@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-import checklists
-from checklists import InputError, load_templates, resolve_template
-from checklists._json import parse_json
-from checklists._toml import Problems
-from checklists.scoring import score as score_answers
 from yibao.errors import EXIT_USAGE, fail, print_json
+
+if TYPE_CHECKING:
+    from checklists import InputError
+    from checklists._toml import Problems
 
 app = typer.Typer(no_args_is_help=True)
 
 
 def read_json_file(path: Path) -> tuple[Any, str, Problems]:
     """The document, the name to show, and a Problems that can name its lines. Unreadable file → exit 2."""
+    from checklists import InputError
+    from checklists._json import parse_json
+    from checklists._toml import Problems
+
     name = str(path)
     try:
         text = path.read_bytes().decode("utf-8")
@@ -43,6 +46,9 @@ def fail_located(exc: InputError, problems: Problems, prefix: tuple = ()) -> Non
 @app.command("list")
 def list_templates(as_json: bool = typer.Option(False, "--json", help="以 JSON 输出（含条目）")) -> None:
     """List checklist templates: id, kind, version, hash, item count."""
+    import checklists
+    from checklists import InputError, load_templates
+
     try:
         templates = load_templates()
         kinds = checklists.KINDS
@@ -63,6 +69,9 @@ def list_templates(as_json: bool = typer.Option(False, "--json", help="以 JSON 
 @app.command("score")
 def score(answers_file: Path = typer.Argument(..., help="答卷 JSON：{\"template\": \"id 或 id@hash\", \"answers\": {…}}")) -> None:
     """Score a set of answers (JSON out)."""
+    from checklists import InputError, resolve_template
+    from checklists.scoring import score as score_answers
+
     data, name, problems = read_json_file(answers_file)
     if not isinstance(data, dict):
         fail(f"{name}：答卷应为 JSON 对象，含 template 与 answers")

@@ -168,7 +168,7 @@ def demo(
                 await asyncio.sleep(0.05)
             typer.echo(f"局端服务（API 文档 {bureau_url}/docs）：{bureau_url}")
             typer.echo(f"检查端应用：{app_url}")
-            typer.echo(f"本机平板已注册为检查人员 {inspector}；局端人员登录：zhuren（科室负责人）/ shenhe（审核人员），"
+            typer.echo(f"本机平板已注册为检查人员 {inspector}；局端人员登录：zhuren（科室负责人）/ shenhe（审核人员）/ fazhi（法制审核），"
                        f"密码 {DEMO_STAFF_PASSWORD}", err=True)
             typer.echo("按 Ctrl-C 退出。", err=True)
             await app_task

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 
 import typer
 
-import checklists
 from yibao.errors import fail, print_json
 
 if TYPE_CHECKING:
@@ -97,6 +96,7 @@ def _new_inspection(engine, assignment: DeviceAssignment, inspector_code: str) -
     than there are assignments)."""
     from sqlmodel import Session
 
+    import checklists
     from inspector_app import device
     from inspector_app.store import Inspection
 
@@ -116,6 +116,7 @@ def fill_demo_inspection(engine, home: Path, assignment: DeviceAssignment, inspe
                          rng: random.Random) -> None:
     """A complete headless inspection of `assignment`: two failed items, `photos` camera-like photos, locked and
     queued."""
+    import checklists
     from inspector_app import device, onsite
 
     template = checklists.template_for_kind(assignment.institution_kind)

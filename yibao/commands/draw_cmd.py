@@ -10,16 +10,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
-from bureau.draw import (
-    DrawError,
-    PlanError,
-    transcript_hash,
-    uses_screening,
-    validate_plan,
-    verify_transcript,
-)
 from bureau.settings import resolve_settings
-from checklists._json import json_syntax_problem
 from yibao.errors import EXIT_USAGE, fail, print_json
 
 if TYPE_CHECKING:
@@ -32,6 +23,8 @@ DataOption = typer.Option(None, "--data", help="数据目录")
 
 
 def _read_json(path: Path, what: str) -> Any:
+    from checklists._json import json_syntax_problem
+
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except OSError as exc:
@@ -69,6 +62,7 @@ def commit(plan_file: Path = typer.Argument(..., help="抽查计划 JSON"), db: 
     """Record and print the commitment to a plan and the registry snapshot (before the public random values exist)."""
     from sqlmodel import Session
 
+    from bureau.draw import DrawError, PlanError, validate_plan
     from bureau.draw_records import commit_plan
 
     plan = _read_json(plan_file, "抽查计划")
@@ -102,6 +96,7 @@ def run(
     from sqlalchemy.exc import SQLAlchemyError
     from sqlmodel import Session
 
+    from bureau.draw import DrawError, PlanError, validate_plan
     from bureau.draw_records import perform_draw
     from bureau.service import BureauStartError, open_signing_key
 
@@ -169,6 +164,8 @@ def verify(transcript_file: Path = typer.Argument(..., help="抽取记录 JSON")
     """Re-run a transcript from its own contents; exit 0 only if it reproduces exactly. A draw weighted by a
     screening run is also checked against that run as the bureau database holds it, when a database is named
     (--db, --data or their environment variables): the public, holding only the transcript, re-runs it alone."""
+    from bureau.draw import transcript_hash, uses_screening, verify_transcript
+
     transcript = _read_json(transcript_file, "抽取记录")
     differences = verify_transcript(transcript)
     screened = not differences and uses_screening(transcript["plan"])

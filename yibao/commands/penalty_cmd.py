@@ -6,8 +6,6 @@ from pathlib import Path
 
 import typer
 
-from checklists import InputError
-from checklists.penalty import decide as decide_case
 from yibao.commands.checklist_cmd import fail_located, read_json_file
 from yibao.errors import print_json
 
@@ -20,6 +18,9 @@ def decide(case_file: Path = typer.Argument(
                   "\"province\": …}")) -> None:
     """The measures the regulation prescribes for a case, with 不予处罚, the hearing right, each measure's track,
     the referrals and the fine's band under the cited 裁量情节 (JSON out)."""
+    from checklists import InputError
+    from checklists.penalty import decide as decide_case
+
     case, _, problems = read_json_file(case_file)
     try:
         decision = decide_case(case)

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import typer
 
-from bureau.coverage import coverage_report
 from bureau.settings import resolve_settings
 from yibao.errors import EXIT_USAGE, fail, print_json
 
@@ -72,6 +71,7 @@ def coverage_command(
     """Progress toward every institution inspected within 3 years, and the overdue list (JSON)."""
     from sqlmodel import Session
 
+    from bureau.coverage import coverage_report
     from bureau.registry import inspection_status
     from bureau.service import BureauStartError, open_bureau
 

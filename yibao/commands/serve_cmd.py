@@ -26,13 +26,19 @@ def serve(
     settings = resolve_settings(db, data)
     try:
         bureau = open_bureau(settings)
-        open_keys(settings)
+        keys = open_keys(settings)
         check_log(bureau)
         check_port_free(host, port)
     except BureauStartError as exc:
         fail(str(exc))
+    typer.echo(f"局端服务：http://{host}:{port}  （数据目录 {settings.data_dir}，{workers} 个工作进程）", err=True)
+    if workers == 1:  # this process serves: the database, keys and log it has just checked, not opened twice
+        from bureau.api import create_app
+
+        uvicorn.run(create_app(settings, bureau.engine, keys), host=host, port=port, log_level="warning",
+                    timeout_keep_alive=KEEP_ALIVE_SECONDS)
+        return
     bureau.engine.dispose()
     os.environ.update(YIBAO_DATA=str(settings.data_dir), YIBAO_DATABASE_URL=settings.database_url)  # for the workers
-    typer.echo(f"局端服务：http://{host}:{port}  （数据目录 {settings.data_dir}，{workers} 个工作进程）", err=True)
     uvicorn.run("bureau.api:app_from_env", factory=True, workers=workers, host=host, port=port, log_level="warning",
                 timeout_keep_alive=KEEP_ALIVE_SECONDS)

@@ -175,9 +175,10 @@ def walk(page, bureau, record_id: str, url: str) -> None:
 
 
 def test_both_tracks_on_one_case_in_the_browser(synced_fraud):
-    """The agreement track beside the administrative one: the 告知书 and the 经办机构's 协议处理告知 each with its own
-    申辩, the decision, and both documents (行政处罚决定书, 协议处理通知书) downloaded from the case screen. 立案, the
-    proposal and the 法制审核 are taken through the API (the first walk shows them on the screen)."""
+    """One case, both tracks, with a hearing: the 告知书 with its 陈述申辩 and a hearing asked for, noticed and held, the
+    经办机构's 协议处理告知 with the institution's own 申辩, the decision, and both documents (行政处罚决定书, 协议处理通知书)
+    downloaded from the case screen. 立案, the proposal and the 法制审核 are taken through the API (the first walk shows
+    them on the screen)."""
     bureau, record_id, url = synced_fraud
     base = f"/v1/review/records/{record_id}"
     reviewer = Staff(bureau.url, "shenhe")
@@ -193,6 +194,30 @@ def test_both_tracks_on_one_case_in_the_browser(synced_fraud):
             walk_both_tracks(page, bureau, record_id, url)
         finally:
             screenshot(page, "procedure-tracks-last")  # where it stopped, when it fails
+
+
+def hold_hearing(page, bureau, record_id: str) -> None:
+    """The party asks for a hearing today; it is noticed for the seventh working day, that day comes, it is held."""
+    today = date.today()
+    fill(page, "当事人申请听证日期", today.isoformat())
+    tap(page, page, "记录听证申请")
+    wait_shown(page, "已记录听证申请", 15000)
+    held_on = working_days_after(today, 7)
+    fill(page, "听证通知日期", today.isoformat())
+    fill(page, "听证日期", held_on.isoformat())
+    fill(page, "听证地点", "市医保局三楼听证室")
+    fill(page, "听证主持人（工作人员账号）", "tingzheng")
+    fill(page, "听证开始时间", "14:30")
+    tap(page, page, "发出听证通知")
+    wait_shown(page, f"{held_on.isoformat()} 14:30 在市医保局三楼听证室举行", 15000)
+    days_pass(bureau, record_id, (held_on - today).days)
+    reopen_case(page)
+    fill(page, "出席人员", "主持人 测试tingzheng；调查人员 测试shenhe；当事人代理人 张丽")
+    fill(page, "听证经过", "当事人对暂停期限提出异议，请求从轻")
+    tap(page, page, "记录听证笔录")
+    wait_shown(page, "听证笔录已记录", 15000)
+    reveal(page, shown(page, "听证笔录已记录"))
+    screenshot(page, "procedure-tracks-01a-heard")
 
 
 def pdf_text(pdf: bytes, name: str) -> str:
@@ -221,6 +246,7 @@ def walk_both_tracks(page, bureau, record_id: str, url: str) -> None:
     fill(page, "当事人陈述申辩内容", "对罚款无异议")
     tap(page, page, "记录陈述申辩")
     wait_shown(page, "已记录陈述申辩", 15000)
+    hold_hearing(page, bureau, record_id)
     wait_shown(page, "须由经办机构另行告知并听取申辩", 15000)  # 作出决定前: the agreement track's own notice
     reveal(page, shown(page, "协议处理告知送达日期"))
     screenshot(page, "procedure-tracks-01-notified")
@@ -237,9 +263,8 @@ def walk_both_tracks(page, bureau, record_id: str, url: str) -> None:
     reveal(page, shown(page, "；已申辩"))
     screenshot(page, "procedure-tracks-02-agreement-heard")
 
-    # 法制审核 by another person; the five working days to ask for a hearing pass unused; the decision.
+    # 法制审核 by another person; the decision.
     Staff(bureau.url, "fazhi").post(f"{base}/procedure/legal_review", {"opinion": "同意", "passed": True})
-    days_pass(bureau, record_id, 8)
     reopen_case(page)
     tap(page, page, "作出决定")
     wait_shown(page, "已作出决定，当前状态：已决定", 20000)

@@ -92,8 +92,9 @@ def remember_nonce(session: Session, key_id: str, nonce: str, signed_at: int, no
     if nonce.startswith("0"):
         session.exec(delete(RequestNonce).where(col(RequestNonce.signed_at) < int(now) - NONCE_KEPT_SECONDS))
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    added = session.exec(insert(RequestNonce).values(key_id=key_id, nonce=nonce, signed_at=signed_at)
-                         .on_conflict_do_nothing().returning(col(RequestNonce.nonce)))
+    added = session.connection().execute(  # Core, not the ORM's bulk insert: one of every signed request's statements
+        insert(RequestNonce).values(key_id=key_id, nonce=nonce, signed_at=signed_at)
+        .on_conflict_do_nothing().returning(col(RequestNonce.nonce)))
     return added.first() is not None
 
 

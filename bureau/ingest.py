@@ -17,12 +17,12 @@ A record (`accept_record`) is accepted only when, in this order:
    findings, which review derives again from the answers: `bureau.review.findings_check`);
 7. a correction (version > 1) names the stored previous version's hash.
 
-It is then stored, appended to the merkle log and its review case opened, or moved on to the corrected version
-(`bureau.review.receive_record`), all or nothing, in the log's next group transaction (`TransparencyLog.in_group`:
-the records arriving at this process meanwhile share its lock and its commit, each in a savepoint of its own), and
-the answer is a receipt. The same record again
-(same id, version and hash) gets the same receipt and counts as a duplicate; different content under the same id
-and version is refused (409). Every refusal is stored as a `Rejection` with its reason code.
+It is then stored, appended to the merkle log and its review case opened (`bureau.review.open_case`) or moved on to
+the corrected version (`receive_record`), all or nothing, in the log's next group transaction
+(`TransparencyLog.in_group`: the records arriving at this process meanwhile share its lock and its commit, each in a
+savepoint of its own), and the answer is a receipt. The same record again (same id, version and hash) gets the same
+receipt and counts as a duplicate; different content under the same id and version is refused (409). Every refusal
+is stored as a `Rejection` with its reason code.
 
 Blobs (`start_blob`, `put_chunk`) are accepted only when named by an accepted record of the sending tablet, and
 that is asked first: a device learns nothing about a blob its records do not name, not even whether the bureau
@@ -164,19 +164,22 @@ def _check_policy(session: Session, opened: OpenedRecord, signer_keys: dict[str,
     if foreign:
         raise IngestRefused(403, "signer_foreign_device", f"签名密钥 {foreign[0].key_id} 不属于发送记录的设备")
     record = opened.record
-    assignment = session.get(Assignment, record["assignment_id"])
-    if assignment is None:
+    rows = session.exec(select(Assignment.revoked, Assignment.institution_code, Assignment.status,
+                               AssignmentMember.inspector_code)  # the assignment and its team in one query
+                        .outerjoin(AssignmentMember, col(AssignmentMember.assignment_id) == Assignment.id)
+                        .where(Assignment.id == record["assignment_id"])).all()
+    if not rows:
         raise IngestRefused(403, "unknown_assignment", f"局端没有检查任务 {record['assignment_id']}")
-    if assignment.revoked:
+    revoked, institution_code, status, _ = rows[0]
+    if revoked:
         raise IngestRefused(403, "assignment_revoked", "该检查任务已被撤销")
-    if assignment.institution_code != record["institution_code"]:
+    if institution_code != record["institution_code"]:
         raise IngestRefused(422, "institution_mismatch", "检查记录的机构与检查任务不符")
-    team = set(session.exec(select(AssignmentMember.inspector_code)
-                            .where(AssignmentMember.assignment_id == assignment.id)))
+    team = {member for *_, member in rows if member is not None}
     outsiders = sorted({s["inspector"] for s in opened.signatures} - team)
     if outsiders:
         raise IngestRefused(403, "not_your_assignment", f"签名人员 {'、'.join(outsiders)} 不在该检查任务的检查组中")
-    return assignment.status != assignments.SUBMITTED
+    return status != assignments.SUBMITTED
 
 
 def _check_suspicions(session: Session, record: dict[str, Any]) -> None:
@@ -271,7 +274,9 @@ def _store(session: Session, checked: _Checked, index: int, now: datetime) -> No
         session.exec(update(CorrectionRequest).where(
             col(CorrectionRequest.record_id) == opened.record_id, col(CorrectionRequest.version) < record["version"],
             col(CorrectionRequest.status) == "open").values(status="answered"))
-    review.receive_record(session, received, now)
+        review.receive_record(session, received, now)
+    else:  # no record of this id is stored (the duplicate check found no first version): no case to look up
+        review.open_case(session, received, now)
 
 
 def _append(session: Session, log: TransparencyLog, checked: _Checked, now: datetime) -> RecordAccepted | IngestRefused:
@@ -325,7 +330,7 @@ def accept_record(session: Session, keys: BureauKeys, log: TransparencyLog, enve
         raise _refuse(session, device_id, record_id, _status_for(exc), exc.reason_code, exc.message_zh, now) from None
     except IngestRefused as exc:
         raise _refuse(session, device_id, record_id, exc.status, exc.reason, exc.message, now) from None
-    session.rollback()  # hold no pooled connection while queueing for the log, and let its lock come first
+    session.commit()  # (nothing to commit: read-only checks) hold no pooled connection while queueing for the log
     for _ in range(_APPEND_ATTEMPTS):
         try:
             outcome = _append(session, log, checked, now)

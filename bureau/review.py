@@ -371,12 +371,7 @@ def receive_record(session: Session, record: ReceivedRecord, now: datetime) -> N
     the version is only noted), with one audit event. Ingest calls it in the transaction that stores the record."""
     case = session.exec(select(ReviewCase).where(ReviewCase.record_id == record.record_id).with_for_update()).first()
     if case is None:
-        status = next_status(CaseFacts(None, 0, local_date(now)), "receive", system=True)
-        assert status is not None  # "receive" always targets 已接收
-        case = ReviewCase(record_id=record.record_id, version=record.version, institution_code=record.institution_code,
-                          status=status)
-        _refresh_from_record(case, record)
-        _append_event(session, case, "receive", None, SYSTEM, SYSTEM, now, "", {"record_hash": record.record_hash})
+        open_case(session, record, now)
         return
     if case.version >= record.version:  # another process's backfill took this version in first
         return
@@ -390,6 +385,18 @@ def receive_record(session: Session, record: ReceivedRecord, now: datetime) -> N
         _discard_draft(session, record.record_id)
     _append_event(session, case, action, before, SYSTEM, SYSTEM, now, record.record.get("correction_reason", ""),
                   {"from_version": old_version, "to_version": record.version, "record_hash": record.record_hash})
+
+
+def open_case(session: Session, record: ReceivedRecord, now: datetime) -> None:
+    """Open the case (已接收) of a record whose id has none yet, with its audit event: `receive_record` once it found
+    none, and ingest for a first version it stores (no case opens without a stored record of its id, and version 1
+    is stored only when no record of that id is). The caller commits."""
+    status = next_status(CaseFacts(None, 0, local_date(now)), "receive", system=True)
+    assert status is not None  # "receive" always targets 已接收
+    case = ReviewCase(record_id=record.record_id, version=record.version, institution_code=record.institution_code,
+                      status=status)
+    _refresh_from_record(case, record)
+    _append_event(session, case, "receive", None, SYSTEM, SYSTEM, now, "", {"record_hash": record.record_hash})
 
 
 def backfill_cases(session: Session, now: datetime) -> int:

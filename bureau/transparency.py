@@ -30,11 +30,11 @@ from dataclasses import dataclass
 from typing import Any, Callable, Generic, Iterable, Sequence, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from bureau.models import Counter, LogLeaf, ReceivedRecord, SignedTreeHead
+from bureau.models import Counter, LogLeaf, ReceivedRecord, SignedTreeHead, utcnow
 from sync import merkle
 from sync.envelope import build_receipt, log_leaf_hash
 from sync.errors import MerkleProofError
@@ -248,9 +248,12 @@ class TransparencyLog:
             self._signed[tree.size] = {key: head[key] for key in ("size", "root", "timestamp", "signature")}
             if len(self._signed) > SIGNED_HEADS_KEPT:
                 del self._signed[min(self._signed)]
-        session.add(LogLeaf(leaf_index=index, record_id=record_id, version=version, leaf_hash=leaf.hex()))
-        session.add(SignedTreeHead(size=head["size"], root=head["root"], timestamp=head["timestamp"],
-                                   signature=head["signature"]))
+        connection = session.connection()  # Core inserts: rows nothing reads back as objects, no flush to plan
+        connection.execute(insert(LogLeaf.__table__), {  # type: ignore[attr-defined]
+            "leaf_index": index, "record_id": record_id, "version": version, "leaf_hash": leaf.hex(),
+            "appended_at": utcnow()})
+        connection.execute(insert(SignedTreeHead.__table__), {  # type: ignore[attr-defined]
+            "size": head["size"], "root": head["root"], "timestamp": head["timestamp"], "signature": head["signature"]})
         return index
 
     # --- answers from what committed ---

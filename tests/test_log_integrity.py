@@ -97,7 +97,7 @@ def test_a_failure_inside_the_transaction_leaves_the_log_whole(running_bureau, t
     other.verified(other.accept(first.envelope, first.record_id), first.record_hash, 0)
 
     with monkeypatch.context() as patch:
-        patch.setattr(review, "receive_record", failure)
+        patch.setattr(review, "open_case", failure)  # what ingest calls after storing a first version
         with pytest.raises((RuntimeError, ingest.IngestRefused)) as caught:
             other.accept(failing.envelope, failing.record_id)
     if isinstance(caught.value, ingest.IngestRefused):  # three conflicts in a row: the tablet is asked to retry
@@ -226,10 +226,10 @@ def test_a_record_failing_in_a_group_is_set_aside_and_the_others_commit(running_
         if received.record_id == failing.record_id:
             session.flush()  # its record, leaf and tree head are in the transaction
             raise RuntimeError("forced failure inside the group transaction")
-        receive_record(session, received, now)
+        open_case(session, received, now)
 
-    receive_record = review.receive_record
-    monkeypatch.setattr(review, "receive_record", fail_one)
+    open_case = review.open_case  # what ingest calls after storing a first version
+    monkeypatch.setattr(review, "open_case", fail_one)
     monkeypatch.setattr(transparency.TransparencyLog, "_commit_group", spy)
     outcomes: dict[str, object] = {}
 
@@ -269,7 +269,7 @@ def test_a_record_failing_in_a_group_is_set_aside_and_the_others_commit(running_
     assert sorted(held.records) == sorted((item.record_id, 1) for item in stored) and held.log_size == 3
     assert other.report().ok
 
-    monkeypatch.setattr(review, "receive_record", receive_record)
+    monkeypatch.setattr(review, "open_case", open_case)
     other.verified(other.accept(failing.envelope, failing.record_id), failing.record_hash, 3)
     report = other.report()
     assert report.ok and report.log_size == report.records == 4

@@ -68,6 +68,7 @@ _READ_CHUNK = 1024 * 1024
 # GB 32100-2015 统一社会信用代码: 31 characters (no I O S V Z), weights for positions 1–17.
 CREDIT_CODE_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 CREDIT_CODE_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+_CREDIT_CODE_TABLE = bytes(CREDIT_CODE_CHARSET.find(chr(byte)) % 256 for byte in range(256))  # value, or 255
 
 Cells = tuple[int, dict[str, str]]  # a data row: its line, and its cells by column name
 RawRows = Generator[tuple[int, list[str]], None, None]  # a file's rows as read: line, cells
@@ -112,20 +113,35 @@ class RegistryImportError(Exception):
 
 def credit_code_check_char(first17: str) -> str:
     """The GB 32100 check character for the first 17 characters of a 统一社会信用代码."""
-    if len(first17) != len(CREDIT_CODE_WEIGHTS):
-        raise ValueError(f"应为 {len(CREDIT_CODE_WEIGHTS)} 个字符：{first17!r}")
-    total = sum(map(operator.mul, map(CREDIT_CODE_CHARSET.index, first17), CREDIT_CODE_WEIGHTS))
-    return CREDIT_CODE_CHARSET[(31 - total % 31) % 31]
+    values = _credit_code_values(first17)
+    if len(first17) != len(CREDIT_CODE_WEIGHTS) or values is None:
+        raise ValueError(f"应为 {len(CREDIT_CODE_WEIGHTS)} 个代码字符：{first17!r}")
+    return _check_char(values)
+
+
+def _credit_code_values(code: str) -> bytes | None:
+    """The characters' values (0–30) in CREDIT_CODE_CHARSET, or None when one is not in it (one C-level pass: a
+    registry has a code a row)."""
+    try:
+        values = code.encode("ascii").translate(_CREDIT_CODE_TABLE)
+    except UnicodeEncodeError:
+        return None
+    return None if 255 in values else values
+
+
+def _check_char(values: bytes) -> str:
+    return CREDIT_CODE_CHARSET[-sum(map(operator.mul, values, CREDIT_CODE_WEIGHTS)) % 31]
 
 
 def credit_code_problem(code: str) -> str | None:
     """Why `code` is not a valid 统一社会信用代码, or None."""
     if len(code) != 18:
         return f"统一社会信用代码应为 18 位（实际 {len(code)} 位）"
-    bad = sorted(set(code).difference(CREDIT_CODE_CHARSET))
-    if bad:
+    values = _credit_code_values(code)
+    if values is None:
+        bad = sorted(set(code).difference(CREDIT_CODE_CHARSET))
         return f"含非法字符 {'、'.join(bad)}（只能是数字和除 I、O、S、V、Z 以外的大写字母）"
-    expected = credit_code_check_char(code[:17])
+    expected = _check_char(values)
     if code[17] != expected:
         return f"校验位错误：第 18 位应为 {expected}（GB 32100-2015）"
     return None
@@ -181,11 +197,13 @@ def open_table(source: IO[bytes], filename: str, kind: str) -> Table:
 
 
 def _data_rows(header_line: int, columns: list[str], raw_rows: Iterable[tuple[int, list[str]]]) -> Iterator[Cells]:
+    width, unnamed = len(columns), "" in columns
     for line, cells in raw_rows:
         if line <= header_line or not any(cells):
             continue
-        values = dict(zip(columns, cells + [""] * (len(columns) - len(cells))))
-        values.pop("", None)  # a column with no name is not read
+        values = dict(zip(columns, cells if len(cells) >= width else cells + [""] * (width - len(cells))))
+        if unnamed:
+            del values[""]  # a column with no name is not read
         yield line, values
 
 
@@ -370,21 +388,18 @@ class _RowCheck:
         self.errors.append(RowError(self.line, column, self.value(column), message))
 
     def required(self, column: str, max_length: int = 200) -> str | None:
-        text = self.value(column)
-        if not text:
-            self.error(column, "必填，不能为空")
-            return None
-        if len(text) > max_length:
-            self.error(column, f"过长（最多 {max_length} 个字符）")
-            return None
-        return text
+        text = self.cells.get(column, "")
+        if text and len(text) <= max_length:
+            return text
+        self.error(column, f"过长（最多 {max_length} 个字符）" if text else "必填，不能为空")
+        return None
 
     def matching(self, column: str, pattern: re.Pattern, message: str) -> str | None:
         text = self.required(column)
-        if text is not None and not pattern.fullmatch(text):
-            self.error(column, message)
-            return None
-        return text
+        if text is None or pattern.fullmatch(text):
+            return text
+        self.error(column, message)
+        return None
 
     def unique(self, column: str, text: str | None, seen: dict[str, int], what: str) -> None:
         if text is None:
@@ -530,12 +545,17 @@ def _known_codes(session: Session, kind: str) -> dict[str, set[str]]:
 
 
 def _codes(session: Session, model: type[SQLModel]) -> set[str]:
-    connection = session.connection()  # the driver's rows: a registry's worth of SQLAlchemy rows costs more than this
+    """A registry's codes, read as one text the database joins (a registry's worth of rows, even the driver's, costs
+    more than this); a code holds no line break (the imports' patterns)."""
+    connection = session.connection()
     table = connection.dialect.identifier_preparer.quote(model.__table__.name)  # type: ignore[attr-defined]
+    joined = ("string_agg(code, E'\\n')" if connection.dialect.name == "postgresql"
+              else "group_concat(code, char(10))")
     cursor: Any = connection.connection.cursor()
     try:
-        cursor.execute(f"SELECT code FROM {table}")
-        return {code for (code,) in cursor.fetchall()}
+        cursor.execute(f"SELECT {joined} FROM {table}")
+        (text,) = cursor.fetchone()
+        return set(text.split("\n")) if text is not None else set()
     finally:
         cursor.close()
 
@@ -548,11 +568,12 @@ class _Registry:
     model: type[SQLModel]
     key: tuple[str, ...]  # what a row is upserted by
     fields: tuple[str, ...]  # what the file sets, and the history records
+    dates: tuple[str, ...] = ()  # the fields that hold dates (ISO text in the history)
 
 
 _REGISTRIES = {
     "institutions": _Registry(Institution, ("code",), ("name", "kind", "region", "credit_code", "address", "risk_score",
-                                                       "last_inspected")),
+                                                       "last_inspected"), ("last_inspected",)),
     "inspectors": _Registry(Inspector, ("code",), ("name", "badge_no", "region")),
     "conflicts": _Registry(Conflict, ("inspector_code", "institution_code"), ("reason",)),
 }
@@ -615,25 +636,33 @@ Key = tuple[Any, ...]
 Change = tuple[str, Key, dict[str, Any] | None, dict[str, Any] | None]  # change, key, before, after
 
 
-def _plan_upserts(records: list[dict[str, Any]], existing: dict[Key, dict[str, Any]], registry: _Registry
-                 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[Change]]:
-    """What a batch of records does to the rows stored under their keys: the records to insert, the changed rows
-    (their key, fields and `active`), and the history in file order ("unchanged" ones included, with no states)."""
+def _key_getter(names: tuple[str, ...]) -> Callable[[dict[str, Any]], Key]:
+    """A row's values of `names` as a tuple (itemgetter's, and a 1-tuple for one name)."""
+    if len(names) > 1:
+        return operator.itemgetter(*names)
+    name = names[0]
+    return lambda row: (row[name],)
+
+
+def _plan_upserts(records: list[dict[str, Any]], keys: list[Key], existing: dict[Key, dict[str, Any]],
+                  registry: _Registry) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[Change]]:
+    """What a batch of records (and their keys) does to the rows stored under their keys: the records to insert, the
+    changed rows (their key, fields and `active`), and the history in file order ("unchanged" ones included, with no
+    states)."""
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     changes: list[Change] = []
-    for record in records:
-        key = tuple(record[name] for name in registry.key)
+    for record, key in zip(records, keys, strict=True):
         row = existing.get(key)
         if row is None:
             inserts.append(record)
-            changes.append(("created", key, None, _state(record, registry.fields, True)))
+            changes.append(("created", key, None, _state(record, registry, True)))
             continue
-        before = _state(row, registry.fields, row["active"])
+        before = _state(row, registry, row["active"])
         # the bureau tracks inspections itself: a blank 上次检查日期 does not erase them
         values = {name: row[name] if name == "last_inspected" and record[name] is None else record[name]
                   for name in registry.fields}
-        after = _state(values, registry.fields, True)
+        after = _state(values, registry, True)
         if after == before:
             changes.append(("unchanged", key, None, None))
             continue
@@ -646,17 +675,17 @@ def _plan_deactivations(rows: Iterable[dict[str, Any]], registry: _Registry) -> 
     """The history of active rows the file left out, as they are deactivated."""
     changes: list[Change] = []
     for row in rows:
-        before = _state(row, registry.fields, True)
+        before = _state(row, registry, True)
         changes.append(("deactivated", tuple(row[name] for name in registry.key), before, {**before, "active": False}))
     return changes
 
 
-def _state(source: dict[str, Any], fields: tuple[str, ...], active: bool) -> dict[str, Any]:
+def _state(source: dict[str, Any], registry: _Registry, active: bool) -> dict[str, Any]:
     """The history form of a row: JSON-safe values of the imported fields, plus whether it is active."""
-    state = {name: source[name] for name in fields}
-    for name, value in state.items():
-        if isinstance(value, date):
-            state[name] = value.isoformat()
+    state = {name: source[name] for name in registry.fields}
+    for name in registry.dates:
+        if state[name] is not None:
+            state[name] = state[name].isoformat()
     state["active"] = active
     return state
 
@@ -672,6 +701,7 @@ class _Writer:
         self.new_row = {"active": True, **self.stamp}  # what every inserted row has
         if self.dialect.name == "postgresql" and self.stamp:  # COPY drops the zone: the server turns it as a parameter
             self.new_row["updated_at"] = session.execute(core_select(cast(literal(now), DateTime()))).scalar_one()
+        self.key_of = _key_getter(registry.key)
         self.in_file: set[Key] = set()
         self.rows = 0
         self.counts = dict.fromkeys(_CHANGES, 0)
@@ -687,11 +717,13 @@ class _Writer:
         return tuple_(*key_columns).in_(keys)
 
     def write(self, records: list[dict[str, Any]]) -> None:
-        keys = [tuple(record[name] for name in self.registry.key) for record in records]
-        self.in_file.update(keys)
+        keys = list(map(self.key_of, records))
         self.rows += len(records)
-        existing = {} if self.was_empty else self._stored(keys)
-        inserts, updates, changes = _plan_upserts(records, existing, self.registry)
+        existing = {}
+        if not self.was_empty:  # else no row is missing from the file, nor stored under its keys
+            self.in_file.update(keys)
+            existing = self._stored(keys)
+        inserts, updates, changes = _plan_upserts(records, keys, existing, self.registry)
         names = (*self.registry.key, *self.registry.fields)
         self._insert(self.table, names, list(map(operator.itemgetter(*names), inserts)), self.new_row)
         self._update([{**row, **self.stamp} for row in updates])
@@ -732,17 +764,21 @@ class _Writer:
 
     def _log(self, changes: list[Change]) -> None:
         history = []
+        counts, dumps = self.counts, json.dumps  # JSON as SQLAlchemy writes it: None is the JSON null, as before
+        import_id, kind = self.import_id, self.kind
         for change, key, before, after in changes:
-            self.counts[change] += 1
+            counts[change] += 1
             if change != "unchanged":
-                history.append(("/".join(key), change, before, after))
-        self._insert(RegistryChange.__table__, ("code", "change", "before", "after"), history,  # type: ignore[attr-defined]
-                     {"import_id": self.import_id, "kind": self.kind})
+                history.append(("/".join(key), change, "null" if before is None else dumps(before), dumps(after),
+                                import_id, kind))
+        self._insert(RegistryChange.__table__, ("code", "change", "before", "after", "import_id", "kind"),  # type: ignore[attr-defined]
+                     history, {})
 
     def _insert(self, table: DbTable, names: tuple[str, ...], rows: list[tuple[Any, ...]],
                 same: dict[str, Any]) -> None:
-        """Bulk insert of rows (values of `names`, then `same` in each), stored as SQLAlchemy stores them (its own
-        type conversions) without its per-row work: COPY on PostgreSQL, the driver's executemany on SQLite."""
+        """Bulk insert of rows (values of `names`, JSON ones as their text, then `same` in each), stored as SQLAlchemy
+        stores them (its own type conversions) without its per-row work: COPY on PostgreSQL, the driver's executemany
+        on SQLite."""
         if not rows:
             return
         quote = self.dialect.identifier_preparer.quote
@@ -751,13 +787,13 @@ class _Writer:
         try:
             if self.dialect.name == "postgresql":
                 with cursor.copy(f"COPY {columns} FROM STDIN") as out:
-                    for row in _converted(rows, [json.dumps if isinstance(table.c[name].type, JSON) else None
-                                                 for name in names], tuple(same.values())):
-                        out.write_row(row)  # JSON as SQLAlchemy writes it: None is the JSON null, as before
+                    for row in _converted(rows, (), tuple(same.values())):
+                        out.write_row(row)
             else:
-                convert = [table.c[name].type.dialect_impl(self.dialect).bind_processor(self.dialect)
+                convert = [None if isinstance(table.c[name].type, JSON)
+                           else table.c[name].type.dialect_impl(self.dialect).bind_processor(self.dialect)
                            for name in (*names, *same)]
-                tail = next(_converted([tuple(same.values())], convert[len(names):], ()))
+                tail = next(iter(_converted([tuple(same.values())], convert[len(names):], ())))
                 cursor.executemany(f"INSERT INTO {columns} VALUES ({', '.join('?' * len(convert))})",
                                    _converted(rows, convert[:len(names)], tail))
         finally:
@@ -765,9 +801,16 @@ class _Writer:
 
 
 def _converted(rows: Iterable[Sequence[Any]], convert: Sequence[Callable[[Any], Any] | None],
-               tail: Sequence[Any]) -> Iterator[list[Any]]:
+               tail: Sequence[Any]) -> Iterable[Sequence[Any]]:
     """Each row with its values converted (None as the conversion makes it) and `tail` appended."""
     columns = [(n, to, to(None)) for n, to in enumerate(convert) if to is not None]
+    if columns:
+        return _converting(rows, columns, tail)
+    return ((*row, *tail) for row in rows) if tail else rows
+
+
+def _converting(rows: Iterable[Sequence[Any]], columns: list[tuple[int, Callable[[Any], Any], Any]],
+                tail: Sequence[Any]) -> Iterator[list[Any]]:
     for row in rows:
         values = [*row, *tail]
         for n, to, none in columns:

@@ -147,3 +147,30 @@ def test_bad_plans_and_impossible_rules_exit_1_and_name_the_problem(bureau, tmp_
     assert cli(bureau, "draw", "commit", str(tmp_path / "broken.json"), check=False).returncode == 1
     assert cli(bureau, "draw", "commit", str(tmp_path / "none.json"), check=False).returncode == 2
     assert run_cli("draw", "verify", str(tmp_path / "broken.json"), check=False).returncode == 1
+
+
+def test_the_draw_commands_pause_the_cycle_collector_and_give_it_back(bureau, tmp_path, monkeypatch):
+    """A draw builds a registry's worth of lists that hold no cycles: its commands run with the cyclic collector
+    paused (its passes over them cost a third of the work) and restore it after, also when they fail."""
+    import gc
+
+    from typer.testing import CliRunner
+
+    import bureau.draw as draw
+    from yibao.cli import app
+
+    paused = []
+    verify_transcript = draw.verify_transcript
+    monkeypatch.setattr(draw, "verify_transcript", lambda t: paused.append(not gc.isenabled()) or verify_transcript(t))
+    runner = CliRunner()
+    plan_file = write_json(tmp_path / "plan.json", {**PLAN, "plan_id": "未承诺", "public_random": PUBLIC_RANDOM})
+    where = ["--db", bureau.database_url, "--data", str(bureau.data_dir)]
+    ran = runner.invoke(app, ["draw", "run", plan_file, "--dry-run", "--out", str(tmp_path / "t.json"), *where])
+    assert ran.exit_code == 0, ran.output
+    assert gc.isenabled()
+    verified = runner.invoke(app, ["draw", "verify", str(tmp_path / "t.json")])
+    assert verified.exit_code == 0 and json.loads(verified.stdout)["valid"] is True
+    assert paused == [True] and gc.isenabled()
+    (tmp_path / "broken.json").write_text("{", encoding="utf-8")
+    assert runner.invoke(app, ["draw", "verify", str(tmp_path / "broken.json")]).exit_code == 1
+    assert gc.isenabled()

@@ -76,9 +76,18 @@ def test_reference_credit_codes_are_valid(code):
     ("91350100M000100Y44", "校验位错误：第 18 位应为 3"),
     ("91350100I000100Y43", "非法字符 I"),
     ("91350100m000100Y43", "非法字符 m"),
+    ("91350100中000100Y43", "非法字符 中"),
+    ("91350100Ｍ000100Y43", "非法字符 Ｍ"),  # full-width: not ASCII, read through the byte table all the same
+    ("91350100\xff000100Y43", "非法字符 \xff"),
 ])
 def test_bad_credit_codes_say_why(code, message):
     assert message in credit_code_problem(code)
+
+
+@pytest.mark.parametrize("first17", ["91350100M000100Y", "91350100I000100Y4", "91350100Ｍ000100Y4"])
+def test_a_check_character_needs_17_code_characters(first17):
+    with pytest.raises(ValueError):
+        credit_code_check_char(first17)
 
 
 @pytest.mark.parametrize(("text", "kind"), [

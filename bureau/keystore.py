@@ -132,24 +132,26 @@ def _write_current(settings: BureauSettings, signing: Ed25519PrivateKey, sealing
     for role, key in (("sealing", sealing), ("signing", signing)):
         path = _current_path(settings, role)
         _write_json(path, sync_keys.encrypt_private_key(key, passphrase))
-        _remember(path, path.read_bytes(), passphrase.encode("utf-8"), key)
+        _remember(path.read_bytes(), passphrase.encode("utf-8"), key)
 
 
-# Keys this process has decrypted (or written), by key file, its exact bytes and the passphrase: scrypt is made to be
-# slow (32 MiB, about 0.1 s of a core) and one process opens the same file several times (`yibao serve` checks the
-# keys and the log before serving; a command opens the signing key, then every key). The passphrase is in this
+# Keys this process has decrypted (or written), by the exact bytes of the key file and the passphrase: scrypt is made
+# to be slow (32 MiB, about 0.1 s of a core) and one process opens the same file several times (`yibao serve` checks
+# the keys and the log before serving; a command opens the signing key, then every key). The passphrase is in this
 # process's environment for its whole life anyway, and the keys are what it decrypts them for; a changed file, or
-# another passphrase, is decrypted afresh. Bounded: a bureau holds a handful of key files.
-_OPENED: dict[tuple[str, bytes, bytes], Any] = {}
+# another passphrase, is decrypted afresh. Not by path: the same bytes under the same passphrase are the same key
+# wherever they lie (a copy of the key directory, as the tests make for each bureau). Bounded: a bureau holds a
+# handful of key files.
+_OPENED: dict[tuple[bytes, bytes], Any] = {}
 _OPENED_MAX = 64
 _opened_lock = threading.Lock()
 
 
-def _remember(path: Path, content: bytes, passphrase: bytes, key: Any) -> None:
+def _remember(content: bytes, passphrase: bytes, key: Any) -> None:
     with _opened_lock:
         if len(_OPENED) >= _OPENED_MAX:
             _OPENED.pop(next(iter(_OPENED)))
-        _OPENED[(str(path), hashlib.sha256(content).digest(), passphrase)] = key
+        _OPENED[(hashlib.sha256(content).digest(), passphrase)] = key
 
 
 def create_keys(settings: BureauSettings, passphrase: bytes, *, shares: int = DEFAULT_SHARES,
@@ -174,12 +176,12 @@ def _decrypt(path: Path, passphrase: bytes) -> Any:
     except (OSError, ValueError) as exc:
         raise KeystoreError(f"无法读取密钥文件 {path}：{exc}") from None
     with _opened_lock:
-        known = _OPENED.get((str(path), hashlib.sha256(content).digest(), passphrase))
+        known = _OPENED.get((hashlib.sha256(content).digest(), passphrase))
     if known is not None:
         return known
     try:
         key = sync_keys.decrypt_private_key(key_file, passphrase.decode("utf-8"))
-        _remember(path, content, passphrase, key)
+        _remember(content, passphrase, key)
         return key
     except KeyHandlingError as exc:
         if exc.reason_code == "key_decrypt_failed":

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,22 +21,54 @@ window.addEventListener('flutter-first-frame', () => { window.__firstFrameAt = p
 """
 
 
-@contextmanager
-def chromium_page(viewport=(1280, 900)):
+# A tablet's camera: Chromium's fake one, its permission prompt answered yes.
+FAKE_CAMERA_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+_chromium: tuple | None = None  # (Playwright, Browser): the one Chromium of this test process
+
+
+def _shared_chromium():
+    """Chromium, launched once per test process (about 3 s and 1.4 s of a core each time); every test then browses
+    in a context of its own (`browser_context`), as isolated as a fresh profile: own cookies, storage, cache."""
+    global _chromium
+    if _chromium is None or not _chromium[1].is_connected():
+        from playwright.sync_api import sync_playwright
+
+        close_chromium()
+        pw = sync_playwright().start()
+        _chromium = (pw, pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                            args=[*CHROMIUM_ARGS, *FAKE_CAMERA_ARGS]))
+    return _chromium[1]
+
+
+def close_chromium() -> None:
+    """Before a test that drives no browser, and at the end of the test process (tests/conftest.py)."""
+    global _chromium
+    if _chromium is not None:
+        pw, browser = _chromium
+        _chromium = None
+        try:
+            browser.close()
+        finally:
+            pw.stop()
+
+
+def browser_context(viewport, **options):
+    """A new browser context (a fresh profile's worth of state) in this process's Chromium; close it when done."""
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} is not installed (scripts/test.sh installs Debian's chromium)")
-    from playwright.sync_api import sync_playwright
+    return _shared_chromium().new_context(viewport={"width": viewport[0], "height": viewport[1]}, locale="zh-CN",
+                                          **options)
 
-    with tempfile.TemporaryDirectory() as profile, sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": viewport[0], "height": viewport[1]}, locale="zh-CN")
-        page = context.pages[0] if context.pages else context.new_page()
-        page.add_init_script(FIRST_FRAME_PROBE)
-        try:
-            yield page
-        finally:
-            context.close()
+
+@contextmanager
+def chromium_page(viewport=(1280, 900)):
+    context = browser_context(viewport)
+    page = context.new_page()
+    page.add_init_script(FIRST_FRAME_PROBE)
+    try:
+        yield page
+    finally:
+        context.close()
 
 
 def open_app(page, url: str, timeout_ms: int = 30000) -> float:
@@ -64,9 +94,20 @@ def enable_semantics(page) -> None:
     raise AssertionError("Flutter's semantics tree never appeared")
 
 
+# Resolves after the browser has painted twice: what Flutter built by now is on the canvas.
+PAINTED = "() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(() => done(true))))"
+SETTLE_MS = 350  # and a Material transition or ripple still in flight (300 ms at most) has ended
+
+
+def settle(page) -> None:
+    """Before a screenshot: the screen painted and at rest (the caller has waited for what it shows)."""
+    page.evaluate(PAINTED)
+    page.wait_for_timeout(SETTLE_MS)
+
+
 def screenshot(page, name: str) -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    time.sleep(1.0)
+    settle(page)
     path = ARTIFACTS / f"{name}.png"
     # Written whole, then renamed: tests running at once in other pytest-xdist workers may save the same name.
     partial = path.with_name(f".{name}.{os.getpid()}.png")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import Iterator
 
@@ -24,11 +25,31 @@ PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 def pytest_collection_modifyitems(config, items) -> None:
-    """In a pytest-xdist worker, the tests that take minutes (marked `slow` or `browser`) come first: handed out
-    early, they run beside the many short ones instead of making the whole run wait for them at its end. Every
-    worker sorts alike, so all collect the same list; a run in one process keeps the file order."""
+    """In a pytest-xdist worker, the tests that take minutes (marked `browser`, then those marked `slow`) come first:
+    handed out early, they run beside the many short ones instead of making the whole run wait for them at its end;
+    the browser tests one after another, so that a worker launches Chromium once (tests/browser.py). Every worker
+    sorts alike, so all collect the same list; a run in one process keeps the file order."""
     if hasattr(config, "workerinput"):
-        items.sort(key=lambda item: not (item.get_closest_marker("slow") or item.get_closest_marker("browser")))
+        items.sort(key=lambda item: 0 if item.get_closest_marker("browser") else 1 if item.get_closest_marker("slow")
+                   else 2)
+
+
+def _close_chromium() -> None:
+    browser = sys.modules.get("tests.browser")
+    if browser is not None:
+        browser.close_chromium()
+
+
+def pytest_runtest_setup(item) -> None:
+    """A test not marked `browser` runs with the Chromium of tests/browser.py closed: while Playwright's sync API is
+    open it keeps its event loop marked running in this thread, and `asyncio.run` would refuse to start."""
+    if item.get_closest_marker("browser") is None:
+        _close_chromium()
+
+
+def pytest_sessionfinish(session) -> None:
+    """The Chromium this test process launched for the browser tests closes with it."""
+    _close_chromium()
 
 
 def _postgres_unavailable_reason() -> str | None:
@@ -86,9 +107,14 @@ def seeded_bureau(bureau_settings) -> BureauSettings:
 
 
 @pytest.fixture
-def running_bureau(seeded_bureau, monkeypatch) -> Iterator[RunningBureau]:
-    """The seeded bureau, serving on loopback from a thread of this process (tests/support.py `ServerThread`)."""
+def operator_passphrase(monkeypatch) -> None:
+    """The operator passphrase in this process's environment, as `yibao serve` has it: `serve_in_thread` needs it."""
     monkeypatch.setenv(keystore.PASSPHRASE_ENV, PASSPHRASE)
+
+
+@pytest.fixture
+def running_bureau(seeded_bureau, operator_passphrase) -> Iterator[RunningBureau]:
+    """The seeded bureau, serving on loopback from a thread of this process (tests/support.py `ServerThread`)."""
     bureau = serve_in_thread(seeded_bureau)
     try:
         yield bureau

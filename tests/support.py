@@ -3,12 +3,15 @@ registries."""
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import os
 import random
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -17,10 +20,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import requests
+from sqlalchemy import event, inspect
+from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
-from bureau import keystore
+from bureau import keystore, migrations
 from bureau.assignments import issue_assignments
+from bureau.db import make_engine
 from bureau.models import Inspector, Institution
 from bureau.service import open_bureau
 from bureau.settings import BureauSettings
@@ -87,9 +93,59 @@ def child_env() -> dict[str, str]:
     return {**os.environ, keystore.PASSPHRASE_ENV: PASSPHRASE, "PYTHONUNBUFFERED": "1"}
 
 
+_template: BureauSettings | None = None
+_postgres_schema: list[str] = []  # the statements `migrations.create` ran on this process's first PostgreSQL bureau
+
+
+def _bureau_template() -> BureauSettings:
+    """A bureau initialised once per test process (each pytest-xdist worker): its keys, whose creation costs about
+    0.25 s of a core (scrypt and the recovery shares), and an SQLite database with the schema."""
+    global _template
+    if _template is None:
+        home = Path(tempfile.mkdtemp(prefix="yibao-test-template-"))
+        atexit.register(shutil.rmtree, home, True)
+        template = BureauSettings(data_dir=home / "data", database_url=f"sqlite:///{home / 'bureau.db'}")
+        open_bureau(template).engine.dispose()  # the last connection closed: WAL checkpointed into the file
+        keystore.create_keys(template, PASSPHRASE.encode())
+        _template = template
+    return _template
+
+
+def _give_schema(database_url: str) -> None:
+    """A new, empty database given the bureau schema as a copy: SQLite, the template's file; PostgreSQL, the
+    statements `migrations.create` ran on this process's first PostgreSQL bureau, run again in one transaction (the
+    same tables, indexes and alembic_version stamp, without reflecting and compiling them anew: about 0.1 s of a
+    core each time). Any other database is left to `open_bureau` to judge."""
+    database = make_url(database_url)
+    if database.get_backend_name() == "sqlite":
+        if database.database and not Path(database.database).exists():
+            Path(database.database).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(str(make_url(_bureau_template().database_url).database), database.database)
+        return
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            if inspect(connection).get_table_names():
+                return
+        if _postgres_schema:
+            with engine.begin() as connection:
+                connection.exec_driver_sql(";\n".join(_postgres_schema))
+            return
+        ran: list[str] = []
+        event.listen(engine, "before_cursor_execute", lambda _conn, _cursor, statement, *_: ran.append(statement))
+        migrations.create(engine)
+        _postgres_schema.extend(s for s in ran if not s.lstrip().upper().startswith("SELECT"))
+    finally:
+        engine.dispose()
+
+
 def init_bureau(settings: BureauSettings) -> None:
-    open_bureau(settings)
-    keystore.create_keys(settings, PASSPHRASE.encode())
+    """What `yibao bureau init` makes, as copies of the process's template bureau: the schema (`_give_schema`) and
+    the key files (every bureau of this test process holds the same keys, whose decryption the keystore then
+    remembers). Each bureau still has its own database and data directory."""
+    _give_schema(settings.database_url)
+    open_bureau(settings).engine.dispose()
+    shutil.copytree(keystore.keys_dir(_bureau_template()), keystore.keys_dir(settings))
 
 
 SMALL_INSTITUTIONS = [

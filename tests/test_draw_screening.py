@@ -37,8 +37,8 @@ from tests.support import (
     add_staff,
     init_bureau,
     run_cli,
+    serve_in_thread,
     start_app,
-    start_bureau,
     stop,
 )
 from tests.test_draw import make_plan, make_snapshot
@@ -247,9 +247,9 @@ def test_without_a_screening_run_commit_and_draw_refuse_and_a_bad_source_is_name
 
 
 @pytest.fixture
-def running(bureau):
+def running(bureau, operator_passphrase):
     add_staff(bureau, "zhuren", "supervisor")
-    server = start_bureau(bureau)
+    server = serve_in_thread(bureau)
     try:
         yield server
     finally:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
-import tempfile
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -22,10 +22,9 @@ from inspector_app.inspector_vm import team_assignments
 from inspector_app.store import open_store
 from tests.browser import (
     ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
     FIRST_FRAME_PROBE,
     VIEWPORT,
+    browser_context,
     button,
     check,
     choose,
@@ -74,37 +73,33 @@ def tablet(sqlite_only, running_bureau, tmp_path):
 
 
 class Browser:
-    """Chromium with a fake camera, as a tablet would have, and (`gps`) a location fix."""
+    """Chromium with a fake camera, as a tablet would have (tests/browser.py launches it so), and (`gps`) a location
+    fix."""
 
-    def __init__(self, pw, profile: str, url: str, gps: bool):
-        self.context = pw.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, headless=True, locale="zh-CN", viewport={"width": VIEWPORT[0], "height": VIEWPORT[1]},
-            args=[*CHROMIUM_ARGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"],
-            accept_downloads=True)
+    def __init__(self, url: str, gps: bool):
+        self.context = browser_context(VIEWPORT, accept_downloads=True)
         origin = url.rstrip("/")
         self.context.grant_permissions(["geolocation", "camera"] if gps else ["camera"], origin=origin)
         if gps:
             self.context.set_geolocation({"latitude": 26.0823, "longitude": 119.2965, "accuracy": 15})
-        self.page = self.context.pages[0] if self.context.pages else self.context.new_page()
+        self.page = self.context.new_page()
         self.page.add_init_script(FIRST_FRAME_PROBE)
         self.page.goto(url)
         self.page.wait_for_function("window.__firstFrameAt !== null", timeout=30000)
         enable_semantics(self.page)
 
+    def close(self) -> None:
+        self.context.close()
+
 
 @pytest.fixture
 def browser(tablet, request):
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with tempfile.TemporaryDirectory() as profile, sync_playwright() as pw:
-        b = Browser(pw, profile, tablet[3], gps="refus" not in request.node.name)
-        try:
-            yield b.page
-        finally:
-            screenshot(b.page, f"last-{request.node.name}")  # where it stopped, when it fails
-            b.context.close()
+    b = Browser(tablet[3], gps="refus" not in request.node.name)
+    try:
+        yield b.page
+    finally:
+        screenshot(b.page, f"last-{request.node.name}")  # where it stopped, when it fails
+        b.close()
 
 
 def enter_pin(page, pin: str, confirm: str) -> None:
@@ -427,10 +422,8 @@ def test_pin_after_headless_enrollment_and_a_second_team_member(sqlite_only, run
     token = issue_token(running_bureau.settings, "I0002")
     app, url = start_app(home, running_bureau.url)
     try:
-        from playwright.sync_api import sync_playwright
-
-        with tempfile.TemporaryDirectory() as profile, sync_playwright() as pw:
-            page = Browser(pw, profile, url, gps=False).page
+        with closing(Browser(url, gps=False)) as browser:
+            page = browser.page
             page.get_by_text("请设置 PIN", exact=False).wait_for(timeout=20000)
             screenshot(page, "pin-01-set")
             enter_pin(page, "135790", "确定")
@@ -467,7 +460,6 @@ def test_pin_after_headless_enrollment_and_a_second_team_member(sqlite_only, run
             enter_pin(page, "913572", "确定")
             page.get_by_text("PIN 已修改，下次解锁请使用新 PIN").wait_for(timeout=20000)
             screenshot(page, "pin-04-changed")
-            page.context.close()
     finally:
         stop(app)
     assert keyring.has_pin(engine, "I0001") and keyring.has_pin(engine, "I0002")

@@ -6,9 +6,7 @@ Screenshots at 1280×800 and 800×1280."""
 
 from __future__ import annotations
 
-import tempfile
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from sqlmodel import Session
@@ -20,10 +18,8 @@ from checklists import template_for_kind
 from inspector_app import device, keyring, onsite
 from inspector_app.store import open_store
 from tests.browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    FIRST_FRAME_PROBE,
     button,
+    chromium_page,
     enable_semantics,
     fill,
     gone,
@@ -32,7 +28,7 @@ from tests.browser import (
     tap,
     wait_shown,
 )
-from tests.support import init_bureau, seed_small, start_app, start_bureau, stop
+from tests.support import init_bureau, seed_small, serve_in_thread, start_app, stop
 from tests.sync_support import issue_token
 from tests.test_app_browser import after_reload_showing, unlock
 from tests.test_onsite import CHECKIN
@@ -53,7 +49,7 @@ NOTE = "核查所见（必填）：病历、处方、票据显示的情况"
 
 
 @pytest.fixture
-def screened_bureau(bureau_db_url, bureau_settings):
+def screened_bureau(bureau_db_url, bureau_settings, operator_passphrase):
     """A bureau whose latest screening run found `HITS` at the pharmacy before the assignments were issued."""
     if not bureau_db_url.startswith("sqlite"):
         pytest.skip("the browser walk runs once, on SQLite")
@@ -66,7 +62,7 @@ def screened_bureau(bureau_db_url, bureau_settings):
         session.commit()
     engine.dispose()
     seed_small(bureau_settings)
-    bureau = start_bureau(bureau_settings)
+    bureau = serve_in_thread(bureau_settings)
     try:
         yield bureau
     finally:
@@ -107,20 +103,11 @@ def both_sizes(page, name: str) -> None:
 
 
 def test_suspicions_are_checked_on_site_and_survive_a_reload(tablet, tmp_path):
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed")
-    from playwright.sync_api import sync_playwright
-
     engine, first, inspection, url = tablet
     carried = device.suspicions_of(device.assignment(engine, inspection.assignment_id), first.data_key)
     assert [(s["rule"], s["rule_name"], s["amount_yuan"]) for s in carried] == [
         ("R-GENDER", "限性别项目与参保人性别不符", "860.00"), ("R-VISITS", "两个异常·就诊次数异常", "2400.50")]
-    with tempfile.TemporaryDirectory() as profile, sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, headless=True, locale="zh-CN", args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 1000})
-        page = context.pages[0] if context.pages else context.new_page()
-        page.add_init_script(FIRST_FRAME_PROBE)
+    with chromium_page(viewport=(1280, 1000)) as page:
         try:
             page.goto(url)
             page.wait_for_function("window.__firstFrameAt !== null", timeout=30000)
@@ -181,7 +168,6 @@ def test_suspicions_are_checked_on_site_and_survive_a_reload(tablet, tmp_path):
             screenshot(page, "suspicions-04-review")
         finally:
             screenshot(page, "suspicions-last")
-            context.close()
 
     known = onsite.facts(engine, first.data_key, inspection.id)
     hits = [s["hit_id"] for s in carried]

@@ -26,15 +26,14 @@ from inspector_app.store import open_store as open_tablet
 from staff_app.supervisor_vm import MAX_SHOWN_ERRORS, LoginViewModel, ScreeningViewModel
 from sync.request_auth import sign_request
 from tests.claims_gen import generate, institution_code
-from tests.support import SMALL_INSPECTORS, STAFF_PASSWORD, add_staff, init_bureau, start_bureau, stop
+from tests.support import SMALL_INSPECTORS, STAFF_PASSWORD, add_staff, init_bureau, serve_in_thread, start_bureau, stop
 from tests.sync_support import issue_token
 
 FORMULA_NAME = '=HYPERLINK("http://example.invalid","点我")'
 H1, H2 = institution_code(1), institution_code(2)
 
 
-@pytest.fixture
-def bureau(bureau_settings):
+def prepared(bureau_settings) -> None:
     init_bureau(bureau_settings)
     add_staff(bureau_settings, "zhuren", "supervisor")
     add_staff(bureau_settings, "shenhe", "reviewer")
@@ -46,6 +45,22 @@ def bureau(bureau_settings):
         session.merge(SMALL_INSPECTORS[0].model_copy())  # I0001, whose tablet is refused (merged: as seed_small)
         session.commit()
     engine.dispose()
+
+
+@pytest.fixture
+def bureau(bureau_settings, operator_passphrase):
+    prepared(bureau_settings)
+    running = serve_in_thread(bureau_settings)
+    try:
+        yield running
+    finally:
+        stop(running.process)
+
+
+@pytest.fixture
+def bureau_as_process(bureau_settings):
+    """The bureau as a `yibao serve` process: the claims store's lock is held per process."""
+    prepared(bureau_settings)
     running = start_bureau(bureau_settings)
     try:
         yield running
@@ -172,7 +187,8 @@ def test_import_run_ranked_list_drill_down_and_excel(bureau):
     assert all(row[1].data_type == "s" for row in book["机构风险排名"].iter_rows(min_row=3))  # codes stay text
 
 
-def test_a_store_held_by_another_process_answers_409(bureau):
+def test_a_store_held_by_another_process_answers_409(bureau_as_process):
+    bureau = bureau_as_process
     auth = token(bureau)
     holder = duckdb.connect(str(bureau.settings.data_dir / STORE_FILE))  # this test process holds the file
     try:

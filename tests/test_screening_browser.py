@@ -15,7 +15,7 @@ from bureau.models import Institution
 from bureau.service import open_bureau
 from tests.browser import ARTIFACTS, chromium_page, fill, gone, open_app, screenshot
 from tests.claims_gen import generate, institution_code
-from tests.support import STAFF_PASSWORD, add_staff, init_bureau, start_app, start_bureau, stop
+from tests.support import STAFF_PASSWORD, add_staff, init_bureau, serve_in_thread, start_app, stop
 
 pytestmark = pytest.mark.browser
 VIEWPORT = (1280, 800)
@@ -23,7 +23,7 @@ NAMES = {institution_code(1): "福州市晋安区新店镇卫生院", institutio
 
 
 @pytest.fixture
-def sqlite_bureau(bureau_settings):
+def sqlite_bureau(bureau_settings, operator_passphrase):
     if not bureau_settings.database_url.startswith("sqlite"):
         pytest.skip("the browser walk runs once, on SQLite; the screening API is covered on PostgreSQL elsewhere")
     init_bureau(bureau_settings)
@@ -35,7 +35,7 @@ def sqlite_bureau(bureau_settings):
                                     credit_code="12100000400000624D"))
         session.commit()
     engine.dispose()
-    bureau = start_bureau(bureau_settings)
+    bureau = serve_in_thread(bureau_settings)
     try:
         yield bureau
     finally:

@@ -35,7 +35,7 @@ from tests.browser import (
     wait_shown,
 )
 from tests.claims_gen import generate, institution_code
-from tests.support import SMALL_INSPECTORS, STAFF_PASSWORD, add_staff, init_bureau, start_app, start_bureau, stop
+from tests.support import SMALL_INSPECTORS, STAFF_PASSWORD, add_staff, init_bureau, serve_in_thread, start_app, stop
 from tests.sync_support import issue_token
 from tests.test_app_browser import unlock
 from tests.test_onsite import CHECKIN
@@ -51,7 +51,7 @@ GENDER, CHILD = "限性别项目与参保人性别不符", "限年龄项目超�
 
 
 @pytest.fixture
-def loop_bureau(bureau_settings, tmp_path):
+def loop_bureau(bureau_settings, tmp_path, operator_passphrase):
     """A bureau whose registry holds the two 卫生院 the claims plant violations at and two inspectors (a team of two
     is then always both); its supervisor; the tablet enrolled for I0001 (nothing pulled yet)."""
     if not bureau_settings.database_url.startswith("sqlite"):
@@ -68,7 +68,7 @@ def loop_bureau(bureau_settings, tmp_path):
             session.merge(inspector.model_copy())
         session.commit()
     engine.dispose()
-    bureau = start_bureau(bureau_settings)
+    bureau = serve_in_thread(bureau_settings)
     tablet = open_store(tmp_path / "tablet")
     device.enroll(tablet, bureau.url, issue_token(bureau_settings, "I0001"), pin=PIN["I0001"])
     try:

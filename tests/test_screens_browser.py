@@ -6,14 +6,13 @@ clinic inspection in progress with a failed item and its photo, a tablet whose i
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
 import checklists
 from inspector_app import device, onsite
 from inspector_app.store import open_store
-from tests.browser import ARTIFACTS, chromium_page, fill, gone, open_app, tap, wait_shown
+from tests.browser import ARTIFACTS, chromium_page, fill, gone, open_app, settle, tap, wait_shown
 from tests.support import STAFF_PASSWORD, start_app, stop
 from tests.sync_support import issue_token
 from tests.test_onsite_support import PIN
@@ -59,7 +58,7 @@ def world(bureau_db_url, running_bureau, tmp_path):
 def save(page, size: str, name: str, heading: str) -> None:
     """The screen showing `heading` (it proves which screen this is), saved once it has settled."""
     wait_shown(page, heading, 30000)
-    time.sleep(1.0)
+    settle(page)
     path = ARTIFACTS / "screens" / size / f"{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(path))

@@ -24,17 +24,17 @@ from tests.support import (
     add_staff,
     demo_file,
     init_bureau,
-    start_bureau,
+    serve_in_thread,
     stop,
 )
 
 
 @pytest.fixture
-def bureau_with_staff(bureau_settings):
+def bureau_with_staff(bureau_settings, operator_passphrase):
     init_bureau(bureau_settings)
     add_staff(bureau_settings, "zhuren", "supervisor")
     add_staff(bureau_settings, "shenhe", "reviewer")
-    bureau = start_bureau(bureau_settings)
+    bureau = serve_in_thread(bureau_settings)
     try:
         yield bureau
     finally:

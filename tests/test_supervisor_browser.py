@@ -11,8 +11,8 @@ from tests.support import (
     add_staff,
     demo_file,
     init_bureau,
+    serve_in_thread,
     start_app,
-    start_bureau,
     stop,
 )
 
@@ -20,12 +20,12 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def sqlite_bureau(bureau_settings):
+def sqlite_bureau(bureau_settings, operator_passphrase):
     if not bureau_settings.database_url.startswith("sqlite"):
         pytest.skip("the browser walk runs once, on SQLite; the supervisor API is covered on PostgreSQL elsewhere")
     init_bureau(bureau_settings)
     add_staff(bureau_settings, "zhuren", "supervisor")
-    bureau = start_bureau(bureau_settings)
+    bureau = serve_in_thread(bureau_settings)
     try:
         yield bureau
     finally:

@@ -19,7 +19,7 @@ from inspector_app.store import DeviceAssignment, Identity, identities, open_sto
 from sync import keys
 from sync.bureau_http import BureauUnreachable
 from sync.envelope import build_record
-from tests.support import PASSPHRASE, STAFF_PASSWORD, add_staff, start_bureau, stop
+from tests.support import PASSPHRASE, STAFF_PASSWORD, add_staff, serve_in_thread, stop
 from tests.sync_support import (
     blob_bytes,
     bureau_holdings,
@@ -159,8 +159,8 @@ def test_blob_uploads_resume_from_the_confirmed_offset(running_bureau, tmp_path)
     assert len(bureau_holdings(running_bureau.settings).blobs) == 2
 
 
-def test_key_rotation_corrections_and_old_receipts(seeded_bureau, tmp_path):
-    bureau = start_bureau(seeded_bureau)
+def test_key_rotation_corrections_and_old_receipts(seeded_bureau, tmp_path, operator_passphrase):
+    bureau = serve_in_thread(seeded_bureau)
     try:
         tablet = enroll_tablet(bureau, tmp_path / "tablet", ("I0001",))
         before = fill_inspection(tablet)
@@ -175,7 +175,7 @@ def test_key_rotation_corrections_and_old_receipts(seeded_bureau, tmp_path):
         review.request_correction(session, before, 1, "第 3 项金额有误", datetime.now(timezone.utc))
         session.commit()
     engine.dispose()
-    bureau = start_bureau(seeded_bureau)
+    bureau = serve_in_thread(seeded_bureau)
     with Session(tablet.engine) as session:  # the restarted bureau listens on another port
         for identity in session.exec(select(Identity)):
             identity.server_url = bureau.url

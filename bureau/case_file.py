@@ -15,7 +15,8 @@ Layout::
                                       "signature"}
     documents/<title>-<number>.pdf   决定书, 协议处理通知书, 移送书 (`bureau.decision_pdf.case_documents`), and the
                                      告知书 and 听证 documents the procedure made, each notice served (one replaced by
-                                     a 重新告知 too) with its hearing's (`bureau.proceedings.documents_on_file`)
+                                     a 重新告知 too) with its hearing's, and each 暂停医疗保障基金结算通知书
+                                     (`bureau.proceedings.documents_on_file`)
     record/v<N>.json                 {"record", "record_hash", "signatures", "device_keys", "log_index"}
     receipts/v<N>.json               the log receipt of version N
     evidence/<sha256>                photos and the 陈述申辩 attachment, named by their hash

@@ -192,6 +192,21 @@ def agreement_lines(decision: Mapping[str, Any], measures: Sequence[str]) -> lis
     return _closed(lines)
 
 
+def suspension_lines(suspensions: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The 决定书's words on each interim suspension (条例 第三十条): when and on whose approval settlement was
+    suspended, its lifting, and what the decision makes of it (`procedure.suspension_outcome`)."""
+    lines = []
+    for held in suspensions:
+        lifted = held.get("lifted")
+        line = (f"本案调查期间，因你单位拒不配合调查，经本机关主要负责人{held['approver']}于{cn_date(held['approved_on'])}批准，"
+                f"本机关自{cn_date(held['on'])}起要求医疗保障经办机构暂停你单位医疗保障基金结算（《医疗保障基金使用监督"
+                f"管理条例》第三十条第二款）" + (f"，并于{cn_date(lifted['on'])}解除" if lifted else "") + "。")
+        if held.get("outcome"):
+            line += f"{held['outcome']}（《医疗保障基金使用监督管理条例》第三十条第三款）。"
+        lines.append(line)
+    return lines
+
+
 def _closed(lines: list[str]) -> list[str]:
     if lines:
         lines[-1] = lines[-1].rstrip("；") + "。"
@@ -353,6 +368,8 @@ def _render_decision(data: Mapping[str, Any], document: CaseDocument, agreement:
                        f"（{agreement.title} {agreement.number}）。")
     for referral, document_no in zip(_referrals(decision), referrals):
         paragraph(pdf, f"本机关依法将本案有关问题移送{referral['to']}（{document_no.title} {document_no.number}）。")
+    for line in suspension_lines(data.get("interim_suspensions") or []):
+        paragraph(pdf, line)
 
     if recover or fine:
         section(pdf, "六、履行方式和期限")

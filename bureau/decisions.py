@@ -489,7 +489,10 @@ def decision_for_pdf(session: Session, record_id: str) -> dict[str, Any]:
             "inspected_on": case.inspected_on.isoformat() if case.inspected_on else None,
             "statement": {"deadline": case.statement_deadline.isoformat() if case.statement_deadline else None,
                           "text": case.statement_text, "waived": case.statement_waived},
-            "authority": shown.pop(case_settings.AGENCY) or authority, "settings": shown}
+            "authority": shown.pop(case_settings.AGENCY) or authority, "settings": shown,
+            # 条例 第三十条: the suspensions during the investigation, with what this decision makes of them
+            "interim_suspensions": procedure.suspensions_shown(case.procedure or {}, procedure.DECIDED,
+                                                               (decision.proposal or {}).get("articles") or [])}
 
 
 def issuer(session: Session, record_id: str) -> str:

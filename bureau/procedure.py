@@ -8,6 +8,9 @@ The review status (`bureau.review.STATUSES`) stays what it was; the procedure is
       → 告知书（陈述申辩与听证的期限） → 听证（五日内申请；七日前通知；非调查人员主持；听证笔录）
       → 决定（不因申辩加重；加重须重新告知） → 送达（方式、日期） → 执行（按收款方记录缴款；加处罚款） → 结案 → 归档
 
+Beside them, during the investigation: 调查期间暂停医疗保障基金结算 (条例 第三十条), its lifting, and its outcome
+once decided.
+
 Each step is a function `(procedure, context, inputs) → new procedure`, raising ReviewError with the article when the
 law does not allow it; `decide_problems` is what the decision must satisfy. The limits (days, payees, the surcharge
 rate) are data in checklists/rules/procedure.toml, each with its basis.
@@ -53,6 +56,8 @@ STEPS: dict[str, str] = {
     "hearing_record": "听证笔录",
     "agreement_notice": "协议处理告知",
     "agreement_statement": "记录协议处理申辩",
+    "interim_suspension": "调查期间暂停医疗保障基金结算",
+    "lift_interim_suspension": "解除暂停医疗保障基金结算",
     "serve": "送达决定书",
     "payment": "记录缴款",
     "enforce": "申请强制执行",
@@ -77,6 +82,9 @@ class Rules:
     agreement_statement_days: int
     basis: dict[str, str] = field(default_factory=dict)  # section → its legal basis
     working_days: frozenset[str] = frozenset()  # sections whose days are working days (行政处罚法 第八十五条)
+    suspension_articles: tuple[int, ...] = ()  # 条例 Art. 30: the articles that make a case 涉嫌骗取
+    suspension_parties: tuple[str, ...] = ()
+    suspension_outcomes: dict[str, str] = field(default_factory=dict)  # fraud / cleared → Art. 30 ¶3's wording
 
     def after(self, section: str, start: date, days: int) -> date:
         """The last day of a limit of `days` counted from `start` in `section`'s days."""
@@ -125,7 +133,7 @@ def parse_rules(text: str, source: str = "procedure.toml") -> Rules:
         percent = Decimal(0)
     basis = {name: str(section.get("basis", "")) for name, section in doc.items() if isinstance(section, dict)}
     for name in ("filing", "decision_limit", "extension", "statement", "legal_review", "collective", "no_heavier", "service",
-                 "payment", "surcharge", "agreement"):
+                 "payment", "surcharge", "agreement", "interim_suspension"):
         if not basis.get(name):
             problems.append(f"{name}.basis：须写明法律依据")
     for key in ("request_basis", "notice_basis", "officer_basis", "record_basis"):
@@ -142,11 +150,25 @@ def parse_rules(text: str, source: str = "procedure.toml") -> Rules:
                 problems.append(f"{name}.working_days：应为 true 或 false")
             elif section["working_days"]:
                 working.add(name)
+    suspension = doc.get("interim_suspension", {})
+    articles = suspension.get("articles")
+    if not isinstance(articles, list) or not articles or not all(type(a) is int for a in articles):
+        problems.append("interim_suspension.articles：应为条例条款号的列表，如 [40]")
+        articles = []
+    parties = suspension.get("parties")
+    if not isinstance(parties, list) or not parties or not all(isinstance(p, str) and p for p in parties):
+        problems.append("interim_suspension.parties：应为当事人类别的列表，如 [\"institution\"]")
+        parties = []
+    outcomes = {kind: suspension.get(f"{kind}_outcome") for kind in ("fraud", "cleared")}
+    for kind, text_value in outcomes.items():
+        if not isinstance(text_value, str) or not text_value:
+            problems.append(f"interim_suspension.{kind}_outcome：须写明调查终结后的处理（条例第三十条第三款）")
     if problems:
         raise ValueError(f"{source}：" + "；".join(problems))
     return Rules(ints["decision"], ints["first"], ints["statement"], ints["request"], ints["notice"],
                  ints["collective"], tuple(methods), ints["service"], ints["payment"], dict(payees), percent,
-                 ints["agreement"], basis, frozenset(working))
+                 ints["agreement"], basis, frozenset(working), tuple(articles), tuple(parties),
+                 {kind: str(text_value) for kind, text_value in outcomes.items()})
 
 
 @cache
@@ -169,6 +191,10 @@ class Context:
     penalty: Mapping[str, Any] | None = None  # the draft's or decision's terms: see `terms`
     decided_on: date | None = None
     inspected_on: date | None = None
+    # 条例 Art. 30: the party's kind and the articles of 条例 the draft (or the decision) applies; before a draft,
+    # those of the inspection's findings
+    party_kind: str = "institution"
+    articles: tuple[int, ...] = ()
 
 
 def terms(decision: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -497,6 +523,88 @@ def agreement_statement(proc: Mapping[str, Any], ctx: Context, text: str, waived
                                                         "on": ctx.today.isoformat(), "by": ctx.actor}}}
 
 
+# ============================================================ 调查期间暂停结算 (条例 第三十条)
+
+
+def suspension_in_force(proc: Mapping[str, Any], status: str | None) -> dict[str, Any] | None:
+    """The interim suspension in force: the last one, not lifted, while the case is not yet decided (the decision
+    ends it: `suspension_outcome`)."""
+    last = (proc.get("interim_suspensions") or [None])[-1]
+    return dict(last) if last and not last.get("lifted") and status in BEFORE_DECISION else None
+
+
+def suspension_outcome(status: str | None, articles: Sequence[int], r: Rules | None = None) -> str | None:
+    """What follows an interim suspension once the case is decided (条例 第三十条第三款): decided under Art. 40,
+    it is handled as 骗取; otherwise settlement resumes and the suspended period is settled as the rules provide.
+    None before the decision. `articles`: those the decision applies."""
+    r = r or rules()
+    if status not in AFTER_DECISION:
+        return None
+    return r.suspension_outcomes["fraud" if set(articles) & set(r.suspension_articles) else "cleared"]
+
+
+def suspensions_shown(proc: Mapping[str, Any], status: str | None, articles: Sequence[int],
+                      r: Rules | None = None) -> list[dict[str, Any]]:
+    """Every interim suspension of the case as the case screen and the 决定书 state it: whether it is in force,
+    and its outcome once decided."""
+    current = suspension_in_force(proc, status)
+    outcome = suspension_outcome(status, articles, r)
+    return [{**s, "in_force": current is not None and s["count"] == current["count"], "outcome": outcome}
+            for s in proc.get("interim_suspensions", [])]
+
+
+def _suspension_refusal(ctx: Context, r: Rules) -> str | None:
+    """Why 条例 第三十条第二款 does not reach this party (None: it does)."""
+    if ctx.party_kind not in r.suspension_parties:
+        return "暂停医疗保障基金结算仅适用于涉嫌骗取医疗保障基金支出的定点医药机构（条例第三十条第二款），本案当事人不是定点医药机构"
+    if not set(ctx.articles) & set(r.suspension_articles):
+        cited = "、".join(f"第{n}条" for n in r.suspension_articles)
+        return (f"仅对涉嫌骗取医疗保障基金支出（条例{cited}）的定点医药机构，在其拒不配合调查时方可暂停医疗保障基金结算"
+                f"（条例第三十条第二款）；本案的拟处理意见（尚无拟处理意见时为检查发现的问题）不涉及条例{cited}")
+    return None
+
+
+def interim_suspension(proc: Mapping[str, Any], ctx: Context, *, facts: str, approver: str, approved_on: date,
+                       r: Rules | None = None) -> dict[str, Any]:
+    """调查期间暂停医疗保障基金结算 (条例 第三十条第二款): a filed case not yet decided, against a 定点医药机构 suspected
+    of 骗取 (Art. 40) that refuses to cooperate, approved by the 主要负责人 (the 负责人 records the approval); one at a
+    time. The 经办机构 is told by the 暂停医疗保障基金结算通知书."""
+    r = r or rules()
+    if ctx.status not in BEFORE_DECISION:
+        raise _refuse(409, "not_investigating", f"暂停医疗保障基金结算仅限调查期间（立案后、作出决定前；条例第三十条第二款），"
+                                                f"当前状态为“{ctx.status or '无'}”")
+    _recusal(ctx)
+    _need_filed(proc, "interim_suspension")
+    if (problem := _suspension_refusal(ctx, r)) is not None:
+        raise _refuse(409, "not_suspected_fraud", problem)
+    if (current := suspension_in_force(proc, ctx.status)) is not None:
+        raise _refuse(409, "already_suspended", f"本案已自 {current['on']} 起暂停医疗保障基金结算，尚未解除"
+                                                "（条例第三十条第二款）")
+    _need_past(approved_on, ctx.today, "主要负责人批准日期")
+    if approved_on < date.fromisoformat(proc["filed_on"]):
+        raise _refuse(422, "bad_date", "主要负责人批准日期不能早于立案日期（暂停结算限于调查期间，条例第三十条第二款）")
+    earlier = list(proc.get("interim_suspensions", []))
+    entry = {"count": len(earlier) + 1, "on": ctx.today.isoformat(), "by": ctx.actor,
+             "facts": _need_text(facts, "定点医药机构拒不配合调查的事实"),
+             "approver": _need_text(approver, "批准暂停结算的医疗保障行政部门主要负责人"),
+             "approved_on": approved_on.isoformat()}
+    return {**proc, "interim_suspensions": [*earlier, entry]}
+
+
+def lift_interim_suspension(proc: Mapping[str, Any], ctx: Context, reason: str) -> dict[str, Any]:
+    """解除暂停结算 before the decision (the institution now cooperates, say); after it the decision's outcome
+    applies (`suspension_outcome`)."""
+    if ctx.status not in BEFORE_DECISION:
+        raise _refuse(409, "not_investigating", "本案已作出决定，暂停结算依调查结果处理（条例第三十条第三款），无需解除")
+    _recusal(ctx)
+    current = suspension_in_force(proc, ctx.status)
+    if current is None:
+        raise _refuse(409, "not_suspended", "本案没有正在执行的暂停医疗保障基金结算")
+    lifted = {**current, "lifted": {"on": ctx.today.isoformat(), "by": ctx.actor,
+                                    "reason": _need_text(reason, "解除暂停结算的理由")}}
+    return {**proc, "interim_suspensions": [*proc["interim_suspensions"][:-1], lifted]}
+
+
 def heavier(notified: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:
     """How `now` is heavier than what was notified (Art. 45 ¶2): a larger fine, a longer suspension, a measure the
     notice did not name. Empty: not heavier."""
@@ -721,8 +829,9 @@ def after_new_version(proc: Mapping[str, Any], version: int) -> dict[str, Any]:
 
 
 # What only a 负责人 (科室负责人, the supervisor role) approves or chairs: 立案, extensions (the 暂行规定), 集体讨论
-# (行政处罚法 第五十七条第二款); a reviewer takes every other step.
-SUPERVISOR_STEPS = ("approve_filing", "extend", "collective")
+# (行政处罚法 第五十七条第二款), and records of the 主要负责人's approval of 暂停结算 (条例 第三十条第二款) and its
+# lifting; a reviewer takes every other step.
+SUPERVISOR_STEPS = ("approve_filing", "extend", "collective", "interim_suspension", "lift_interim_suspension")
 
 
 def available(proc: Mapping[str, Any], ctx: Context, role: str) -> list[str]:
@@ -749,6 +858,9 @@ def available(proc: Mapping[str, Any], ctx: Context, role: str) -> list[str]:
         "agreement_notice": status in (PROPOSED, HEARING) and bool(ctx.penalty and ctx.penalty["agreement_measures"])
         and not agreement,
         "agreement_statement": status in (PROPOSED, HEARING) and bool(agreement) and not agreement.get("statement"),
+        "interim_suspension": filed and status in BEFORE_DECISION and suspension_in_force(proc, status) is None
+        and _suspension_refusal(ctx, rules()) is None,
+        "lift_interim_suspension": suspension_in_force(proc, status) is not None,
         "serve": status in AFTER_DECISION and ctx.decided_on is not None and not proc.get("service"),
         "payment": bool(proc.get("service")) and not proc.get("closed_on"),
         "enforce": bool(proc.get("service")) and not proc.get("enforcement") and not proc.get("closed_on")

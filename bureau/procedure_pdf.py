@@ -4,7 +4,9 @@ bytes: the creation date is the document's own day):
 - 行政处罚事先告知书 (行政处罚法 Art. 44/45/63/64): the party, the facts, the reasons and basis, the proposed penalty,
   the rights to 陈述申辩 and (where it applies) 听证, each with its deadline;
 - 听证通知书 (Art. 64 (2)(4)(5)(6)): the time and place, the presiding officer, the party's rights;
-- 听证笔录 (Art. 64 (8)): who attended, what was said, the party's check and signature.
+- 听证笔录 (Art. 64 (8)): who attended, what was said, the party's check and signature;
+- 暂停医疗保障基金结算通知书 (条例 Art. 30 ¶2), to the 医疗保障经办机构 with a copy to the institution: the suspected
+  facts, the refusal to cooperate, the 主要负责人's approval, and what follows the investigation (¶3).
 
 Input: `bureau.proceedings.document_data`.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from typing import Any, Mapping
 
+from bureau.decision_pdf import document_rules
 from checklists.money import parse_money
 from documents.pdf import (
     OfficialPdf,
@@ -63,6 +66,13 @@ def proposed_lines(terms: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def _findings(pdf: OfficialPdf, findings: list[Mapping[str, Any]]) -> None:
+    rows = [[str(n), f"{f['title']}\n{f.get('description') or ''}".strip(), f"{f['category']} {f['category_title']}",
+             f"{parse_money(f['amount_yuan']):,}" if f.get("amount_yuan") else "—"]
+            for n, f in enumerate(findings, 1)]
+    headed_table(pdf, ["序号", "问题", "违规类别", "金额（元）"], [12, 86, 46, 26], rows)
+
+
 class _ProcedurePdf(OfficialPdf):
     def __init__(self, title: str, number: str, record_hash: str, day: date):
         created = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
@@ -86,10 +96,7 @@ def _notice(pdf: _ProcedurePdf, data: Mapping[str, Any]) -> None:
     when = cn_date(data["inspected_on"]) if data["inspected_on"] else "检查当日"
     paragraph(pdf, f"本机关于{when}对你单位进行了现场检查（检查记录编号 {data['record_id']}）。经调查，你单位存在以下"
                    "违法事实：")
-    rows = [[str(n), f"{f['title']}\n{f.get('description') or ''}".strip(), f"{f['category']} {f['category_title']}",
-             f"{parse_money(f['amount_yuan']):,}" if f.get("amount_yuan") else "—"]
-            for n, f in enumerate(data["findings"], 1)]
-    headed_table(pdf, ["序号", "问题", "违规类别", "金额（元）"], [12, 86, 46, 26], rows)
+    _findings(pdf, data["findings"])
     paragraph(pdf, "以上事实有现场检查笔录、现场照片及相关资料为证。")
     section(pdf, "二、理由和依据")
     for line in data["basis"]:
@@ -162,10 +169,38 @@ def _hearing_record(pdf: _ProcedurePdf, data: Mapping[str, Any]) -> None:
     paragraph(pdf, f"依据：{data['rules']['basis']['hearing.record_basis']}。")
 
 
-RENDER = {"notice": _notice, "hearing-notice": _hearing_notice, "hearing-record": _hearing_record}
+def _interim_suspension(pdf: _ProcedurePdf, data: Mapping[str, Any]) -> None:
+    texts, held, institution = document_rules()["interim_suspension"], data["suspension"], data["institution"]
+    title_block(pdf, data["authority"], data["title"], pdf.number)
+    paragraph(pdf, f"{data['handling_agency']}：")
+    label_table(pdf, [("定点医药机构", institution["name"]), ("机构编码", institution["code"]),
+                      ("统一社会信用代码", institution["credit_code"]), ("地址", institution["address"]),
+                      ("立案日期", cn_date(data["filed_on"]) if data.get("filed_on") else "—")])
+    section(pdf, "一、涉嫌的违法事实")
+    when = cn_date(data["inspected_on"]) if data["inspected_on"] else "检查当日"
+    paragraph(pdf, f"本机关于{when}对该机构进行了现场检查（检查记录编号 {data['record_id']}）。{texts['suspected']}")
+    _findings(pdf, data["findings"])
+    section(pdf, "二、拒不配合调查的事实")
+    for line in held["facts"].splitlines():
+        if line.strip():
+            paragraph(pdf, line.strip())
+    section(pdf, "三、批准和依据")
+    paragraph(pdf, f"该机构拒不配合调查，经本机关主要负责人{held['approver']}于{cn_date(held['approved_on'])}批准，依据"
+                   f"{texts['basis']}的规定，本机关要求你机构暂停该机构的医疗保障基金结算。")
+    section(pdf, "四、暂停结算及其后的处理")
+    paragraph(pdf, texts["request"])
+    paragraph(pdf, texts["outcome"])
+    seal_block(pdf, data["authority"], held["on"])
+    paragraph(pdf, texts["copy_line"].format(name=institution["name"]))
+
+
+RENDER = {"notice": _notice, "hearing-notice": _hearing_notice, "hearing-record": _hearing_record,
+          "interim-suspension": _interim_suspension}
 
 
 def document_day(data: Mapping[str, Any]) -> date:
+    if data["document"] == "interim-suspension":
+        return date.fromisoformat(data["suspension"]["on"])
     proc = data["procedure"]
     hearing = proc.get("hearing") or {}
     day = {"notice": (proc.get("notice") or {}).get("served_on"), "hearing-notice": hearing.get("notified_on"),
@@ -174,8 +209,8 @@ def document_day(data: Mapping[str, Any]) -> date:
 
 
 def render_procedure_pdf(data: Mapping[str, Any]) -> bytes:
-    count = (data["procedure"].get("notice") or {}).get("count", 1)
-    number = f"编号 {data['record_id']}-{count}"
+    suspension = "暂停" if data["document"] == "interim-suspension" else ""
+    number = f"编号 {data['record_id']}-{suspension}{data['count']}"
     pdf = _ProcedurePdf(data["title"], number, data["record_hash"], document_day(data))
     RENDER[data["document"]](pdf, data)
     hash_block(pdf, "检查记录内容哈希（SHA-256）", data["record_hash"],

@@ -17,7 +17,7 @@ from bureau.problems import ReviewError
 FIELD_NAMES = {"served_on": "送达日期", "requested_on": "申请日期", "notified_on": "通知日期", "held_on": "听证日期",
                "held_at": "听证时间", "officer": "听证主持人", "days": "延长天数", "kind": "缴款类别",
                "amount_yuan": "缴款金额",
-               "paid_on": "缴款日期", "method": "送达方式"}
+               "paid_on": "缴款日期", "method": "送达方式", "approved_on": "主要负责人批准日期"}
 
 
 def _need(inputs: Mapping[str, Any], name: str) -> Any:
@@ -88,6 +88,12 @@ def run_step(session: Session, record_id: str, step: str, actor: StaffAccount, i
     elif step == "agreement_statement":
         def change(p, c): return procedure.agreement_statement(p, c, inputs.get("text") or "",
                                                                inputs.get("waived") is True)
+    elif step == "interim_suspension":
+        def change(p, c): return procedure.interim_suspension(
+            p, c, facts=inputs.get("facts") or "", approver=inputs.get("approver") or "",
+            approved_on=_need(inputs, "approved_on"))
+    elif step == "lift_interim_suspension":
+        def change(p, c): return procedure.lift_interim_suspension(p, c, inputs.get("text") or reason)
     elif step == "serve":
         def change(p, c): return procedure.serve(p, c, served_on=_need(inputs, "served_on"),
                                                  method=_need(inputs, "method"), receiver=inputs.get("receiver") or "")
@@ -102,6 +108,9 @@ def run_step(session: Session, record_id: str, step: str, actor: StaffAccount, i
         def change(p, c): return procedure.archive(p, c)
     if step == "hearing_notice":  # the 听证通知书 and 听证笔录 print the settings as they are now, ever after
         change = _with_settings(change, "hearing", case_settings.snapshot(session))
+    if step == "interim_suspension":  # so does the 暂停医疗保障基金结算通知书, with the facts of the version now
+        case = session.get(ReviewCase, record_id)
+        change = _suspension_with_settings(change, case_settings.snapshot(session), case.version if case else None)
     review.take_step(session, record_id, step, actor, now, change, reason)
 
 
@@ -111,6 +120,17 @@ def _with_settings(change: Callable[[dict[str, Any], procedure.Context], dict[st
     def kept(p: dict[str, Any], c: procedure.Context) -> dict[str, Any]:
         after = change(p, c)
         return {**after, key: {**after[key], "settings": dict(settings)}}
+    return kept
+
+
+def _suspension_with_settings(change: Callable[[dict[str, Any], procedure.Context], dict[str, Any]],
+                              settings: Mapping[str, Any], version: int | None,
+                              ) -> Callable[[dict[str, Any], procedure.Context], dict[str, Any]]:
+    """`change`, with `settings` and the record version under review kept in the interim suspension it added."""
+    def kept(p: dict[str, Any], c: procedure.Context) -> dict[str, Any]:
+        after = change(p, c)
+        *earlier, added = after["interim_suspensions"]
+        return {**after, "interim_suspensions": [*earlier, {**added, "settings": dict(settings), "version": version}]}
     return kept
 
 
@@ -140,6 +160,8 @@ def _record_payment(session: Session, record_id: str, actor: StaffAccount, input
 
 
 DOCUMENTS = {"notice": "行政处罚事先告知书", "hearing-notice": "听证通知书", "hearing-record": "听证笔录"}
+SUSPENSION = "interim-suspension"  # 暂停医疗保障基金结算通知书 (条例 第三十条第二款), numbered by its suspension
+TITLES = {**DOCUMENTS, SUSPENSION: "暂停医疗保障基金结算通知书"}
 
 
 def _made(document: str, told: Mapping[str, Any]) -> bool:
@@ -150,15 +172,17 @@ def _made(document: str, told: Mapping[str, Any]) -> bool:
 
 
 def documents_on_file(proc: Mapping[str, Any]) -> list[tuple[str, int]]:
-    """Every procedure document the case made, as (one of `DOCUMENTS`, the count of the notice it belongs to): each
-    告知书 served, an earlier one replaced by a 重新告知 too, and the hearing documents that followed it."""
+    """Every procedure document the case made, as (one of `TITLES`, the count of the notice or suspension it belongs
+    to): each 告知书 served, an earlier one replaced by a 重新告知 too, the hearing documents that followed it, and
+    each 暂停医疗保障基金结算通知书."""
     return [(document, int(told["count"])) for told in procedure.notices_on_file(proc)
-            for document in DOCUMENTS if _made(document, told)]
+            for document in DOCUMENTS if _made(document, told)] \
+        + [(SUSPENSION, int(s["count"])) for s in proc.get("interim_suspensions", [])]
 
 
 def file_name(data: Mapping[str, Any]) -> str:
-    """A `document_data`'s file name: its title and number (the record and the notice's count)."""
-    return f"{data['title']}-{data['record_id']}-{data['procedure']['notice']['count']}.pdf"
+    """A `document_data`'s file name: its title and number (the record and the notice's or suspension's count)."""
+    return f"{data['title']}-{data['record_id']}-{data['count']}.pdf"
 
 
 def document_data(session: Session, record_id: str, document: str, count: int | None = None) -> dict[str, Any]:
@@ -166,12 +190,14 @@ def document_data(session: Session, record_id: str, document: str, count: int | 
     when None): the party, the facts of the record version notified, the notified terms and basis, the procedure
     record, the deadlines' bases, and the authority as the document was issued (a later change of the setting does
     not change it; the current name for documents issued before documents kept it)."""
-    if document not in DOCUMENTS:
+    if document not in TITLES:
         raise ReviewError(404, "unknown_document", f"没有这种文书：{document}")
     case = session.get(ReviewCase, record_id)
     if case is None:
         raise ReviewError(404, "unknown_record", f"没有检查记录 {record_id}")
     proc = case.procedure or {}
+    if document == SUSPENSION:
+        return _suspension_data(session, case, count)
     on_file = procedure.notices_on_file(proc)
     told = next((n for n in on_file if n["count"] == count), None) if count is not None else \
         (on_file[-1] if proc.get("notice") else None)
@@ -185,7 +211,8 @@ def document_data(session: Session, record_id: str, document: str, count: int | 
     recorder = session.get(StaffAccount, (hearing.get("record") or {}).get("by") or "")
     issued = (told if document == "notice" else hearing).get("settings") or {}
     inspected = review.inspected_on(record.record)
-    return {"document": document, "recorder": recorder.name if recorder else "", "title": DOCUMENTS[document], "record_id": record_id,
+    return {"document": document, "recorder": recorder.name if recorder else "", "title": DOCUMENTS[document],
+            "record_id": record_id, "count": told.get("count", 1),
             "record_hash": record.record_hash, "authority": issued.get(case_settings.AGENCY) or agency_name(session),
             "procedure": {**proc, "notice": {k: v for k, v in told.items() if k != "hearing"}, "hearing": hearing},
             "institution": {"code": case.institution_code, "name": institution.name if institution else "",
@@ -202,3 +229,28 @@ def document_data(session: Session, record_id: str, document: str, count: int | 
             "rules": {"statement_days": rules.statement_days, "hearing_request_days": rules.hearing_request_days,
                       "hearing_notice_days": rules.hearing_notice_days, "basis": rules.basis,
                       "statement_unit": rules.unit("statement"), "hearing_unit": rules.unit("hearing")}}
+
+
+def _suspension_data(session: Session, case: ReviewCase, count: int | None) -> dict[str, Any]:
+    """What the 暂停医疗保障基金结算通知书 numbered `count` (the last one when None) prints: the suspension as recorded,
+    the institution, the suspected facts (the findings of the record version then under review), the authority and
+    the 经办机构 it is addressed to as the notice was issued."""
+    suspensions = (case.procedure or {}).get("interim_suspensions", [])
+    shown = next((s for s in suspensions if s["count"] == count), None) if count is not None else \
+        (suspensions[-1] if suspensions else None)
+    if shown is None:
+        raise ReviewError(404, "no_document", f"本案尚未制作{TITLES[SUSPENSION]}")
+    record = session.get_one(ReceivedRecord, (case.record_id, shown.get("version") or case.version))
+    institution = session.get(Institution, case.institution_code)
+    inspected = review.inspected_on(record.record)
+    issued = case_settings.as_issued(shown.get("settings"), case_settings.snapshot(session))
+    return {"document": SUSPENSION, "title": TITLES[SUSPENSION], "record_id": case.record_id,
+            "count": shown["count"], "record_hash": record.record_hash,
+            "authority": issued[case_settings.AGENCY] or agency_name(session),
+            "handling_agency": issued.get("handling_agency") or case_settings.BY_NAME["handling_agency"].placeholder,
+            "suspension": shown, "filed_on": (case.procedure or {}).get("filed_on"),
+            "institution": {"code": case.institution_code, "name": institution.name if institution else "",
+                            "address": institution.address if institution else "",
+                            "credit_code": institution.credit_code if institution else ""},
+            "inspected_on": inspected.isoformat() if inspected else None,
+            "findings": review.findings_check(record.record).findings}

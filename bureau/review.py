@@ -48,6 +48,7 @@ from bureau.models import (
 from bureau.problems import ReviewError
 from bureau.screening.rules import finding_rules
 from checklists.findings import derive_findings, differences, suspicion_findings
+from checklists.vocabulary import vocabulary
 from documents.signature import unbound_in_record
 from sync.canonical import content_hash
 from sync.envelope import RECORD_SIGNING_DOMAIN
@@ -344,9 +345,20 @@ def procedure_context(session: Session, case: ReviewCase, actor: StaffAccount | 
     performed = bool(actor and actor.inspector_code
                      and actor.inspector_code in inspected_by(record.record, record.signers))
     decided = local_date(row.decided_at) if row is not None and handled and row.decided_at else None
+    proposal = (row.proposal or {}) if row is not None and handled else {}
     return procedure.Context(status=case.status, today=local_date(now), actor=actor.username if actor else SYSTEM,
                              actor_inspected=performed, drafted_by=row.drafted_by if row is not None else "",
-                             penalty=terms, decided_on=decided, inspected_on=case.inspected_on)
+                             penalty=terms, decided_on=decided, inspected_on=case.inspected_on,
+                             party_kind=(proposal.get("party") or {}).get("kind") or "institution",
+                             articles=tuple(proposal.get("articles") or ()) if row is not None
+                             else finding_articles(record.record))
+
+
+def finding_articles(record: Mapping[str, Any]) -> tuple[int, ...]:
+    """The articles of 条例 the record's findings fall under (their categories'), before there is a draft."""
+    categories = vocabulary().categories
+    return tuple(sorted({categories[f["category"]].article for f in counted_findings(record)
+                         if f.get("category") in categories}))
 
 
 def take_step(session: Session, record_id: str, step: str, actor: StaffAccount, now: datetime,
@@ -595,6 +607,7 @@ def queue(session: Session, filters: QueueFilter, today: date | None = None) -> 
                      "received_at": utc_iso(received_at),
                      "statement_deadline": case.statement_deadline.isoformat() if case.statement_deadline else None,
                      "stage": procedure.stage(case.procedure or {}, case.status),
+                     "settlement_suspended": procedure.suspension_in_force(case.procedure or {}, case.status) is not None,
                      **procedure.clock(case.procedure or {}, today, case.status in (DECIDED, PUBLISHED, WITHDRAWN))})
     return rows
 
@@ -700,5 +713,6 @@ def procedure_view(session: Session, case: ReviewCase, viewer: StaffAccount, now
             if case.status == PROPOSED else [],
             "payments": payments, "payment_due": (due.isoformat() if (due := procedure.payment_due(proc)) else None),
             "dues": procedure.dues(proc, ctx.penalty, payments, ctx.today) if ctx.penalty and proc.get("service") else [],
+            "interim_suspensions": procedure.suspensions_shown(proc, case.status, ctx.articles),
             "terms": ctx.penalty}
 

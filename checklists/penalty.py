@@ -112,6 +112,7 @@ class Referral:
     articles: tuple[int, ...] = ()
     fraud_yuan_at_least: Decimal | None = None
     public_official: bool = False
+    measures: tuple[str, ...] = ()  # each proposed for the case (so the referral goes where they go, Art. 33 too)
 
 
 @dataclass(frozen=True)
@@ -338,7 +339,7 @@ def _parse_hearing(doc: dict[str, Any], order: tuple[str, ...], problems: Proble
     return Hearing(thresholds, _measures(raw, "measures", order, path, problems))
 
 
-def _parse_referrals(doc: dict[str, Any], articles: Mapping[int, ArticleRules],
+def _parse_referrals(doc: dict[str, Any], articles: Mapping[int, ArticleRules], order: tuple[str, ...],
                      problems: Problems) -> tuple[Referral, ...]:
     raw_referrals = doc.get("referrals", [])
     if not isinstance(raw_referrals, list) or not all(isinstance(r, dict) for r in raw_referrals):
@@ -347,7 +348,7 @@ def _parse_referrals(doc: dict[str, Any], articles: Mapping[int, ArticleRules],
     out = []
     for index, rr in enumerate(raw_referrals):
         at: KeyPath = ("referrals", index)
-        allowed = ("to", "reason", "basis", "articles", "fraud_yuan_at_least", "public_official")
+        allowed = ("to", "reason", "basis", "articles", "fraud_yuan_at_least", "public_official", "measures")
         _unknown_keys(rr, allowed, at, problems)
         numbers = rr.get("articles", [])
         if not isinstance(numbers, list) or not all(isinstance(n, int) and n in articles for n in numbers):
@@ -357,10 +358,12 @@ def _parse_referrals(doc: dict[str, Any], articles: Mapping[int, ArticleRules],
         if "fraud_yuan_at_least" in rr:
             threshold = _yuan(problems)(rr["fraud_yuan_at_least"], at + ("fraud_yuan_at_least",))
         public_official = _flag(rr, "public_official", at, problems)
-        if not (numbers or "fraud_yuan_at_least" in rr or public_official):
-            problems.add(at, "应至少有一项条件：articles、fraud_yuan_at_least 或 public_official = true")
+        with_measures = _measures(rr, "measures", order, at, problems)
+        if not (numbers or "fraud_yuan_at_least" in rr or public_official or with_measures):
+            problems.add(at, "应至少有一项条件：articles、fraud_yuan_at_least、measures 或 public_official = true")
         out.append(Referral(_text(rr, "to", at, problems), _text(rr, "reason", at, problems),
-                            _text(rr, "basis", at, problems), tuple(numbers), threshold, public_official))
+                            _text(rr, "basis", at, problems), tuple(numbers), threshold, public_official,
+                            with_measures))
     return tuple(out)
 
 
@@ -374,7 +377,7 @@ def parse_penalty_rules(doc: dict[str, Any], problems: Problems, vocab: Vocabula
     articles = _parse_articles(doc, order, problems, vocab)
     return PenaltyRules(order, articles, _parse_tracks(doc, order, problems),
                         _parse_no_penalty(doc, order, problems), _parse_hearing(doc, order, problems, vocab),
-                        _parse_referrals(doc, articles, problems))
+                        _parse_referrals(doc, articles, order, problems))
 
 
 def load_penalty_rules(path: Path = PENALTIES_FILE, vocab: Vocabulary | None = None) -> PenaltyRules:
@@ -635,7 +638,8 @@ def _check_no_fault(applied: list[dict[str, Any]], circumstances: frozenset[str]
     problems.raise_if_any()
 
 
-def _referrals(applied: list[dict[str, Any]], public_official: bool, rules: PenaltyRules) -> list[dict[str, str]]:
+def _referrals(applied: list[dict[str, Any]], public_official: bool, measures: set[str],
+               rules: PenaltyRules) -> list[dict[str, str]]:
     fraud_total = sum((a["amount"] for a in applied if a["fraud"]), ZERO)
     articles = {a["article"] for a in applied}
     out = []
@@ -645,6 +649,8 @@ def _referrals(applied: list[dict[str, Any]], public_official: bool, rules: Pena
         if referral.fraud_yuan_at_least is not None and fraud_total < referral.fraud_yuan_at_least:
             continue
         if referral.public_official and not public_official:
+            continue
+        if not measures.issuperset(referral.measures):
             continue
         reason = referral.reason
         if referral.fraud_yuan_at_least is not None:
@@ -735,7 +741,7 @@ def decide(case: Any, rules: PenaltyRules | None = None, vocab: Vocabulary | Non
         "no_penalty": barred.outcome if barred else None,
         "no_penalty_basis": barred.basis if barred else None,
         "hearing_right": hearing,
-        "referrals": _referrals(applied, party.get("public_official") is True, rules),
+        "referrals": _referrals(applied, party.get("public_official") is True, measures, rules),
         "findings": [
             {key: a[key] for key in ("category", "title", "article", "amount_yuan", "intent_to_defraud",
                                      "measures", "optional_measures", "terminate_agreement")}

@@ -18,7 +18,8 @@ STEP_LABELS = {
     "legal_review": "记录法制审核", "collective": "记录集体讨论", "extend": "批准延长办案期限",
     "renotify": "重新告知", "request_hearing": "记录听证申请", "hearing_notice": "发出听证通知",
     "hearing_record": "记录听证笔录", "agreement_notice": "协议处理告知", "agreement_statement": "记录协议处理申辩",
-    "serve": "记录送达", "payment": "记录缴款", "enforce": "申请强制执行", "close_case": "结案", "archive": "归档"}
+    "serve": "记录送达", "payment": "记录缴款", "enforce": "申请强制执行", "close_case": "结案", "archive": "归档",
+    "interim_suspension": "暂停医疗保障基金结算", "lift_interim_suspension": "解除暂停结算"}
 
 # Each step's inputs: (field, label, kind) with kind text | multiline | date | time | int | bool | list | money | choice
 STEP_FIELDS: dict[str, list[tuple[str, str, str]]] = {
@@ -36,6 +37,9 @@ STEP_FIELDS: dict[str, list[tuple[str, str, str]]] = {
                        ("party_signed", "当事人已核对签字", "bool")],
     "agreement_notice": [("served_on", "协议处理告知送达日期", "date")],
     "agreement_statement": [("text", "定点医药机构的申辩", "multiline"), ("waived", "放弃申辩", "bool")],
+    "interim_suspension": [("facts", "拒不配合调查的事实", "multiline"), ("approver", "批准的主要负责人", "text"),
+                           ("approved_on", "主要负责人批准日期", "date")],
+    "lift_interim_suspension": [("text", "解除暂停结算的理由", "text")],
     "serve": [("served_on", "送达日期", "date"), ("method", "送达方式", "choice"), ("receiver", "受送达人（签收人）", "text")],
     "payment": [("kind", "缴款类别", "choice"), ("amount_yuan", "金额（元）", "money"), ("paid_on", "缴款日期", "date"),
                 ("reference", "缴款凭证号", "text")],
@@ -46,7 +50,8 @@ STEP_FIELDS: dict[str, list[tuple[str, str, str]]] = {
 # The bureau's lists (checklists/rules/procedure.toml: service.methods, payment.payees), which tests hold these to.
 CHOICES = {"method": ["直接送达", "留置送达", "委托送达", "邮寄送达", "电子送达", "公告送达"],
            "kind": ["退回", "罚款", "加处罚款"]}
-PDF_DOCUMENTS = {"notice": "行政处罚事先告知书", "hearing-notice": "听证通知书", "hearing-record": "听证笔录"}
+PDF_DOCUMENTS = {"notice": "行政处罚事先告知书", "hearing-notice": "听证通知书", "hearing-record": "听证笔录",
+                 "interim-suspension": "暂停医疗保障基金结算通知书"}
 
 
 def step_body(step: str, values: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
@@ -96,7 +101,25 @@ def clock_text(item: dict[str, Any]) -> str:
     if not item.get("filed_on"):
         return ""
     left = _days(item)
-    return f"立案 {item['filed_on']} · 决定期限 {item['decision_due']}" + (f" · {left}" if left else "")
+    return f"立案 {item['filed_on']} · 决定期限 {item['decision_due']}" + (f" · {left}" if left else "") \
+        + (" · 暂停结算中" if item.get("settlement_suspended") else "")
+
+
+def _cn(day: str) -> str:
+    shown = date.fromisoformat(day)
+    return f"{shown.year}年{shown.month}月{shown.day}日"
+
+
+def suspension_line(held: dict[str, Any]) -> tuple[bool, str]:
+    """An interim suspension (条例 第三十条) as the case screen shows it: flagged while in force; its lifting, and its
+    outcome once the case is decided."""
+    text = (f"调查期间暂停结算（条例第三十条）自{_cn(held['on'])}（主要负责人 {held['approver']} "
+            f"{held['approved_on']} 批准）：{held['facts']}")
+    if lifted := held.get("lifted"):
+        text += f"；{lifted['on']} 已解除：{lifted['reason']}"
+    if held.get("outcome"):
+        text += f"；{held['outcome']}"
+    return bool(held.get("in_force")), text
 
 
 def procedure_lines(procedure: dict[str, Any]) -> list[tuple[bool, str]]:
@@ -120,6 +143,7 @@ def procedure_lines(procedure: dict[str, Any]) -> list[tuple[bool, str]]:
                                             f"，{review['opinion']}"))
     if discussed := record.get("collective"):
         lines.append((False, f"集体讨论（{discussed['on']}，{'、'.join(discussed['participants'])}）：{discussed['opinion']}"))
+    lines += [suspension_line(held) for held in procedure.get("interim_suspensions", [])]
     if told := record.get("notice"):
         hearing = f"，听证申请期限 {told['hearing_deadline']}" if told["hearing_right"] else "，无听证权利"
         lines.append((False, f"告知书（第 {told['count']} 次）送达 {told['served_on']}，陈述申辩期限 "
@@ -159,7 +183,8 @@ def available_documents(procedure: dict[str, Any]) -> list[str]:
     record = procedure["record"]
     hearing = record.get("hearing") or {}
     return [key for key, present in (("notice", bool(record.get("notice"))), ("hearing-notice", bool(hearing.get("held_on"))),
-                                     ("hearing-record", bool(hearing.get("record")))) if present]
+                                     ("hearing-record", bool(hearing.get("record"))),
+                                     ("interim-suspension", bool(record.get("interim_suspensions")))) if present]
 
 
 @dataclass

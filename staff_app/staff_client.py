@@ -134,7 +134,8 @@ class StaffClient:
         return self._send("POST", f"/v1/review/records/{record_id}/procedure/{step}", json_body=body)
 
     def procedure_pdf(self, record_id: str, document: str) -> bytes:
-        """告知书 (notice), 听证通知书 (hearing-notice) or 听证笔录 (hearing-record)."""
+        """告知书 (notice), 听证通知书 (hearing-notice), 听证笔录 (hearing-record) or 暂停医疗保障基金结算通知书
+        (interim-suspension)."""
         return self._bytes(f"/v1/review/records/{record_id}/procedure/{document}.pdf", timeout=LONG_TIMEOUT)
 
     def proposal(self, record_id: str, params: dict[str, Any]) -> dict[str, Any]:

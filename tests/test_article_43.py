@@ -40,12 +40,16 @@ def test_a_major_loss_bars_the_legal_representative_for_five_years(category, amo
     assert decided["hearing_right"] is True  # 限制从业: 行政处罚法 第六十三条, whatever the fine
     assert any(b.startswith("条例第四十三条") and "5年内禁止从事定点医药机构管理活动" in b for b in decided["basis"])
     assert all("term_years" not in d for d in decided["measures_detail"] if d["measure"] != BAN)
+    # …and 由有关部门依法给予处分: the second half of the article is a referral, proposed with the ban
+    [discipline] = [r for r in decided["referrals"] if "第四十三条" in r["basis"]]
+    assert "依法给予处分" in discipline["reason"] and "任免机关" in discipline["to"]
 
 
 def test_without_the_flag_nothing_changes():
     plain = decide(institution("38.2"))
     assert BAN not in plain["measures"] + plain["optional_measures"] and plain["hearing_right"] is False
     assert not any("第四十三条" in b for b in plain["basis"])
+    assert not any("第四十三条" in r["basis"] for r in plain["referrals"])
 
 
 @pytest.mark.parametrize("kind, category", [("individual", "41.4"), ("insured", "41.1")])
@@ -64,6 +68,7 @@ def test_no_penalty_under_article_33_drops_the_ban_with_the_fine():
     spared = decide(institution("38.1", "30000.00", major_loss=True, circumstances={"no_fault": True}))
     assert spared["no_penalty"] == "must" and spared["measures"] == ["责令改正", "责令退回"]
     assert spared["hearing_right"] is False and not any("第四十三条" in b for b in spared["basis"])
+    assert not any("第四十三条" in r["basis"] for r in spared["referrals"])  # no 处分 either: it goes with the ban
 
 
 @pytest.mark.parametrize("circumstance", ["no_harm", "harm_minor"])

@@ -394,3 +394,87 @@ def test_the_hearing_notice_and_record_print_the_hour_or_the_day_alone():
     assert hearing_when({**day, "held_at": "19:05"}) == "2026年12月18日 晚上7时5分"
     assert hearing_when({**day, "held_at": "00:00"}) == "2026年12月18日 凌晨0时"
     assert hearing_when(day) == "2026年12月18日"
+
+
+FRAUD = replace(CTX, articles=(40,), actor="kezhang")  # 条例 第四十条: 涉嫌骗取; the 负责人 records the approval
+SUSPEND = {"facts": "拒不提供2026年10月的进销存台账，拒绝调查人员进入库房", "approver": "王局长",
+           "approved_on": TODAY}
+
+
+def test_interim_suspension_only_for_a_filed_fraud_case_of_an_institution_under_investigation():
+    """条例 第三十条第二款: 调查期间, a 定点医药机构 涉嫌骗取 (Art. 40) that refuses to cooperate; 主要负责人 approval;
+    one in force at a time."""
+    proc = filed()
+    assert "interim_suspension" in procedure.available(proc, FRAUD, "supervisor")
+    assert "interim_suspension" not in procedure.available(proc, FRAUD, "reviewer")
+    refused("not_filed", procedure.interim_suspension, {}, FRAUD, **SUSPEND)
+    for decided in ("已决定", "已公开", "已撤销"):
+        assert "第三十条第二款" in refused("not_investigating", procedure.interim_suspension, proc,
+                                           replace(FRAUD, status=decided), **SUSPEND)
+    no_fraud = refused("not_suspected_fraud", procedure.interim_suspension, proc, replace(FRAUD, articles=(38,)),
+                       **SUSPEND)
+    assert no_fraud.startswith("仅对涉嫌骗取医疗保障基金支出（条例第40条）的定点医药机构") and "第三十条第二款" in no_fraud
+    assert "interim_suspension" not in procedure.available(proc, replace(FRAUD, articles=(38,)), "supervisor")
+    person = refused("not_suspected_fraud", procedure.interim_suspension, proc, replace(FRAUD, party_kind="insured"),
+                     **SUSPEND)
+    assert "定点医药机构" in person and "第三十条第二款" in person
+    refused("own_inspection", procedure.interim_suspension, proc, replace(FRAUD, actor_inspected=True), **SUSPEND)
+    refused("future_date", procedure.interim_suspension, proc, FRAUD, **{**SUSPEND, "approved_on": TODAY + timedelta(days=1)})
+    assert "立案日期" in refused("bad_date", procedure.interim_suspension, proc, FRAUD,
+                                 **{**SUSPEND, "approved_on": TODAY - timedelta(days=1)})
+    refused("reason_required", procedure.interim_suspension, proc, FRAUD, **{**SUSPEND, "facts": " "})
+    refused("reason_required", procedure.interim_suspension, proc, FRAUD, **{**SUSPEND, "approver": ""})
+
+    held = procedure.interim_suspension(proc, FRAUD, **SUSPEND)
+    assert held["interim_suspensions"] == [{"count": 1, "on": "2026-12-01", "by": "kezhang", "facts": SUSPEND["facts"],
+                                            "approver": "王局长", "approved_on": "2026-12-01"}]
+    assert procedure.suspension_in_force(held, "拟处理")["count"] == 1
+    assert "2026-12-01" in refused("already_suspended", procedure.interim_suspension, held, FRAUD, **SUSPEND)
+    assert procedure.available(held, FRAUD, "supervisor")[-1] == "lift_interim_suspension"
+    assert "interim_suspension" not in procedure.available(held, FRAUD, "supervisor")
+
+    # 解除 before the decision, with a reason; then a new one may be taken
+    refused("reason_required", procedure.lift_interim_suspension, held, FRAUD, "")
+    lifted = procedure.lift_interim_suspension(held, FRAUD, "该机构已提供全部台账，配合调查")
+    assert lifted["interim_suspensions"][0]["lifted"] == {"on": "2026-12-01", "by": "kezhang",
+                                                          "reason": "该机构已提供全部台账，配合调查"}
+    assert procedure.suspension_in_force(lifted, "拟处理") is None
+    refused("not_suspended", procedure.lift_interim_suspension, lifted, FRAUD, "x")
+    again = procedure.interim_suspension(lifted, FRAUD, **SUSPEND)
+    assert [s["count"] for s in again["interim_suspensions"]] == [1, 2]
+    refused("not_investigating", procedure.lift_interim_suspension, again, replace(FRAUD, status="已决定"), "x")
+
+
+def test_the_decision_ends_the_suspension_with_the_outcome_of_article_30():
+    """条例 第三十条第三款: decided under Art. 40 → handled as 骗取; otherwise settlement resumes, the suspended period
+    is settled as the rules provide. Before the decision: in force, no outcome."""
+    held = procedure.interim_suspension(filed(), FRAUD, **SUSPEND)
+    assert procedure.suspension_outcome("陈述申辩", (40,)) is None
+    [before] = procedure.suspensions_shown(held, "陈述申辩", (40,))
+    assert before["in_force"] and before["outcome"] is None
+    fraud = "经调查属于骗取医疗保障基金支出，依照条例第四十条处理"
+    cleared = "经调查不属于骗取医疗保障基金支出，恢复结算，暂停期间的费用按照规定结算"
+    assert procedure.suspension_outcome("已决定", (38, 40)) == fraud
+    assert procedure.suspension_outcome("已公开", (38,)) == cleared and procedure.suspension_outcome("已决定", ()) == cleared
+    [after] = procedure.suspensions_shown(held, "已决定", (38,))
+    assert not after["in_force"] and after["outcome"] == cleared
+    assert procedure.suspension_in_force(held, "已决定") is None
+
+    from bureau.decision_pdf import suspension_lines
+    from staff_app.procedure_vm import suspension_line
+
+    [line] = suspension_lines(procedure.suspensions_shown(held, "已决定", (40,)))
+    assert "王局长于2026年12月1日批准" in line and "自2026年12月1日起" in line and f"{fraud}（" in line
+    assert suspension_line(before) == (True, "调查期间暂停结算（条例第三十条）自2026年12月1日（主要负责人 王局长 2026-12-01 "
+                                             f"批准）：{SUSPEND['facts']}")
+    assert suspension_line(after) == (False, suspension_line(before)[1] + f"；{cleared}")
+
+
+def test_the_rules_file_names_the_suspension_and_its_outcomes():
+    r = procedure.rules()
+    assert r.suspension_articles == (40,) and r.suspension_parties == ("institution",)
+    assert "第三十条" in r.basis["interim_suspension"] and "拒不配合调查" in r.basis["interim_suspension"]
+    text = procedure.RULES_PATH.read_text(encoding="utf-8")
+    with pytest.raises(ValueError) as bad:
+        procedure.parse_rules(text.replace("articles = [40]", "articles = []").replace("cleared_outcome", "x"), "p.toml")
+    assert "interim_suspension.articles" in str(bad.value) and "interim_suspension.cleared_outcome" in str(bad.value)

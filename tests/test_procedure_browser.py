@@ -11,11 +11,13 @@ from contextlib import contextmanager
 from datetime import date, timedelta
 
 import pytest
+from playwright.sync_api import expect
 
 from checklists.onsite_record import working_days_after
 from tests.browser import (
     ARTIFACTS,
     VIEWPORT,
+    button,
     chromium_page,
     fill,
     open_app,
@@ -23,6 +25,7 @@ from tests.browser import (
     screenshot,
     shown,
     tap,
+    until_taken,
     wait_shown,
 )
 from tests.support import STAFF_PASSWORD, add_staff, start_app, stop
@@ -178,7 +181,8 @@ def test_both_tracks_on_one_case_in_the_browser(synced_fraud):
     """One case, both tracks, with a hearing: the 告知书 with its 陈述申辩 and a hearing asked for, noticed and held, the
     经办机构's 协议处理告知 with the institution's own 申辩, the decision, and both documents (行政处罚决定书, 协议处理通知书)
     downloaded from the case screen. 立案, the proposal and the 法制审核 are taken through the API (the first walk shows
-    them on the screen)."""
+    them on the screen). After 立案 the 负责人 suspends settlement (条例第三十条第二款), and the decision under 第四十条
+    states its outcome; the 条例第四十三条 switch is tried on the decision screen and switched off again."""
     bureau, record_id, url = synced_fraud
     base = f"/v1/review/records/{record_id}"
     reviewer = Staff(bureau.url, "shenhe")
@@ -191,6 +195,7 @@ def test_both_tracks_on_one_case_in_the_browser(synced_fraud):
         == "agreement"
     with chromium_page(viewport=VIEWPORT) as page:
         try:
+            suspend_settlement(page, url)
             walk_both_tracks(page, bureau, record_id, url)
         finally:
             screenshot(page, "procedure-tracks-last")  # where it stopped, when it fails
@@ -228,15 +233,68 @@ def pdf_text(pdf: bytes, name: str) -> str:
     return "".join(out.split())
 
 
-def walk_both_tracks(page, bureau, record_id: str, url: str) -> None:
-    today = date.today().isoformat()
-    base = f"/v1/review/records/{record_id}"
+def sign_in(page, url: str, username: str) -> None:
     open_app(page, url)
     page.get_by_role("button", name="局端人员登录").click()
-    fill(page, "账号", "shenhe")
+    fill(page, "账号", username)
     fill(page, "密码", STAFF_PASSWORD)
     tap(page, page, "登录")
+
+
+def suspend_settlement(page, url: str) -> None:
+    """The 负责人 records the 主要负责人's approval of 暂停结算 on the filed fraud case (条例第三十条第二款): the case
+    screen shows it in force from today."""
+    today = date.today()
+    sign_in(page, url, "zhuren")
+    shown(page, "检查记录（只读）").click(timeout=20000)
     shown(page, f"{NAME}（{PHARMACY}）").click(timeout=20000)
+    wait_shown(page, "程序环节：调查取证", 20000)
+    fill(page, "拒不配合调查的事实", "拒不提供进销存台账，拒绝调查人员进入库房")
+    fill(page, "批准的主要负责人", "王局长")
+    fill(page, "主要负责人批准日期", today.isoformat())
+    tap(page, page, "暂停医疗保障基金结算")
+    wait_shown(page, "已暂停医疗保障基金结算", 15000)
+    button(page, "解除暂停结算").wait_for(timeout=15000)  # the 负责人's step (the reviewer's screen must not offer it)
+    wait_shown(page, f"调查期间暂停结算（条例第三十条）自{today.year}年{today.month}月{today.day}日", 15000)
+    reveal(page, shown(page, "调查期间暂停结算（条例第三十条）"))
+    screenshot(page, "procedure-tracks-00-suspended")
+
+
+MANAGEMENT_BAN = "禁止法定代表人（主要负责人）从事定点医药机构管理活动"
+
+
+def try_article_43(page) -> None:
+    """On the decision screen, 条例第四十三条 (造成基金重大损失): switched on, the proposal adds the ban on the legal
+    representative; switched off again and left unsubmitted, the proposal stays as made."""
+    button(page, "修改拟处理意见").wait_for(timeout=20000)  # at the top: tapped before any scrolling
+    tap(page, page, "修改拟处理意见")
+    switch = page.get_by_role("switch", name="造成基金重大损失或严重不良社会影响（条例第四十三条）")
+    until_taken(lambda: reveal(page, switch).click(), lambda: expect(switch).to_be_checked(timeout=3000),
+                "the 条例第四十三条 switch did not take")
+    wait_shown(page, MANAGEMENT_BAN, 20000)
+    reveal(page, shown(page, MANAGEMENT_BAN))
+    screenshot(page, "procedure-tracks-00-article-43")
+    page.mouse.wheel(0, -5000)  # back to the facts at the top
+    until_taken(lambda: reveal(page, switch).click(), lambda: expect(switch).not_to_be_checked(timeout=3000),
+                "the 条例第四十三条 switch did not switch off")
+    reveal(page, shown(page, "应当采取的措施"))
+    ban = page.get_by_text(MANAGEMENT_BAN, exact=False).or_(page.locator(f"flt-semantics-host [aria-label*='{MANAGEMENT_BAN}']"))
+    expect(ban).to_have_count(0, timeout=20000)
+    page.get_by_role("button", name="返回").click()
+
+
+def walk_both_tracks(page, bureau, record_id: str, url: str) -> None:
+    """The reviewer signs in where the 负责人 just worked. Flet reattaches a reloaded page to its session when the old
+    connection closed first (not always: it is a race), and then the case screen must still be the reviewer's own,
+    not the 负责人's kept from before (with its 解除暂停结算)."""
+    today = date.today().isoformat()
+    base = f"/v1/review/records/{record_id}"
+    sign_in(page, url, "shenhe")
+    shown(page, f"{NAME}（{PHARMACY}）").click(timeout=20000)
+    wait_shown(page, "程序环节：调查取证", 20000)
+    wait_shown(page, "调查期间暂停结算（条例第三十条）", 15000)
+    expect(button(page, "解除暂停结算")).to_have_count(0, timeout=5000)
+    try_article_43(page)
     wait_shown(page, "程序环节：调查取证", 20000)
 
     # 告知 (the 行政部门's), then the party's 陈述申辩.
@@ -268,6 +326,7 @@ def walk_both_tracks(page, bureau, record_id: str, url: str) -> None:
     reopen_case(page)
     tap(page, page, "作出决定")
     wait_shown(page, "已作出决定，当前状态：已决定", 20000)
+    wait_shown(page, "经调查属于骗取医疗保障基金支出，依照条例第四十条处理", 15000)  # 条例第三十条第三款
     wait_shown(page, "下载医疗保障协议处理通知书（PDF）", 15000)
     reveal(page, shown(page, "下载医疗保障协议处理通知书（PDF）"))
     screenshot(page, "procedure-tracks-03-decided")
@@ -280,3 +339,4 @@ def walk_both_tracks(page, bureau, record_id: str, url: str) -> None:
     assert "解除与你单位签订的医疗保障服务协议" not in decision
     assert "医疗保障协议处理通知书" in notice and "解除与你单位签订的医疗保障服务协议" in notice
     assert "处罚款" not in notice
+    assert "经调查属于骗取医疗保障基金支出，依照条例第四十条处理" in decision  # 条例第三十条第三款

@@ -9,7 +9,9 @@ its notice, a payment after its term), the test moves the case's recorded dates 
 
 from __future__ import annotations
 
+import io
 import subprocess
+import zipfile
 from datetime import date, timedelta
 from typing import Any
 
@@ -229,6 +231,11 @@ def test_a_case_without_a_hearing_right_and_a_new_notice(world):
     reviewer.post(f"{base}/start")
     step(reviewer, base, "request_filing", {"reason": "涉嫌违反条例第三十八条"})
     step(supervisor, base, "approve_filing", {"opinion": "同意"})
+    # the findings (条例第三十八条) suspect no 骗取: no 暂停结算 (条例第三十条第二款)
+    assert "interim_suspension" not in supervisor.get(base)["procedure"]["steps"]
+    refused = step(supervisor, base, "interim_suspension", {"facts": "拒不提供台账", "approver": "王局长",
+                                                            "approved_on": day(0)}, 409)["detail"]
+    assert refused["reason"] == "not_suspected_fraud" and "第三十条第二款" in refused["message"]
     choice = {"fine_yuan": "5100.00", "fine_reason": "一般情节", "rectification_due": day(30), "reason": "事实清楚"}
     reviewer.post(f"{base}/proposal", choice)
     told = reviewer.post(f"{base}/notify", {"served_on": day(0)})["procedure"]["record"]["notice"]
@@ -265,6 +272,27 @@ def test_the_agreement_track_is_notified_and_heard_by_its_own_step(world):
         "intent_items": ["R-FEE-02"], "fine_yuan": "3500.00", "fine_reason": "骗取金额较小", "suspension_months": 9,
         "rectification_due": day(30), "reason": "以骗取医保基金为目的"})["decision"]
     assert "解除服务协议" in proposed["measures"] and proposed["proposal"]["hearing_right"] is True
+
+    # 调查期间暂停结算 (条例第三十条第二款): the 负责人 records the 主要负责人's approval; the 通知书 to the 经办机构.
+    suspension = {"facts": "拒不提供2026年10月的进销存台账，拒绝调查人员进入库房", "approver": "王局长",
+                  "approved_on": day(0)}
+    assert reason_of(step(reviewer, base, "interim_suspension", suspension, 403)) == "wrong_role"
+    assert reason_of(step(supervisor, base, "interim_suspension", {**suspension, "approved_on": day(1)},
+                          422)) == "future_date"
+    assert "interim_suspension" in supervisor.get(base)["procedure"]["steps"]
+    held = step(supervisor, base, "interim_suspension", suspension)["procedure"]
+    [shown] = held["interim_suspensions"]
+    assert (shown["in_force"], shown["on"], shown["approver"], shown["outcome"]) == (True, day(0), "王局长", None)
+    assert "lift_interim_suspension" in held["steps"] and "interim_suspension" not in held["steps"]
+    assert reason_of(step(supervisor, base, "interim_suspension", suspension, 409)) == "already_suspended"
+    assert reviewer.get("/v1/review/queue")["items"][0]["settlement_suspended"] is True
+    text = pdf_text(reviewer.get(f"{base}/procedure/interim-suspension.pdf"), "procedure-interim-suspension.pdf")
+    for element in ("暂停医疗保障基金结算通知书", "医疗保障经办机构：", "福州市鼓楼区东街口大药房", "涉嫌骗取医疗保障基金支出",
+                    "第四十条", "虚构购药记录", "拒不配合调查的事实", "拒不提供2026年10月的进销存台账",
+                    f"经本机关主要负责人王局长于{TODAY.year}年{TODAY.month}月{TODAY.day}日批准", "第三十条第二款",
+                    "暂停该机构的医疗保障基金结算", "按照规定结算", "第三十条第三款", "（印章）",
+                    "抄送：福州市鼓楼区东街口大药房"):
+        assert element.replace(" ", "") in text, element
     assert reason_of(step(reviewer, base, "agreement_statement", {"text": "x"}, 409)) == "not_notified"
     reviewer.post(f"{base}/notify", {"served_on": day(0)})
     reviewer.post(f"{base}/statement", {"waived": True})
@@ -277,7 +305,16 @@ def test_the_agreement_track_is_notified_and_heard_by_its_own_step(world):
     step(reviewer, base, "agreement_statement", {"text": "对解除协议有异议，请求改为中止协议"})
     assert "听证申请期限" in reviewer.post(f"{base}/decide", expect=409)["detail"]["message"]
     days_pass(bureau, record_id, 8)  # the party did not ask for a hearing within five working days
-    assert reviewer.post(f"{base}/decide")["status"] == "已决定"
+    decided = reviewer.post(f"{base}/decide")
+    assert decided["status"] == "已决定"
+    # 条例第三十条第三款: decided under 第四十条, the suspension ends with it; the 决定书 says so, the 案卷 holds the 通知书
+    [ended] = decided["procedure"]["interim_suspensions"]
+    assert (ended["in_force"], ended["outcome"]) == (False, "经调查属于骗取医疗保障基金支出，依照条例第四十条处理")
+    assert "lift_interim_suspension" not in supervisor.get(base)["procedure"]["steps"]
+    decision = pdf_text(reviewer.get(f"{base}/decision.pdf"), "procedure-suspension-decision.pdf")
+    assert "经调查属于骗取医疗保障基金支出，依照条例第四十条处理（《医疗保障基金使用监督管理条例》第三十条第三款）" in decision
+    with zipfile.ZipFile(io.BytesIO(reviewer.get(f"{base}/case-file.zip"))) as archive:
+        assert f"documents/暂停医疗保障基金结算通知书-{record_id}-1.pdf" in archive.namelist()
 
 
 def test_a_fine_waits_for_filing_while_handling_alone_does_not(world):

@@ -69,6 +69,7 @@ class UiContext:
     home: Path
     server_url: str | None
     flash: dict[str, Any] = field(default_factory=dict)
+    screens: set[str] = field(default_factory=set)  # the keys in `flash` that hold a screen's view-model
 
     def go(self, route: str) -> None:
         self.page.navigate(route)
@@ -78,7 +79,16 @@ def screen_vm(ctx: UiContext, key: str, factory: Callable[[], Any]) -> Any:
     """One view-model per screen per session, so a re-render keeps what the user typed."""
     if key not in ctx.flash:
         ctx.flash[key] = factory()
+        ctx.screens.add(key)
     return ctx.flash[key]
+
+
+def forget_screens(ctx: UiContext) -> None:
+    """Drop every screen's view-model: when another person signs in, in a session a reload reattached, nothing the
+    previous one loaded or typed may show."""
+    for key in ctx.screens:
+        ctx.flash.pop(key, None)
+    ctx.screens.clear()
 
 
 def service(ctx: UiContext, name: str, factory: Callable[[], Any]) -> Any:

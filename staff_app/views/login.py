@@ -6,7 +6,7 @@ import flet as ft
 
 from staff_app.staff_client import StaffClient
 from staff_app.supervisor_vm import LoginViewModel
-from ui_kit.common import Route, Status, UiContext, big_button, page_view, run_busy, screen_vm
+from ui_kit.common import Route, Status, UiContext, big_button, forget_screens, page_view, run_busy, screen_vm
 
 
 def staff_client(ctx: UiContext) -> StaffClient | None:
@@ -31,6 +31,7 @@ def login_view(ctx: UiContext) -> ft.View:
         if client is None:
             status.show(vm.message, error=True)
             return
+        forget_screens(ctx)  # the previous person's screens, if this session was theirs, are not this one's
         ctx.flash["staff"] = client
         ctx.go(staff_home(client.account["role"]))
 

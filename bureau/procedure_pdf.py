@@ -180,6 +180,7 @@ def _interim_suspension(pdf: _ProcedurePdf, data: Mapping[str, Any]) -> None:
     when = cn_date(data["inspected_on"]) if data["inspected_on"] else "检查当日"
     paragraph(pdf, f"本机关于{when}对该机构进行了现场检查（检查记录编号 {data['record_id']}）。{texts['suspected']}")
     _findings(pdf, data["findings"])
+    paragraph(pdf, texts["classified"])  # the table's categories are the site's; 骗取 is suspected, not yet found
     section(pdf, "二、拒不配合调查的事实")
     for line in held["facts"].splitlines():
         if line.strip():

@@ -10,6 +10,7 @@ its notice, a payment after its term), the test moves the case's recorded dates 
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 import zipfile
 from datetime import date, timedelta
@@ -77,7 +78,11 @@ def pdf_text(data: bytes, name: str) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
-    return "".join(text.split())  # lines wrap anywhere in Chinese: compare without whitespace
+    body = [line for line in text.splitlines() if not PAGE_FOOTER.search(line)]  # a footer may split a sentence
+    return "".join("".join(body).split())  # lines wrap anywhere in Chinese: compare without whitespace
+
+
+PAGE_FOOTER = re.compile(r"检查记录哈希|第\s*\d+\s*页\s*共\s*\d+\s*页")
 
 
 def step(who: Staff, base: str, name: str, body: dict | None = None, expect: int = 200) -> Any:
@@ -288,7 +293,7 @@ def test_the_agreement_track_is_notified_and_heard_by_its_own_step(world):
     assert reviewer.get("/v1/review/queue")["items"][0]["settlement_suspended"] is True
     text = pdf_text(reviewer.get(f"{base}/procedure/interim-suspension.pdf"), "procedure-interim-suspension.pdf")
     for element in ("暂停医疗保障基金结算通知书", "医疗保障经办机构：", "福州市鼓楼区东街口大药房", "涉嫌骗取医疗保障基金支出",
-                    "第四十条", "虚构购药记录", "拒不配合调查的事实", "拒不提供2026年10月的进销存台账",
+                    "第四十条", "虚构购药记录", "拒不配合调查的事实", "拒不提供2026年10月的进销存台账", "待调查终结后依法认定",
                     f"经本机关主要负责人王局长于{TODAY.year}年{TODAY.month}月{TODAY.day}日批准", "第三十条第二款",
                     "暂停该机构的医疗保障基金结算", "按照规定结算", "第三十条第三款", "（印章）",
                     "抄送：福州市鼓楼区东街口大药房"):

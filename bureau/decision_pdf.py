@@ -200,9 +200,9 @@ def suspension_lines(suspensions: Sequence[Mapping[str, Any]]) -> list[str]:
         lifted = held.get("lifted")
         line = (f"本案调查期间，因你单位拒不配合调查，经本机关主要负责人{held['approver']}于{cn_date(held['approved_on'])}批准，"
                 f"本机关自{cn_date(held['on'])}起要求医疗保障经办机构暂停你单位医疗保障基金结算（《医疗保障基金使用监督"
-                f"管理条例》第三十条第二款）" + (f"，并于{cn_date(lifted['on'])}解除" if lifted else "") + "。")
+                f"管理条例》第三十条第一款）" + (f"，并于{cn_date(lifted['on'])}解除" if lifted else "") + "。")
         if held.get("outcome"):
-            line += f"{held['outcome']}（《医疗保障基金使用监督管理条例》第三十条第三款）。"
+            line += f"{held['outcome']}（《医疗保障基金使用监督管理条例》第三十条第一款）。"
         lines.append(line)
     return lines
 

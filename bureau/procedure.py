@@ -36,7 +36,7 @@ RULES_PATH = Path(__file__).resolve().parent.parent / "checklists" / "rules" / "
 ZERO = Decimal("0.00")
 
 # The review statuses the steps look at (the names are bureau.review's, which imports this module).
-REVIEWING, PROPOSED, HEARING, DECIDED, PUBLISHED = "审核中", "拟处理", "陈述申辩", "已决定", "已公开"
+REVIEWING, PROPOSED, HEARING, DECIDED, PUBLISHED, WITHDRAWN = "审核中", "拟处理", "陈述申辩", "已决定", "已公开", "已撤销"
 BEFORE_DECISION = ("已接收", REVIEWING, "退回补正", PROPOSED, HEARING)
 AFTER_DECISION = (DECIDED, PUBLISHED)
 # 立案 comes before 告知 for a penalty; 陈述申辩 is listed so that a case notified before 立案 was required (stored by
@@ -84,7 +84,7 @@ class Rules:
     working_days: frozenset[str] = frozenset()  # sections whose days are working days (行政处罚法 第八十五条)
     suspension_articles: tuple[int, ...] = ()  # 条例 Art. 30: the articles that make a case 涉嫌骗取
     suspension_parties: tuple[str, ...] = ()
-    suspension_outcomes: dict[str, str] = field(default_factory=dict)  # fraud / cleared → Art. 30 ¶3's wording
+    suspension_outcomes: dict[str, str] = field(default_factory=dict)  # fraud / cleared / withdrawn → its wording
 
     def after(self, section: str, start: date, days: int) -> date:
         """The last day of a limit of `days` counted from `start` in `section`'s days."""
@@ -159,10 +159,10 @@ def parse_rules(text: str, source: str = "procedure.toml") -> Rules:
     if not isinstance(parties, list) or not parties or not all(isinstance(p, str) and p for p in parties):
         problems.append("interim_suspension.parties：应为当事人类别的列表，如 [\"institution\"]")
         parties = []
-    outcomes = {kind: suspension.get(f"{kind}_outcome") for kind in ("fraud", "cleared")}
+    outcomes = {kind: suspension.get(f"{kind}_outcome") for kind in ("fraud", "cleared", "withdrawn")}
     for kind, text_value in outcomes.items():
         if not isinstance(text_value, str) or not text_value:
-            problems.append(f"interim_suspension.{kind}_outcome：须写明调查终结后的处理（条例第三十条第三款）")
+            problems.append(f"interim_suspension.{kind}_outcome：须写明调查终结后的处理（条例第三十条第一款）")
     if problems:
         raise ValueError(f"{source}：" + "；".join(problems))
     return Rules(ints["decision"], ints["first"], ints["statement"], ints["request"], ints["notice"],
@@ -534,10 +534,12 @@ def suspension_in_force(proc: Mapping[str, Any], status: str | None) -> dict[str
 
 
 def suspension_outcome(status: str | None, articles: Sequence[int], r: Rules | None = None) -> str | None:
-    """What follows an interim suspension once the case is decided (条例 第三十条第三款): decided under Art. 40,
+    """What follows an interim suspension once the case is decided (条例 第三十条第一款): decided under Art. 40,
     it is handled as 骗取; otherwise settlement resumes and the suspended period is settled as the rules provide.
     None before the decision. `articles`: those the decision applies."""
     r = r or rules()
+    if status == WITHDRAWN:  # the decision withdrawn on 复议: its outcome no longer holds
+        return r.suspension_outcomes["withdrawn"]
     if status not in AFTER_DECISION:
         return None
     return r.suspension_outcomes["fraud" if set(articles) & set(r.suspension_articles) else "cleared"]
@@ -554,35 +556,39 @@ def suspensions_shown(proc: Mapping[str, Any], status: str | None, articles: Seq
 
 
 def _suspension_refusal(ctx: Context, r: Rules) -> str | None:
-    """Why 条例 第三十条第二款 does not reach this party (None: it does)."""
+    """Why 条例 第三十条第一款 does not reach this party (None: it does)."""
     if ctx.party_kind not in r.suspension_parties:
-        return "暂停医疗保障基金结算仅适用于涉嫌骗取医疗保障基金支出的定点医药机构（条例第三十条第二款），本案当事人不是定点医药机构"
+        return "暂停医疗保障基金结算仅适用于涉嫌骗取医疗保障基金支出的定点医药机构（条例第三十条第一款），本案当事人不是定点医药机构"
     if not set(ctx.articles) & set(r.suspension_articles):
         cited = "、".join(f"第{n}条" for n in r.suspension_articles)
         return (f"仅对涉嫌骗取医疗保障基金支出（条例{cited}）的定点医药机构，在其拒不配合调查时方可暂停医疗保障基金结算"
-                f"（条例第三十条第二款）；本案的拟处理意见（尚无拟处理意见时为检查发现的问题）不涉及条例{cited}")
+                f"（条例第三十条第一款）；本案的拟处理意见（尚无拟处理意见时为检查发现的问题）不涉及条例{cited}")
     return None
 
 
 def interim_suspension(proc: Mapping[str, Any], ctx: Context, *, facts: str, approver: str, approved_on: date,
                        r: Rules | None = None) -> dict[str, Any]:
-    """调查期间暂停医疗保障基金结算 (条例 第三十条第二款): a filed case not yet decided, against a 定点医药机构 suspected
+    """调查期间暂停医疗保障基金结算 (条例 第三十条第一款): a filed case not yet notified (the 告知书 ends the
+    investigation; one in force then stays until lifted or decided), against a 定点医药机构 suspected
     of 骗取 (Art. 40) that refuses to cooperate, approved by the 主要负责人 (the 负责人 records the approval); one at a
     time. The 经办机构 is told by the 暂停医疗保障基金结算通知书."""
     r = r or rules()
     if ctx.status not in BEFORE_DECISION:
-        raise _refuse(409, "not_investigating", f"暂停医疗保障基金结算仅限调查期间（立案后、作出决定前；条例第三十条第二款），"
+        raise _refuse(409, "not_investigating", f"暂停医疗保障基金结算仅限调查期间（立案后、作出决定前；条例第三十条第一款），"
                                                 f"当前状态为“{ctx.status or '无'}”")
     _recusal(ctx)
     _need_filed(proc, "interim_suspension")
+    if proc.get("notice"):
+        raise _refuse(409, "investigation_ended", "已送达行政处罚事先告知书，调查取证已经终结：此后不能以拒不配合调查为由暂停"
+                                                  "医疗保障基金结算（条例第三十条第一款：“在调查期间”）")
     if (problem := _suspension_refusal(ctx, r)) is not None:
         raise _refuse(409, "not_suspected_fraud", problem)
     if (current := suspension_in_force(proc, ctx.status)) is not None:
         raise _refuse(409, "already_suspended", f"本案已自 {current['on']} 起暂停医疗保障基金结算，尚未解除"
-                                                "（条例第三十条第二款）")
+                                                "（条例第三十条第一款）")
     _need_past(approved_on, ctx.today, "主要负责人批准日期")
     if approved_on < date.fromisoformat(proc["filed_on"]):
-        raise _refuse(422, "bad_date", "主要负责人批准日期不能早于立案日期（暂停结算限于调查期间，条例第三十条第二款）")
+        raise _refuse(422, "bad_date", "主要负责人批准日期不能早于立案日期（暂停结算限于调查期间，条例第三十条第一款）")
     earlier = list(proc.get("interim_suspensions", []))
     entry = {"count": len(earlier) + 1, "on": ctx.today.isoformat(), "by": ctx.actor,
              "facts": _need_text(facts, "定点医药机构拒不配合调查的事实"),
@@ -595,7 +601,7 @@ def lift_interim_suspension(proc: Mapping[str, Any], ctx: Context, reason: str) 
     """解除暂停结算 before the decision (the institution now cooperates, say); after it the decision's outcome
     applies (`suspension_outcome`)."""
     if ctx.status not in BEFORE_DECISION:
-        raise _refuse(409, "not_investigating", "本案已作出决定，暂停结算依调查结果处理（条例第三十条第三款），无需解除")
+        raise _refuse(409, "not_investigating", "本案已作出决定，暂停结算依调查结果处理（条例第三十条第一款），无需解除")
     _recusal(ctx)
     current = suspension_in_force(proc, ctx.status)
     if current is None:
@@ -829,7 +835,7 @@ def after_new_version(proc: Mapping[str, Any], version: int) -> dict[str, Any]:
 
 
 # What only a 负责人 (科室负责人, the supervisor role) approves or chairs: 立案, extensions (the 暂行规定), 集体讨论
-# (行政处罚法 第五十七条第二款), and records of the 主要负责人's approval of 暂停结算 (条例 第三十条第二款) and its
+# (行政处罚法 第五十七条第二款), and records of the 主要负责人's approval of 暂停结算 (条例 第三十条第一款) and its
 # lifting; a reviewer takes every other step.
 SUPERVISOR_STEPS = ("approve_filing", "extend", "collective", "interim_suspension", "lift_interim_suspension")
 
@@ -858,8 +864,8 @@ def available(proc: Mapping[str, Any], ctx: Context, role: str) -> list[str]:
         "agreement_notice": status in (PROPOSED, HEARING) and bool(ctx.penalty and ctx.penalty["agreement_measures"])
         and not agreement,
         "agreement_statement": status in (PROPOSED, HEARING) and bool(agreement) and not agreement.get("statement"),
-        "interim_suspension": filed and status in BEFORE_DECISION and suspension_in_force(proc, status) is None
-        and _suspension_refusal(ctx, rules()) is None,
+        "interim_suspension": filed and status in BEFORE_DECISION and not proc.get("notice")
+        and suspension_in_force(proc, status) is None and _suspension_refusal(ctx, rules()) is None,
         "lift_interim_suspension": suspension_in_force(proc, status) is not None,
         "serve": status in AFTER_DECISION and ctx.decided_on is not None and not proc.get("service"),
         "payment": bool(proc.get("service")) and not proc.get("closed_on"),

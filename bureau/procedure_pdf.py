@@ -5,8 +5,9 @@ bytes: the creation date is the document's own day):
   the rights to 陈述申辩 and (where it applies) 听证, each with its deadline;
 - 听证通知书 (Art. 64 (2)(4)(5)(6)): the time and place, the presiding officer, the party's rights;
 - 听证笔录 (Art. 64 (8)): who attended, what was said, the party's check and signature;
-- 暂停医疗保障基金结算通知书 (条例 Art. 30 ¶2), to the 医疗保障经办机构 with a copy to the institution: the suspected
-  facts, the refusal to cooperate, the 主要负责人's approval, and what follows the investigation (¶3).
+- 暂停医疗保障基金结算通知书 (条例 Art. 30 ¶1), to the 医疗保障经办机构 with a copy to the institution: the suspected
+  facts, the refusal to cooperate, the 主要负责人's approval, and what follows the investigation; and, once lifted
+  before the decision, the 解除暂停医疗保障基金结算通知书 (the written notice the first one announces).
 
 Input: `bureau.proceedings.document_data`.
 """
@@ -195,13 +196,33 @@ def _interim_suspension(pdf: _ProcedurePdf, data: Mapping[str, Any]) -> None:
     paragraph(pdf, texts["copy_line"].format(name=institution["name"]))
 
 
+def _suspension_lifted(pdf: _ProcedurePdf, data: Mapping[str, Any]) -> None:
+    texts, held, institution = document_rules()["interim_suspension"], data["suspension"], data["institution"]
+    lifted = held["lifted"]
+    title_block(pdf, data["authority"], data["title"], pdf.number)
+    paragraph(pdf, f"{data['handling_agency']}：")
+    paragraph(pdf, f"本机关于{cn_date(held['on'])}以《暂停医疗保障基金结算通知书》（编号 {data['record_id']}-暂停{held['count']}）"
+                   f"要求你机构暂停{institution['name']}（机构编码 {institution['code']}）的医疗保障基金结算。")
+    section(pdf, "解除的理由")
+    for line in lifted["reason"].splitlines():
+        if line.strip():
+            paragraph(pdf, line.strip())
+    section(pdf, "解除暂停结算及其后的处理")
+    paragraph(pdf, f"本机关决定自{cn_date(lifted['on'])}起解除上述暂停。{texts['lifted_request']}")
+    paragraph(pdf, texts["outcome"])
+    seal_block(pdf, data["authority"], lifted["on"])
+    paragraph(pdf, texts["lifted_copy_line"].format(name=institution["name"]))
+
+
 RENDER = {"notice": _notice, "hearing-notice": _hearing_notice, "hearing-record": _hearing_record,
-          "interim-suspension": _interim_suspension}
+          "interim-suspension": _interim_suspension, "interim-suspension-lifted": _suspension_lifted}
 
 
 def document_day(data: Mapping[str, Any]) -> date:
     if data["document"] == "interim-suspension":
         return date.fromisoformat(data["suspension"]["on"])
+    if data["document"] == "interim-suspension-lifted":
+        return date.fromisoformat(data["suspension"]["lifted"]["on"])
     proc = data["procedure"]
     hearing = proc.get("hearing") or {}
     day = {"notice": (proc.get("notice") or {}).get("served_on"), "hearing-notice": hearing.get("notified_on"),
@@ -210,7 +231,7 @@ def document_day(data: Mapping[str, Any]) -> date:
 
 
 def render_procedure_pdf(data: Mapping[str, Any]) -> bytes:
-    suspension = "暂停" if data["document"] == "interim-suspension" else ""
+    suspension = {"interim-suspension": "暂停", "interim-suspension-lifted": "解除暂停"}.get(data["document"], "")
     number = f"编号 {data['record_id']}-{suspension}{data['count']}"
     pdf = _ProcedurePdf(data["title"], number, data["record_hash"], document_day(data))
     RENDER[data["document"]](pdf, data)

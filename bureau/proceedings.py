@@ -160,8 +160,9 @@ def _record_payment(session: Session, record_id: str, actor: StaffAccount, input
 
 
 DOCUMENTS = {"notice": "行政处罚事先告知书", "hearing-notice": "听证通知书", "hearing-record": "听证笔录"}
-SUSPENSION = "interim-suspension"  # 暂停医疗保障基金结算通知书 (条例 第三十条第二款), numbered by its suspension
-TITLES = {**DOCUMENTS, SUSPENSION: "暂停医疗保障基金结算通知书"}
+SUSPENSION = "interim-suspension"  # 暂停医疗保障基金结算通知书 (条例 第三十条第一款), numbered by its suspension
+LIFTED = "interim-suspension-lifted"  # 解除暂停医疗保障基金结算通知书: the 经办机构 resumes settlement on it
+TITLES = {**DOCUMENTS, SUSPENSION: "暂停医疗保障基金结算通知书", LIFTED: "解除暂停医疗保障基金结算通知书"}
 
 
 def _made(document: str, told: Mapping[str, Any]) -> bool:
@@ -174,10 +175,11 @@ def _made(document: str, told: Mapping[str, Any]) -> bool:
 def documents_on_file(proc: Mapping[str, Any]) -> list[tuple[str, int]]:
     """Every procedure document the case made, as (one of `TITLES`, the count of the notice or suspension it belongs
     to): each 告知书 served, an earlier one replaced by a 重新告知 too, the hearing documents that followed it, and
-    each 暂停医疗保障基金结算通知书."""
+    each 暂停医疗保障基金结算通知书 with, once lifted, its 解除暂停医疗保障基金结算通知书."""
     return [(document, int(told["count"])) for told in procedure.notices_on_file(proc)
             for document in DOCUMENTS if _made(document, told)] \
-        + [(SUSPENSION, int(s["count"])) for s in proc.get("interim_suspensions", [])]
+        + [(document, int(s["count"])) for s in proc.get("interim_suspensions", [])
+           for document in (SUSPENSION, LIFTED) if document == SUSPENSION or s.get("lifted")]
 
 
 def file_name(data: Mapping[str, Any]) -> str:
@@ -196,8 +198,8 @@ def document_data(session: Session, record_id: str, document: str, count: int | 
     if case is None:
         raise ReviewError(404, "unknown_record", f"没有检查记录 {record_id}")
     proc = case.procedure or {}
-    if document == SUSPENSION:
-        return _suspension_data(session, case, count)
+    if document in (SUSPENSION, LIFTED):
+        return _suspension_data(session, case, count, document)
     on_file = procedure.notices_on_file(proc)
     told = next((n for n in on_file if n["count"] == count), None) if count is not None else \
         (on_file[-1] if proc.get("notice") else None)
@@ -231,20 +233,22 @@ def document_data(session: Session, record_id: str, document: str, count: int | 
                       "statement_unit": rules.unit("statement"), "hearing_unit": rules.unit("hearing")}}
 
 
-def _suspension_data(session: Session, case: ReviewCase, count: int | None) -> dict[str, Any]:
-    """What the 暂停医疗保障基金结算通知书 numbered `count` (the last one when None) prints: the suspension as recorded,
-    the institution, the suspected facts (the findings of the record version then under review), the authority and
-    the 经办机构 it is addressed to as the notice was issued."""
-    suspensions = (case.procedure or {}).get("interim_suspensions", [])
+def _suspension_data(session: Session, case: ReviewCase, count: int | None, document: str) -> dict[str, Any]:
+    """What the 暂停医疗保障基金结算通知书 (SUSPENSION) or its 解除 notice (LIFTED) numbered `count` (the last one when
+    None) prints: the suspension as recorded (with its lifting), the institution, the suspected facts (the findings
+    of the record version then under review), the authority and the 经办机构 it is addressed to as the suspension
+    was issued."""
+    suspensions = [s for s in (case.procedure or {}).get("interim_suspensions", [])
+                   if document == SUSPENSION or s.get("lifted")]
     shown = next((s for s in suspensions if s["count"] == count), None) if count is not None else \
         (suspensions[-1] if suspensions else None)
     if shown is None:
-        raise ReviewError(404, "no_document", f"本案尚未制作{TITLES[SUSPENSION]}")
+        raise ReviewError(404, "no_document", f"本案尚未制作{TITLES[document]}")
     record = session.get_one(ReceivedRecord, (case.record_id, shown.get("version") or case.version))
     institution = session.get(Institution, case.institution_code)
     inspected = review.inspected_on(record.record)
     issued = case_settings.as_issued(shown.get("settings"), case_settings.snapshot(session))
-    return {"document": SUSPENSION, "title": TITLES[SUSPENSION], "record_id": case.record_id,
+    return {"document": document, "title": TITLES[document], "record_id": case.record_id,
             "count": shown["count"], "record_hash": record.record_hash,
             "authority": issued[case_settings.AGENCY] or agency_name(session),
             "handling_agency": issued.get("handling_agency") or case_settings.BY_NAME["handling_agency"].placeholder,

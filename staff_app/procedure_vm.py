@@ -51,7 +51,8 @@ STEP_FIELDS: dict[str, list[tuple[str, str, str]]] = {
 CHOICES = {"method": ["直接送达", "留置送达", "委托送达", "邮寄送达", "电子送达", "公告送达"],
            "kind": ["退回", "罚款", "加处罚款"]}
 PDF_DOCUMENTS = {"notice": "行政处罚事先告知书", "hearing-notice": "听证通知书", "hearing-record": "听证笔录",
-                 "interim-suspension": "暂停医疗保障基金结算通知书"}
+                 "interim-suspension": "暂停医疗保障基金结算通知书",
+                 "interim-suspension-lifted": "解除暂停医疗保障基金结算通知书"}
 
 
 def step_body(step: str, values: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
@@ -184,7 +185,9 @@ def available_documents(procedure: dict[str, Any]) -> list[str]:
     hearing = record.get("hearing") or {}
     return [key for key, present in (("notice", bool(record.get("notice"))), ("hearing-notice", bool(hearing.get("held_on"))),
                                      ("hearing-record", bool(hearing.get("record"))),
-                                     ("interim-suspension", bool(record.get("interim_suspensions")))) if present]
+                                     ("interim-suspension", bool(record.get("interim_suspensions"))),
+                                     ("interim-suspension-lifted",
+                                      any(s.get("lifted") for s in record.get("interim_suspensions", [])))) if present]
 
 
 @dataclass

@@ -135,7 +135,7 @@ class StaffClient:
 
     def procedure_pdf(self, record_id: str, document: str) -> bytes:
         """告知书 (notice), 听证通知书 (hearing-notice), 听证笔录 (hearing-record) or 暂停医疗保障基金结算通知书
-        (interim-suspension)."""
+        (interim-suspension) or its 解除 notice (interim-suspension-lifted)."""
         return self._bytes(f"/v1/review/records/{record_id}/procedure/{document}.pdf", timeout=LONG_TIMEOUT)
 
     def proposal(self, record_id: str, params: dict[str, Any]) -> dict[str, Any]:

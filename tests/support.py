@@ -142,7 +142,8 @@ def _give_schema(database_url: str) -> None:
 def init_bureau(settings: BureauSettings) -> None:
     """What `yibao bureau init` makes, as copies of the process's template bureau: the schema (`_give_schema`) and
     the key files (every bureau of this test process holds the same keys, whose decryption the keystore then
-    remembers). Each bureau still has its own database and data directory."""
+    remembers). Each bureau still has its own database and data directory. A test that needs two bureaus with
+    different keys (one refusing the other's) must make the second with `yibao bureau init`."""
     _give_schema(settings.database_url)
     open_bureau(settings).engine.dispose()
     shutil.copytree(keystore.keys_dir(_bureau_template()), keystore.keys_dir(settings))

@@ -402,28 +402,31 @@ SUSPEND = {"facts": "拒不提供2026年10月的进销存台账，拒绝调查�
 
 
 def test_interim_suspension_only_for_a_filed_fraud_case_of_an_institution_under_investigation():
-    """条例 第三十条第二款: 调查期间, a 定点医药机构 涉嫌骗取 (Art. 40) that refuses to cooperate; 主要负责人 approval;
+    """条例 第三十条第一款: 调查期间, a 定点医药机构 涉嫌骗取 (Art. 40) that refuses to cooperate; 主要负责人 approval;
     one in force at a time."""
     proc = filed()
     assert "interim_suspension" in procedure.available(proc, FRAUD, "supervisor")
     assert "interim_suspension" not in procedure.available(proc, FRAUD, "reviewer")
     refused("not_filed", procedure.interim_suspension, {}, FRAUD, **SUSPEND)
     for decided in ("已决定", "已公开", "已撤销"):
-        assert "第三十条第二款" in refused("not_investigating", procedure.interim_suspension, proc,
+        assert "第三十条第一款" in refused("not_investigating", procedure.interim_suspension, proc,
                                            replace(FRAUD, status=decided), **SUSPEND)
     no_fraud = refused("not_suspected_fraud", procedure.interim_suspension, proc, replace(FRAUD, articles=(38,)),
                        **SUSPEND)
-    assert no_fraud.startswith("仅对涉嫌骗取医疗保障基金支出（条例第40条）的定点医药机构") and "第三十条第二款" in no_fraud
+    assert no_fraud.startswith("仅对涉嫌骗取医疗保障基金支出（条例第40条）的定点医药机构") and "第三十条第一款" in no_fraud
     assert "interim_suspension" not in procedure.available(proc, replace(FRAUD, articles=(38,)), "supervisor")
     person = refused("not_suspected_fraud", procedure.interim_suspension, proc, replace(FRAUD, party_kind="insured"),
                      **SUSPEND)
-    assert "定点医药机构" in person and "第三十条第二款" in person
+    assert "定点医药机构" in person and "第三十条第一款" in person
     refused("own_inspection", procedure.interim_suspension, proc, replace(FRAUD, actor_inspected=True), **SUSPEND)
     refused("future_date", procedure.interim_suspension, proc, FRAUD, **{**SUSPEND, "approved_on": TODAY + timedelta(days=1)})
     assert "立案日期" in refused("bad_date", procedure.interim_suspension, proc, FRAUD,
                                  **{**SUSPEND, "approved_on": TODAY - timedelta(days=1)})
     refused("reason_required", procedure.interim_suspension, proc, FRAUD, **{**SUSPEND, "facts": " "})
     refused("reason_required", procedure.interim_suspension, proc, FRAUD, **{**SUSPEND, "approver": ""})
+    notified = {**proc, "notice": {"count": 1, "served_on": "2026-12-01"}}  # the 告知书 ends the investigation
+    assert "在调查期间" in refused("investigation_ended", procedure.interim_suspension, notified, FRAUD, **SUSPEND)
+    assert "interim_suspension" not in procedure.available(notified, FRAUD, "supervisor")
 
     held = procedure.interim_suspension(proc, FRAUD, **SUSPEND)
     assert held["interim_suspensions"] == [{"count": 1, "on": "2026-12-01", "by": "kezhang", "facts": SUSPEND["facts"],
@@ -446,7 +449,7 @@ def test_interim_suspension_only_for_a_filed_fraud_case_of_an_institution_under_
 
 
 def test_the_decision_ends_the_suspension_with_the_outcome_of_article_30():
-    """条例 第三十条第三款: decided under Art. 40 → handled as 骗取; otherwise settlement resumes, the suspended period
+    """条例 第三十条第一款: decided under Art. 40 → handled as 骗取; otherwise settlement resumes, the suspended period
     is settled as the rules provide. Before the decision: in force, no outcome."""
     held = procedure.interim_suspension(filed(), FRAUD, **SUSPEND)
     assert procedure.suspension_outcome("陈述申辩", (40,)) is None
@@ -456,6 +459,10 @@ def test_the_decision_ends_the_suspension_with_the_outcome_of_article_30():
     cleared = "经调查不属于骗取医疗保障基金支出，恢复结算，暂停期间的费用按照规定结算"
     assert procedure.suspension_outcome("已决定", (38, 40)) == fraud
     assert procedure.suspension_outcome("已公开", (38,)) == cleared and procedure.suspension_outcome("已决定", ()) == cleared
+    # withdrawn on 复议: neither outcome holds any longer, and the screen says so
+    assert procedure.suspension_outcome("已撤销", (40,)).startswith("处理决定已经复议撤销")
+    [void] = procedure.suspensions_shown(held, "已撤销", (40,))
+    assert not void["in_force"] and "待重新作出处理" in void["outcome"]
     [after] = procedure.suspensions_shown(held, "已决定", (38,))
     assert not after["in_force"] and after["outcome"] == cleared
     assert procedure.suspension_in_force(held, "已决定") is None
@@ -468,6 +475,12 @@ def test_the_decision_ends_the_suspension_with_the_outcome_of_article_30():
     assert suspension_line(before) == (True, "调查期间暂停结算（条例第三十条）自2026年12月1日（主要负责人 王局长 2026-12-01 "
                                              f"批准）：{SUSPEND['facts']}")
     assert suspension_line(after) == (False, suspension_line(before)[1] + f"；{cleared}")
+
+    from staff_app.procedure_vm import available_documents
+
+    assert available_documents({"record": held}) == ["interim-suspension"]
+    lifted = procedure.lift_interim_suspension(held, FRAUD, "该机构已提供全部台账")
+    assert available_documents({"record": lifted}) == ["interim-suspension", "interim-suspension-lifted"]
 
 
 def test_the_rules_file_names_the_suspension_and_its_outcomes():

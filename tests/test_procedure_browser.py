@@ -181,7 +181,7 @@ def test_both_tracks_on_one_case_in_the_browser(synced_fraud):
     """One case, both tracks, with a hearing: the 告知书 with its 陈述申辩 and a hearing asked for, noticed and held, the
     经办机构's 协议处理告知 with the institution's own 申辩, the decision, and both documents (行政处罚决定书, 协议处理通知书)
     downloaded from the case screen. 立案, the proposal and the 法制审核 are taken through the API (the first walk shows
-    them on the screen). After 立案 the 负责人 suspends settlement (条例第三十条第二款), and the decision under 第四十条
+    them on the screen). After 立案 the 负责人 suspends settlement (条例第三十条第一款), and the decision under 第四十条
     states its outcome; the 条例第四十三条 switch is tried on the decision screen and switched off again."""
     bureau, record_id, url = synced_fraud
     base = f"/v1/review/records/{record_id}"
@@ -242,7 +242,7 @@ def sign_in(page, url: str, username: str) -> None:
 
 
 def suspend_settlement(page, url: str) -> None:
-    """The 负责人 records the 主要负责人's approval of 暂停结算 on the filed fraud case (条例第三十条第二款): the case
+    """The 负责人 records the 主要负责人's approval of 暂停结算 on the filed fraud case (条例第三十条第一款): the case
     screen shows it in force from today."""
     today = date.today()
     sign_in(page, url, "zhuren")
@@ -326,7 +326,7 @@ def walk_both_tracks(page, bureau, record_id: str, url: str) -> None:
     reopen_case(page)
     tap(page, page, "作出决定")
     wait_shown(page, "已作出决定，当前状态：已决定", 20000)
-    wait_shown(page, "经调查属于骗取医疗保障基金支出，依照条例第四十条处理", 15000)  # 条例第三十条第三款
+    wait_shown(page, "经调查属于骗取医疗保障基金支出，依照条例第四十条处理", 15000)  # 条例第三十条第一款
     wait_shown(page, "下载医疗保障协议处理通知书（PDF）", 15000)
     reveal(page, shown(page, "下载医疗保障协议处理通知书（PDF）"))
     screenshot(page, "procedure-tracks-03-decided")
@@ -339,4 +339,4 @@ def walk_both_tracks(page, bureau, record_id: str, url: str) -> None:
     assert "解除与你单位签订的医疗保障服务协议" not in decision
     assert "医疗保障协议处理通知书" in notice and "解除与你单位签订的医疗保障服务协议" in notice
     assert "处罚款" not in notice
-    assert "经调查属于骗取医疗保障基金支出，依照条例第四十条处理" in decision  # 条例第三十条第三款
+    assert "经调查属于骗取医疗保障基金支出，依照条例第四十条处理" in decision  # 条例第三十条第一款

@@ -236,15 +236,18 @@ def test_a_case_without_a_hearing_right_and_a_new_notice(world):
     reviewer.post(f"{base}/start")
     step(reviewer, base, "request_filing", {"reason": "涉嫌违反条例第三十八条"})
     step(supervisor, base, "approve_filing", {"opinion": "同意"})
-    # the findings (条例第三十八条) suspect no 骗取: no 暂停结算 (条例第三十条第二款)
+    # the findings (条例第三十八条) suspect no 骗取: no 暂停结算 (条例第三十条第一款)
     assert "interim_suspension" not in supervisor.get(base)["procedure"]["steps"]
     refused = step(supervisor, base, "interim_suspension", {"facts": "拒不提供台账", "approver": "王局长",
                                                             "approved_on": day(0)}, 409)["detail"]
-    assert refused["reason"] == "not_suspected_fraud" and "第三十条第二款" in refused["message"]
+    assert refused["reason"] == "not_suspected_fraud" and "第三十条第一款" in refused["message"]
     choice = {"fine_yuan": "5100.00", "fine_reason": "一般情节", "rectification_due": day(30), "reason": "事实清楚"}
     reviewer.post(f"{base}/proposal", choice)
     told = reviewer.post(f"{base}/notify", {"served_on": day(0)})["procedure"]["record"]["notice"]
     assert told["hearing_right"] is False and told["hearing_deadline"] is None
+    # the 告知书 ends the investigation: no 暂停结算 for a refusal to cooperate from now on (条例第三十条第一款)
+    assert reason_of(step(supervisor, base, "interim_suspension", {"facts": "拒不提供台账", "approver": "王局长",
+                                                                   "approved_on": day(0)}, 409)) == "investigation_ended"
     assert "第六十三条" in step(reviewer, base, "request_hearing", {"requested_on": day(0)}, 409)["detail"]["message"]
     text = pdf_text(reviewer.get(f"{base}/procedure/notice.pdf"), "procedure-notice-no-hearing.pdf")
     assert "不属于《中华人民共和国行政处罚法》第六十三条规定的应当告知听证权利的情形" in text and "要求举行听证" not in text
@@ -278,7 +281,7 @@ def test_the_agreement_track_is_notified_and_heard_by_its_own_step(world):
         "rectification_due": day(30), "reason": "以骗取医保基金为目的"})["decision"]
     assert "解除服务协议" in proposed["measures"] and proposed["proposal"]["hearing_right"] is True
 
-    # 调查期间暂停结算 (条例第三十条第二款): the 负责人 records the 主要负责人's approval; the 通知书 to the 经办机构.
+    # 调查期间暂停结算 (条例第三十条第一款): the 负责人 records the 主要负责人's approval; the 通知书 to the 经办机构.
     suspension = {"facts": "拒不提供2026年10月的进销存台账，拒绝调查人员进入库房", "approver": "王局长",
                   "approved_on": day(0)}
     assert reason_of(step(reviewer, base, "interim_suspension", suspension, 403)) == "wrong_role"
@@ -294,10 +297,21 @@ def test_the_agreement_track_is_notified_and_heard_by_its_own_step(world):
     text = pdf_text(reviewer.get(f"{base}/procedure/interim-suspension.pdf"), "procedure-interim-suspension.pdf")
     for element in ("暂停医疗保障基金结算通知书", "医疗保障经办机构：", "福州市鼓楼区东街口大药房", "涉嫌骗取医疗保障基金支出",
                     "第四十条", "虚构购药记录", "拒不配合调查的事实", "拒不提供2026年10月的进销存台账", "待调查终结后依法认定",
-                    f"经本机关主要负责人王局长于{TODAY.year}年{TODAY.month}月{TODAY.day}日批准", "第三十条第二款",
-                    "暂停该机构的医疗保障基金结算", "按照规定结算", "第三十条第三款", "（印章）",
+                    f"经本机关主要负责人王局长于{TODAY.year}年{TODAY.month}月{TODAY.day}日批准", "第三十条第一款",
+                    "暂停该机构的医疗保障基金结算", "按照规定结算", "第三十条第一款", "（印章）",
                     "抄送：福州市鼓楼区东街口大药房"):
         assert element.replace(" ", "") in text, element
+    # 解除 before the decision: the written notice the first one announced; then a second suspension.
+    reviewer.get(f"{base}/procedure/interim-suspension-lifted.pdf", expect=404)
+    assert reason_of(step(reviewer, base, "lift_interim_suspension", {"text": "已提供台账"}, 403)) == "wrong_role"
+    step(supervisor, base, "lift_interim_suspension", {"text": "该机构已提供全部台账，配合调查"})
+    lifted = pdf_text(reviewer.get(f"{base}/procedure/interim-suspension-lifted.pdf"), "procedure-suspension-lifted.pdf")
+    for element in ("解除暂停医疗保障基金结算通知书", f"编号{record_id}-解除暂停1", "医疗保障经办机构：",
+                    f"以《暂停医疗保障基金结算通知书》（编号{record_id}-暂停1）", "福州市鼓楼区东街口大药房",
+                    "解除的理由", "该机构已提供全部台账，配合调查", f"本机关决定自{TODAY.year}年{TODAY.month}月{TODAY.day}日起解除",
+                    "恢复该机构的医疗保障基金结算", "第三十条第一款", "（印章）", "抄送：福州市鼓楼区东街口大药房"):
+        assert element.replace(" ", "") in lifted, element
+    assert step(supervisor, base, "interim_suspension", suspension)["procedure"]["interim_suspensions"][-1]["count"] == 2
     assert reason_of(step(reviewer, base, "agreement_statement", {"text": "x"}, 409)) == "not_notified"
     reviewer.post(f"{base}/notify", {"served_on": day(0)})
     reviewer.post(f"{base}/statement", {"waived": True})
@@ -312,14 +326,16 @@ def test_the_agreement_track_is_notified_and_heard_by_its_own_step(world):
     days_pass(bureau, record_id, 8)  # the party did not ask for a hearing within five working days
     decided = reviewer.post(f"{base}/decide")
     assert decided["status"] == "已决定"
-    # 条例第三十条第三款: decided under 第四十条, the suspension ends with it; the 决定书 says so, the 案卷 holds the 通知书
-    [ended] = decided["procedure"]["interim_suspensions"]
+    # 条例第三十条第一款: decided under 第四十条, the suspension ends with it; the 决定书 says so, the 案卷 holds the 通知书
+    first, ended = decided["procedure"]["interim_suspensions"]
+    assert first["lifted"]["reason"] == "该机构已提供全部台账，配合调查"
     assert (ended["in_force"], ended["outcome"]) == (False, "经调查属于骗取医疗保障基金支出，依照条例第四十条处理")
     assert "lift_interim_suspension" not in supervisor.get(base)["procedure"]["steps"]
     decision = pdf_text(reviewer.get(f"{base}/decision.pdf"), "procedure-suspension-decision.pdf")
-    assert "经调查属于骗取医疗保障基金支出，依照条例第四十条处理（《医疗保障基金使用监督管理条例》第三十条第三款）" in decision
+    assert "经调查属于骗取医疗保障基金支出，依照条例第四十条处理（《医疗保障基金使用监督管理条例》第三十条第一款）" in decision
     with zipfile.ZipFile(io.BytesIO(reviewer.get(f"{base}/case-file.zip"))) as archive:
-        assert f"documents/暂停医疗保障基金结算通知书-{record_id}-1.pdf" in archive.namelist()
+        assert {f"documents/暂停医疗保障基金结算通知书-{record_id}-1.pdf", f"documents/暂停医疗保障基金结算通知书-{record_id}-2.pdf",
+                f"documents/解除暂停医疗保障基金结算通知书-{record_id}-1.pdf"} <= set(archive.namelist())
 
 
 def test_a_fine_waits_for_filing_while_handling_alone_does_not(world):

@@ -86,7 +86,7 @@ def screen_vm(ctx: UiContext, key: str, factory: Callable[[], Any]) -> Any:
 def forget_screens(ctx: UiContext) -> None:
     """Drop every screen's view-model: when another person signs in, in a session a reload reattached, nothing the
     previous one loaded or typed may show."""
-    for key in ctx.screens:
+    for key in list(ctx.screens):
         ctx.flash.pop(key, None)
     ctx.screens.clear()
 

@@ -278,11 +278,12 @@ def procedure_step(body: StepBody, request: Request, session: SessionDep, accoun
 
 @router.get("/records/{record_id}/procedure/{document}.pdf")
 def procedure_document(session: SessionDep, account: Reader, record_id: str = RECORD_ID,
-                       document: str = Path(pattern=r"^(notice|hearing-notice|hearing-record|interim-suspension)$"),
+                       document: str = Path(pattern=r"^(notice|hearing-notice|hearing-record|interim-suspension|interim-suspension-lifted)$"),
                        count: int | None = Query(None, ge=1, le=999)) -> Response:
     """行政处罚事先告知书 (notice), 听证通知书 (hearing-notice), 听证笔录 (hearing-record) of the current notice, or of
     the notice numbered `count` (an earlier one, replaced by a 重新告知); 暂停医疗保障基金结算通知书
-    (interim-suspension) of the last suspension, or of the one numbered `count`."""
+    (interim-suspension) of the last suspension, or of the one numbered `count`, and its 解除 notice
+    (interim-suspension-lifted) once lifted."""
     try:
         data = proceedings.document_data(session, record_id, document, count)
     except review.ReviewError as exc:

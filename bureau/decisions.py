@@ -122,7 +122,8 @@ def proposal(record: Mapping[str, Any], flags: Flags = Flags()) -> dict[str, Any
                                "points": points.institution_points(f["severity"])} for f in findings]
     except checklists.InputError as exc:
         raise DecisionError([str(exc)]) from None
-    behaviours = points.points_rules().people.behaviours
+    people = points.points_rules().people
+    behaviours = people.behaviours
     suggested = [{"staff_code": code, "item_id": f["item_id"], "behaviour_id": SUGGESTED_BEHAVIOUR[f["category"]],
                   "points": behaviours[SUGGESTED_BEHAVIOUR[f["category"]]].points}
                  for f in findings if f["category"] in SUGGESTED_BEHAVIOUR
@@ -140,6 +141,8 @@ def proposal(record: Mapping[str, Any], flags: Flags = Flags()) -> dict[str, Any
             "institution_points": institution_points,
             "institution_points_total": sum(p["points"] for p in institution_points),
             "person_points_suggested": suggested,
+            "person_suspension": {"at": people.suspend_at, "min": people.suspension_months[0],
+                                  "max": people.suspension_months[1]},
             "behaviours": [{"id": b.id, "text": b.text, "tier": b.tier, "points": b.points}
                            for b in behaviours.values()]}
 
@@ -222,10 +225,16 @@ def check_choice(proposed: Mapping[str, Any], choice: Mapping[str, Any], today: 
         due = None
 
     staff_codes = {code for f in proposed["findings"] for code in f["staff_codes"]}
-    behaviours = points.points_rules().people.behaviours
+    people_rules = points.points_rules().people
+    behaviours, (shortest, longest) = people_rules.behaviours, people_rules.suspension_months
     people, seen = [], set()
+    terms: dict[str, int] = {}  # staff code → the 暂停's term (months), should this decision's points reach it
     for entry in choice.get("person_points") or []:
-        code, behaviour = entry.get("staff_code"), entry.get("behaviour_id")
+        code, behaviour, term = entry.get("staff_code"), entry.get("behaviour_id"), entry.get("suspension_months")
+        if term is not None and not (shortest <= term <= longest):
+            problems.append(f"{code} 暂停医保支付资格的期限应为 {shortest}～{longest} 个月，实际为 {term} 个月")
+        elif term is not None and terms.setdefault(code, term) != term:
+            problems.append(f"{code} 的暂停医保支付资格期限前后不一（{terms[code]} 个月与 {term} 个月）")
         if code not in staff_codes:
             problems.append(f"人员代码 {code} 不在本次检查记录的责任人员中")
         elif behaviour not in behaviours:
@@ -238,6 +247,7 @@ def check_choice(proposed: Mapping[str, Any], choice: Mapping[str, Any], today: 
                            "points": behaviours[behaviour].points})
     if problems:
         raise DecisionError(problems)
+    people = [{**p, "suspension_months": terms[p["staff_code"]]} if p["staff_code"] in terms else p for p in people]
     return {"measures": measures, "doc_kind": document_kind(measures, decided["measures_detail"]), "recover_yuan": decided["recover_yuan"],
             "fine_yuan": fine, "fine_reason": fine_reason if fine is not None else "",
             "suspension_months": months,

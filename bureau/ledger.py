@@ -36,6 +36,7 @@ class Entry:
     institution_code: str
     reversal: bool = False
     note: str = ""
+    suspension_months: int | None = None  # person's points: the 暂停's term fixed with them (`points.PointEntry`)
 
     def to_json(self) -> dict[str, Any]:
         return {"ledger": self.ledger, "label": LEDGER_LABELS[self.ledger], "subject": self.subject,
@@ -55,8 +56,8 @@ def _entries_of(decision: Mapping[str, Any], on: date) -> list[Entry]:
     code = decision["institution_code"]
     out = [Entry(INSTITUTION_POINTS, code, amount=p["points"], note=f"{p['item_id']}（{p['severity']} 类）", **common)
            for p in decision["institution_points"]]
-    out += [Entry(PERSON_POINTS, p["staff_code"], amount=p["points"], note=p.get("behaviour", ""), **common)
-            for p in decision["person_points"]]
+    out += [Entry(PERSON_POINTS, p["staff_code"], amount=p["points"], note=p.get("behaviour", ""),
+                  suspension_months=p.get("suspension_months"), **common) for p in decision["person_points"]]
     recovered = parse_money(decision["recover_yuan"])
     if recovered > 0:
         out.append(Entry(RECOVERED, code, amount=recovered, **common))
@@ -91,7 +92,7 @@ def _point_entries(listed: Iterable[Entry], ledger: str) -> dict[str, list[point
     by_subject: dict[str, list[points.PointEntry]] = defaultdict(list)
     for e in listed:
         if e.ledger == ledger:
-            by_subject[e.subject].append(points.PointEntry(e.on, int(e.amount), e.decision_no))
+            by_subject[e.subject].append(points.PointEntry(e.on, int(e.amount), e.decision_no, e.suspension_months))
     return by_subject
 
 

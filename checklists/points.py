@@ -88,6 +88,7 @@ class PointEntry:
     on: date
     points: int
     reason: str = ""
+    suspension_months: int | None = None  # the 暂停's term fixed with these points, should they reach it
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ class PersonStatus:
     suspension_months: tuple[int, int] | None
     bar_years: int | None  # after 终止: years before re-registration
     since: date | None = None  # the day the points reached it: the 暂停's first day, the 终止之日
-    until: date | None = None  # its last day: of the bar (终止), of the longest term (暂停)
+    until: date | None = None  # its last day: of the bar (终止), of the 暂停's term (the longest, when none was fixed)
     at_once: bool | None = None  # 终止: reached by one entry (一次性记满) rather than accumulated
     carried: bool = False  # reached in an earlier year and still running
 
@@ -364,8 +365,8 @@ def _year_measures(of_year: list[PointEntry], year: int, people: PeopleRules) ->
             reached.append(PersonStatus(year, 0, TERMINATE, None, bar, entry.on, add_months(entry.on, 12 * bar),
                                         at_once))
         elif before < people.suspend_at <= total:
-            reached.append(PersonStatus(year, 0, SUSPEND, people.suspension_months, None, entry.on,
-                                        add_months(entry.on, people.suspension_months[1])))
+            term = (entry.suspension_months,) * 2 if entry.suspension_months else people.suspension_months
+            reached.append(PersonStatus(year, 0, SUSPEND, term, None, entry.on, add_months(entry.on, term[1])))
     return reached
 
 
@@ -401,8 +402,10 @@ def person_status_text(status: PersonStatus, rules: PointsRules | None = None) -
         return (f"终止医保支付资格，{_cn_day(status.until + timedelta(days=1))}前不得再次登记备案（{status.since.year}年度{how}"
                 f"{people.terminate_at}分，{status.bar_years}年，自终止之日{_cn_day(status.since)}起算）")
     low, high = status.suspension_months or people.suspension_months
-    return (f"暂停医保支付资格{low}～{high}个月，自{_cn_day(status.since)}起，最长至{_cn_day(status.until)}"
-            f"（{status.since.year}年度累计记满{people.suspend_at}分）")
+    reached = f"（{status.since.year}年度累计记满{people.suspend_at}分）"
+    if low == high:  # the term fixed with the points
+        return f"暂停医保支付资格{low}个月，自{_cn_day(status.since)}起至{_cn_day(status.until)}止{reached}"
+    return f"暂停医保支付资格{low}～{high}个月，自{_cn_day(status.since)}起，最长至{_cn_day(status.until)}{reached}"
 
 
 def _cn_day(day: date) -> str:

@@ -383,6 +383,7 @@ class DecisionViewModel:
     suspension_months: str = ""
     rectification_due: str = ""
     person_points: set[tuple[str, str]] = field(default_factory=set)  # (staff code, behaviour id)
+    person_terms: dict[str, str] = field(default_factory=dict)  # staff code → 暂停 months as typed (empty: not fixed)
     reason: str = ""
     case: dict[str, Any] | None = None
     proposal: dict[str, Any] | None = None
@@ -412,6 +413,8 @@ class DecisionViewModel:
             self.suspension_months = str(draft["suspension_months"] or "")
             self.rectification_due = draft["rectification_due"] or ""
             self.person_points = {(p["staff_code"], p["behaviour_id"]) for p in draft["person_points"]}
+            self.person_terms = {p["staff_code"]: str(p["suspension_months"]) for p in draft["person_points"]
+                                 if p.get("suspension_months")}
         self.refresh()
         if draft is None or draft["status"] != "draft":
             self.person_points = {(p["staff_code"], p["behaviour_id"])
@@ -487,6 +490,12 @@ class DecisionViewModel:
             "person_points": [{"staff_code": code, "behaviour_id": behaviour}
                               for code, behaviour in sorted(self.person_points)],
         }
+        for entry in body["person_points"]:
+            term = self.person_terms.get(entry["staff_code"], "").strip()
+            if term.isdigit():
+                entry["suspension_months"] = int(term)
+            elif term and f"{entry['staff_code']} 的暂停医保支付资格期限应为整数（月）" not in self.problems:
+                self.problems.append(f"{entry['staff_code']} 的暂停医保支付资格期限应为整数（月）")
         if self.waive_penalty:  # what was typed into the fine and suspension fields no longer applies
             body["fine_yuan"], body["fine_reason"] = None, ""
         period, bad_date = self._period()

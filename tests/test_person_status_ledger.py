@@ -15,12 +15,13 @@ FORGER, PADDER, SPLITTER, CLEARED = "D350100000000000001", "D350100000000000002"
     "D350100000000000004"
 
 
-def _decision(record_id: str, day: date, people: list[tuple[str, int]], status: str = "issued") -> Decision:
+def _decision(record_id: str, day: date, people: list[tuple[str, int]], status: str = "issued",
+              term: int | None = None) -> Decision:
     decided = datetime(day.year, day.month, day.day, 2, 0, tzinfo=UTC)  # 10:00 in Beijing, the same day
     return Decision(record_id=record_id, version=1, record_hash="0" * 64, institution_code="H35010000001",
                     status=status, doc_kind="协议处理", decision_no=f"医保协处〔{day.year}〕{record_id}号",
-                    person_points=[{"staff_code": code, "behaviour_id": "x", "behaviour": "记分行为", "points": n}
-                                   for code, n in people],
+                    person_points=[{"staff_code": code, "behaviour_id": "x", "behaviour": "记分行为", "points": n,
+                                    **({"suspension_months": term} if term else {})} for code, n in people],
                     drafted_at=decided, decided_at=decided,
                     withdrawn_at=decided if status == "withdrawn" else None, withdrawn_reason="复议撤销")
 
@@ -82,6 +83,17 @@ def test_a_decision_states_where_its_points_leave_each_person(bureau_engine):
     # a decision issued before its statuses were kept prints the points alone
     [old] = decision_pdf.agreement_lines({"institution_points": [], "person_points": [{**entry, "status": None}]}, [])
     assert old == f"对相关人员（医保人员代码 {SPLITTER}）“记分行为”记医保支付资格 3 分。"
+
+
+def test_a_term_fixed_with_the_points_is_the_suspensions_term(bureau_engine):
+    """A decision that fixes the 暂停's term (2 months) ends the 暂停 then, in the ledger and in its notice's words."""
+    with Session(bureau_engine) as session:
+        _seed(session)
+        session.add(_decision("7", date(2026, 3, 31), [(CLEARED, 9)], term=2))
+        session.commit()
+        row = _people(session, as_of=date(2026, 4, 1))[CLEARED]
+        assert (row["action"], row["suspension_months"], row["until"]) == ("暂停", [2, 2], "2026-05-31")
+        assert row["text"] == "暂停医保支付资格2个月，自2026年3月31日起至2026年5月31日止（2026年度累计记满9分）"
 
 
 def test_the_agreement_notice_prints_the_status_a_persons_points_reach():

@@ -114,6 +114,18 @@ def test_person_9_suspends_1_to_6_months():
     assert person_status_text(status) == "暂停医保支付资格1～6个月，自2025年5月1日起，最长至2025年11月1日（2025年度累计记满9分）"
 
 
+def test_person_9_with_a_term_fixed_suspends_for_that_term():
+    """The 暂停's term fixed with the points that reach 9 (the 经办机构's choice within 1–6 months) is the term."""
+    status = person_status([PointEntry(date(2025, 2, 1), 5), PointEntry(date(2025, 8, 31), 4, "", 3)],
+                           date(2025, 12, 31))
+    assert (status.action, status.suspension_months, status.since, status.until) == (
+        SUSPEND, (3, 3), date(2025, 8, 31), date(2025, 11, 30))  # no 31 November: the month's last day
+    assert person_status_text(status) == "暂停医保支付资格3个月，自2025年8月31日起至2025年11月30日止（2025年度累计记满9分）"
+    # a term given with points that do not reach 9 changes nothing
+    early = person_status([PointEntry(date(2025, 2, 1), 5, "", 2), PointEntry(date(2025, 5, 1), 4)], date(2025, 12, 31))
+    assert (early.suspension_months, early.until) == ((1, 6), date(2025, 11, 1))
+
+
 def test_person_12_accumulated_terminates_with_1_year_bar():
     ledger = [PointEntry(date(2025, 2, 1), 6), PointEntry(date(2025, 5, 1), 6)]
     status = person_status(ledger, date(2025, 12, 31))

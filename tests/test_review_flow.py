@@ -116,6 +116,11 @@ def test_a_case_from_receipt_to_decision_withdrawal_and_ledgers(world):
     assert too_much["reason"] == "invalid_choice" and any("超出法定幅度" in p for p in too_much["problems"])
     no_reason = reviewer.post(f"{base}/proposal", {**choice, "fine_yuan": "6000", "fine_reason": ""}, expect=422)
     assert any("裁量理由" in p for p in no_reason["detail"]["problems"])
+    # the 暂停医保支付资格's term, should the points reach 9: within the rules' 1–6 months
+    assert proposal["person_suspension"] == {"at": 9, "min": 1, "max": 6}
+    long_term = reviewer.post(f"{base}/proposal", {**choice, "fine_yuan": "6000", "person_points": [
+        {"staff_code": PHARMACIST, "behaviour_id": "substitution", "suspension_months": 7}]}, expect=422)["detail"]
+    assert f"{PHARMACIST} 暂停医保支付资格的期限应为 1～6 个月，实际为 7 个月" in long_term["problems"]
     proposed = reviewer.post(f"{base}/proposal", {**choice, "fine_yuan": "6000"})
     assert proposed["status"] == "拟处理" and proposed["decision"]["fine_yuan"] == "6000.00"
     assert proposed["decision"]["measures"] == ["责令改正", "约谈", "责令退回", "罚款"]

@@ -256,3 +256,20 @@ def test_a_may_waiver_drops_the_fine_from_the_choice():
     vm.circumstances = set()
     vm.refresh()  # no longer waivable: the waiver is dropped with the circumstances
     assert not vm.waive_penalty and vm.choice()["fine_yuan"] == "70000.00"
+
+
+def test_a_persons_suspension_term_goes_with_each_of_their_points():
+    """The 暂停医保支付资格's term typed for a person rides on each of their entries; a term not in months is refused
+    on the form."""
+    vm = DecisionViewModel(_ProposalClient(), "r1")  # type: ignore[arg-type]
+    vm.refresh()
+    vm.reason = "事实清楚"
+    vm.person_points = {("D1", "substitution"), ("D1", "out_of_scope_settled"), ("D2", "substitution")}
+    vm.person_terms = {"D1": " 3 ", "D2": ""}
+    body = vm.choice()
+    assert body is not None and body["person_points"] == [
+        {"staff_code": "D1", "behaviour_id": "out_of_scope_settled", "suspension_months": 3},
+        {"staff_code": "D1", "behaviour_id": "substitution", "suspension_months": 3},
+        {"staff_code": "D2", "behaviour_id": "substitution"}]
+    vm.person_terms["D2"] = "三个月"
+    assert vm.choice() is None and vm.problems == ["D2 的暂停医保支付资格期限应为整数（月）"]

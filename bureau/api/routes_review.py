@@ -138,6 +138,7 @@ class ReasonBody(BaseModel):
 class PersonPoint(BaseModel):
     staff_code: str = Field(max_length=32)
     behaviour_id: str = Field(max_length=64)
+    suspension_months: int | None = Field(default=None, ge=1, le=120)  # the 暂停's term, should these points reach it
 
 
 class ChoiceBody(BaseModel):

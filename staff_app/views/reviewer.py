@@ -576,6 +576,11 @@ def decision_view(ctx: UiContext, record_id: str) -> ft.View:
                 await recompute()
         return handler
 
+    def keep_term(code: str):
+        def handler(e) -> None:
+            vm.person_terms[code] = e.control.value or ""
+        return handler
+
     def submitted(accepted: bool) -> None:
         if accepted:
             ctx.flash.pop(key, None)
@@ -659,6 +664,12 @@ def decision_view(ctx: UiContext, record_id: str) -> ft.View:
                                value=(s["staff_code"], s["behaviour_id"]) in vm.person_points,
                                on_change=toggle_in(vm.person_points, (s["staff_code"], s["behaviour_id"])))
                    for s in suggested]
+        term = vm.proposal.get("person_suspension") or {}
+        for code in sorted({s["staff_code"] for s in suggested}):
+            choice.append(ft.TextField(
+                label=f"{code} 暂停医保支付资格期限（月，{term.get('min')}～{term.get('max')}；年度记满{term.get('at')}分时适用）",
+                value=vm.person_terms.get(code, ""), on_change=keep_term(code), width=WIDE,
+                text_size=18))
     choice += [ft.TextField(label="拟处理意见的理由（认定的事实与依据）", value=vm.reason, on_change=bind(vm, "reason"),
                             multiline=True, min_lines=2, text_size=17, width=WIDE),
                banner("；".join(vm.problems), True)]

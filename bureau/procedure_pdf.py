@@ -67,6 +67,20 @@ def proposed_lines(terms: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def _lines(pdf: OfficialPdf, text: str) -> None:
+    """Text typed into a form, each non-blank line a paragraph."""
+    for line in text.splitlines():
+        if line.strip():
+            paragraph(pdf, line.strip())
+
+
+def document_number(document: str, record_id: str, count: int) -> str:
+    """A procedure document's number: the record and the count of its notice (`<record>-2`) or suspension
+    (`<record>-暂停1`, its lifting `<record>-解除暂停1`)."""
+    prefix = {"interim-suspension": "暂停", "interim-suspension-lifted": "解除暂停"}.get(document, "")
+    return f"{record_id}-{prefix}{count}"
+
+
 def _findings(pdf: OfficialPdf, findings: list[Mapping[str, Any]]) -> None:
     rows = [[str(n), f"{f['title']}\n{f.get('description') or ''}".strip(), f"{f['category']} {f['category_title']}",
              f"{parse_money(f['amount_yuan']):,}" if f.get("amount_yuan") else "—"]
@@ -159,9 +173,7 @@ def _hearing_record(pdf: _ProcedurePdf, data: Mapping[str, Any]) -> None:
     section(pdf, "听证经过")
     paragraph(pdf, "主持人宣布听证纪律，核对当事人及其代理人身份，告知当事人有申请回避、申辩和质证的权利；"
                    "调查人员提出当事人违法的事实、证据和行政处罚建议；当事人进行申辩和质证。")
-    for line in record["text"].splitlines():
-        if line.strip():
-            paragraph(pdf, line.strip())
+    _lines(pdf, record["text"])
     section(pdf, "当事人核对")
     paragraph(pdf, "以上笔录已交当事人核对。" + ("当事人核对无误后签字（盖章）。" if record["party_signed"]
                                             else "当事人拒绝签字（盖章），已在笔录中注明。"))
@@ -183,9 +195,7 @@ def _interim_suspension(pdf: _ProcedurePdf, data: Mapping[str, Any]) -> None:
     _findings(pdf, data["findings"])
     paragraph(pdf, texts["classified"])  # the table's categories are the site's; 骗取 is suspected, not yet found
     section(pdf, "二、拒不配合调查的事实")
-    for line in held["facts"].splitlines():
-        if line.strip():
-            paragraph(pdf, line.strip())
+    _lines(pdf, held["facts"])
     section(pdf, "三、批准和依据")
     paragraph(pdf, f"该机构拒不配合调查，经本机关主要负责人{held['approver']}于{cn_date(held['approved_on'])}批准，依据"
                    f"{texts['basis']}的规定，本机关要求你机构暂停该机构的医疗保障基金结算。")
@@ -201,12 +211,11 @@ def _suspension_lifted(pdf: _ProcedurePdf, data: Mapping[str, Any]) -> None:
     lifted = held["lifted"]
     title_block(pdf, data["authority"], data["title"], pdf.number)
     paragraph(pdf, f"{data['handling_agency']}：")
-    paragraph(pdf, f"本机关于{cn_date(held['on'])}以《暂停医疗保障基金结算通知书》（编号 {data['record_id']}-暂停{held['count']}）"
+    first = document_number("interim-suspension", data["record_id"], held["count"])
+    paragraph(pdf, f"本机关于{cn_date(held['on'])}以《暂停医疗保障基金结算通知书》（编号 {first}）"
                    f"要求你机构暂停{institution['name']}（机构编码 {institution['code']}）的医疗保障基金结算。")
     section(pdf, "解除的理由")
-    for line in lifted["reason"].splitlines():
-        if line.strip():
-            paragraph(pdf, line.strip())
+    _lines(pdf, lifted["reason"])
     section(pdf, "解除暂停结算及其后的处理")
     paragraph(pdf, f"本机关决定自{cn_date(lifted['on'])}起解除上述暂停。{texts['lifted_request']}")
     paragraph(pdf, texts["outcome"])
@@ -231,8 +240,7 @@ def document_day(data: Mapping[str, Any]) -> date:
 
 
 def render_procedure_pdf(data: Mapping[str, Any]) -> bytes:
-    suspension = {"interim-suspension": "暂停", "interim-suspension-lifted": "解除暂停"}.get(data["document"], "")
-    number = f"编号 {data['record_id']}-{suspension}{data['count']}"
+    number = f"编号 {document_number(data['document'], data['record_id'], data['count'])}"
     pdf = _ProcedurePdf(data["title"], number, data["record_hash"], document_day(data))
     RENDER[data["document"]](pdf, data)
     hash_block(pdf, "检查记录内容哈希（SHA-256）", data["record_hash"],

@@ -208,7 +208,6 @@ def document_data(session: Session, record_id: str, document: str, count: int | 
     hearing = told.get("hearing") or {}
     record = session.get_one(ReceivedRecord, (record_id, told.get("version") or case.version))
     draft = session.get(Decision, record_id)
-    institution = session.get(Institution, case.institution_code)
     rules = procedure.rules()
     recorder = session.get(StaffAccount, (hearing.get("record") or {}).get("by") or "")
     issued = (told if document == "notice" else hearing).get("settings") or {}
@@ -217,9 +216,7 @@ def document_data(session: Session, record_id: str, document: str, count: int | 
             "record_id": record_id, "count": told.get("count", 1),
             "record_hash": record.record_hash, "authority": issued.get(case_settings.AGENCY) or agency_name(session),
             "procedure": {**proc, "notice": {k: v for k, v in told.items() if k != "hearing"}, "hearing": hearing},
-            "institution": {"code": case.institution_code, "name": institution.name if institution else "",
-                            "address": institution.address if institution else "",
-                            "credit_code": institution.credit_code if institution else "",
+            "institution": {**_institution(session, case),
                             "representative": (record.record.get("checkin") or {}).get("representative") or {}},
             "inspected_on": inspected.isoformat() if inspected else None,
             "findings": review.findings_check(record.record).findings,
@@ -231,6 +228,14 @@ def document_data(session: Session, record_id: str, document: str, count: int | 
             "rules": {"statement_days": rules.statement_days, "hearing_request_days": rules.hearing_request_days,
                       "hearing_notice_days": rules.hearing_notice_days, "basis": rules.basis,
                       "statement_unit": rules.unit("statement"), "hearing_unit": rules.unit("hearing")}}
+
+
+def _institution(session: Session, case: ReviewCase) -> dict[str, str]:
+    """The party as the procedure documents name it, from the registry (blank where it has no row)."""
+    institution = session.get(Institution, case.institution_code)
+    return {"code": case.institution_code, "name": institution.name if institution else "",
+            "address": institution.address if institution else "",
+            "credit_code": institution.credit_code if institution else ""}
 
 
 def _suspension_data(session: Session, case: ReviewCase, count: int | None, document: str) -> dict[str, Any]:
@@ -245,7 +250,6 @@ def _suspension_data(session: Session, case: ReviewCase, count: int | None, docu
     if shown is None:
         raise ReviewError(404, "no_document", f"本案尚未制作{TITLES[document]}")
     record = session.get_one(ReceivedRecord, (case.record_id, shown.get("version") or case.version))
-    institution = session.get(Institution, case.institution_code)
     inspected = review.inspected_on(record.record)
     issued = case_settings.as_issued(shown.get("settings"), case_settings.snapshot(session))
     return {"document": document, "title": TITLES[document], "record_id": case.record_id,
@@ -253,8 +257,6 @@ def _suspension_data(session: Session, case: ReviewCase, count: int | None, docu
             "authority": issued[case_settings.AGENCY] or agency_name(session),
             "handling_agency": issued.get("handling_agency") or case_settings.BY_NAME["handling_agency"].placeholder,
             "suspension": shown, "filed_on": (case.procedure or {}).get("filed_on"),
-            "institution": {"code": case.institution_code, "name": institution.name if institution else "",
-                            "address": institution.address if institution else "",
-                            "credit_code": institution.credit_code if institution else ""},
+            "institution": _institution(session, case),
             "inspected_on": inspected.isoformat() if inspected else None,
             "findings": review.findings_check(record.record).findings}

@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 from checklists.money import money_problem, shown_money
 from checklists.times import clock_time
+from documents.pdf import cn_date
 from staff_app.staff_client import BureauRefused, BureauUnreachable, StaffClient, refusal_text
 
 STEP_LABELS = {
@@ -106,15 +107,10 @@ def clock_text(item: dict[str, Any]) -> str:
         + (" · 暂停结算中" if item.get("settlement_suspended") else "")
 
 
-def _cn(day: str) -> str:
-    shown = date.fromisoformat(day)
-    return f"{shown.year}年{shown.month}月{shown.day}日"
-
-
 def suspension_line(held: dict[str, Any]) -> tuple[bool, str]:
     """An interim suspension (条例 第三十条) as the case screen shows it: flagged while in force; its lifting, and its
     outcome once the case is decided."""
-    text = (f"调查期间暂停结算（条例第三十条）自{_cn(held['on'])}（主要负责人 {held['approver']} "
+    text = (f"调查期间暂停结算（条例第三十条）自{cn_date(held['on'])}（主要负责人 {held['approver']} "
             f"{held['approved_on']} 批准）：{held['facts']}")
     if lifted := held.get("lifted"):
         text += f"；{lifted['on']} 已解除：{lifted['reason']}"

@@ -479,6 +479,13 @@ class DecisionViewModel:
     def choice(self) -> dict[str, Any] | None:
         """The request body; None (with `problems`) when the form itself cannot be sent."""
         self.problems = []
+        terms: dict[str, dict[str, int]] = {}  # each person's 暂停 term, as the request gives it with their points
+        for code in sorted({code for code, _ in self.person_points}):
+            typed = self.person_terms.get(code, "").strip()
+            if typed.isdigit():
+                terms[code] = {"suspension_months": int(typed)}
+            elif typed:
+                self.problems.append(f"{code} 的暂停医保支付资格期限应为整数（月）")
         body: dict[str, Any] = {
             "refused_to_correct": self.refused_to_correct, "serious_consequences": self.serious_consequences,
             "intent_items": sorted(self.intent_items), "circumstances": sorted(self.circumstances),
@@ -487,15 +494,9 @@ class DecisionViewModel:
             "optional_measures": sorted(self.optional_measures),
             "fine_yuan": self.fine_yuan.strip() or None, "fine_reason": self.fine_reason.strip(),
             "suspension_months": None, "rectification_due": None, "reason": self.reason.strip(),
-            "person_points": [{"staff_code": code, "behaviour_id": behaviour}
+            "person_points": [{"staff_code": code, "behaviour_id": behaviour, **terms.get(code, {})}
                               for code, behaviour in sorted(self.person_points)],
         }
-        for entry in body["person_points"]:
-            term = self.person_terms.get(entry["staff_code"], "").strip()
-            if term.isdigit():
-                entry["suspension_months"] = int(term)
-            elif term and f"{entry['staff_code']} 的暂停医保支付资格期限应为整数（月）" not in self.problems:
-                self.problems.append(f"{entry['staff_code']} 的暂停医保支付资格期限应为整数（月）")
         if self.waive_penalty:  # what was typed into the fine and suspension fields no longer applies
             body["fine_yuan"], body["fine_reason"] = None, ""
         period, bad_date = self._period()

@@ -45,7 +45,7 @@ def make_engine(url: str) -> Engine:
             engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
             event.listen(engine, "connect", _enable_sqlite_wal)
         else:
-            engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20,
+            engine = create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=10,
                                    connect_args={"connect_timeout": 5})
         with engine.connect():
             pass

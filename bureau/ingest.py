@@ -19,8 +19,8 @@ A record (`accept_record`) is accepted only when, in this order:
 
 It is then stored, appended to the merkle log and its review case opened (`bureau.review.open_case`) or moved on to
 the corrected version (`receive_record`), all or nothing, in the log's next group transaction
-(`TransparencyLog.in_group`: the records arriving at this process meanwhile share its lock and its commit, each in a
-savepoint of its own), and the answer is a receipt. The same record again (same id, version and hash) gets the same
+(`TransparencyLog.in_group`: the records arriving at this process meanwhile share its lock, its inserts and its
+commit; one that fails there is set aside and the others still commit), and the answer is a receipt. The same record again (same id, version and hash) gets the same
 receipt and counts as a duplicate; different content under the same id and version is refused (409). Every refusal
 is stored as a `Rejection` with its reason code.
 
@@ -231,11 +231,11 @@ def _rescore(record: dict[str, Any]) -> _Score:
     return _Score(claimed if isinstance(claimed, str) else None, computed, result.critical, mismatch)
 
 
-def _check_previous(session: Session, opened: OpenedRecord) -> None:
+def _check_previous(opened: OpenedRecord, stored: Callable[[tuple[str, int]], ReceivedRecord | None]) -> None:
     record = opened.record
     if record["version"] == 1:
         return
-    previous = session.get(ReceivedRecord, (opened.record_id, record["version"] - 1))
+    previous = stored((opened.record_id, record["version"] - 1))
     if previous is None:
         raise IngestRefused(409, "previous_version_unknown", f"局端没有该记录的第 {record['version'] - 1} 版，无法更正")
     if previous.record_hash != record["previous_hash"] or previous.assignment_id != record["assignment_id"]:
@@ -251,7 +251,7 @@ class _Checked:
     submits_assignment: bool  # its assignment was not yet 已提交 when checked
 
 
-def _store(session: Session, checked: _Checked, index: int, now: datetime) -> None:
+def _store(session: Session, checked: _Checked, index: int, now: datetime) -> ReceivedRecord:
     opened, score = checked.opened, checked.score
     record = opened.record
     received = ReceivedRecord(
@@ -277,6 +277,7 @@ def _store(session: Session, checked: _Checked, index: int, now: datetime) -> No
         review.receive_record(session, received, now)
     else:  # no record of this id is stored (the duplicate check found no first version): no case to look up
         review.open_case(session, received, now)
+    return received
 
 
 def _append(session: Session, log: TransparencyLog, checked: _Checked, now: datetime) -> RecordAccepted | IngestRefused:
@@ -286,18 +287,25 @@ def _append(session: Session, log: TransparencyLog, checked: _Checked, now: date
     version = opened.record["version"]
 
     def work(shared: Session) -> tuple[int, bool] | IngestRefused:  # (log index, duplicate)
-        existing = shared.get(ReceivedRecord, (opened.record_id, version))
+        added: dict[tuple[str, int], ReceivedRecord] = log.pending(shared)  # by this group's works, maybe unflushed
+
+        def stored(key: tuple[str, int]) -> ReceivedRecord | None:
+            return added.get(key) or shared.get(ReceivedRecord, key)
+
+        existing = stored((opened.record_id, version))
         if existing is not None and existing.record_hash != opened.record_hash:
             return IngestRefused(409, "conflicting_content", f"局端已收到编号相同（第 {version} 版）但内容不同的记录")
         if existing is not None:
             _bump(shared, DUPLICATES_COUNTER)
             return existing.log_index, True
         try:
-            _check_previous(shared, opened)
+            _check_previous(opened, stored)
         except IngestRefused as exc:
             return exc
+        if version > 1 and any(record_id == opened.record_id for record_id, _ in added):
+            log.see_earlier_works(shared)  # the case this correction moves on was opened in this group
         index = log.append(shared, opened.record_id, version, opened.record_hash)
-        _store(shared, checked, index, now)
+        added[(opened.record_id, version)] = _store(shared, checked, index, now)
         return index, False
 
     outcome = log.in_group(session, work)

@@ -11,11 +11,17 @@ UPDATE takes the database's write lock; as the transaction has read nothing befo
 to conflict with. Only then are the log size and any duplicate read.
 
 Appenders of one process share that transaction (group commit, `in_group`): each puts its work in a queue and
-waits; one of them, the leader, takes up to `GROUP_MAX` waiting works, runs each in a SAVEPOINT of one transaction
-under the log's lock, commits once and wakes them. A work that fails is rolled back to its savepoint alone (and
-the cached tree, which may hold its leaf, is dropped): the others still commit. If the commit fails, every work of
-the group fails. So only the leader holds a pooled connection while it waits for the database, and one commit (one
-fsync) serves every record that arrived meanwhile.
+waits; one of them, the leader, takes up to `GROUP_MAX` waiting works and runs them in one transaction under the
+log's lock, commits once and wakes them. So only the leader holds a pooled connection while it waits for the
+database, and one commit (one fsync) serves every record that arrived meanwhile.
+
+A group of several works runs first in one batch: no savepoints, nothing flushed until the end, where every table's
+new rows go in one statement (the leaves and tree heads `append` adds, and the ORM's rows); a work reads what an
+earlier work of its group added from `pending`, not from the database. If any work raises, or the batch's rows do
+not flush, or a work must see an earlier work's rows in the database (`see_earlier_works`), the batch is rolled
+back and the group runs again one work at a time, each in a SAVEPOINT: a work that fails then is rolled back to its
+savepoint alone (the cached tree, which may hold its leaf, is dropped) and the others still commit. If the commit
+fails, every work of the group fails.
 
 `verify` recomputes the tree from the stored leaves and checks every signed tree head and every record's leaf and
 receipt: what server start and `yibao bureau verify-log` run.
@@ -26,7 +32,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Generic, Iterable, Sequence, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -72,8 +78,17 @@ class _Work(Generic[T]):
 class _Group:
     """The group transaction under way on a session: the log's lock is held; `tree` is the cached tree once an
     append of this transaction has brought it up to date (exactly the database's, this transaction's leaves
-    included, as long as the cache still holds that very tree)."""
+    included, as long as the cache still holds that very tree). In a batch (`batched`) the leaves and tree heads
+    wait in `leaves` and `heads` to be inserted together; `pending` is the works' own note of what they added."""
+    batched: bool = False
     tree: merkle.MerkleTree | None = None
+    leaves: list[dict[str, Any]] = field(default_factory=list)
+    heads: list[dict[str, Any]] = field(default_factory=list)
+    pending: dict[Any, Any] = field(default_factory=dict)
+
+
+class _RunSeparately(Exception):
+    """A work of a batch needs what an earlier work of its group wrote to be in the database."""
 
 
 class TransparencyLog:
@@ -202,20 +217,13 @@ class TransparencyLog:
         return mine.result  # type: ignore[return-value]  # set whenever error is not
 
     def _commit_group(self, session: Session, group: list[_Work[Any]]) -> None:
-        """One transaction under the log's lock: each work in a savepoint, then one commit. A failed work is rolled
-        back to its savepoint and drops the cached tree (it may hold the work's leaf); a failed commit drops it and
-        fails them all. Every work is done when this returns."""
+        """One transaction under the log's lock: the works as one batch, or else each in a savepoint (see the module
+        docstring), then one commit. A failed work drops the cached tree (it may hold the work's leaf); a failed
+        commit drops it and fails them all. Every work is done when this returns."""
         try:
             with self.lock:
-                self._take_lock(session)
-                session.info[_GROUP] = _Group()
-                for work in group:
-                    try:
-                        with session.begin_nested():
-                            work.result = work.run(session)
-                    except Exception as exc:
-                        work.error = exc
-                        self.forget()
+                if len(group) == 1 or not self._run_batch(session, group):
+                    self._run_each(session, group)
                 session.commit()
         except BaseException as exc:
             self.forget()  # before the rollback lets the next appender in
@@ -231,6 +239,50 @@ class TransparencyLog:
             for work in group:
                 work.done = True
 
+    def _run_batch(self, session: Session, group: list[_Work[Any]]) -> bool:
+        """The works in one batch, flushed, not committed; False (everything rolled back, no work's result set) if
+        the batch failed: the group is then to run one work at a time."""
+        self._take_lock(session)
+        batch = session.info[_GROUP] = _Group(batched=True)
+        try:
+            with session.no_autoflush:  # a work's reads must not flush the rows of the works before it one by one
+                results = [work.run(session) for work in group]
+            connection = session.connection()
+            if batch.leaves:
+                connection.execute(insert(LogLeaf.__table__), batch.leaves)  # type: ignore[attr-defined]
+                connection.execute(insert(SignedTreeHead.__table__), batch.heads)  # type: ignore[attr-defined]
+            session.flush()
+        except Exception:
+            self.forget()  # it holds the batch's leaves
+            session.rollback()
+            return False
+        for work, result in zip(group, results):
+            work.result = result
+        return True
+
+    def _run_each(self, session: Session, group: list[_Work[Any]]) -> None:
+        """The works one at a time, each in a savepoint: a failed one is rolled back alone."""
+        self._take_lock(session)
+        session.info[_GROUP] = _Group()
+        for work in group:
+            try:
+                with session.begin_nested():
+                    work.result = work.run(session)
+            except Exception as exc:
+                work.error = exc
+                self.forget()
+
+    def pending(self, session: Session) -> dict[Any, Any]:
+        """The group's note of what its works added (a work's own keys and values): in a batch, what is not yet in
+        the database. Inside `in_group` only."""
+        return session.info[_GROUP].pending
+
+    def see_earlier_works(self, session: Session) -> None:
+        """Make what the earlier works of this group wrote visible to a work's queries: in a batch, the group then
+        runs again one work at a time (each work's rows are flushed when its savepoint ends)."""
+        if session.info[_GROUP].batched:
+            raise _RunSeparately()
+
     def append(self, session: Session, record_id: str, version: int, record_hash: str) -> int:
         """Add the leaf and its signed tree head to `session`'s transaction, inside `in_group` (or, as in tests,
         with `lock` held on a fresh session, committing it). Returns the leaf index."""
@@ -239,21 +291,27 @@ class TransparencyLog:
             self._take_lock(session)
         with self._cache_lock:  # exactly the database's: a leaf whose transaction never committed must not stay
             exact = group.tree if group is not None else None  # this transaction's previous append left it so
+            if group is not None and group.batched and exact is not None and exact is not self._tree:
+                raise _RunSeparately()  # the cache was dropped: the database does not hold the batch's leaves yet
             tree = exact if exact is self._tree and exact is not None else self._current(session)
             if group is not None:
                 group.tree = tree
             leaf = log_leaf_hash(record_id, record_hash)
             index = tree.append(leaf)
             head = merkle.sign_tree_head(tree.size, tree.root(), _now_ms(), self.signing_key)
-            self._signed[tree.size] = {key: head[key] for key in ("size", "root", "timestamp", "signature")}
+            head_row = {key: head[key] for key in ("size", "root", "timestamp", "signature")}
+            self._signed[tree.size] = head_row
             if len(self._signed) > SIGNED_HEADS_KEPT:
                 del self._signed[min(self._signed)]
-        connection = session.connection()  # Core inserts: rows nothing reads back as objects, no flush to plan
-        connection.execute(insert(LogLeaf.__table__), {  # type: ignore[attr-defined]
-            "leaf_index": index, "record_id": record_id, "version": version, "leaf_hash": leaf.hex(),
-            "appended_at": utcnow()})
-        connection.execute(insert(SignedTreeHead.__table__), {  # type: ignore[attr-defined]
-            "size": head["size"], "root": head["root"], "timestamp": head["timestamp"], "signature": head["signature"]})
+        leaf_row = {"leaf_index": index, "record_id": record_id, "version": version, "leaf_hash": leaf.hex(),
+                    "appended_at": utcnow()}
+        if group is not None and group.batched:
+            group.leaves.append(leaf_row)
+            group.heads.append(head_row)
+        else:  # Core inserts: rows nothing reads back as objects, no flush to plan
+            connection = session.connection()
+            connection.execute(insert(LogLeaf.__table__), leaf_row)  # type: ignore[attr-defined]
+            connection.execute(insert(SignedTreeHead.__table__), head_row)  # type: ignore[attr-defined]
         return index
 
     # --- answers from what committed ---

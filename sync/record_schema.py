@@ -17,6 +17,7 @@ and line breaks) are found by `control_character_path`: the bureau refuses them 
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime
 from decimal import Decimal
@@ -525,8 +526,20 @@ def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
             stack.extend((f"{where}[{number}]", child) for number, child in reversed(list(enumerate(item))))
 
 
+# How JSON writes those characters (`\u0000`…`\u001f`, `\b`, `\f`; tab and line breaks are `\t`, `\n`, `\r`), or an
+# escaped backslash followed by `b`, `f` or `u001…` (which only sends the check on to the walk below).
+_ESCAPED_CONTROL = re.compile(r"\\(?:u00[01]|[bf])")
+_JSON = json.JSONEncoder(ensure_ascii=False, check_circular=False)
+
+
 def control_character_path(record: Any) -> str | None:
     """The path of the first string (or key) holding a C0 control character other than tab and line breaks, shown
-    with the characters escaped; None when there is none."""
+    with the characters escaped; None when there is none. A record's JSON text without any of their escapes has
+    none (one pass in C); only a record with one is walked to name the field."""
+    try:
+        if not _ESCAPED_CONTROL.search(_JSON.encode(record)):
+            return None
+    except (TypeError, ValueError, RecursionError):  # not JSON, or too deep for the encoder: the walk decides
+        pass
     path = next((path for path, text in _strings(record, "") if CONTROL_CHARACTERS.search(text)), None)
     return None if path is None else CONTROL_CHARACTERS.sub(lambda m: f"\\x{ord(m.group()):02x}", path)[:200]

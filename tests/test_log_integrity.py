@@ -13,7 +13,7 @@ import time
 from datetime import datetime, timezone
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import DataError
 from sqlmodel import Session, select
 
@@ -204,6 +204,53 @@ def test_verify_log_names_the_first_tampered_index(running_bureau, tmp_path, wha
     assert len(refused.stderr.strip().splitlines()) == 1 and f"日志第 {index} 条" in refused.stderr
 
 
+def accept_in_one_group(other: InProcess, sends: list[tuple[str, dict]], monkeypatch) -> tuple[list[object], list[str]]:
+    """`sends` (record id, envelope) accepted by `other`, the first alone while the rest queue behind it in this
+    order, so that they are one group transaction. Returns what each accept returned or raised, and how each group
+    ran: "batch", or "each" (one work at a time, after a batch failed or for a group of one)."""
+    log = other.log
+    ran: list[str] = []
+    run_batch, run_each = transparency.TransparencyLog._run_batch, transparency.TransparencyLog._run_each
+
+    def batch(self, session, group):
+        done = run_batch(self, session, group)
+        ran.append("batch" if done else "batch failed")
+        return done
+
+    def each(self, session, group):
+        ran.append("each")
+        return run_each(self, session, group)
+
+    monkeypatch.setattr(transparency.TransparencyLog, "_run_batch", batch)
+    monkeypatch.setattr(transparency.TransparencyLog, "_run_each", each)
+    outcomes: list[object] = [None] * len(sends)
+
+    def send(number: int) -> None:
+        record_id, envelope = sends[number]
+        try:
+            outcomes[number] = other.accept(envelope, record_id)
+        except Exception as exc:  # noqa: BLE001 - an error is an outcome the caller asserts
+            outcomes[number] = exc
+
+    def until(condition) -> None:
+        deadline = time.monotonic() + 60
+        while not condition():
+            assert time.monotonic() < deadline, "the appenders never queued"
+            time.sleep(0.01)
+
+    with log.lock:  # the first record's leader waits here; the others queue behind it meanwhile, in order
+        threads = [threading.Thread(target=send, args=(number,)) for number in range(len(sends))]
+        threads[0].start()
+        until(lambda: log._leading and not log._waiting)
+        for number, thread in enumerate(threads[1:], start=1):
+            thread.start()
+            until(lambda: len(log._waiting) == number)  # noqa: B023 - waited for here, in this iteration
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads)
+    return outcomes, ran
+
+
 def test_a_record_failing_in_a_group_is_set_aside_and_the_others_commit(running_bureau, tmp_path, monkeypatch):
     """Records arriving at once share one transaction (group commit); the one that fails inside it is rolled back
     alone and answered with its own error, the others are stored with receipts that verify, and it can be sent
@@ -214,13 +261,6 @@ def test_a_record_failing_in_a_group_is_set_aside_and_the_others_commit(running_
     first, *together = queued(tablet)
     failing = together[1]
     other = InProcess(running_bureau, tablet.identities[0].key_id)
-    log = other.log
-    groups: list[list[object]] = []
-    commit_group = transparency.TransparencyLog._commit_group
-
-    def spy(self, session, group):
-        groups.append([work.run for work in group])
-        return commit_group(self, session, group)
 
     def fail_one(session, received, now):
         if received.record_id == failing.record_id:
@@ -230,32 +270,10 @@ def test_a_record_failing_in_a_group_is_set_aside_and_the_others_commit(running_
 
     open_case = review.open_case  # what ingest calls after storing a first version
     monkeypatch.setattr(review, "open_case", fail_one)
-    monkeypatch.setattr(transparency.TransparencyLog, "_commit_group", spy)
-    outcomes: dict[str, object] = {}
-
-    def send(item) -> None:
-        try:
-            outcomes[item.record_id] = other.accept(item.envelope, item.record_id)
-        except Exception as exc:  # noqa: BLE001 - the failing record's error is what it must get
-            outcomes[item.record_id] = exc
-
-    def until(condition) -> None:
-        deadline = time.monotonic() + 60
-        while not condition():
-            assert time.monotonic() < deadline, "the appenders never queued"
-            time.sleep(0.01)
-
-    with log.lock:  # the first record's leader waits here; the others queue behind it meanwhile
-        threads = [threading.Thread(target=send, args=(first,))]
-        threads[0].start()
-        until(lambda: log._leading and not log._waiting)
-        threads += [threading.Thread(target=send, args=(item,)) for item in together]
-        for thread in threads[1:]:
-            thread.start()
-        until(lambda: len(log._waiting) == len(together))
-    for thread in threads:
-        thread.join(timeout=120)
-    assert [len(group) for group in groups] == [1, len(together)]  # the three records were one transaction
+    items = [first, *together]
+    answers, ran = accept_in_one_group(other, [(item.record_id, item.envelope) for item in items], monkeypatch)
+    assert ran == ["each", "batch failed", "each"]  # the three records were one transaction, their batch undone
+    outcomes = {item.record_id: answer for item, answer in zip(items, answers)}
 
     error = outcomes.pop(failing.record_id)
     assert isinstance(error, RuntimeError) and "forced failure" in str(error)
@@ -273,4 +291,57 @@ def test_a_record_failing_in_a_group_is_set_aside_and_the_others_commit(running_
     other.verified(other.accept(failing.envelope, failing.record_id), failing.record_hash, 3)
     report = other.report()
     assert report.ok and report.log_size == report.records == 4
+    other.engine.dispose()
+
+
+def test_a_group_is_one_batch_even_with_a_record_sent_twice(running_bureau, tmp_path, monkeypatch):
+    """A group's records go in together (one INSERT per table); a copy of a record earlier in the same batch is
+    answered as a duplicate with that record's receipt, though the first is not yet in the database."""
+    tablet = enroll_tablet(running_bureau, tmp_path / "tablet")
+    device.pull_assignments(tablet.engine, tablet.identities[0])
+    (lead, lead_hash), (once, once_hash), (other_one, other_hash) = (
+        sealed_record(tablet, record_id) for record_id in ("rec-lead", "rec-once", "rec-other"))
+    other = InProcess(running_bureau, tablet.identities[0].key_id)
+    inserts: list[str] = []
+    listen = (other.engine, "before_cursor_execute",
+              lambda _c, _k, statement, *_: inserts.append(statement.split("(")[0].strip())
+              if statement.startswith("INSERT INTO logleaf") else None)
+    event.listen(*listen)
+    try:
+        answers, ran = accept_in_one_group(other, [("rec-lead", lead), ("rec-once", once), ("rec-other", other_one),
+                                                   ("rec-once", once)], monkeypatch)
+    finally:
+        event.remove(*listen)
+    assert ran == ["each", "batch"] and len(inserts) == 2  # the leader's own group, then the three in one INSERT
+    assert [type(answer) for answer in answers] == [ingest.RecordAccepted] * 4
+    assert [(answer.receipt["log_index"], answer.duplicate) for answer in answers] == [
+        (0, False), (1, False), (2, False), (1, True)]
+    assert answers[3].receipt == answers[1].receipt
+    for answer, record_hash in zip(answers, (lead_hash, once_hash, other_hash, once_hash)):
+        verify_receipt(answer.receipt, record_hash, other.keys.signing.public_key())
+    report = other.report()
+    assert report.ok and report.log_size == report.records == 3
+    other.engine.dispose()
+
+
+def test_a_correction_in_the_group_of_its_first_version_runs_the_group_one_record_at_a_time(
+        running_bureau, tmp_path, monkeypatch):
+    """A correction whose first version is in the same batch moves on a case the batch has not written yet: the
+    group runs again one record at a time, and the case ends on the correction."""
+    tablet = enroll_tablet(running_bureau, tmp_path / "tablet")
+    device.pull_assignments(tablet.engine, tablet.identities[0])
+    lead, _ = sealed_record(tablet, "rec-lead")
+    first, first_hash = sealed_record(tablet, "rec-corrected")
+    corrected, corrected_hash = sealed_record(tablet, "rec-corrected", version=2, previous_hash=first_hash,
+                                              correction_reason="金额录入错误，更正")
+    other = InProcess(running_bureau, tablet.identities[0].key_id)
+    answers, ran = accept_in_one_group(other, [("rec-lead", lead), ("rec-corrected", first),
+                                               ("rec-corrected", corrected)], monkeypatch)
+    assert ran == ["each", "batch failed", "each"]
+    assert [answer.receipt["log_index"] for answer in answers] == [0, 1, 2]  # type: ignore[attr-defined]
+    verify_receipt(answers[2].receipt, corrected_hash, other.keys.signing.public_key())  # type: ignore[attr-defined]
+    with Session(other.engine) as session:
+        case = session.get(ReviewCase, "rec-corrected")
+        assert case is not None and case.version == 2 and case.events == 2  # received, then moved on
+    assert other.report().ok
     other.engine.dispose()

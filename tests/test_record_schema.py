@@ -6,6 +6,8 @@ from __future__ import annotations
 import copy
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import checklists
 from bureau import review
@@ -85,6 +87,21 @@ def test_control_characters_are_found_at_any_depth_and_shown_escaped():
         deep = [deep]
     assert record_schema.control_character_path({"a": deep, "b": {"c\x00d": "x"}}) == "b.c\\x00d"
     assert record_schema.control_character_path({"a": ["第一行\n\t第二行\r\n"]}) is None
+
+
+TEXT = st.text(st.sampled_from("ab\\\"/u01f\t\n\r\x00\x01\x08\x0b\x0c\x1f\x7f 第"), max_size=8)
+JSON = st.recursive(st.none() | st.integers() | TEXT,
+                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TEXT, inner, max_size=4), max_leaves=12)
+
+
+@settings(max_examples=400, deadline=None)
+@given(JSON)
+def test_the_quick_look_at_the_json_text_agrees_with_the_walk(value):
+    """A value has a control character exactly when some string or key of it does (escaped backslashes, `\\b`,
+    `\\u001f` written out as text and the like included)."""
+    walked = next((path for path, text in record_schema._strings(value, "")
+                   if record_schema.CONTROL_CHARACTERS.search(text)), None)
+    assert (record_schema.control_character_path(value) is None) == (walked is None)
 
 
 def answers(**failed: tuple[str, str | None]) -> dict:

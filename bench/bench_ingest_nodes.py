@@ -11,7 +11,9 @@ tablet's key, `inspector_app.bureau_client.BureauClient`), each record to the ne
 for each N and its ratio to N=1, against a floor measured in the same run: a bare INSERT of the same sealed bytes
 plus their SHA-256, committed per record, from the same number of threads on the same database; and the checks the
 bureau must make of each record (decrypt, signatures, schema, score) alone in one process, with no database or HTTP,
-which bound what one node can do. Afterwards every record must be stored exactly once (rows counted) and
+which bound what one node can do; and, on the same servers, as many signed requests that do little more than
+authenticate (`GET /v1/log/consistency?first=1&second=1`): what HTTP and the request's signature, key and nonce cost
+a node before any record is looked at. Afterwards every record must be stored exactly once (rows counted) and
 `yibao bureau verify-log` must exit 0. Last, not timed: the SQL statements and commits one node spends per record
 (the app in this process, every statement its engine runs counted, the request's authentication included).
 
@@ -37,6 +39,7 @@ import time
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -159,10 +162,22 @@ def start_servers(settings: BureauSettings, nodes: int, workers_mode: bool) -> l
     return started
 
 
+def put_record(client: BureauClient, record_id: str, envelope: dict) -> None:
+    if client.put_record(record_id, envelope).get("duplicate"):
+        raise RuntimeError("answered as a duplicate")
+
+
+def ask_log_head(client: BureauClient, _record_id: str, _envelope: dict) -> None:
+    """A signed request that costs the node its authentication (key lookup, signature, nonce) and a little more:
+    the consistency of the first tree head with itself (two tree heads read)."""
+    client.log_consistency(1, 1)
+
+
 def send_all(urls: list[str], tablets: list[Tablet], records: list[tuple[int, str, dict]], threads: int,
-             first: int = 0) -> tuple[float, list[str]]:
+             first: int = 0, send: Callable[[BureauClient, str, dict], None] = put_record) -> tuple[float, list[str]]:
     """Send `records` from `threads` client threads; record k (numbered from `first`) goes to server k % N, from the
-    thread of its tablet. Returns (seconds, problems)."""
+    thread of its tablet (`send`: the record itself, or another request in its place). Returns (seconds,
+    problems)."""
     problems: list[str] = []
     lock = threading.Lock()
     by_thread: list[list[tuple[int, int, str, dict]]] = [[] for _ in range(threads)]
@@ -180,9 +195,7 @@ def send_all(urls: list[str], tablets: list[Tablet], records: list[tuple[int, st
                 tablet = tablets[which]
                 client = clients[(which, url)] = BureauClient(url, tablet.key, tablet.key_id, timeout=(10, 180))
             try:
-                answer = client.put_record(record_id, envelope)
-                if answer.get("duplicate"):
-                    raise RuntimeError("answered as a duplicate")
+                send(client, record_id, envelope)
             except Exception as exc:  # collected and printed: the run goes on
                 with lock:
                     problems.append(f"{record_id} via {url}: {type(exc).__name__}: {exc}")
@@ -314,9 +327,9 @@ def statements_per_record(root: Path, args: argparse.Namespace) -> tuple[float, 
 
 
 def run_once(root: Path, nodes: int, args: argparse.Namespace
-             ) -> tuple[float, bool, list[tuple[int, str, dict]], float]:
+             ) -> tuple[float, bool, list[tuple[int, str, dict]], float, float]:
     """One N: fresh schema, fresh data dir, fresh records. Returns (records/s, all checks passed, timed records,
-    the checks' records/s on those records)."""
+    the checks' records/s on those records, signed requests/s that only authenticate)."""
     schema = Schema(f"n{nodes}")
     try:
         settings = BureauSettings(root / f"n{nodes}" / "bureau", schema.url)
@@ -334,6 +347,8 @@ def run_once(root: Path, nodes: int, args: argparse.Namespace
             urls = [url for url, _ in servers]
             _, warm_problems = send_all(urls, tablets, envelopes[:warmup], min(args.threads, warmup))
             seconds, problems = send_all(urls, tablets, envelopes[warmup:], args.threads, first=warmup)
+            asked_s, ask_problems = send_all(urls, tablets, envelopes[warmup:], args.threads, send=ask_log_head)
+            problems += ask_problems
         finally:
             for _, proc in servers:
                 stop(proc)
@@ -343,6 +358,8 @@ def run_once(root: Path, nodes: int, args: argparse.Namespace
         print(f"N={nodes} ({how}): {args.records} records from {args.threads} threads in {seconds:.2f} s = "
               f"{rate:.1f} records/s  [prepared in {prepared_s:.1f} s, servers up in {boot_s:.1f} s, "
               f"{warmup} warm-up records]", flush=True)
+        print(f"    the same number of signed requests that only authenticate (GET /v1/log/consistency?first=1&"
+              f"second=1): {args.records / asked_s:.1f} requests/s", flush=True)
         for problem in problems[:5]:
             print(f"    refused/failed: {problem}")
         if problems:
@@ -353,7 +370,7 @@ def run_once(root: Path, nodes: int, args: argparse.Namespace
         print(f"    yibao bureau verify-log: exit {code}: {said}", flush=True)
     finally:
         schema.drop()
-    return rate, stored_ok and code == 0 and not problems, envelopes[warmup:], checks
+    return rate, stored_ok and code == 0 and not problems, envelopes[warmup:], checks, args.records / asked_s
 
 
 def main() -> None:
@@ -377,6 +394,7 @@ def main() -> None:
     rates: dict[int, list[float]] = {nodes: [] for nodes in counts}
     floors: list[float] = []
     checks: list[float] = []
+    signed: dict[int, list[float]] = {nodes: [] for nodes in counts}
     all_ok = True
     started = time.perf_counter()
     try:
@@ -385,8 +403,9 @@ def main() -> None:
                 print(f"round {round_no} of {args.repeat}:", flush=True)
             kept: list[tuple[int, str, dict]] = []
             for nodes in counts:
-                rate, ok, envelopes, checked = run_once(root / f"round{round_no}", nodes, args)
+                rate, ok, envelopes, checked, asked = run_once(root / f"round{round_no}", nodes, args)
                 checks.append(checked)
+                signed[nodes].append(asked)
                 rates[nodes].append(rate)
                 all_ok = all_ok and ok
                 kept = kept or envelopes
@@ -405,8 +424,10 @@ def main() -> None:
     for nodes, measured in rates.items():
         rate = statistics.median(measured)
         each = ", ".join(f"{r:.1f}" for r in measured)
+        bound = statistics.median(signed[nodes])
         print(f"  N={nodes}: {rate:7.1f} records/s  x{rate / base:.2f} vs N={base_n}  floor/rate {floor / rate:5.1f}x  "
-              f"checks/rate {ceiling / rate:4.1f}x  (runs: {each})")
+              f"checks/rate {ceiling / rate:4.1f}x  (runs: {each}); signed requests that only authenticate "
+              f"{bound:.1f}/s, floor/that {floor / bound:.1f}x")
     print(f"one node, per record (auth included, {args.records} records from {args.threads} threads): "
           f"{per_record:.1f} SQL statements, {commits:.2f} commits")
     print(f"all records stored exactly once and verify-log exit 0 for every run: {'yes' if all_ok else 'NO'}; "

@@ -20,9 +20,10 @@ A record (`accept_record`) is accepted only when, in this order:
 It is then stored, appended to the merkle log and its review case opened (`bureau.review.open_case`) or moved on to
 the corrected version (`receive_record`), all or nothing, in the log's next group transaction
 (`TransparencyLog.in_group`: the records arriving at this process meanwhile share its lock, its inserts and its
-commit; one that fails there is set aside and the others still commit), and the answer is a receipt. The same record again (same id, version and hash) gets the same
-receipt and counts as a duplicate; different content under the same id and version is refused (409). Every refusal
-is stored as a `Rejection` with its reason code.
+commit; one that fails there is set aside and the others still commit), and the answer is a receipt. The same record
+again (same id, version and hash), even in the same group, gets the same receipt and counts as a duplicate; different
+content under the same id and version is refused (409). Every refusal is stored as a `Rejection` with its reason
+code.
 
 Blobs (`start_blob`, `put_chunk`) are accepted only when named by an accepted record of the sending tablet, and
 that is asked first: a device learns nothing about a blob its records do not name, not even whether the bureau

@@ -1,7 +1,8 @@
 """The bureau's merkle log, persisted: `LogLeaf` rows (leaf hashes) and every `SignedTreeHead`. The database is the
-log; a process keeps the tree (`sync.merkle.MerkleTree`) in memory only as a cache of what committed, caught up from
-the database before each use, checked against a stored tree head before each answer, and dropped whenever a
-transaction that may have appended to it fails.
+log; a process keeps the tree (`sync.merkle.MerkleTree`) in memory only as a cache of what committed (and, while a
+group transaction runs under the log's lock, of its leaves), caught up from the database before each use, checked
+against a stored tree head before each answer, and cut back or dropped whenever a transaction that may have appended
+to it fails.
 
 Appending a record, its leaf and the new tree head (size index + 1, signed at once, so resending the record returns
 the very same receipt) happens in a transaction whose first statement takes the log's lock: an UPDATE of the
@@ -15,13 +16,14 @@ waits; one of them, the leader, takes up to `GROUP_MAX` waiting works and runs t
 log's lock, commits once and wakes them. So only the leader holds a pooled connection while it waits for the
 database, and one commit (one fsync) serves every record that arrived meanwhile.
 
-A group of several works runs first in one batch: no savepoints, nothing flushed until the end, where every table's
-new rows go in one statement (the leaves and tree heads `append` adds, and the ORM's rows); a work reads what an
-earlier work of its group added from `pending`, not from the database. If any work raises, or the batch's rows do
-not flush, or a work must see an earlier work's rows in the database (`see_earlier_works`), the batch is rolled
-back and the group runs again one work at a time, each in a SAVEPOINT: a work that fails then is rolled back to its
-savepoint alone (the cached tree, which may hold its leaf, is dropped) and the others still commit. If the commit
-fails, every work of the group fails.
+A group of several works runs first in one batch: no savepoints and no autoflush, so the new rows of each table go
+in one statement at the end (the leaves and tree heads `append` holds back, and the ORM's rows; UPDATEs run as they
+come); a work reads what an earlier work of its group added from `pending`, not from the database. If any work
+raises, or the batch's rows do not flush, or a work must see an earlier work's rows in the database
+(`see_earlier_works`), the batch is rolled back, its leaves cut from the cached tree, and the group runs again one
+work at a time, each in a SAVEPOINT: a work that fails then is rolled back to its savepoint alone (the cached tree,
+which may hold its leaf, is dropped) and the others still commit. So a work may run twice, its first run rolled
+back: works change nothing but the database. If the commit fails, every work of the group fails.
 
 `verify` recomputes the tree from the stored leaves and checks every signed tree head and every record's leaf and
 receipt: what server start and `yibao bureau verify-log` run.
@@ -77,11 +79,13 @@ class _Work(Generic[T]):
 @dataclass
 class _Group:
     """The group transaction under way on a session: the log's lock is held; `tree` is the cached tree once an
-    append of this transaction has brought it up to date (exactly the database's, this transaction's leaves
-    included, as long as the cache still holds that very tree). In a batch (`batched`) the leaves and tree heads
-    wait in `leaves` and `heads` to be inserted together; `pending` is the works' own note of what they added."""
+    append of this transaction has brought it up to date (the database's with this transaction's leaves, as long as
+    the cache still holds that very tree), `base_size` its size then. In a batch (`batched`) the leaves and tree
+    heads wait in `leaves` and `heads` to be inserted together; `pending` is the works' own note of what they
+    added (of the works that did not fail)."""
     batched: bool = False
     tree: merkle.MerkleTree | None = None
+    base_size: int = 0
     leaves: list[dict[str, Any]] = field(default_factory=list)
     heads: list[dict[str, Any]] = field(default_factory=list)
     pending: dict[Any, Any] = field(default_factory=dict)
@@ -187,7 +191,8 @@ class TransparencyLog:
         """`work(shared)` run and committed in a group transaction (see the module docstring) on `shared`, the
         leader's session, which may be `session` (no transaction open: the log's lock must be the first statement).
         Returns what `work` returned once its group committed; raises what `work` raised (its own changes rolled
-        back), or what failed the group's commit."""
+        back), or what failed the group's commit. `work` may run twice (a batch undone first): it must change
+        nothing but the database."""
         if session.in_transaction():
             raise RuntimeError("in_group needs a session with no transaction open: the lock must come first")
         mine: _Work[T] = _Work(work)
@@ -253,7 +258,7 @@ class TransparencyLog:
                 connection.execute(insert(SignedTreeHead.__table__), batch.heads)  # type: ignore[attr-defined]
             session.flush()
         except Exception:
-            self.forget()  # it holds the batch's leaves
+            self._cut_back(batch)  # before the rollback lets another appender in
             session.rollback()
             return False
         for work, result in zip(group, results):
@@ -263,14 +268,30 @@ class TransparencyLog:
     def _run_each(self, session: Session, group: list[_Work[Any]]) -> None:
         """The works one at a time, each in a savepoint: a failed one is rolled back alone."""
         self._take_lock(session)
-        session.info[_GROUP] = _Group()
+        each = session.info[_GROUP] = _Group()
         for work in group:
+            noted = dict(each.pending)
             try:
                 with session.begin_nested():
                     work.result = work.run(session)
             except Exception as exc:
                 work.error = exc
+                each.pending.clear()  # what it noted was rolled back with it
+                each.pending.update(noted)
                 self.forget()
+
+    def _cut_back(self, batch: _Group) -> None:
+        """The cached tree without the batch's leaves, and without the tree heads signed over them: as the database
+        holds the log once the batch is rolled back. Dropped instead if it is no longer the tree the batch appended
+        to."""
+        with self._cache_lock:
+            if batch.tree is not None and batch.tree is self._tree:
+                batch.tree.truncate(batch.base_size)
+                for size in [size for size in self._signed if size > batch.base_size]:
+                    del self._signed[size]
+            elif batch.tree is not None:
+                self._tree = None
+                self._signed.clear()
 
     def pending(self, session: Session) -> dict[Any, Any]:
         """The group's note of what its works added (a work's own keys and values): in a batch, what is not yet in
@@ -284,8 +305,9 @@ class TransparencyLog:
             raise _RunSeparately()
 
     def append(self, session: Session, record_id: str, version: int, record_hash: str) -> int:
-        """Add the leaf and its signed tree head to `session`'s transaction, inside `in_group` (or, as in tests,
-        with `lock` held on a fresh session, committing it). Returns the leaf index."""
+        """Add the leaf and its signed tree head to `session`'s transaction (in a batch, to the rows it inserts at its
+        end), inside `in_group` (or, as in tests, with `lock` held on a fresh session, committing it). Returns the leaf
+        index."""
         group = session.info.get(_GROUP)
         if group is None:  # inside `in_group` the lock is already held
             self._take_lock(session)
@@ -295,6 +317,8 @@ class TransparencyLog:
                 raise _RunSeparately()  # the cache was dropped: the database does not hold the batch's leaves yet
             tree = exact if exact is self._tree and exact is not None else self._current(session)
             if group is not None:
+                if group.tree is None:
+                    group.base_size = tree.size
                 group.tree = tree
             leaf = log_leaf_hash(record_id, record_hash)
             index = tree.append(leaf)

@@ -70,6 +70,12 @@ class MerkleTree:
             height += 1
         return self.size - 1
 
+    def truncate(self, size: int) -> None:
+        """Drop every leaf from `size` on: the tree is then exactly as it was at that size."""
+        self._check_size(size)
+        for height, level in enumerate(self._levels):
+            del level[size >> height:]  # the perfect subtrees that lie wholly below `size`
+
     def _hash(self, start: int, end: int) -> bytes:
         """MTH of leaves [start, end): a stored perfect subtree, or split the RFC way."""
         width = end - start

@@ -324,6 +324,38 @@ def test_a_group_is_one_batch_even_with_a_record_sent_twice(running_bureau, tmp_
     other.engine.dispose()
 
 
+def test_a_copy_of_a_record_that_failed_in_its_group_is_stored_not_answered_as_a_duplicate(
+        running_bureau, tmp_path, monkeypatch):
+    """A record's rows fail to flush in its group (in the batch, then alone, when its savepoint ends); its copy, later
+    in the same group, finds nothing of it and is stored in its own right; the first, sent again (ingest retries a
+    conflict), is then the duplicate."""
+    tablet = enroll_tablet(running_bureau, tmp_path / "tablet")
+    device.pull_assignments(tablet.engine, tablet.identities[0])
+    lead, _ = sealed_record(tablet, "rec-lead")
+    failing, failing_hash = sealed_record(tablet, "rec-failing")
+    other = InProcess(running_bureau, tablet.identities[0].key_id)
+    conflicts = ["in the batch", "alone"]
+
+    def conflict_twice(session, received, now):
+        open_case(session, received, now)
+        if received.record_id == "rec-failing" and conflicts:
+            conflicts.pop()
+            session.add(LogLeaf(leaf_index=0, record_id="x", version=1, leaf_hash="00" * 32))  # fails when flushed
+
+    open_case = review.open_case
+    monkeypatch.setattr(review, "open_case", conflict_twice)
+    answers, ran = accept_in_one_group(other, [("rec-lead", lead), ("rec-failing", failing),
+                                               ("rec-failing", failing)], monkeypatch)
+    assert ran == ["each", "batch failed", "each", "each"]  # the last: the first copy's retry, alone
+    first, copy = answers[1:]
+    assert isinstance(copy, ingest.RecordAccepted) and not copy.duplicate and copy.receipt["log_index"] == 1
+    assert isinstance(first, ingest.RecordAccepted) and first.duplicate and first.receipt == copy.receipt
+    verify_receipt(copy.receipt, failing_hash, other.keys.signing.public_key())
+    report = other.report()
+    assert report.ok and report.log_size == report.records == 2
+    other.engine.dispose()
+
+
 def test_a_correction_in_the_group_of_its_first_version_runs_the_group_one_record_at_a_time(
         running_bureau, tmp_path, monkeypatch):
     """A correction whose first version is in the same batch moves on a case the batch has not written yet: the

@@ -196,6 +196,22 @@ def test_consistency_proofs_match_reference_and_verify(size, data):
     assert rejects(merkle.verify_consistency, old_size, size * 2, old_root, root, proof)
 
 
+@settings(max_examples=80)
+@given(st.integers(min_value=0, max_value=140), st.data())
+def test_a_tree_cut_back_is_the_tree_of_that_size_and_grows_like_it(size, data):
+    leaves = synthetic_leaves(size + 40)
+    cut = data.draw(st.integers(min_value=0, max_value=size))
+    tree = merkle.MerkleTree(leaves[:size])
+    tree.truncate(cut)
+    fresh = merkle.MerkleTree(leaves[:cut])
+    assert tree.size == cut and [level for level in tree._levels if level] == [level for level in fresh._levels if level]
+    for leaf in leaves[cut:]:  # appended again, it is the tree of every size on the way
+        tree.append(leaf)
+        assert tree.root() == ref_mth(leaves[:tree.size])
+    with pytest.raises(ValueError):
+        tree.truncate(tree.size + 1)
+
+
 def test_every_pair_of_sizes_up_to_40():
     leaves = synthetic_leaves(40)
     tree = merkle.MerkleTree(leaves)

@@ -25,7 +25,7 @@ PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 def pytest_collection_modifyitems(config, items) -> None:
-    """In a pytest-xdist worker, the tests that take minutes (marked `browser`, then those marked `slow`) come first:
+    """In a pytest-xdist worker, the tests that take longest (marked `browser`, then those marked `slow`) come first:
     handed out early, they run beside the many short ones instead of making the whole run wait for them at its end;
     the browser tests one after another, so that a worker launches Chromium once (tests/browser.py). Every worker
     sorts alike, so all collect the same list; a run in one process keeps the file order."""

@@ -89,6 +89,7 @@ def world(running_bureau, tmp_path):
     return running_bureau, pin_tablet(running_bureau, tmp_path / "tablet")
 
 
+@pytest.mark.slow
 def test_a_two_track_case_its_documents_and_its_case_file(world, tmp_path):
     bureau, tablet = world
     record_id, reviewer = decide_with_intent(bureau, tablet)

@@ -10,6 +10,7 @@ import subprocess
 import threading
 from datetime import datetime, timezone
 
+import pytest
 from requests.adapters import HTTPAdapter
 from sqlmodel import Session
 
@@ -77,6 +78,7 @@ def verify_log(settings) -> dict:
     return json.loads(answer.stdout)
 
 
+@pytest.mark.slow
 def test_two_nodes_fifty_tablets_one_log(seeded_bureau, tmp_path):
     nodes = start_nodes(seeded_bureau)
     tablets: list[Tablet] = []

@@ -8,6 +8,7 @@ import threading
 import time
 from datetime import datetime, timezone
 
+import pytest
 from sqlmodel import Session
 
 from bureau import enrollment, ingest
@@ -20,6 +21,7 @@ DEVICES = 100
 RECORDS_EACH = 2
 
 
+@pytest.mark.slow
 def test_a_hundred_tablets_at_once(bureau_process, tmp_path):
     """The bureau runs as its own process: the 100 tablets' threads are this one."""
     engine = make_engine(bureau_process.settings.database_url)

@@ -172,6 +172,11 @@ def _made(document: str, told: Mapping[str, Any]) -> bool:
             "hearing-record": bool(hearing.get("record"))}[document]
 
 
+def _made_for_suspension(document: str, suspension: Mapping[str, Any]) -> bool:
+    """Whether a suspension has this document: its 通知书 always, the 解除 notice once it was lifted."""
+    return document == SUSPENSION or bool(suspension.get("lifted"))
+
+
 def documents_on_file(proc: Mapping[str, Any]) -> list[tuple[str, int]]:
     """Every procedure document the case made, as (one of `TITLES`, the count of the notice or suspension it belongs
     to): each 告知书 served, an earlier one replaced by a 重新告知 too, the hearing documents that followed it, and
@@ -179,7 +184,7 @@ def documents_on_file(proc: Mapping[str, Any]) -> list[tuple[str, int]]:
     return [(document, int(told["count"])) for told in procedure.notices_on_file(proc)
             for document in DOCUMENTS if _made(document, told)] \
         + [(document, int(s["count"])) for s in proc.get("interim_suspensions", [])
-           for document in (SUSPENSION, LIFTED) if document == SUSPENSION or s.get("lifted")]
+           for document in (SUSPENSION, LIFTED) if _made_for_suspension(document, s)]
 
 
 def file_name(data: Mapping[str, Any]) -> str:
@@ -244,7 +249,7 @@ def _suspension_data(session: Session, case: ReviewCase, count: int | None, docu
     of the record version then under review), the authority and the 经办机构 it is addressed to as the suspension
     was issued."""
     suspensions = [s for s in (case.procedure or {}).get("interim_suspensions", [])
-                   if document == SUSPENSION or s.get("lifted")]
+                   if _made_for_suspension(document, s)]
     shown = next((s for s in suspensions if s["count"] == count), None) if count is not None else \
         (suspensions[-1] if suspensions else None)
     if shown is None:

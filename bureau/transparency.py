@@ -166,8 +166,7 @@ class TransparencyLog:
     def _rebuilt(self, session: Session) -> merkle.MerkleTree:
         """The tree rebuilt from every stored leaf and checked against the stored head of its size (LogInconsistent
         naming where the database's log does not add up)."""
-        self._tree = None
-        self._signed.clear()
+        self._drop()
         last = session.exec(select(LogLeaf.leaf_index).order_by(col(LogLeaf.leaf_index).desc())).first()
         return self._agreeing(session, 0 if last is None else last + 1, exact=True)
 
@@ -175,8 +174,12 @@ class TransparencyLog:
         """Drop the cached tree and the heads signed with it: the next use rebuilds it from what the database
         holds."""
         with self._cache_lock:
-            self._tree = None
-            self._signed.clear()
+            self._drop()
+
+    def _drop(self) -> None:
+        """The cached tree and the heads signed with it, gone (the caller holds _cache_lock)."""
+        self._tree = None
+        self._signed.clear()
 
     # --- appending ---
 
@@ -290,8 +293,7 @@ class TransparencyLog:
                 for size in [size for size in self._signed if size > batch.base_size]:
                     del self._signed[size]
             elif batch.tree is not None:
-                self._tree = None
-                self._signed.clear()
+                self._drop()
 
     def pending(self, session: Session) -> dict[Any, Any]:
         """The group's note of what its works added (a work's own keys and values): in a batch, what is not yet in

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import random
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
@@ -120,3 +122,34 @@ def bureau_holdings(settings) -> BureauHoldings:
         data = read_blob(settings, sha256)
         assert len(data) == size and hashlib.sha256(data).hexdigest() == sha256
     return BureauHoldings(records, log_size, blobs)
+
+
+def in_one_group(log, calls: list[Callable[[], object]]) -> list[object]:
+    """Each call (an append through `log.in_group`, a `bureau.transparency.TransparencyLog`) from a thread of its own:
+    the first leads and waits for the log's lock, held here until the others have queued behind it in this order, so
+    that they make the groups that follow. Returns what each call returned or raised."""
+    outcomes: list[object] = [None] * len(calls)
+
+    def run(number: int) -> None:
+        try:
+            outcomes[number] = calls[number]()
+        except Exception as exc:  # noqa: BLE001 - an error is an outcome the caller asserts
+            outcomes[number] = exc
+
+    def until(condition: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + 60
+        while not condition():
+            assert time.monotonic() < deadline, "the appenders never queued"
+            time.sleep(0.002)
+
+    threads = [threading.Thread(target=run, args=(number,)) for number in range(len(calls))]
+    with log.lock:
+        threads[0].start()
+        until(lambda: log._leading and not log._waiting)
+        for number, thread in enumerate(threads[1:], start=1):
+            thread.start()
+            until(lambda: len(log._waiting) == number)  # noqa: B023 - waited for here, in this iteration
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads)
+    return outcomes

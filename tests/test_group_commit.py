@@ -4,9 +4,6 @@ group, leaves nothing in the log and lets the next group append as if it never r
 
 from __future__ import annotations
 
-import threading
-import time
-
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import event
 from sqlmodel import Session, func, select
@@ -14,6 +11,7 @@ from sqlmodel import Session, func, select
 from bureau import transparency
 from bureau.models import LogLeaf, SignedTreeHead
 from sync.canonical import content_hash
+from tests.sync_support import in_one_group
 
 
 def appending(log: transparency.TransparencyLog, name: str):
@@ -21,36 +19,15 @@ def appending(log: transparency.TransparencyLog, name: str):
 
 
 def queue_behind_the_lock(log: transparency.TransparencyLog, engine, names: list[str]) -> dict[str, object]:
-    """Every name appended from its own thread and session; the first leads and waits for the log's lock, held here
-    until all the others have queued. Returns what each append returned or raised."""
-    outcomes: dict[str, object] = {}
+    """Every name appended from its own thread and session, the first alone while the others queue behind it
+    (`in_one_group`). Returns what each append returned or raised."""
+    def appender(name: str):
+        def append() -> object:
+            with Session(engine) as session:
+                return log.in_group(session, appending(log, name))
+        return append
 
-    def send(name: str) -> None:
-        with Session(engine) as session:
-            try:
-                outcomes[name] = log.in_group(session, appending(log, name))
-            except Exception as exc:  # noqa: BLE001 - the error is the outcome asserted
-                outcomes[name] = exc
-
-    def until(condition) -> None:
-        deadline = time.monotonic() + 60
-        while not condition():
-            assert time.monotonic() < deadline, "the appenders never queued"
-            time.sleep(0.01)
-
-    first, *rest = names
-    with log.lock:
-        threads = [threading.Thread(target=send, args=(first,))]
-        threads[0].start()
-        until(lambda: log._leading and not log._waiting)
-        threads += [threading.Thread(target=send, args=(name,)) for name in rest]
-        for thread in threads[1:]:
-            thread.start()
-        until(lambda: len(log._waiting) == len(rest))
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads)
-    return outcomes
+    return dict(zip(names, in_one_group(log, [appender(name) for name in names]), strict=True))
 
 
 def stored(engine) -> tuple[int, int]:

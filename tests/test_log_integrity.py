@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
-import time
 from datetime import datetime, timezone
+from functools import partial
 
 import pytest
 from sqlalchemy import event, text
@@ -27,7 +26,14 @@ from sync.canonical import content_hash
 from sync.envelope import build_record, seal_record, sign_record, verify_receipt
 from sync.keys import sealing_public_from_b64
 from tests.support import PASSPHRASE, run_cli, start_bureau, stop
-from tests.sync_support import bureau_holdings, enroll_tablet, fill_inspection, record_fields
+from tests.sync_support import (
+    Tablet,
+    bureau_holdings,
+    enroll_tablet,
+    fill_inspection,
+    in_one_group,
+    record_fields,
+)
 
 FAST = sync_protocol.RetryPolicy(base=0.01, cap=0.1)
 
@@ -71,6 +77,11 @@ class InProcess:
     def report(self) -> transparency.LogReport:
         with Session(self.engine) as session:
             return transparency.check(session, [self.keys.signing.public_key()])
+
+    def assert_log_holds(self, records: int) -> None:
+        """The log checks out and holds exactly `records` records, a leaf each."""
+        report = self.report()
+        assert report.ok and report.log_size == report.records == records, report.summary()
 
     def verified(self, accepted: ingest.RecordAccepted, record_hash: str, index: int) -> None:
         assert accepted.receipt["log_index"] == index and accepted.receipt["tree_head"]["size"] == index + 1
@@ -223,32 +234,7 @@ def accept_in_one_group(other: InProcess, sends: list[tuple[str, dict]], monkeyp
 
     monkeypatch.setattr(transparency.TransparencyLog, "_run_batch", batch)
     monkeypatch.setattr(transparency.TransparencyLog, "_run_each", each)
-    outcomes: list[object] = [None] * len(sends)
-
-    def send(number: int) -> None:
-        record_id, envelope = sends[number]
-        try:
-            outcomes[number] = other.accept(envelope, record_id)
-        except Exception as exc:  # noqa: BLE001 - an error is an outcome the caller asserts
-            outcomes[number] = exc
-
-    def until(condition) -> None:
-        deadline = time.monotonic() + 60
-        while not condition():
-            assert time.monotonic() < deadline, "the appenders never queued"
-            time.sleep(0.01)
-
-    with log.lock:  # the first record's leader waits here; the others queue behind it meanwhile, in order
-        threads = [threading.Thread(target=send, args=(number,)) for number in range(len(sends))]
-        threads[0].start()
-        until(lambda: log._leading and not log._waiting)
-        for number, thread in enumerate(threads[1:], start=1):
-            thread.start()
-            until(lambda: len(log._waiting) == number)  # noqa: B023 - waited for here, in this iteration
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads)
-    return outcomes, ran
+    return in_one_group(log, [partial(other.accept, envelope, record_id) for record_id, envelope in sends]), ran
 
 
 def test_a_record_failing_in_a_group_is_set_aside_and_the_others_commit(running_bureau, tmp_path, monkeypatch):
@@ -289,19 +275,23 @@ def test_a_record_failing_in_a_group_is_set_aside_and_the_others_commit(running_
 
     monkeypatch.setattr(review, "open_case", open_case)
     other.verified(other.accept(failing.envelope, failing.record_id), failing.record_hash, 3)
-    report = other.report()
-    assert report.ok and report.log_size == report.records == 4
+    other.assert_log_holds(4)
     other.engine.dispose()
+
+
+def tablet_and_process(running_bureau, tmp_path) -> tuple[Tablet, InProcess]:
+    """A tablet with its assignments pulled, and a second bureau process (in this one) for it to send to."""
+    tablet = enroll_tablet(running_bureau, tmp_path / "tablet")
+    device.pull_assignments(tablet.engine, tablet.identities[0])
+    return tablet, InProcess(running_bureau, tablet.identities[0].key_id)
 
 
 def test_a_group_is_one_batch_even_with_a_record_sent_twice(running_bureau, tmp_path, monkeypatch):
     """A group's records go in together (one INSERT per table); a copy of a record earlier in the same batch is
     answered as a duplicate with that record's receipt, though the first is not yet in the database."""
-    tablet = enroll_tablet(running_bureau, tmp_path / "tablet")
-    device.pull_assignments(tablet.engine, tablet.identities[0])
+    tablet, other = tablet_and_process(running_bureau, tmp_path)
     (lead, lead_hash), (once, once_hash), (other_one, other_hash) = (
         sealed_record(tablet, record_id) for record_id in ("rec-lead", "rec-once", "rec-other"))
-    other = InProcess(running_bureau, tablet.identities[0].key_id)
     inserts: list[str] = []
     listen = (other.engine, "before_cursor_execute",
               lambda _c, _k, statement, *_: inserts.append(statement.split("(")[0].strip())
@@ -319,8 +309,7 @@ def test_a_group_is_one_batch_even_with_a_record_sent_twice(running_bureau, tmp_
     assert answers[3].receipt == answers[1].receipt
     for answer, record_hash in zip(answers, (lead_hash, once_hash, other_hash, once_hash)):
         verify_receipt(answer.receipt, record_hash, other.keys.signing.public_key())
-    report = other.report()
-    assert report.ok and report.log_size == report.records == 3
+    other.assert_log_holds(3)
     other.engine.dispose()
 
 
@@ -329,11 +318,9 @@ def test_a_copy_of_a_record_that_failed_in_its_group_is_stored_not_answered_as_a
     """A record's rows fail to flush in its group (in the batch, then alone, when its savepoint ends); its copy, later
     in the same group, finds nothing of it and is stored in its own right; the first, sent again (ingest retries a
     conflict), is then the duplicate."""
-    tablet = enroll_tablet(running_bureau, tmp_path / "tablet")
-    device.pull_assignments(tablet.engine, tablet.identities[0])
+    tablet, other = tablet_and_process(running_bureau, tmp_path)
     lead, _ = sealed_record(tablet, "rec-lead")
     failing, failing_hash = sealed_record(tablet, "rec-failing")
-    other = InProcess(running_bureau, tablet.identities[0].key_id)
     conflicts = ["in the batch", "alone"]
 
     def conflict_twice(session, received, now):
@@ -351,8 +338,7 @@ def test_a_copy_of_a_record_that_failed_in_its_group_is_stored_not_answered_as_a
     assert isinstance(copy, ingest.RecordAccepted) and not copy.duplicate and copy.receipt["log_index"] == 1
     assert isinstance(first, ingest.RecordAccepted) and first.duplicate and first.receipt == copy.receipt
     verify_receipt(copy.receipt, failing_hash, other.keys.signing.public_key())
-    report = other.report()
-    assert report.ok and report.log_size == report.records == 2
+    other.assert_log_holds(2)
     other.engine.dispose()
 
 
@@ -360,13 +346,11 @@ def test_a_correction_in_the_group_of_its_first_version_runs_the_group_one_recor
         running_bureau, tmp_path, monkeypatch):
     """A correction whose first version is in the same batch moves on a case the batch has not written yet: the
     group runs again one record at a time, and the case ends on the correction."""
-    tablet = enroll_tablet(running_bureau, tmp_path / "tablet")
-    device.pull_assignments(tablet.engine, tablet.identities[0])
+    tablet, other = tablet_and_process(running_bureau, tmp_path)
     lead, _ = sealed_record(tablet, "rec-lead")
     first, first_hash = sealed_record(tablet, "rec-corrected")
     corrected, corrected_hash = sealed_record(tablet, "rec-corrected", version=2, previous_hash=first_hash,
                                               correction_reason="金额录入错误，更正")
-    other = InProcess(running_bureau, tablet.identities[0].key_id)
     answers, ran = accept_in_one_group(other, [("rec-lead", lead), ("rec-corrected", first),
                                                ("rec-corrected", corrected)], monkeypatch)
     assert ran == ["each", "batch failed", "each"]
@@ -375,5 +359,5 @@ def test_a_correction_in_the_group_of_its_first_version_runs_the_group_one_recor
     with Session(other.engine) as session:
         case = session.get(ReviewCase, "rec-corrected")
         assert case is not None and case.version == 2 and case.events == 2  # received, then moved on
-    assert other.report().ok
+    other.assert_log_holds(3)
     other.engine.dispose()

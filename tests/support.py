@@ -30,6 +30,7 @@ from bureau.db import make_engine
 from bureau.models import Inspector, Institution
 from bureau.service import open_bureau
 from bureau.settings import BureauSettings
+from tests import cli_process
 
 PASSPHRASE = "test-passphrase-不要在生产中使用"
 YIBAO = [sys.executable, "-m", "yibao"]
@@ -224,7 +225,8 @@ class RunningBureau:
 
 
 def run_cli(*args: str, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess:
-    result = subprocess.run([*YIBAO, *args], capture_output=True, text=True, env=child_env(), input=input, timeout=120)
+    """`yibao ARGS` in a process of its own, forked with its libraries already imported (tests/cli_process.py)."""
+    result = cli_process.run(args, env=child_env(), input=input, timeout=120)
     if check and result.returncode != 0:
         raise AssertionError(f"yibao {' '.join(args)} exited {result.returncode}:\n{result.stderr}")
     return result

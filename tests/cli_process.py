@@ -1,30 +1,33 @@
-"""`yibao` commands as processes of their own, forked from a server that has imported the command line's libraries once.
+"""`yibao` commands and servers as processes of their own, forked from a server that has imported their libraries once.
 
-A test that runs `python -m yibao …` pays about a second of a core before the command does anything: the interpreter
-starts and imports SQLAlchemy, SQLModel, the bureau's models, cryptography and the drivers. Hundreds of commands
-made that a third of the suite's Python time on two cores. Here each command still runs in a fresh process with its own
-arguments, environment, working directory, stdin, stdout and stderr and its own exit code, so engines, files and locks
-end with it as they do for `python -m yibao`; only the imports are done before the fork
-(`multiprocessing`'s forkserver: a single-threaded process of its own, not this test process with its threads).
-Tests that signal, kill or time a command as a process, or check what it imports, start `python -m yibao` instead.
+A test that starts `python -m yibao …` pays one to two and a half seconds of a core before the command does anything:
+the interpreter starts and imports SQLAlchemy, SQLModel, the bureau's models, cryptography, the drivers, and for the
+servers FastAPI, uvicorn and Flet. Hundreds of commands and servers made that a third of the suite's Python time on two
+cores. Here each still runs in a fresh process with its own arguments, environment, working directory, streams, exit
+code and pid (a test may signal it), so engines, files and locks end with it as they do for `python -m yibao`; only
+the imports are done before the fork, in `multiprocessing`'s forkserver: a single-threaded process of its own, not
+this test process with its threads. Tests that check what a command imports, or that must start it exactly as a user
+does (the README's commands), run `python -m yibao` instead.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
-from multiprocessing.context import ForkServerContext
+from multiprocessing.context import ForkServerContext, ForkServerProcess
 from pathlib import Path
 
-# What the commands import when they run (their modules import little at the top: tests/test_cli_start.py).
+# What the commands and servers import when they run (the command line imports little at its top:
+# tests/test_cli_start.py).
 PRELOAD = ["yibao.cli", "sqlalchemy", "sqlmodel", "psycopg", "requests", "cryptography.hazmat.primitives.ciphers.aead",
            "bureau.models", "bureau.service", "bureau.ingest", "bureau.registry", "bureau.draw", "bureau.enrollment",
-           "inspector_app.device", "inspector_app.store", "inspector_app.outbox", "checklists.scoring",
-           "checklists.penalty"]
+           "bureau.api", "uvicorn", "inspector_app.device", "inspector_app.store", "inspector_app.outbox",
+           "checklists.scoring", "checklists.penalty", "yibao.app_shell"]
 _context: ForkServerContext | None = None
 
 
@@ -36,23 +39,67 @@ def _forkserver() -> ForkServerContext:
     return _context
 
 
+class ForkedProcess:
+    """A started command, with what tests use of `subprocess.Popen`: pid, poll, wait, returncode and signals."""
+
+    def __init__(self, args: Sequence[str], process: ForkServerProcess):
+        self.args, self._process = ["yibao", *args], process
+
+    @property
+    def pid(self) -> int:
+        assert self._process.pid is not None
+        return self._process.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self._process.exitcode
+
+    def poll(self) -> int | None:
+        return self._process.exitcode
+
+    def wait(self, timeout: float | None = None) -> int:
+        self._process.join(timeout)
+        if self._process.exitcode is None:
+            raise subprocess.TimeoutExpired(self.args, timeout or 0)
+        return self._process.exitcode
+
+    def send_signal(self, sig: int) -> None:
+        if self._process.exitcode is None:
+            os.kill(self.pid, sig)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+
+def start(args: Sequence[str], env: Mapping[str, str], *, stdin: Path | None = None, stdout: Path,
+          stderr: Path | None = None) -> ForkedProcess:
+    """`python -m yibao ARGS` with `env` as its whole environment, reading `stdin` (else nothing), appending its
+    output to `stdout` and its errors to `stderr` (else to `stdout` too)."""
+    process = _forkserver().Process(target=_command, args=(list(args), dict(env), os.getcwd(), str(stdin or os.devnull),
+                                                           str(stdout), str(stderr or stdout)), daemon=True)
+    process.start()
+    return ForkedProcess(args, process)
+
+
 def run(args: Sequence[str], env: Mapping[str, str], input: str | None = None,
         timeout: float = 120) -> subprocess.CompletedProcess:
-    """`python -m yibao ARGS` with `env` as its whole environment, `input` on its stdin; returns what
-    `subprocess.run(…, capture_output=True, text=True)` would, and raises `subprocess.TimeoutExpired` as it does."""
+    """`python -m yibao ARGS` run to its end; returns what `subprocess.run(…, capture_output=True, text=True)` would,
+    and raises `subprocess.TimeoutExpired` as it does."""
     with tempfile.TemporaryDirectory(prefix="yibao-cli-") as tmp:
         stdin, stdout, stderr = (Path(tmp) / name for name in ("stdin", "stdout", "stderr"))
         stdin.write_text(input or "", encoding="utf-8")
-        process = _forkserver().Process(target=_command, args=(list(args), dict(env), os.getcwd(), str(stdin),
-                                                               str(stdout), str(stderr)))
-        process.start()
-        process.join(timeout)
-        if process.exitcode is None:
+        process = start(args, env, stdin=stdin, stdout=stdout, stderr=stderr)
+        try:
+            code = process.wait(timeout)
+        except subprocess.TimeoutExpired:
             process.kill()
-            process.join()
-            raise subprocess.TimeoutExpired(["yibao", *args], timeout)
+            process.wait()
+            raise
         out, err = (path.read_text(encoding="utf-8") if path.exists() else "" for path in (stdout, stderr))
-    return subprocess.CompletedProcess(["yibao", *args], process.exitcode, out, err)
+    return subprocess.CompletedProcess(["yibao", *args], code, out, err)
 
 
 def _command(args: list[str], env: dict[str, str], cwd: str, stdin: str, stdout: str, stderr: str) -> None:
@@ -61,8 +108,10 @@ def _command(args: list[str], env: dict[str, str], cwd: str, stdin: str, stdout:
     os.chdir(cwd)
     os.environ.clear()
     os.environ.update(env)
-    for fd, path, flags in ((0, stdin, os.O_RDONLY), (1, stdout, os.O_WRONLY | os.O_CREAT),
-                            (2, stderr, os.O_WRONLY | os.O_CREAT)):
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # as in a fresh interpreter (the forkserver's own handling aside)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for fd, path, flags in ((0, stdin, os.O_RDONLY), (1, stdout, os.O_WRONLY | os.O_CREAT | os.O_APPEND),
+                            (2, stderr, os.O_WRONLY | os.O_CREAT | os.O_APPEND)):
         opened = os.open(path, flags, 0o600)
         os.dup2(opened, fd)
         os.close(opened)

@@ -72,14 +72,14 @@ def free_port() -> int:
     raise RuntimeError(f"测试进程 {worker} 的 {PORTS_PER_WORKER} 个端口都被占用")
 
 
-def wait_for_http(url: str, timeout: float = 90.0, proc: subprocess.Popen | None = None,
+def wait_for_http(url: str, timeout: float = 90.0, proc: subprocess.Popen | cli_process.ForkedProcess | None = None,
                   log: Path | None = None) -> None:
     """Until `url` answers. A generous `timeout`: with tests running in parallel on a loaded machine, a server can
     take well over 30 s to import and start (it returns as soon as the server answers)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            said = log.read_text(errors="replace")[-4000:] if log else (proc.stderr.read() if proc.stderr else "")
+            said = log.read_text(errors="replace")[-4000:] if log else (proc.stderr.read() if getattr(proc, "stderr", None) else "")
             raise RuntimeError(f"process exited with {proc.returncode}: {said}")
         try:
             if requests.get(url, timeout=2).status_code < 500:
@@ -218,7 +218,7 @@ class ServerThread:
 class RunningBureau:
     url: str
     settings: BureauSettings
-    process: subprocess.Popen | ServerThread
+    process: subprocess.Popen | cli_process.ForkedProcess | ServerThread
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         return run_cli(*args, "--db", self.settings.database_url, "--data", str(self.settings.data_dir), check=check)
@@ -242,9 +242,8 @@ def server_log(directory: Path, name: str) -> Path:
 def start_bureau(settings: BureauSettings) -> RunningBureau:
     port = free_port()
     log = server_log(settings.data_dir.parent, f"bureau-{port}")
-    with open(log, "ab") as out:
-        proc = subprocess.Popen([*YIBAO, "serve", "--db", settings.database_url, "--data", str(settings.data_dir),
-                                 "--port", str(port)], env=child_env(), stdout=out, stderr=subprocess.STDOUT)
+    proc = cli_process.start(["serve", "--db", settings.database_url, "--data", str(settings.data_dir), "--port",
+                              str(port)], child_env(), stdout=log)
     url = f"http://127.0.0.1:{port}"
     wait_for_http(url + "/v1/health", proc=proc, log=log)
     return RunningBureau(url=url, settings=settings, process=proc)
@@ -270,7 +269,7 @@ def serve_in_thread(settings: BureauSettings) -> RunningBureau:
     return RunningBureau(url=url, settings=settings, process=thread)
 
 
-def stop(proc: subprocess.Popen | ServerThread) -> None:
+def stop(proc: subprocess.Popen | cli_process.ForkedProcess | ServerThread) -> None:
     proc.terminate()
     if isinstance(proc, ServerThread):  # it finishes the requests in flight, then returns
         proc.wait(timeout=60)
@@ -305,9 +304,8 @@ def demo_file(name: str) -> Path:
 
 def start_app(home, server_url=None):
     port = free_port()
-    args = [*YIBAO, "app", "--home", str(home), "--port", str(port)] + (["--server", server_url] if server_url else [])
+    args = ["app", "--home", str(home), "--port", str(port)] + (["--server", server_url] if server_url else [])
     log = server_log(Path(home).parent, f"app-{port}")
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(args, env=child_env(), stdout=out, stderr=subprocess.STDOUT)
+    proc = cli_process.start(args, child_env(), stdout=log)
     wait_for_http(f"http://127.0.0.1:{port}/", proc=proc, log=log)
     return proc, f"http://127.0.0.1:{port}/"

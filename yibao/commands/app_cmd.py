@@ -8,7 +8,7 @@ import typer
 
 from yibao.errors import fail
 
-DEFAULT_HOME = Path.cwd() / "yibao-data" / "device"
+DEFAULT_HOME = Path("yibao-data") / "device"  # under the directory the command runs in (`home.resolve()`)
 
 
 def run_app(

@@ -7,17 +7,23 @@ cores. Here each still runs in a fresh process with its own arguments, environme
 code and pid (a test may signal it), so engines, files and locks end with it as they do for `python -m yibao`; only
 the imports are done before the fork, in `multiprocessing`'s forkserver: a single-threaded process of its own, not
 this test process with its threads. Tests that check what a command imports, or that must start it exactly as a user
-does (the README's commands), run `python -m yibao` instead.
+does (the README's commands), run `python -m yibao` instead; so do those that start `yibao serve --workers N` (a
+process forked here is daemonic: it may not start multiprocessing's children, and it is killed when the test process
+ends).
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import io
 import multiprocessing
 import os
 import signal
 import subprocess
 import sys
 import tempfile
+import weakref
 from collections.abc import Mapping, Sequence
 from multiprocessing.context import ForkServerContext, ForkServerProcess
 from pathlib import Path
@@ -29,6 +35,7 @@ PRELOAD = ["yibao.cli", "sqlalchemy", "sqlmodel", "psycopg", "requests", "crypto
            "bureau.api", "uvicorn", "inspector_app.device", "inspector_app.store", "inspector_app.outbox",
            "checklists.scoring", "checklists.penalty", "yibao.app_shell"]
 _context: ForkServerContext | None = None
+_started: weakref.WeakSet[ForkServerProcess] = weakref.WeakSet()
 
 
 def _forkserver() -> ForkServerContext:
@@ -36,7 +43,16 @@ def _forkserver() -> ForkServerContext:
     if _context is None:
         _context = multiprocessing.get_context("forkserver")
         _context.set_forkserver_preload(PRELOAD)
+        # Before multiprocessing's own exit handler (registered earlier, so run later), which would wait without end
+        # for a server still finishing its requests: what a test left running is killed.
+        atexit.register(_kill_left_running)
     return _context
+
+
+def _kill_left_running() -> None:
+    for process in list(_started):
+        if process.exitcode is None:
+            ForkedProcess([], process).kill()
 
 
 class ForkedProcess:
@@ -65,7 +81,8 @@ class ForkedProcess:
 
     def send_signal(self, sig: int) -> None:
         if self._process.exitcode is None:
-            os.kill(self.pid, sig)
+            with contextlib.suppress(ProcessLookupError):  # it ended, and the forkserver has not yet said so
+                os.kill(self.pid, sig)
 
     def terminate(self) -> None:
         self.send_signal(signal.SIGTERM)
@@ -81,6 +98,7 @@ def start(args: Sequence[str], env: Mapping[str, str], *, stdin: Path | None = N
     process = _forkserver().Process(target=_command, args=(list(args), dict(env), os.getcwd(), str(stdin or os.devnull),
                                                            str(stdout), str(stderr or stdout)), daemon=True)
     process.start()
+    _started.add(process)
     return ForkedProcess(args, process)
 
 
@@ -94,7 +112,7 @@ def run(args: Sequence[str], env: Mapping[str, str], input: str | None = None,
         process = start(args, env, stdin=stdin, stdout=stdout, stderr=stderr)
         try:
             code = process.wait(timeout)
-        except subprocess.TimeoutExpired:
+        except BaseException:  # a timeout, or the test interrupted: the command does not outlive it
             process.kill()
             process.wait()
             raise
@@ -103,24 +121,26 @@ def run(args: Sequence[str], env: Mapping[str, str], input: str | None = None,
 
 
 def _command(args: list[str], env: dict[str, str], cwd: str, stdin: str, stdout: str, stderr: str) -> None:
-    """In the forked process: take the caller's environment, directory and streams, then do what `python -m yibao`
-    does, and exit with its code (an uncaught exception: its traceback on stderr and 1, as the interpreter does)."""
-    os.chdir(cwd)
-    os.environ.clear()
-    os.environ.update(env)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # as in a fresh interpreter (the forkserver's own handling aside)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    """In the forked process: take the caller's streams (unbuffered, as PYTHONUNBUFFERED makes them), environment and
+    directory, then do what `python -m yibao` does, and exit with its code (an uncaught exception: its traceback on
+    stderr and 1, as the interpreter does)."""
     for fd, path, flags in ((0, stdin, os.O_RDONLY), (1, stdout, os.O_WRONLY | os.O_CREAT | os.O_APPEND),
                             (2, stderr, os.O_WRONLY | os.O_CREAT | os.O_APPEND)):
         opened = os.open(path, flags, 0o600)
         os.dup2(opened, fd)
         os.close(opened)
     sys.stdin = open(0, encoding="utf-8", closefd=False)
-    sys.stdout = open(1, "w", encoding="utf-8", closefd=False, buffering=1)
-    sys.stderr = open(2, "w", encoding="utf-8", closefd=False, buffering=1)
-    sys.argv = ["yibao", *args]
+    sys.stdout = io.TextIOWrapper(open(1, "wb", buffering=0, closefd=False), encoding="utf-8", write_through=True)
+    sys.stderr = io.TextIOWrapper(open(2, "wb", buffering=0, closefd=False), encoding="utf-8",
+                                  errors="backslashreplace", write_through=True)
     code = 0
     try:
+        os.chdir(cwd)
+        os.environ.clear()
+        os.environ.update(env)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # as in a fresh interpreter
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        sys.argv = ["yibao", *args]
         from yibao.cli import main
 
         main()

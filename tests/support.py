@@ -72,6 +72,15 @@ def free_port() -> int:
     raise RuntimeError(f"测试进程 {worker} 的 {PORTS_PER_WORKER} 个端口都被占用")
 
 
+def _wait_or_stop(url: str, proc: cli_process.ForkedProcess, log: Path) -> None:
+    """A server that never answers does not stay running."""
+    try:
+        wait_for_http(url, proc=proc, log=log)
+    except BaseException:
+        stop(proc)
+        raise
+
+
 def wait_for_http(url: str, timeout: float = 90.0, proc: subprocess.Popen | cli_process.ForkedProcess | None = None,
                   log: Path | None = None) -> None:
     """Until `url` answers. A generous `timeout`: with tests running in parallel on a loaded machine, a server can
@@ -245,7 +254,7 @@ def start_bureau(settings: BureauSettings) -> RunningBureau:
     proc = cli_process.start(["serve", "--db", settings.database_url, "--data", str(settings.data_dir), "--port",
                               str(port)], child_env(), stdout=log)
     url = f"http://127.0.0.1:{port}"
-    wait_for_http(url + "/v1/health", proc=proc, log=log)
+    _wait_or_stop(url + "/v1/health", proc, log)
     return RunningBureau(url=url, settings=settings, process=proc)
 
 
@@ -307,5 +316,5 @@ def start_app(home, server_url=None):
     args = ["app", "--home", str(home), "--port", str(port)] + (["--server", server_url] if server_url else [])
     log = server_log(Path(home).parent, f"app-{port}")
     proc = cli_process.start(args, child_env(), stdout=log)
-    wait_for_http(f"http://127.0.0.1:{port}/", proc=proc, log=log)
+    _wait_or_stop(f"http://127.0.0.1:{port}/", proc, log)
     return proc, f"http://127.0.0.1:{port}/"

@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 
 import checklists
 from inspector_app import onsite, outbox
-from tests.browser import button, chromium_page, fill, gone, open_app, screenshot, wait_shown
+from tests.browser import button, chromium_page, fill, gone, open_app, screenshot, shown, until_taken, wait_shown
 from tests.support import (
     STAFF_PASSWORD,
     YIBAO,
@@ -113,7 +113,9 @@ def test_offline_at_unlock_and_sync_progress_cancel_and_result(sqlite_only, runn
             screenshot(page, "busy-03-syncing-800x1280")
             expect(sync).to_be_disabled()  # still running: the retries go on until the deadline or 取消
 
-            cancel.click()
+            # a tap that lands while Flutter lays the new size out can be lost: tap again until it says it stops
+            stopping = shown(page, "正在取消").or_(shown(page, "已取消同步")).first
+            until_taken(cancel.click, lambda: expect(stopping).to_be_visible(timeout=5000), "取消 was not taken")
             wait_shown(page, "已取消同步：未发送的记录和照片保留在本机，下次同步时继续", 20000)
             expect(sync).to_be_enabled(timeout=5000)
             expect(cancel).to_have_count(0)

@@ -88,7 +88,8 @@ def wait_for_http(url: str, timeout: float = 90.0, proc: subprocess.Popen | cli_
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            said = log.read_text(errors="replace")[-4000:] if log else (proc.stderr.read() if getattr(proc, "stderr", None) else "")
+            stderr = getattr(proc, "stderr", None)  # a Popen's pipe; a forked process writes to its log
+            said = log.read_text(errors="replace")[-4000:] if log else (stderr.read() if stderr else "")
             raise RuntimeError(f"process exited with {proc.returncode}: {said}")
         try:
             if requests.get(url, timeout=2).status_code < 500:

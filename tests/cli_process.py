@@ -15,7 +15,6 @@ ends).
 from __future__ import annotations
 
 import atexit
-import contextlib
 import io
 import multiprocessing
 import os
@@ -23,7 +22,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import weakref
 from collections.abc import Mapping, Sequence
 from multiprocessing.context import ForkServerContext, ForkServerProcess
 from pathlib import Path
@@ -35,7 +33,6 @@ PRELOAD = ["yibao.cli", "sqlalchemy", "sqlmodel", "psycopg", "requests", "crypto
            "bureau.api", "uvicorn", "inspector_app.device", "inspector_app.store", "inspector_app.outbox",
            "checklists.scoring", "checklists.penalty", "yibao.app_shell"]
 _context: ForkServerContext | None = None
-_started: weakref.WeakSet[ForkServerProcess] = weakref.WeakSet()
 
 
 def _forkserver() -> ForkServerContext:
@@ -50,13 +47,13 @@ def _forkserver() -> ForkServerContext:
 
 
 def _kill_left_running() -> None:
-    for process in list(_started):
-        if process.exitcode is None:
-            ForkedProcess([], process).kill()
+    for process in multiprocessing.active_children():
+        process.kill()
 
 
 class ForkedProcess:
-    """A started command, with what tests use of `subprocess.Popen`: pid, poll, wait, returncode and signals."""
+    """A started command, with what tests use of `subprocess.Popen`: pid, poll, wait, returncode, terminate, kill
+    (multiprocessing's, which ignore a process that has just ended, as Popen's do)."""
 
     def __init__(self, args: Sequence[str], process: ForkServerProcess):
         self.args, self._process = ["yibao", *args], process
@@ -79,16 +76,11 @@ class ForkedProcess:
             raise subprocess.TimeoutExpired(self.args, timeout or 0)
         return self._process.exitcode
 
-    def send_signal(self, sig: int) -> None:
-        if self._process.exitcode is None:
-            with contextlib.suppress(ProcessLookupError):  # it ended, and the forkserver has not yet said so
-                os.kill(self.pid, sig)
-
     def terminate(self) -> None:
-        self.send_signal(signal.SIGTERM)
+        self._process.terminate()
 
     def kill(self) -> None:
-        self.send_signal(signal.SIGKILL)
+        self._process.kill()
 
 
 def start(args: Sequence[str], env: Mapping[str, str], *, stdin: Path | None = None, stdout: Path,
@@ -98,7 +90,6 @@ def start(args: Sequence[str], env: Mapping[str, str], *, stdin: Path | None = N
     process = _forkserver().Process(target=_command, args=(list(args), dict(env), os.getcwd(), str(stdin or os.devnull),
                                                            str(stdout), str(stderr or stdout)), daemon=True)
     process.start()
-    _started.add(process)
     return ForkedProcess(args, process)
 
 

@@ -259,6 +259,18 @@ def start_bureau(settings: BureauSettings) -> RunningBureau:
     return RunningBureau(url=url, settings=settings, process=proc)
 
 
+def serve_in_interpreter(settings: BureauSettings, port: int, *extra: str,
+                         log_name: str = "bureau") -> subprocess.Popen:
+    """`python -m yibao serve` in a fresh interpreter, as a user starts it, answering when this returns: for the tests
+    that need one (`--workers N`, a kill -9 at any point)."""
+    log = server_log(settings.data_dir.parent, f"{log_name}-{port}")
+    with open(log, "ab") as out:
+        proc = subprocess.Popen([*YIBAO, "serve", "--db", settings.database_url, "--data", str(settings.data_dir),
+                                 "--port", str(port), *extra], env=child_env(), stdout=out, stderr=subprocess.STDOUT)
+    wait_for_http(f"http://127.0.0.1:{port}/v1/health", proc=proc, log=log)
+    return proc
+
+
 def serve_in_thread(settings: BureauSettings) -> RunningBureau:
     """The bureau `yibao serve` would run (same checks of database, keys and log, same app), served from a thread.
     The operator passphrase must be in the environment, as `child_env` gives a `yibao serve`."""

@@ -19,16 +19,13 @@ from inspector_app import onsite, outbox
 from tests.browser import button, chromium_page, fill, gone, open_app, screenshot, shown, until_taken, wait_shown
 from tests.support import (
     STAFF_PASSWORD,
-    YIBAO,
     RunningBureau,
     add_staff,
-    child_env,
     init_bureau,
-    server_log,
+    serve_in_interpreter,
     start_app,
     start_bureau,
     stop,
-    wait_for_http,
 )
 from tests.test_flow_browser import enter_pin
 from tests.test_onsite_support import PIN
@@ -60,14 +57,7 @@ def locked_inspection(bureau: RunningBureau, home) -> int:
 
 def serve_again(bureau: RunningBureau) -> subprocess.Popen:
     """The stopped bureau back on its own address (the tablet enrolled with it)."""
-    port = bureau.url.rsplit(":", 1)[1]
-    log = server_log(bureau.settings.data_dir.parent, f"bureau-{port}")
-    with open(log, "ab") as out:
-        proc = subprocess.Popen([*YIBAO, "serve", "--db", bureau.settings.database_url, "--data",
-                                 str(bureau.settings.data_dir), "--port", port], env=child_env(), stdout=out,
-                                stderr=subprocess.STDOUT)
-    wait_for_http(bureau.url + "/v1/health", proc=proc, log=log)
-    return proc
+    return serve_in_interpreter(bureau.settings, int(bureau.url.rsplit(":", 1)[1]))
 
 
 def test_offline_at_unlock_and_sync_progress_cancel_and_result(sqlite_only, running_bureau, tmp_path):

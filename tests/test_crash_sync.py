@@ -40,7 +40,7 @@ from tests.support import (
     child_env,
     free_port,
     run_cli,
-    server_log,
+    serve_in_interpreter,
     wait_for_http,
 )
 from tests.sync_support import Tablet, blob_bytes, bureau_holdings, enroll_tablet, fill_inspection
@@ -53,12 +53,7 @@ FINISH_BLOB = ingest._finish_blob
 
 
 def serve(settings: BureauSettings, port: int) -> subprocess.Popen:
-    log = server_log(settings.data_dir.parent, f"crash-bureau-{port}")
-    with open(log, "ab") as out:
-        process = subprocess.Popen([*YIBAO, "serve", "--db", settings.database_url, "--data", str(settings.data_dir),
-                                    "--port", str(port)], env=child_env(), stdout=out, stderr=subprocess.STDOUT)
-    wait_for_http(f"http://127.0.0.1:{port}/v1/health", proc=process, log=log)
-    return process
+    return serve_in_interpreter(settings, port, log_name="crash-bureau")
 
 
 def kill(process: subprocess.Popen) -> None:

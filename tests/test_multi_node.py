@@ -6,7 +6,6 @@ servers restart, every tablet syncs a new record with no false alarm about the l
 from __future__ import annotations
 
 import json
-import subprocess
 import threading
 from datetime import datetime, timezone
 
@@ -20,7 +19,13 @@ from bureau.service import BureauStartError, ensure_writable_data_dir
 from bureau.settings import BureauSettings
 from inspector_app import device, outbox, sync_protocol
 from inspector_app.store import open_store
-from tests.support import YIBAO, RunningBureau, child_env, free_port, run_cli, server_log, stop, wait_for_http
+from tests.support import (
+    RunningBureau,
+    free_port,
+    run_cli,
+    serve_in_interpreter,
+    stop,
+)
 from tests.sync_support import Tablet, bureau_holdings, fill_inspection
 
 TABLETS = 50
@@ -28,13 +33,8 @@ TABLETS = 50
 
 def start_node(settings, *extra: str) -> RunningBureau:
     port = free_port()
-    log = server_log(settings.data_dir.parent, f"node-{port}")
-    with open(log, "ab") as out:
-        proc = subprocess.Popen([*YIBAO, "serve", "--db", settings.database_url, "--data", str(settings.data_dir),
-                                 "--port", str(port), *extra], env=child_env(), stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    wait_for_http(url + "/v1/health", proc=proc, log=log)
-    return RunningBureau(url=url, settings=settings, process=proc)
+    proc = serve_in_interpreter(settings, port, *extra, log_name="node")
+    return RunningBureau(url=f"http://127.0.0.1:{port}", settings=settings, process=proc)
 
 
 def start_nodes(settings) -> list[RunningBureau]:

@@ -19,7 +19,7 @@ from typing import Callable, Sequence
 import qrcode
 from fpdf import FPDF
 from fpdf.enums import Align, TableBordersLayout, WrapMode, XPos, YPos
-from fpdf.fonts import FontFace
+from fpdf.fonts import FontFace, TTFFont
 
 from checklists.money import parse_money, yuan_in_capitals
 
@@ -112,17 +112,35 @@ class DocumentPdf(FPDF):
     def __init__(self, layout: Layout, title: str, created: datetime):
         super().__init__(orientation="P", unit="mm", format="A4")
         self.layout = layout
-        self.add_font(FONT_FAMILY, "", str(FONT_DIR / "NotoSansSC-Subset.otf"))
-        self.add_font(FONT_FAMILY, "B", str(FONT_DIR / "NotoSansSC-Subset-Bold.otf"))
-        # Rare characters outside GB2312 (names such as 王堃) come from the Ext font, in every style.
-        self.add_font(FALLBACK_FAMILY, "", str(FONT_DIR / "NotoSansSC-Subset-Ext.otf"))
-        self.set_fallback_fonts([FALLBACK_FAMILY], exact_match=False)
+        self._main_cmap = self._add_bundled_font(FONT_FAMILY, "", "NotoSansSC-Subset.otf").cmap
+        self._add_bundled_font(FONT_FAMILY, "B", "NotoSansSC-Subset-Bold.otf")
+        self._with_fallback = False
         self.alias_nb_pages("{nb}")
         self.set_title(title)
         self.set_creator("医保基金现场检查")
         self.set_producer("yibao-inspect")
         self.set_creation_date(created)
         self.set_font(FONT_FAMILY, size=layout.body_pt)
+
+    def _add_bundled_font(self, family: str, style: str, file_name: str) -> TTFFont:
+        self.add_font(family, style, str(FONT_DIR / file_name))
+        font = self.fonts[f"{family.lower()}{style}"]
+        assert isinstance(font, TTFFont)
+        # The embedded subset keeps its source font's bounding box, a true bound if not the tightest: tightening it
+        # runs the outline of every glyph kept, twice, which took a third of the time of a one-page document.
+        font.ttfont.recalcBBoxes = False
+        return font
+
+    def normalize_text(self, text: str) -> str:
+        """fpdf2 passes every text through here before it measures or writes it. A character the main font lacks
+        (rare characters outside GB2312, in names such as 王堃) brings in the Ext font, as the fallback in every style.
+        A document without one neither loads nor embeds it: it has more glyphs than the other two fonts together."""
+        if not self._with_fallback and not text.isascii() and any(
+                ord(char) not in self._main_cmap for char in text if not char.isascii()):
+            self._add_bundled_font(FALLBACK_FAMILY, "", "NotoSansSC-Subset-Ext.otf")
+            self.set_fallback_fonts([FALLBACK_FAMILY], exact_match=False)
+            self._with_fallback = True
+        return super().normalize_text(text)
 
     def footer_line(self, y: float, text: str) -> None:
         """At `y`: `text` small and grey on the left, the page number on the right."""

@@ -329,11 +329,24 @@ def test_long_refusal_reason_is_printed_in_full(tmp_path):
     assert "见证人：陈静（社区网格员）" in text
 
 
+def embedded_fonts(pdf: bytes, tmp_path: Path) -> set[str]:
+    path = tmp_path / "fonts.pdf"
+    path.write_bytes(pdf)
+    lines = subprocess.run(["pdffonts", str(path)], check=True, capture_output=True, text=True).stdout.splitlines()
+    return {line.split()[0].partition("+")[2] for line in lines[2:]}
+
+
 @needs_poppler
-def test_rare_name_characters_are_printed(tmp_path):
-    record = sample_record(representative={"name": "王堃", "role": "店长", "phone": "13800001234"})
+@pytest.mark.parametrize("name", ["王堃", "牛犇"])
+def test_rare_name_characters_are_printed(tmp_path, name):
+    """堃 is in the main subset of Noto Sans SC; 犇 (U+7287, outside GB2312) only in the Ext subset, which a record
+    embeds only when one of its characters needs it."""
+    record = sample_record(representative={"name": name, "role": "店长", "phone": "13800001234"})
     signatures = sample_signatures()
-    signatures[2] = ("representative", "王堃", signatures[2][2], None)
-    text = "".join(pdftotext(render_record_pdf(record, [], signatures), tmp_path).split())
-    assert "在场人员王堃" in text
-    assert "被检查单位负责人或在场人员：王堃" in text  # bold label with a fallback glyph
+    signatures[2] = ("representative", name, signatures[2][2], None)
+    pdf = render_record_pdf(record, [], signatures)
+    text = "".join(pdftotext(pdf, tmp_path).split())
+    assert f"在场人员{name}" in text
+    assert f"被检查单位负责人或在场人员：{name}" in text  # in the bold label too
+    main = {"NotoSansSCSubset", "NotoSansSCSubsetBold"}
+    assert embedded_fonts(pdf, tmp_path) == (main | {"NotoSansSCSubsetExt"} if name == "牛犇" else main)

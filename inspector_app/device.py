@@ -57,10 +57,11 @@ def device_id_of(engine: Engine) -> str:
 
 
 def enroll(engine: Engine, server_url: str, token: str, client: BureauClient | None = None, pin: str | None = None,
-           data_key: vault.DataKey | None = None) -> Identity:
+           data_key: vault.DataKey | None = None, *, scrypt_n: int = vault.SCRYPT_N) -> Identity:
     """Make this inspector's signing key, register it with the bureau and pin the bureau's keys. With `pin` the key
     is stored only PIN-wrapped (with the device data key: new on a fresh tablet, else `data_key` from an inspector
-    who unlocked); without, it waits in the store for `keyring.set_pin`."""
+    who unlocked); without, it waits in the store for `keyring.set_pin`. `scrypt_n` is lowered only by tests whose
+    subject is not the PIN's key derivation."""
     key = Ed25519PrivateKey.generate()
     if pin is not None and (problem := vault.pin_problem(pin)):
         raise DeviceError(problem)  # before the one-time token is spent
@@ -83,7 +84,7 @@ def enroll(engine: Engine, server_url: str, token: str, client: BureauClient | N
         identity = session.merge(identity)
         if pin is not None:
             try:
-                keyring.protect(session, identity, key, pin, data_key)
+                keyring.protect(session, identity, key, pin, data_key, scrypt_n=scrypt_n)
             except keyring.PinError as exc:
                 raise DeviceError(str(exc)) from None
         outbox.pin_bureau_keys(session, answer["bureau_signing_key"], answer["bureau_sealing_key"])

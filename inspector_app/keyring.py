@@ -60,16 +60,17 @@ def has_pin(engine: Engine, inspector_code: str) -> bool:
 
 
 def protect(session: Session, identity: Identity, signing_key: Ed25519PrivateKey, pin: str,
-            data_key: vault.DataKey | None) -> vault.DataKey:
+            data_key: vault.DataKey | None, *, scrypt_n: int = vault.SCRYPT_N) -> vault.DataKey:
     """Wrap the keys of `identity` under `pin` and drop its plain signing key (the caller commits). The first
     inspector of a tablet gets a new data key; any later one must bring the existing key (someone unlocked).
-    Raises PinError for a weak PIN or a missing data key."""
+    Raises PinError for a weak PIN or a missing data key. `scrypt_n` is lowered only by tests."""
     if data_key is None:
         if session.exec(select(KeyringEntry)).first() is not None:
             raise PinError("本机已有检查人员：请先由其输入 PIN 解锁，再添加新的检查人员")
         data_key = vault.new_data_key()
     try:
-        entry = vault.enroll_inspector(identity.inspector_code, pin, data_key=data_key, signing_key=signing_key)
+        entry = vault.enroll_inspector(identity.inspector_code, pin, data_key=data_key, signing_key=signing_key,
+                                       scrypt_n=scrypt_n)
     except vault.WeakPin as exc:
         raise PinError(exc.message_zh) from None
     session.merge(KeyringEntry(inspector_code=identity.inspector_code, entry=entry.to_dict()))

@@ -149,6 +149,16 @@ def test_a_pin_set_after_a_headless_enrollment_replaces_the_stored_key(tmp_path)
     assert raw not in disk_bytes(home)
 
 
+def test_a_tablet_enrolled_with_a_pin_keeps_the_default_scrypt_cost(tmp_path):
+    """The test tablets elsewhere lower it (FAST_SCRYPT_N); a tablet enrolled as the app and the CLI enroll does not."""
+    engine = open_store(tmp_path / "tablet")
+    device.enroll(engine, "http://127.0.0.1:9", "I0001", client=StandInBureau(), pin=PIN["I0001"])
+    with Session(engine) as session:
+        entry = vault.InspectorKeyEntry.from_dict(session.exec(select(KeyringEntry)).one().entry)
+    assert (entry.scrypt_n, entry.scrypt_r, entry.scrypt_p) == (vault.SCRYPT_N, vault.SCRYPT_R, vault.SCRYPT_P)
+    assert keyring.unlock(engine, "I0001", PIN["I0001"]).inspector_code == "I0001"
+
+
 def test_a_store_from_before_gains_the_new_columns(tmp_path):
     home = tmp_path / "old"
     home.mkdir()

@@ -20,6 +20,9 @@ from inspector_app.store import DeviceAssignment, open_store
 from sync.keys import SealingPrivateKey, generate_signing_key, key_id, public_key_to_b64
 
 PIN = {"I0001": "147258", "I0002": "258369"}
+# The PIN's scrypt cost on the test tablets whose subject is not the key derivation (a tablet keeps vault.SCRYPT_N,
+# which tests/test_vault.py and test_onsite_security.py check): about 0.1 s of a core less per PIN set or entered.
+FAST_SCRYPT_N = 2**4
 TEAM = ["I0001", "I0002"]
 MEMBERS = [{"inspector_code": "I0001", "name": "林建华", "badge_no": "闽榕医保执 0001"},
            {"inspector_code": "I0002", "name": "陈晓燕", "badge_no": "闽榕医保执 0002"}]  # as the registry names them
@@ -54,9 +57,10 @@ def make_tablet(home: Path, kind: str = "pharmacy") -> OnsiteTablet:
     """Two inspectors with PINs on one tablet, and one assignment of their team."""
     engine = open_store(home)
     bureau = StandInBureau()
-    device.enroll(engine, "http://127.0.0.1:9", "I0001", client=bureau, pin=PIN["I0001"])
+    device.enroll(engine, "http://127.0.0.1:9", "I0001", client=bureau, pin=PIN["I0001"], scrypt_n=FAST_SCRYPT_N)
     first = keyring.unlock(engine, "I0001", PIN["I0001"])
-    device.enroll(engine, "http://127.0.0.1:9", "I0002", client=bureau, pin=PIN["I0002"], data_key=first.data_key)
+    device.enroll(engine, "http://127.0.0.1:9", "I0002", client=bureau, pin=PIN["I0002"], data_key=first.data_key,
+                  scrypt_n=FAST_SCRYPT_N)
     second = keyring.unlock(engine, "I0002", PIN["I0002"])
     add_assignment(engine, ASSIGNMENT_ID, kind)
     return OnsiteTablet(home, engine, bureau, first, second)

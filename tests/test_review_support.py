@@ -20,7 +20,7 @@ from inspector_app.evidence_store import EvidenceStore
 from inspector_app.store import DeviceAssignment, Inspection, open_store
 from tests.support import STAFF_PASSWORD, add_staff
 from tests.sync_support import issue_token
-from tests.test_onsite_support import PIN, camera_jpeg, scribble
+from tests.test_onsite_support import FAST_SCRYPT_N, PIN, camera_jpeg, scribble
 
 CHECKIN = {
     "officers": [{"inspector_code": "I0001", "name": "林建华", "badge_no": "闽榕医保执 0001", "id_shown": True},
@@ -67,10 +67,11 @@ class PinTablet:
 
 def pin_tablet(bureau, home: Path) -> PinTablet:
     engine = open_store(home)
-    device.enroll(engine, bureau.url, issue_token(bureau.settings, "I0001"), pin=PIN["I0001"])
+    device.enroll(engine, bureau.url, issue_token(bureau.settings, "I0001"), pin=PIN["I0001"],
+                  scrypt_n=FAST_SCRYPT_N)
     first = keyring.unlock(engine, "I0001", PIN["I0001"])
     device.enroll(engine, bureau.url, issue_token(bureau.settings, "I0002"), pin=PIN["I0002"],
-                  data_key=first.data_key)
+                  data_key=first.data_key, scrypt_n=FAST_SCRYPT_N)
     second = keyring.unlock(engine, "I0002", PIN["I0002"])
     return PinTablet(home, engine, first, second)
 

@@ -13,8 +13,10 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import requests
+from argon2 import PasswordHasher
 from sqlmodel import Session, select
 
+from bureau import staff
 from bureau.db import make_engine
 from bureau.models import DeviceKey, EnrollToken, StaffAccount
 from inspector_app import device, sync_protocol
@@ -107,6 +109,21 @@ def test_parallel_wrong_passwords_get_at_most_five_checks_then_the_lock_holds(ru
     assert reasons(more) == {(429, "locked"): 20}
     after = holding(running_bureau.settings, lambda s: s.get(StaffAccount, "zhuren"))
     assert (after.failed_logins, after.locked_until) == (0, account.locked_until)  # the lock holds, unmoved
+
+
+def test_a_staff_password_is_hashed_at_argon2s_default_cost(running_bureau):
+    """The test accounts elsewhere are hashed cheaply (support.FAST_PASSWORD_HASHER); an account made as the CLI and
+    the demo make them is not, and its password opens a session."""
+    def add(session: Session) -> str:
+        account = staff.add_account(session, "shenhe", "审核员", "reviewer", STAFF_PASSWORD)
+        session.commit()
+        return account.password_hash
+
+    password_hash = holding(running_bureau.settings, add)
+    assert password_hash.startswith("$argon2id$") and not PasswordHasher().check_needs_rehash(password_hash)
+    login = requests.post(running_bureau.url + "/v1/staff/login", json={"username": "shenhe", "password": STAFF_PASSWORD},
+                          timeout=60)
+    assert login.status_code == 200 and login.json()["token"]
 
 
 class Wire(requests.Session):

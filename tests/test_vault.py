@@ -34,8 +34,8 @@ from inspector_app.vault import (
     signature_slot,
     unlock,
 )
+from tests.test_onsite_support import FAST_SCRYPT_N
 
-FAST_N = 2**4  # tests only; a tablet uses SCRYPT_N
 PHOTO_SHA = "ab" * 32
 
 
@@ -45,7 +45,7 @@ def raw_public(key: Ed25519PrivateKey) -> bytes:
 
 def enroll(code="I001", pin="480913", data_key=None, signing_key=None, **options) -> InspectorKeyEntry:
     return enroll_inspector(code, pin, data_key=data_key or new_data_key(),
-                            signing_key=signing_key or Ed25519PrivateKey.generate(), scrypt_n=FAST_N, **options)
+                            signing_key=signing_key or Ed25519PrivateKey.generate(), scrypt_n=FAST_SCRYPT_N, **options)
 
 
 def test_right_pin_unlocks_both_keys_and_signing_works():

@@ -53,14 +53,14 @@ class OnsiteTablet:
     second: keyring.Unlocked
 
 
-def make_tablet(home: Path, kind: str = "pharmacy") -> OnsiteTablet:
+def make_tablet(home: Path, kind: str = "pharmacy", scrypt_n: int = FAST_SCRYPT_N) -> OnsiteTablet:
     """Two inspectors with PINs on one tablet, and one assignment of their team."""
     engine = open_store(home)
     bureau = StandInBureau()
-    device.enroll(engine, "http://127.0.0.1:9", "I0001", client=bureau, pin=PIN["I0001"], scrypt_n=FAST_SCRYPT_N)
+    device.enroll(engine, "http://127.0.0.1:9", "I0001", client=bureau, pin=PIN["I0001"], scrypt_n=scrypt_n)
     first = keyring.unlock(engine, "I0001", PIN["I0001"])
     device.enroll(engine, "http://127.0.0.1:9", "I0002", client=bureau, pin=PIN["I0002"], data_key=first.data_key,
-                  scrypt_n=FAST_SCRYPT_N)
+                  scrypt_n=scrypt_n)
     second = keyring.unlock(engine, "I0002", PIN["I0002"])
     add_assignment(engine, ASSIGNMENT_ID, kind)
     return OnsiteTablet(home, engine, bureau, first, second)

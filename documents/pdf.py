@@ -134,7 +134,8 @@ class DocumentPdf(FPDF):
     def normalize_text(self, text: str) -> str:
         """fpdf2 passes every text through here before it measures or writes it. A character the main font lacks
         (the rarer ones outside GB2312, as some names have) brings in the Ext font, as the fallback in every style. A
-        document without one neither loads nor embeds it: it has more glyphs than the other two fonts together."""
+        document without one neither loads nor embeds it: it is larger than the other two together (4.3 MB, 14,208
+        glyphs against 8,386 each)."""
         if not self._with_fallback and not text.isascii() and any(
                 ord(char) not in self._main_cmap for char in text if not char.isascii()):
             self._add_bundled_font(FALLBACK_FAMILY, "", "NotoSansSC-Subset-Ext.otf")

@@ -309,18 +309,21 @@ def repo_root() -> Path:
 
 
 STAFF_PASSWORD = "correct-horse-电池-staple"
-# argon2id at its lowest cost for the test accounts (bureau.staff keeps argon2-cffi's defaults for real ones, as
-# test_single_use checks): about 0.1 s of a core less per account made and per login.
+# The cost of the secrets of test tablets and accounts whose subject is not that cost: about 0.1 s of a core less for
+# each PIN set or entered, each account made and each login. A tablet keeps vault.SCRYPT_N (test_vault and
+# test_onsite_security check it), a real account argon2-cffi's defaults (test_single_use checks it and races its
+# lockout against them).
+FAST_SCRYPT_N = 2**4
 FAST_PASSWORD_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
 
-def add_staff(settings: BureauSettings, username: str, role: str, inspector_code: str | None = None) -> None:
+def add_staff(settings: BureauSettings, username: str, role: str, inspector_code: str | None = None, *,
+              hasher: PasswordHasher = FAST_PASSWORD_HASHER) -> None:
     from bureau import staff
 
     bureau = open_bureau(settings)
     with Session(bureau.engine) as session:
-        staff.add_account(session, username, f"测试{username}", role, STAFF_PASSWORD, inspector_code,
-                          hasher=FAST_PASSWORD_HASHER)
+        staff.add_account(session, username, f"测试{username}", role, STAFF_PASSWORD, inspector_code, hasher=hasher)
         session.commit()
     bureau.engine.dispose()
 

@@ -149,10 +149,16 @@ def test_a_pin_set_after_a_headless_enrollment_replaces_the_stored_key(tmp_path)
     assert raw not in disk_bytes(home)
 
 
-def test_a_tablet_enrolled_with_a_pin_keeps_the_default_scrypt_cost(tmp_path):
-    """The test tablets elsewhere lower it (FAST_SCRYPT_N); a tablet enrolled as the app and the CLI enroll does not."""
+@pytest.mark.parametrize("pin_at", ["enrollment", "after a headless enrollment"])
+def test_a_pin_is_derived_at_the_default_scrypt_cost(tmp_path, pin_at):
+    """The test tablets elsewhere lower the cost (FAST_SCRYPT_N); a PIN set with no cost given, as the app and the CLI
+    set it, at enrollment or after it (keyring.set_pin), keeps the tablet's."""
     engine = open_store(tmp_path / "tablet")
-    device.enroll(engine, "http://127.0.0.1:9", "I0001", client=StandInBureau(), pin=PIN["I0001"])
+    if pin_at == "enrollment":
+        device.enroll(engine, "http://127.0.0.1:9", "I0001", client=StandInBureau(), pin=PIN["I0001"])
+    else:
+        keyring.set_pin(engine, device.enroll(engine, "http://127.0.0.1:9", "I0001", client=StandInBureau()),
+                        PIN["I0001"])
     with Session(engine) as session:
         entry = vault.InspectorKeyEntry.from_dict(session.exec(select(KeyringEntry)).one().entry)
     assert (entry.scrypt_n, entry.scrypt_r, entry.scrypt_p) == (vault.SCRYPT_N, vault.SCRYPT_R, vault.SCRYPT_P)

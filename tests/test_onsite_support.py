@@ -18,11 +18,9 @@ from sqlmodel import Session
 from inspector_app import device, keyring
 from inspector_app.store import DeviceAssignment, open_store
 from sync.keys import SealingPrivateKey, generate_signing_key, key_id, public_key_to_b64
+from tests.support import FAST_SCRYPT_N
 
 PIN = {"I0001": "147258", "I0002": "258369"}
-# The PIN's scrypt cost on the test tablets whose subject is not the key derivation (a tablet keeps vault.SCRYPT_N,
-# which tests/test_vault.py and test_onsite_security.py check): about 0.1 s of a core less per PIN set or entered.
-FAST_SCRYPT_N = 2**4
 TEAM = ["I0001", "I0002"]
 MEMBERS = [{"inspector_code": "I0001", "name": "林建华", "badge_no": "闽榕医保执 0001"},
            {"inspector_code": "I0002", "name": "陈晓燕", "badge_no": "闽榕医保执 0002"}]  # as the registry names them

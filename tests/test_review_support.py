@@ -18,9 +18,9 @@ import checklists
 from inspector_app import device, keyring, onsite
 from inspector_app.evidence_store import EvidenceStore
 from inspector_app.store import DeviceAssignment, Inspection, open_store
-from tests.support import STAFF_PASSWORD, add_staff
+from tests.support import FAST_SCRYPT_N, STAFF_PASSWORD, add_staff
 from tests.sync_support import issue_token
-from tests.test_onsite_support import FAST_SCRYPT_N, PIN, camera_jpeg, scribble
+from tests.test_onsite_support import PIN, camera_jpeg, scribble
 
 CHECKIN = {
     "officers": [{"inspector_code": "I0001", "name": "林建华", "badge_no": "闽榕医保执 0001", "id_shown": True},

@@ -34,7 +34,7 @@ from inspector_app.vault import (
     signature_slot,
     unlock,
 )
-from tests.test_onsite_support import FAST_SCRYPT_N
+from tests.support import FAST_SCRYPT_N
 
 PHOTO_SHA = "ab" * 32
 

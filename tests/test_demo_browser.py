@@ -78,7 +78,7 @@ def test_the_readme_demo_works_in_a_browser_and_the_bureau_keeps_answering(tmp_p
     proc, _lines = start_demo(tmp_path / "demo", bureau_port, app_port)
     bureau_url, app_url = f"http://127.0.0.1:{bureau_port}", f"http://127.0.0.1:{app_port}/"
     try:
-        with HealthWatch(bureau_url) as health, chromium_page() as page:
+        with HealthWatch(bureau_url) as health, chromium_page(reduced_motion="no-preference") as page:
             open_app(page, app_url)
             wait_shown(page, "请设置 PIN")
             screenshot(page, "demo-1-set-pin")

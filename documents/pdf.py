@@ -114,7 +114,6 @@ class DocumentPdf(FPDF):
         self.layout = layout
         self._main_cmap = self._add_bundled_font(FONT_FAMILY, "", "NotoSansSC-Subset.otf").cmap
         self._add_bundled_font(FONT_FAMILY, "B", "NotoSansSC-Subset-Bold.otf")
-        self._with_fallback = False
         self.alias_nb_pages("{nb}")
         self.set_title(title)
         self.set_creator("医保基金现场检查")
@@ -136,11 +135,10 @@ class DocumentPdf(FPDF):
         (the rarer ones outside GB2312, as some names have) brings in the Ext font, as the fallback in every style. A
         document without one neither loads nor embeds it: it is larger than the other two together (4.3 MB, 14,208
         glyphs against 8,386 each)."""
-        if not self._with_fallback and not text.isascii() and any(
+        if FALLBACK_FAMILY.lower() not in self.fonts and not text.isascii() and any(
                 ord(char) not in self._main_cmap for char in text if not char.isascii()):
             self._add_bundled_font(FALLBACK_FAMILY, "", "NotoSansSC-Subset-Ext.otf")
             self.set_fallback_fonts([FALLBACK_FAMILY], exact_match=False)
-            self._with_fallback = True
         return super().normalize_text(text)
 
     def footer_line(self, y: float, text: str) -> None:
